@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs every Debian package physfit needs to build, test and run. Idempotent: when all
+# packages are present it changes nothing and needs no network. Works as root, or as a user
+# who can use sudo.
+#
+#   scripts/setup.sh            # build, run and test dependencies
+#   scripts/setup.sh --print    # only list the packages
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format
+  # MPI and the parallel HDF5 built against it (the C++ HDF5 API is absent there: we use C)
+  openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+  # numerics, options, symmetry
+  libeigen3-dev libboost-program-options-dev libsymspg-dev
+  # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
+  googletest libgtest-dev python3 python3-numpy python3-h5py
+)
+
+if [[ "${1:-}" == "--print" ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+if ((EUID == 0)); then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: run this script as root, or install sudo, to install them" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup: done"
