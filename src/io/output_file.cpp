@@ -1,0 +1,113 @@
+#include "physfit/io/output_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "physfit/error.hpp"
+#include "physfit/log/log.hpp"
+#include "physfit/mpi/guard.hpp"
+
+namespace physfit::io {
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+void check_writable_destination(const std::string& path) {
+  const std::string dir = directory_of(path);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    throw IoError("cannot write '" + path + "': directory '" + dir + "' " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    throw IoError("cannot write '" + path + "': '" + dir + "' is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw IoError("cannot write '" + path + "': directory '" + dir + "' is not writable");
+  }
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw IoError("cannot write '" + path + "': it is a directory");
+  }
+}
+
+void sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;  // best effort: durability, not correctness
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Flushes the temporary file to disk and renames it over the destination (rank 0).
+void publish(const std::string& temporary, const std::string& path) {
+  sync_path(temporary, O_RDONLY);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    throw IoError("cannot rename '" + temporary + "' to '" + path + "': " + reason);
+  }
+  sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace
+
+OutputFile::OutputFile(const mpi::Comm& comm, const std::string& path, const Provenance& provenance,
+                       Writers writers)
+    : comm_(comm), path_(path), writers_(writers) {
+  mpi::guarded(comm_, [&] {
+    if (!comm_.is_root()) return;
+    check_writable_destination(path_);
+    temporary_ = path_ + ".tmp-" + std::to_string(::getpid());
+  });
+  comm_.broadcast(temporary_, 0);
+
+  if (writers_ == Writers::kAllRanks) {
+    file_ = File::create(comm_, temporary_);
+    // Attribute writes on a parallel file are collective; their errors are the same on
+    // every rank, and an HDF5 failure here is rare enough to end the job if it is not.
+    mpi::guarded(comm_, [&] { write_provenance(file_, provenance); });
+  } else {
+    mpi::guarded(comm_, [&] {
+      if (!comm_.is_root()) return;
+      file_ = File::create(temporary_);
+      write_provenance(file_, provenance);
+    });
+  }
+  log::debug("writing '", temporary_, "'");
+}
+
+void OutputFile::commit() {
+  if (committed_) return;
+  if (writers_ == Writers::kAllRanks) {
+    mpi::guarded(comm_, [&] { file_.close(); });  // H5Fclose is collective: every rank calls it
+    mpi::guarded(comm_, [&] {
+      if (comm_.is_root()) publish(temporary_, path_);
+    });
+  } else {
+    mpi::guarded(comm_, [&] {
+      if (!comm_.is_root()) return;
+      file_.close();
+      publish(temporary_, path_);
+    });
+  }
+  committed_ = true;
+}
+
+OutputFile::~OutputFile() {
+  if (committed_) return;
+  // Handle decides whether closing is safe: objects of a parallel file are not closed while
+  // unwinding (closing is collective; HDF5 closes them at MPI_Finalize).
+  file_ = File();
+  if (comm_.is_root() && !temporary_.empty()) std::remove(temporary_.c_str());
+}
+
+}  // namespace physfit::io
