@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// Subcommands of the `physfit` program. A command declares its options and runs with a
+/// Context; the entry point (main.hpp) does the rest: MPI, parsing, the configuration file,
+/// logging, `--help`, `--json`, and the mapping of errors to exit codes.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "physfit/config/options.hpp"
+#include "physfit/io/provenance.hpp"
+#include "physfit/mpi/comm.hpp"
+#include "physfit/util/json.hpp"
+
+namespace physfit::cli {
+
+/// What a running command gets.
+struct Context {
+  mpi::Comm comm;                             ///< MPI_COMM_WORLD
+  config::Values options;                     ///< parsed command line and configuration file
+  std::string command;                        ///< the subcommand name
+  std::string start_time;                     ///< UTC, ISO 8601
+  util::Json summary = util::Json::object();  ///< results for `--json`; filled by the command
+
+  /// Provenance for files this run writes. **Collective** (broadcasts the host name).
+  io::Provenance provenance(std::int64_t threads = 1) const;
+};
+
+/// A subcommand.
+struct Command {
+  std::string name;
+  std::string summary;      ///< one line, for `physfit --help`
+  std::string description;  ///< paragraphs, for `physfit <name> --help`
+  std::function<void(config::Options&)> declare;
+  std::function<void(Context&)> run;
+};
+
+/// The commands of the `physfit` program, in the order `--help` lists them.
+std::vector<Command> builtin_commands();
+
+// Built-in commands (one source file each).
+Command inspect_command();
+Command selfcheck_command();
+
+}  // namespace physfit::cli

@@ -1,0 +1,203 @@
+#include "physfit/cli/main.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <sstream>
+
+#include "physfit/config/load.hpp"
+#include "physfit/error.hpp"
+#include "physfit/io/hdf5.hpp"
+#include "physfit/log/log.hpp"
+#include "physfit/mpi/environment.hpp"
+#include "physfit/mpi/guard.hpp"
+#include "physfit/util/clock.hpp"
+#include "physfit/util/strings.hpp"
+#include "physfit/version.hpp"
+
+namespace physfit::cli {
+
+io::Provenance Context::provenance(std::int64_t threads) const {
+  return io::current_provenance(comm, command, options.effective_ini(), start_time, threads);
+}
+
+std::vector<Command> builtin_commands() { return {inspect_command(), selfcheck_command()}; }
+
+namespace {
+
+std::string version_text() {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int length = 0;
+  MPI_Get_library_version(mpi, &length);
+  std::string mpi_text(mpi, static_cast<std::size_t>(length));
+  mpi_text = mpi_text.substr(0, mpi_text.find_first_of(",\n"));
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  std::ostringstream out;
+  out << "physfit " << version() << " (git " << git_hash() << ")\n"
+      << "  MPI:  " << util::trim(mpi_text) << "\n"
+      << "  HDF5: " << major << "." << minor << "." << release
+#ifdef H5_HAVE_PARALLEL
+      << " (parallel)"
+#endif
+      << "\n";
+  return out.str();
+}
+
+std::string program_help(const std::vector<Command>& commands) {
+  std::ostringstream out;
+  out << "physfit " << version() << ": fitting physics models on clusters (MPI + HDF5)\n\n"
+      << "Usage: mpirun -np N physfit <command> [CONFIG.ini] [--key value ...]\n"
+      << "       physfit <command> --help\n"
+      << "       physfit --version\n\n"
+      << "Commands:\n";
+  for (const auto& c : commands) {
+    out << "  " << c.name << std::string(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ')
+        << c.summary << "\n";
+  }
+  out << "\nEvery command reads an optional INI configuration file (keys as in its --help;\n"
+      << "`section.key` is `key` under `[section]`); the command line overrides the file.\n"
+      << "Exit codes: 0 ok, 1 internal error, 2 usage or configuration, 3 stopped on a signal\n"
+      << "after a checkpoint (resubmit to continue), 4 input/output, 5 numerical,\n"
+      << "6 ranks disagree or another rank failed.\n";
+  return out.str();
+}
+
+void declare_common(config::Options& opts) {
+  opts.add_flag("help", "print this help and exit").command_line_only();
+  opts.add<std::string>("config", "INI configuration file; command-line options override it")
+      .command_line_only();
+  opts.add<std::string>("log-level", "debug, info, warning, error or off")
+      .default_value(std::string("info"))
+      .check(config::one_of({"debug", "info", "warning", "error", "off"}));
+  opts.add_flag("quiet", "print warnings and errors only (same as --log-level warning)");
+  opts.add_flag("json", "print a one-line JSON summary as the last line of standard output")
+      .command_line_only();
+  opts.add<double>("progress-interval",
+                   "seconds between progress lines when the output is not a terminal")
+      .default_value(30.0)
+      .check(config::positive<double>());
+}
+
+std::string command_help(const Command& c, const config::Options& opts) {
+  std::ostringstream out;
+  out << "Usage: physfit " << c.name << " [options]\n\n" << c.summary << "\n";
+  if (!c.description.empty()) out << "\n" << c.description << "\n";
+  out << "\n" << opts.help();
+  return out.str();
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return a == "--help" || a == "-h"; });
+}
+
+// Prints an error that every rank knows about, once, from rank 0.
+void report_collective(const mpi::Comm& comm, const mpi::CollectiveError& e) {
+  if (!comm.is_root()) return;
+  std::string text = log::rank_tag(e.origin_rank()) + "error: " + e.what();
+  if (e.failed_ranks() > 1) {
+    text += " (" + std::to_string(e.failed_ranks() - 1) + " more rank" +
+            (e.failed_ranks() > 2 ? "s" : "") + " failed too)";
+  }
+  std::cerr << text << std::endl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return main(argc, argv, builtin_commands()); }
+
+int main(int argc, char** argv, const std::vector<Command>& commands) {
+  const std::string start_time = util::utc_timestamp();
+  const util::Stopwatch clock;
+  mpi::Environment environment(argc, argv);
+  const mpi::Comm world = environment.world();
+  log::configure({world.rank(), world.size(), log::Level::kInfo, nullptr, nullptr, 30.0});
+  io::hdf5_initialize();
+
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  std::string name;
+  bool json = false;
+  util::Json summary = util::Json::object();
+  ExitCode code = ExitCode::kOk;
+  std::string error_text;
+
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      if (world.is_root()) (args.empty() ? std::cerr : std::cout) << program_help(commands);
+      return args.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
+    }
+    if (args[0] == "--version") {
+      if (world.is_root()) std::cout << version_text();
+      return 0;
+    }
+    name = args[0];
+    const Command* command = mpi::guarded(world, [&]() -> const Command* {
+      for (const auto& c : commands) {
+        if (c.name == name) return &c;
+      }
+      std::vector<std::string> names;
+      for (const auto& c : commands) names.push_back(c.name);
+      const std::string guess = util::closest_match(name, names);
+      throw UsageError("unknown command '" + name + "'" +
+                       (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
+                       "; see 'physfit --help'");
+    });
+
+    config::Options opts("physfit " + name);
+    declare_common(opts);
+    if (command->declare) command->declare(opts);
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (wants_help(rest)) {
+      if (world.is_root()) std::cout << command_help(*command, opts);
+      return 0;
+    }
+    json = std::find(rest.begin(), rest.end(), "--json") != rest.end();
+
+    // The command line first (it may name the configuration file), then both together.
+    config::Values values = mpi::guarded(world, [&] { return opts.parse(rest); });
+    if (values.has("config")) {
+      const config::IniText ini = config::load_ini(world, values.get<std::string>("config"));
+      values = mpi::guarded(world, [&] { return opts.parse(rest, &ini); });
+    }
+    json = values.get<bool>("json");
+    log::Level level = log::parse_level(values.get<std::string>("log-level"));
+    if (values.get<bool>("quiet")) level = std::max(level, log::Level::kWarning);
+    log::configure({world.rank(), world.size(), level, json ? &std::cerr : nullptr, nullptr,
+                    values.get<double>("progress-interval")});
+
+    Context context{world, std::move(values), name, start_time};
+    log::debug("running '", name, "' on ", world.size(), " ranks");
+    command->run(context);
+    summary = std::move(context.summary);
+  } catch (const mpi::CollectiveError& e) {
+    code = e.code();
+    error_text = e.what();
+    report_collective(world, e);
+  } catch (...) {
+    const std::exception_ptr error = std::current_exception();
+    code = exit_code_of(error);
+    error_text = message_of(error);
+    if (world.size() > 1) {
+      // The other ranks cannot know: end the job rather than leave them waiting.
+      mpi::Environment::abort(static_cast<int>(code),
+                              error_text + " [outside a collective phase of '" + name + "']");
+    }
+    std::cerr << "error: " << error_text << std::endl;
+  }
+
+  if (json && world.is_root()) {
+    util::Json out = util::Json::object();
+    out["command"] = name;
+    out["status"] = code == ExitCode::kOk ? "ok" : "error";
+    out["exit_code"] = static_cast<int>(code);
+    if (code != ExitCode::kOk) out["error"] = error_text;
+    out["ranks"] = world.size();
+    out["elapsed_s"] = clock.seconds();
+    out["result"] = std::move(summary);
+    std::cout << out.dump() << std::endl;
+  }
+  log::debug("exiting with code ", static_cast<int>(code), " (", exit_code_name(code), ")");
+  return static_cast<int>(code);
+}
+
+}  // namespace physfit::cli
