@@ -1,0 +1,32 @@
+# Finds what physfit is built on, and fails with a message that says how to get it.
+set(_physfit_setup "run scripts/setup.sh (Debian 12), or install the packages it lists")
+
+find_package(MPI COMPONENTS C)
+if(NOT MPI_C_FOUND)
+  message(FATAL_ERROR "physfit needs MPI (Open MPI: Debian packages libopenmpi-dev openmpi-bin), "
+                      "and none was found: ${_physfit_setup}.")
+endif()
+
+# The parallel HDF5 build: with the serial one also installed, a plain search picks the serial.
+set(HDF5_PREFER_PARALLEL ON)
+find_package(HDF5 COMPONENTS C)
+if(NOT HDF5_FOUND)
+  message(FATAL_ERROR "physfit needs the parallel HDF5 library (Debian: libhdf5-openmpi-dev), "
+                      "and no HDF5 was found: ${_physfit_setup}.")
+endif()
+if(NOT HDF5_IS_PARALLEL)
+  message(FATAL_ERROR "physfit needs the parallel (MPI) build of HDF5, but the HDF5 found "
+                      "(${HDF5_C_INCLUDE_DIRS}) is the serial one. Install libhdf5-openmpi-dev, or "
+                      "point HDF5_ROOT (or HDF5_C_COMPILER_EXECUTABLE=h5pcc) at a parallel build.")
+endif()
+
+find_package(Boost 1.71 CONFIG COMPONENTS program_options)
+if(NOT Boost_FOUND)
+  message(FATAL_ERROR "physfit needs Boost.Program_options (Debian: libboost-program-options-dev): "
+                      "${_physfit_setup}.")
+endif()
+
+find_package(Eigen3 3.3 CONFIG)
+if(NOT Eigen3_FOUND)
+  message(FATAL_ERROR "physfit needs Eigen 3.3 or newer (Debian: libeigen3-dev): ${_physfit_setup}.")
+endif()
