@@ -431,35 +431,23 @@ Handle select_rows(hid_t file_space, const std::vector<std::int64_t>& shape, std
 
 }  // namespace
 
-void Dataset::read_rows_typed(std::int64_t begin, std::int64_t count, void* out, hid_t type) const {
-  const std::string what = "rows " + std::to_string(begin) + " to " +
-                           std::to_string(begin + count) + " (exclusive) of " + where();
+void Dataset::transfer_rows(bool write, std::int64_t begin, std::int64_t count, void* buffer,
+                            hid_t type) const {
+  const std::string what = std::string(write ? "write" : "read") + " rows " +
+                           std::to_string(begin) + " to " + std::to_string(begin + count) +
+                           " (exclusive) of " + where();
   if (begin < 0 || count < 0 || begin + count > rows()) {
-    throw IoError("cannot read " + what + ": it has " + std::to_string(rows()) + " rows");
+    throw IoError("cannot " + what + ": it has " + std::to_string(rows()) + " rows");
   }
   Handle file_space(H5Dget_space(id()), H5Sclose);
-  detail::check(file_space.id(), "cannot read " + what);
+  detail::check(file_space.id(), "cannot " + what);
   Handle mem_space = select_rows(file_space.id(), shape_, begin, count, row_size());
   Handle dxpl = property_list(H5P_DATASET_XFER);
   if (parallel_) H5Pset_dxpl_mpio(dxpl.id(), H5FD_MPIO_COLLECTIVE);
-  detail::check(H5Dread(id(), type, mem_space.id(), file_space.id(), dxpl.id(), out),
-                "cannot read " + what);
-}
-
-void Dataset::write_rows_typed(std::int64_t begin, std::int64_t count, const void* data,
-                               hid_t type) const {
-  const std::string what = "rows " + std::to_string(begin) + " to " +
-                           std::to_string(begin + count) + " (exclusive) of " + where();
-  if (begin < 0 || count < 0 || begin + count > rows()) {
-    throw IoError("cannot write " + what + ": it has " + std::to_string(rows()) + " rows");
-  }
-  Handle file_space(H5Dget_space(id()), H5Sclose);
-  detail::check(file_space.id(), "cannot write " + what);
-  Handle mem_space = select_rows(file_space.id(), shape_, begin, count, row_size());
-  Handle dxpl = property_list(H5P_DATASET_XFER);
-  if (parallel_) H5Pset_dxpl_mpio(dxpl.id(), H5FD_MPIO_COLLECTIVE);
-  detail::check(H5Dwrite(id(), type, mem_space.id(), file_space.id(), dxpl.id(), data),
-                "cannot write " + what);
+  const herr_t status =
+      write ? H5Dwrite(id(), type, mem_space.id(), file_space.id(), dxpl.id(), buffer)
+            : H5Dread(id(), type, mem_space.id(), file_space.id(), dxpl.id(), buffer);
+  detail::check(status, "cannot " + what);
 }
 
 // --------------------------------------------------------------------------- attributes

@@ -179,7 +179,7 @@ class Dataset {
   /// to T. **Collective** on parallel files (a rank with no rows passes count = 0).
   template <class T>
   void read_rows(std::int64_t begin, std::int64_t count, T* out) const {
-    read_rows_typed(begin, count, out, native_type<T>());
+    transfer_rows(false, begin, count, out, native_type<T>());
   }
   template <class T>
   std::vector<T> read_rows(std::int64_t begin, std::int64_t count) const {
@@ -191,13 +191,13 @@ class Dataset {
   template <class T>
   std::vector<T> read_all() const {
     std::vector<T> out(static_cast<std::size_t>(size()));
-    read_rows_typed(0, rows(), out.data(), native_type<T>());
+    transfer_rows(false, 0, rows(), out.data(), native_type<T>());
     return out;
   }
   /// Writes rows [begin, begin + count) from `data`. **Collective** on parallel files.
   template <class T>
   void write_rows(std::int64_t begin, std::int64_t count, const T* data) const {
-    write_rows_typed(begin, count, data, native_type<T>());
+    transfer_rows(true, begin, count, const_cast<T*>(data), native_type<T>());
   }
   /// Writes the whole dataset. **Collective** on parallel files: every rank passes the same
   /// data, rank 0's is written.
@@ -206,8 +206,10 @@ class Dataset {
 
  private:
   friend class File;
-  void read_rows_typed(std::int64_t begin, std::int64_t count, void* out, hid_t type) const;
-  void write_rows_typed(std::int64_t begin, std::int64_t count, const void* data, hid_t type) const;
+  // Reads or writes rows [begin, begin + count) through a hyperslab (collective I/O on
+  // parallel files); HDF5 converts between `type` and the dataset's type.
+  void transfer_rows(bool write, std::int64_t begin, std::int64_t count, void* buffer,
+                     hid_t type) const;
   std::string where() const;
 
   Handle handle_;
