@@ -30,3 +30,8 @@ find_package(Eigen3 3.3 CONFIG)
 if(NOT Eigen3_FOUND)
   message(FATAL_ERROR "physfit needs Eigen 3.3 or newer (Debian: libeigen3-dev): ${_physfit_setup}.")
 endif()
+
+find_package(ZLIB)
+if(NOT ZLIB_FOUND)
+  message(FATAL_ERROR "physfit needs zlib (Debian: zlib1g-dev): ${_physfit_setup}.")
+endif()

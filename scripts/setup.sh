@@ -13,7 +13,7 @@ packages=(
   # MPI and the parallel HDF5 built against it (the C++ HDF5 API is absent there: we use C)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
-  libeigen3-dev libboost-program-options-dev libsymspg-dev
+  libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
   # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
   googletest libgtest-dev python3 python3-numpy python3-h5py
 )
@@ -46,7 +46,9 @@ fi
 
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -q
+# Wait for another apt (unattended upgrades, a parallel session) rather than fail.
+lock=(-o DPkg::Lock::Timeout=600)
+"${as_root[@]}" apt-get "${lock[@]}" update -q
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}"
 echo "setup: done"
