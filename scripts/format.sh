@@ -4,7 +4,7 @@
 #   scripts/format.sh --check   # only report; non-zero exit if a file is not formatted
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.h' 2>/dev/null ||
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cpp' '*.hpp' '*.h' 2>/dev/null ||
                      find src include apps tests bench -name '*.[ch]pp')
 if [[ "${1:-}" == "--check" ]]; then
   clang-format --dry-run --Werror "${files[@]}"

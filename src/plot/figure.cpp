@@ -245,8 +245,8 @@ void axis_ticks(double lo, double hi, bool log, int target, std::vector<double>&
 // ------------------------------------------------------------------------------ public
 
 Color palette(int index) {
-  static const Color colors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
-                                 {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+  static const Color colors[] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
+                                 {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
                                  {188, 189, 34},  {23, 190, 207}};
   return colors[((index % 10) + 10) % 10];
 }
@@ -355,8 +355,8 @@ void Figure::resolve_ranges(Axis& x, Axis& y) const {
       take(s.y[i], y.log, ylo, yhi);
     }
   }
-  for (const auto& r : refs_) take(r.value, r.vertical ? x.log : y.log, r.vertical ? xlo : ylo,
-                                   r.vertical ? xhi : yhi);
+  for (const auto& r : refs_)
+    take(r.value, r.vertical ? x.log : y.log, r.vertical ? xlo : ylo, r.vertical ? xhi : yhi);
   for (double t : xtick_at_) take(t, x.log, xlo, xhi);
   auto finish = [](Axis& a, double lo, double hi, const char* name) {
     if (a.fixed) {
@@ -418,9 +418,9 @@ Layout make_layout(int width, int height, bool has_title, bool has_xlabel, bool 
 std::pair<double, double> Figure::to_pixel(double x, double y) const {
   Axis ax = x_, ay = y_;
   resolve_ranges(ax, ay);
-  const Layout l = make_layout(width_, height_, !title_.empty(), !xlabel_.empty(),
-                               !ylabel_.empty(), ax.lo, ax.hi, ax.log, ay.lo, ay.hi, ay.log,
-                               xtick_at_, xtick_labels_);
+  const Layout l =
+      make_layout(width_, height_, !title_.empty(), !xlabel_.empty(), !ylabel_.empty(), ax.lo,
+                  ax.hi, ax.log, ay.lo, ay.hi, ay.log, xtick_at_, xtick_labels_);
   const double fx = (transform(x, ax.log) - transform(ax.lo, ax.log)) /
                     (transform(ax.hi, ax.log) - transform(ax.lo, ax.log));
   const double fy = (transform(y, ay.log) - transform(ay.lo, ay.log)) /
@@ -431,14 +431,18 @@ std::pair<double, double> Figure::to_pixel(double x, double y) const {
 Image Figure::render() const {
   Axis ax = x_, ay = y_;
   resolve_ranges(ax, ay);
-  const Layout l = make_layout(width_, height_, !title_.empty(), !xlabel_.empty(),
-                               !ylabel_.empty(), ax.lo, ax.hi, ax.log, ay.lo, ay.hi, ay.log,
-                               xtick_at_, xtick_labels_);
+  const Layout l =
+      make_layout(width_, height_, !title_.empty(), !xlabel_.empty(), !ylabel_.empty(), ax.lo,
+                  ax.hi, ax.log, ay.lo, ay.hi, ay.log, xtick_at_, xtick_labels_);
   const Rect& p = l.plot;
   const double tx0 = transform(ax.lo, ax.log), tx1 = transform(ax.hi, ax.log);
   const double ty0 = transform(ay.lo, ay.log), ty1 = transform(ay.hi, ay.log);
-  auto px = [&](double x) { return p.x0 + (transform(x, ax.log) - tx0) / (tx1 - tx0) * (p.x1 - p.x0); };
-  auto py = [&](double y) { return p.y1 - (transform(y, ay.log) - ty0) / (ty1 - ty0) * (p.y1 - p.y0); };
+  auto px = [&](double x) {
+    return p.x0 + (transform(x, ax.log) - tx0) / (tx1 - tx0) * (p.x1 - p.x0);
+  };
+  auto py = [&](double y) {
+    return p.y1 - (transform(y, ay.log) - ty0) / (ty1 - ty0) * (p.y1 - p.y0);
+  };
   auto usable = [&](double x, double y) {
     return std::isfinite(x) && std::isfinite(y) && (!ax.log || x > 0) && (!ay.log || y > 0);
   };
@@ -546,7 +550,9 @@ Image Figure::render() const {
   return canvas.take();
 }
 
-void Figure::save_png(const std::string& path) const { io::write_file_atomic(path, encode_png(render())); }
+void Figure::save_png(const std::string& path) const {
+  io::write_file_atomic(path, encode_png(render()));
+}
 
 // --------------------------------------------------------------------------------- PNG
 
@@ -592,7 +598,8 @@ std::string encode_png(const Image& image) {
   std::string header;
   put_u32(header, static_cast<std::uint32_t>(image.width));
   put_u32(header, static_cast<std::uint32_t>(image.height));
-  header += std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, no filter, no interlace
+  header +=
+      std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, no filter, no interlace
   std::string out(kSignature, 8);
   chunk(out, "IHDR", header);
   chunk(out, "IDAT", compressed);
@@ -671,7 +678,8 @@ Image decode_png(const std::string& bytes, const std::string& source) {
     }
     for (int x = 0; x < image.width; ++x) {
       for (int k = 0; k < 3; ++k) {
-        image.rgb[3 * (static_cast<std::size_t>(y) * image.width + x) + k] = current[x * channels + k];
+        image.rgb[3 * (static_cast<std::size_t>(y) * image.width + x) + k] =
+            current[x * channels + k];
       }
     }
     std::swap(previous, current);
