@@ -16,6 +16,8 @@ packages=(
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
   # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
   googletest libgtest-dev python3 python3-numpy python3-h5py
+  # a real single-node Slurm for the job-script tests (scripts/slurm/)
+  slurmctld slurmd slurm-client munge
   # test and example data: LAMMPS (Stillinger-Weber silicon) and phonopy's reference
   python3-lammps liblammps-dev lammps-data python3-phonopy
 )

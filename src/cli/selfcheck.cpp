@@ -131,10 +131,11 @@ void run(Context& ctx) {
   const double megabytes = done * rows * cols * 8.0 / 1e6;
   const double write_rate = write_seconds > 0 ? megabytes / write_seconds : 0;
   const double read_rate = read_seconds > 0 ? megabytes / read_seconds : 0;
-  log::info("selfcheck: ok; wrote ", util::format_bytes(megabytes * 1e6), " at ",
-            static_cast<long long>(write_rate), " MB/s, read at ",
-            static_cast<long long>(read_rate), " MB/s; result in '", output, "'");
-  ctx.summary["ok"] = true;
+  log::info("selfcheck: ", stop_signal ? "stopped" : "ok", "; wrote ",
+            util::format_bytes(megabytes * 1e6), " at ", static_cast<long long>(write_rate),
+            " MB/s, read at ", static_cast<long long>(read_rate), " MB/s; result in '", output,
+            "'");
+  ctx.summary["ok"] = stop_signal == 0;
   ctx.summary["ranks"] = comm.size();
   ctx.summary["hosts"] = static_cast<long long>(comm.is_root() ? distinct.size() : 0);
   ctx.summary["rows"] = rows;

@@ -34,7 +34,9 @@ void agree(const Comm& comm, const std::exception_ptr& local_error) {
 }
 
 void throw_on_all_ranks(const Comm& comm, const Error& error) {
-  throw CollectiveError(error.code(), 0, comm.size(), error.what(), true);
+  // One error that every rank found together: counted once, not as comm.size() failures.
+  (void)comm;
+  throw CollectiveError(error.code(), 0, 1, error.what(), true);
 }
 
 void require_same(const Comm& comm, long long value, const std::string& what) {
@@ -42,7 +44,7 @@ void require_same(const Comm& comm, long long value, const std::string& what) {
   const long long hi = comm.allreduce(value, Op::kMax);
   if (lo != hi) {
     // Every rank sees the same lo and hi, so the error is collective by construction.
-    throw CollectiveError(ExitCode::kParallel, 0, comm.size(),
+    throw CollectiveError(ExitCode::kParallel, 0, 1,
                           "ranks disagree on the " + what + ": values range from " +
                               std::to_string(lo) + " to " + std::to_string(hi) + " over " +
                               std::to_string(comm.size()) + " ranks",

@@ -34,7 +34,7 @@ class CollectiveError : public Error {
         local_(local) {}
   /// The lowest rank that failed; its message is what() on every rank.
   int origin_rank() const noexcept { return origin_rank_; }
-  /// How many ranks failed in the phase.
+  /// How many ranks failed in the phase (1 for an error every rank found together).
   int failed_ranks() const noexcept { return failed_ranks_; }
   /// True on the rank(s) whose own code threw.
   bool local() const noexcept { return local_; }

@@ -142,6 +142,7 @@ TEST(CollectiveError, RequireSameFailsOnEveryRankWhenValuesDiffer) {
     FAIL() << "no exception";
   } catch (const mpi::CollectiveError& e) {
     EXPECT_EQ(e.code(), ExitCode::kParallel);
+    EXPECT_EQ(e.failed_ranks(), 1);  // one disagreement, found by every rank together
     EXPECT_EQ(std::string(e.what()),
               "ranks disagree on the number of rows of /x: values range from 10 to 11 over " +
                   std::to_string(c.size()) + " ranks");

@@ -1,0 +1,130 @@
+"""physfit under a real Slurm: scripts/slurm/local-cluster.sh starts a single-node cluster,
+jobs are submitted with scripts/slurm/physfit.sbatch. Needs root (slurmd) and Debian's Slurm
+and munge packages (scripts/setup.sh). Run by CTest with PHYSFIT_BIN and
+PHYSFIT_TEST_SCRATCH in the environment."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+import h5py
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+CLUSTER = os.path.join(ROOT, "scripts", "slurm", "local-cluster.sh")
+JOB = os.path.join(ROOT, "scripts", "slurm", "physfit.sbatch")
+BIN = os.environ.get("PHYSFIT_BIN", "physfit")
+SCRATCH = os.path.join(os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests"), "slurm")
+
+
+def read(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
+def run(*command, env=None, timeout=120):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+class SlurmJobs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        os.makedirs(SCRATCH)
+        cls.state = os.path.join(SCRATCH, "cluster")
+        r = run(CLUSTER, "start", cls.state)
+        if r.returncode != 0:
+            raise RuntimeError("cannot start the local Slurm cluster:\n" + r.stdout + r.stderr)
+        cls.env = dict(os.environ, SLURM_CONF=os.path.join(cls.state, "slurm.conf"),
+                       PHYSFIT_BIN=BIN)
+
+    @classmethod
+    def tearDownClass(cls):
+        run(CLUSTER, "stop", cls.state)
+
+    def submit(self, name, *args, tasks=2, wait=True, env=None):
+        out = os.path.join(SCRATCH, name + ".out")
+        command = ["sbatch", "--parsable", "-n", str(tasks), "-o", out, "-D", SCRATCH]
+        if wait:
+            command.append("--wait")
+        r = run(*command, JOB, *[str(a) for a in args], env=dict(self.env, **(env or {})))
+        job = r.stdout.strip().split(";")[0]
+        return r, job, out
+
+    def job_field(self, job, field):
+        r = run("scontrol", "show", "job", job, env=self.env)
+        match = re.search(r"\b%s=(\S+)" % field, r.stdout)
+        return match.group(1) if match else None
+
+    def wait_for_text(self, path, text, count=1, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if read(path).count(text) >= count:
+                return
+            time.sleep(0.1)
+        self.fail("'%s' did not appear %d times in %s" % (text, count, path))
+
+    def test_a_job_runs_physfit_on_two_ranks_with_srun(self):
+        h5 = os.path.join(SCRATCH, "srun.h5")
+        r, job, out = self.submit("srun", "selfcheck", "--output", h5, "--rows", 500)
+        self.assertEqual(r.returncode, 0, read(out))
+        self.assertIn("selfcheck: 2 ranks on 1 host(s)", read(out))
+        with h5py.File(h5, "r") as f:
+            self.assertEqual(f["/physfit"].attrs["ranks"], 2)
+
+    def test_a_job_can_launch_with_mpirun(self):
+        h5 = os.path.join(SCRATCH, "mpirun.h5")
+        env = {"PHYSFIT_LAUNCHER": "mpirun", "OMPI_ALLOW_RUN_AS_ROOT": "1",
+               "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+        r, job, out = self.submit("mpirun", "selfcheck", "--output", h5, "--rows", 500, env=env)
+        self.assertEqual(r.returncode, 0, read(out))
+        with h5py.File(h5, "r") as f:
+            self.assertEqual(f["/physfit"].attrs["ranks"], 2)
+
+    def test_a_failed_run_ends_the_job_with_its_code_and_is_not_requeued(self):
+        r, job, out = self.submit("failure", "selfcheck", "--output", os.path.join(SCRATCH, "f.h5"),
+                                  "--rows", 100, "--fail-on-rank", 1, "--fail-kind", "io")
+        self.assertEqual(r.returncode, 4, read(out))
+        self.assertEqual(self.job_field(job, "Restarts"), "0")
+        self.assertEqual(self.job_field(job, "ExitCode"), "4:0")
+
+    def test_a_stop_signal_checkpoints_and_requeues_the_job(self):
+        h5 = os.path.join(SCRATCH, "stop.h5")
+        r, job, out = self.submit("stop", "selfcheck", "--output", h5, "--rows", 2000,
+                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+                                  env={"PHYSFIT_REQUEUES": "1"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for run_number in (1, 2):
+            self.wait_for_text(out, "physfit job %s (run %d)" % (job, run_number))
+            self.wait_for_text(out, "selfcheck: 2 ranks", count=run_number)  # the ranks are up
+            time.sleep(1)
+            # What Slurm does before the time limit with --signal=B:USR1@120.
+            run("scancel", "--signal=USR1", "--batch", job, env=self.env)
+            if run_number == 1:
+                self.wait_for_text(out, "requeued to continue")
+                # Slurm holds a requeued job for a while before it may start again: once it
+                # is pending, let it start now.
+                deadline = time.monotonic() + 60
+                while self.job_field(job, "JobState") != "RUNNING":
+                    self.assertLess(time.monotonic(), deadline, "the requeued job never ran")
+                    if self.job_field(job, "JobState") == "PENDING":
+                        run("scontrol", "update", "JobId=" + job, "StartTime=now", env=self.env)
+                    time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = read(out)
+        self.assertEqual(text.count("stopped by SIGUSR1 after iteration"), 2, text)
+        self.assertIn("requeue limit (1) reached: not requeued", text)
+        self.assertEqual(self.job_field(job, "Restarts"), "1")
+        self.assertEqual(self.job_field(job, "ExitCode"), "3:0")
+        with h5py.File(h5, "r") as f:  # the checkpoint the second run wrote
+            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
