@@ -13,7 +13,9 @@ packages=(
   # MPI and the parallel HDF5 built against it (the C++ HDF5 API is absent there: we use C)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
-  libeigen3-dev libboost-program-options-dev libsymspg-dev
+  libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
+  # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)
+  dataset-fashion-mnist
   # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
   googletest libgtest-dev python3 python3-numpy python3-h5py
 )

@@ -1,0 +1,57 @@
+#pragma once
+/// @file
+/// Optimisers acting on the model's one contiguous parameter buffer.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace physfit::nn {
+
+/// Settings of an optimiser.
+struct OptimizerSettings {
+  std::string type = "adam";  ///< "adam" or "sgd"
+  double learning_rate = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  double momentum = 0.0;  ///< SGD only (0: plain mini-batch SGD)
+};
+
+/// A range of the parameter buffer and its L2 coefficient (weights: lambda; biases: 0).
+struct ParameterRange {
+  std::int64_t offset = 0;
+  std::int64_t count = 0;
+  bool weight = true;
+};
+
+/// SGD with optional momentum (v = mu v - lr g; p += v), or Adam (Kingma and Ba, "Adam: a
+/// method for stochastic optimization", ICLR 2015) with bias-corrected moments, in the form
+/// PyTorch uses: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+///
+/// The L2 term lambda * sum(W^2) of the loss adds 2 lambda W to the gradient of each weight
+/// (not of biases); step() applies it in the same pass over the buffers.
+class Optimizer {
+ public:
+  Optimizer(const OptimizerSettings& settings, std::int64_t parameters);
+  const OptimizerSettings& settings() const { return settings_; }
+  /// Steps taken so far (Adam's t).
+  std::int64_t steps() const { return steps_; }
+  /// One update of `params` from the mean gradient `grads`.
+  void step(float* params, const float* grads, const std::vector<ParameterRange>& ranges,
+            double l2);
+  /// Moments (Adam: m and v; SGD with momentum: m is the velocity), for saving and loading.
+  std::vector<float>& first_moment() { return m_; }
+  std::vector<float>& second_moment() { return v_; }
+  const std::vector<float>& first_moment() const { return m_; }
+  const std::vector<float>& second_moment() const { return v_; }
+  void set_steps(std::int64_t steps) { steps_ = steps; }
+
+ private:
+  OptimizerSettings settings_;
+  std::int64_t steps_ = 0;
+  std::vector<float> m_;
+  std::vector<float> v_;
+};
+
+}  // namespace physfit::nn

@@ -1,0 +1,4 @@
+# Tests of the neural-network engine: unit tests (one process) and MPI tests at 1-4 ranks.
+physfit_add_tests(nn_unit_tests SOURCES
+  unit/nn/test_layers.cpp
+  unit/nn/test_model.cpp)
