@@ -1,5 +1,7 @@
 #include "physfit/nn/optimizer.hpp"
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 
 #include "physfit/error.hpp"
@@ -19,6 +21,10 @@ Optimizer::Optimizer(const OptimizerSettings& settings, std::int64_t parameters)
 void Optimizer::step(float* params, const float* grads, const std::vector<ParameterRange>& ranges,
                      double l2) {
   ++steps_;
+  using Array = Eigen::Map<Eigen::ArrayXf>;
+  using ConstArray = Eigen::Map<const Eigen::ArrayXf>;
+  // Blocks small enough to stay in the L1 cache between the statements of one update.
+  constexpr std::int64_t kBlock = 1024;
   const auto lr = static_cast<float>(settings_.learning_rate);
   if (settings_.type == "adam") {
     const auto b1 = static_cast<float>(settings_.beta1);
@@ -29,33 +35,35 @@ void Optimizer::step(float* params, const float* grads, const std::vector<Parame
         static_cast<float>(settings_.learning_rate / (1.0 - std::pow(settings_.beta1, t)));
     const auto inv_sqrt_c2 =
         static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(settings_.beta2, t)));
-    float* m = m_.data();
-    float* v = v_.data();
     for (const auto& r : ranges) {
       const float decay = r.weight ? static_cast<float>(2.0 * l2) : 0.0f;
-      for (std::int64_t i = r.offset; i < r.offset + r.count; ++i) {
-        const float g = grads[i] + decay * params[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+      for (std::int64_t b = r.offset; b < r.offset + r.count; b += kBlock) {
+        const Eigen::Index len = std::min(kBlock, r.offset + r.count - b);
+        Array p(params + b, len), m(m_.data() + b, len), v(v_.data() + b, len);
+        ConstArray g0(grads + b, len);
+        if (decay != 0.0f) {
+          m = b1 * m + (1.0f - b1) * (g0 + decay * p);
+          v = b2 * v + (1.0f - b2) * (g0 + decay * p).square();
+        } else {
+          m = b1 * m + (1.0f - b1) * g0;
+          v = b2 * v + (1.0f - b2) * g0.square();
+        }
+        p -= step_size * m / (v.sqrt() * inv_sqrt_c2 + eps);
       }
     }
-    (void)lr;
     return;
   }
   const auto mu = static_cast<float>(settings_.momentum);
   for (const auto& r : ranges) {
     const float decay = r.weight ? static_cast<float>(2.0 * l2) : 0.0f;
+    Array p(params + r.offset, r.count);
+    ConstArray g(grads + r.offset, r.count);
     if (mu == 0.0f) {
-      for (std::int64_t i = r.offset; i < r.offset + r.count; ++i) {
-        params[i] -= lr * (grads[i] + decay * params[i]);
-      }
+      p -= lr * (g + decay * p);
     } else {
-      float* m = m_.data();
-      for (std::int64_t i = r.offset; i < r.offset + r.count; ++i) {
-        m[i] = mu * m[i] - lr * (grads[i] + decay * params[i]);
-        params[i] += m[i];
-      }
+      Array m(m_.data() + r.offset, r.count);
+      m = mu * m - lr * (g + decay * p);
+      p += m;
     }
   }
 }

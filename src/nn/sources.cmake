@@ -2,11 +2,18 @@
 # with, and its commands (import, train, evaluate, predict).
 find_package(ZLIB REQUIRED)
 target_sources(physfit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/../io/idx.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../io/csv.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/import.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/train.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/data.cpp
   ${CMAKE_CURRENT_LIST_DIR}/layers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/loss.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/optimizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/random.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/reduce.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp
 )
 target_link_libraries(physfit PRIVATE ZLIB::ZLIB)
 # GCC 12 warns about uninitialised lanes inside Eigen's AVX-512 packet code (a false positive).
