@@ -2,3 +2,5 @@
 physfit_add_tests(nn_unit_tests SOURCES
   unit/nn/test_layers.cpp
   unit/nn/test_model.cpp)
+physfit_add_tests(nn_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/nn/test_reproducible.cpp)

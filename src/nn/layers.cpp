@@ -26,6 +26,15 @@ void glorot_uniform(float* w, std::int64_t count, double fan_in, double fan_out,
   }
 }
 
+// db = sum over columns of dY, added column after column. Eigen's rowwise().sum() gives bits
+// that depend on the alignment of dY in memory; this order does not.
+void sum_columns(const float* dy, Eigen::Index rows, Eigen::Index cols, float* db) {
+  Eigen::Map<Eigen::VectorXf> out(db, rows);
+  out.setZero();
+  for (Eigen::Index j = 0; j < cols; ++j)
+    out += Eigen::Map<const Eigen::VectorXf>(dy + j * rows, rows);
+}
+
 std::string format_number(double v) {
   std::ostringstream s;
   s << v;
@@ -84,9 +93,8 @@ void Dense::backward(const float* x, const float*, const float* dy, float* dx, i
   ConstMatrixMap X(x, in, n);
   ConstMatrixMap dY(dy, units_, n);
   MatrixMap dW(grads_, units_, in);
-  Eigen::Map<Eigen::VectorXf> db(grads_ + in * units_, units_);
   dW.noalias() = dY * X.transpose();
-  db = dY.rowwise().sum();
+  sum_columns(dy, units_, n, grads_ + in * units_);
   if (dx != nullptr) {
     MatrixMap dX(dx, in, n);
     dX.noalias() = W.transpose() * dY;
@@ -297,9 +305,8 @@ void Conv2D::backward(const float* x, const float*, const float* dy, float* dx, 
   ConstMatrixMap C(cols_.data(), rows, positions);
   ConstMatrixMap dY(dy, filters_, positions);
   MatrixMap dW(grads_, filters_, rows);
-  Eigen::Map<Eigen::VectorXf> db(grads_ + rows * filters_, filters_);
   dW.noalias() = dY * C.transpose();
-  db = dY.rowwise().sum();
+  sum_columns(dy, filters_, positions, grads_ + rows * filters_);
   if (dx == nullptr) return;
   // dCols = W^T dY, written over the patches (no longer needed), then scattered back (col2im).
   MatrixMap dC(cols_.data(), rows, positions);

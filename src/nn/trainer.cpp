@@ -98,7 +98,7 @@ struct Trainer::Impl {
   std::vector<std::int64_t> order;         // this epoch's permutation
 
   // Shard work space.
-  std::vector<float> x, dscores, targets;
+  Buffer<float> x, dscores, targets;
   std::vector<std::int32_t> labels;
   std::vector<std::int64_t> ids;
   std::vector<LossSums> shard_sums;
@@ -459,7 +459,7 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
                         std::int64_t* first, std::int64_t* local_rows) {
   const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
   const util::Block mine = util::block_of(chunks, comm.size(), comm.rank());
-  const std::int64_t r0 = mine.begin * kEvalChunk;
+  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
   const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
   if (first != nullptr) *first = begin + r0;
   if (local_rows != nullptr) *local_rows = std::max<std::int64_t>(0, r1 - r0);
@@ -484,7 +484,7 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
     const std::int64_t rb = data.record_bytes();
     std::vector<unsigned char> records(static_cast<std::size_t>(kEvalChunk * rb));
     std::vector<const unsigned char*> pointers(static_cast<std::size_t>(kEvalChunk));
-    std::vector<float> x(static_cast<std::size_t>(model.input_shape().size() * kEvalChunk));
+    Buffer<float> x(static_cast<std::size_t>(model.input_shape().size() * kEvalChunk));
     std::vector<std::int32_t> labels(static_cast<std::size_t>(kEvalChunk));
     std::vector<float> targets(static_cast<std::size_t>(std::max(1, data.targets) * kEvalChunk));
     if (scores != nullptr) scores->assign(static_cast<std::size_t>((r1 - r0) * outputs), 0.0f);
@@ -532,12 +532,14 @@ void save_training(const io::File& file, const Model& model, const Optimizer& op
   if (!optimizer.first_moment().empty()) {
     file.create_dataset<float>("/optimizer/m",
                                {static_cast<std::int64_t>(optimizer.first_moment().size())})
-        .write_all(optimizer.first_moment());
+        .write_all(
+            std::vector<float>(optimizer.first_moment().begin(), optimizer.first_moment().end()));
   }
   if (!optimizer.second_moment().empty()) {
     file.create_dataset<float>("/optimizer/v",
                                {static_cast<std::int64_t>(optimizer.second_moment().size())})
-        .write_all(optimizer.second_moment());
+        .write_all(
+            std::vector<float>(optimizer.second_moment().begin(), optimizer.second_moment().end()));
   }
   const io::Group t = file.create_group("/training");
   io::set_attribute(t.id(), "epochs_done", state.epochs_done);
@@ -592,7 +594,7 @@ void load_training(const io::File& file, Optimizer& optimizer, TrainSettings& se
                    TrainState& state) {
   const io::Group o = file.group("/optimizer");
   optimizer.set_steps(io::get_int_attribute(o.id(), "steps"));
-  auto read_moment = [&](const char* name, std::vector<float>& into) {
+  auto read_moment = [&](const char* name, Buffer<float>& into) {
     const std::string path = std::string("/optimizer/") + name;
     if (into.empty()) return;
     if (!file.exists(path)) throw IoError("'" + file.path() + "' lacks " + path);

@@ -14,6 +14,7 @@
 /// Buffers are allocated once (reserve()); forward and backward never allocate.
 
 #include <Eigen/Core>
+#include <Eigen/StdVector>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,13 @@ namespace physfit::nn {
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
+
+/// A buffer aligned to the widest SIMD register (64 bytes with AVX-512). Every buffer handed
+/// to Eigen is one: some of Eigen's kernels peel leading elements up to an aligned address, so
+/// their summation order, hence their bits, depend on where a buffer starts. Aligned buffers
+/// and offsets fixed by the model make them the same in every run and on every rank.
+template <class T>
+using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 
 /// Shape of one sample: height x width x channels (a vector of F features is 1 x 1 x F).
 struct Shape {
@@ -160,7 +168,7 @@ class Dropout : public Layer {
 
  private:
   double rate_;
-  std::vector<float> mask_;  // scale (0 or 1/(1-p)) of each element of the last training pass
+  Buffer<float> mask_;  // scale (0 or 1/(1-p)) of each element of the last training pass
 };
 
 /// Flattens H x W x C into a vector of H*W*C features (the memory layout is unchanged).
@@ -201,8 +209,8 @@ class Conv2D : public Layer {
   int filters_, kernel_, stride_;
   bool same_;
   int pad_top_ = 0, pad_left_ = 0;
-  std::vector<float> cols_;  // (K*K*C_in) x (n * H_out * W_out)
-  int cols_n_ = -1;          // samples whose patches are in cols_ (forward/backward pairing)
+  Buffer<float> cols_;  // (K*K*C_in) x (n * H_out * W_out)
+  int cols_n_ = -1;     // samples whose patches are in cols_ (forward/backward pairing)
 };
 
 /// Max pooling over pool x pool windows with the given stride (default: the pool size),

@@ -71,10 +71,10 @@ class Model {
   Loss loss_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<ModelTensor> tensors_;
-  std::vector<float> params_;
-  std::vector<float> grads_;
-  std::vector<std::vector<float>> acts_;
-  std::vector<float> delta_a_, delta_b_;
+  Buffer<float> params_;
+  Buffer<float> grads_;
+  std::vector<Buffer<float>> acts_;
+  Buffer<float> delta_a_, delta_b_;
   int reserved_ = 0;
 };
 

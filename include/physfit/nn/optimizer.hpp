@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "physfit/nn/layer.hpp"
+
 namespace physfit::nn {
 
 /// Settings of an optimiser.
@@ -41,17 +43,17 @@ class Optimizer {
   void step(float* params, const float* grads, const std::vector<ParameterRange>& ranges,
             double l2);
   /// Moments (Adam: m and v; SGD with momentum: m is the velocity), for saving and loading.
-  std::vector<float>& first_moment() { return m_; }
-  std::vector<float>& second_moment() { return v_; }
-  const std::vector<float>& first_moment() const { return m_; }
-  const std::vector<float>& second_moment() const { return v_; }
+  Buffer<float>& first_moment() { return m_; }
+  Buffer<float>& second_moment() { return v_; }
+  const Buffer<float>& first_moment() const { return m_; }
+  const Buffer<float>& second_moment() const { return v_; }
   void set_steps(std::int64_t steps) { steps_ = steps; }
 
  private:
   OptimizerSettings settings_;
   std::int64_t steps_ = 0;
-  std::vector<float> m_;
-  std::vector<float> v_;
+  Buffer<float> m_;
+  Buffer<float> v_;
 };
 
 }  // namespace physfit::nn
