@@ -1,6 +1,12 @@
-# Tests of the neural-network engine: unit tests (one process) and MPI tests at 1-4 ranks.
+# Tests of the neural-network engine: unit tests (one process), MPI tests at 1-4 ranks, and
+# end-to-end tests of the import/train/evaluate/predict commands.
 physfit_add_tests(nn_unit_tests SOURCES
   unit/nn/test_layers.cpp
-  unit/nn/test_model.cpp)
+  unit/nn/test_model.cpp
+  unit/nn/test_torch_reference.cpp
+  unit/nn/test_readers.cpp)
+target_compile_definitions(nn_unit_tests PRIVATE
+  PHYSFIT_NN_TORCH_REFERENCE="${CMAKE_CURRENT_SOURCE_DIR}/reference/nn/torch_reference.h5")
+
 physfit_add_tests(nn_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
   mpi/nn/test_reproducible.cpp)
