@@ -87,9 +87,13 @@ void Model::backward(const float* x, const float* dscores, int n, const Pass& pa
   const float* dy = dscores;
   float* buffers[2] = {delta_a_.data(), delta_b_.data()};
   int next = 0;
-  for (std::size_t k = layers_.size(); k-- > 0;) {
+  // Layers before the first one with parameters need no gradient: the first trainable layer
+  // computes no input gradient (for the MLP, the 784 x 512 product it would cost).
+  std::size_t first = 0;
+  while (first + 1 < layers_.size() && layers_[first]->parameter_count() == 0) ++first;
+  for (std::size_t k = layers_.size(); k-- > first;) {
     const float* in = k == 0 ? x : acts_[k - 1].data();
-    float* dx = k == 0 ? nullptr : buffers[next];
+    float* dx = k == first ? nullptr : buffers[next];
     layers_[k]->backward(in, acts_[k].data(), dy, dx, n, pass);
     dy = dx;
     next ^= 1;

@@ -84,6 +84,7 @@ struct EpochReport {
   bool has_validation = false;
   Metrics validation;
   double seconds = 0, compute = 0, allreduce = 0, io = 0, samples_per_second = 0;
+  double cpu = 0;  ///< CPU seconds of the training part of the epoch, slowest rank
 };
 
 /// A training run on the rows [0, train_rows) of `train`, with optional validation rows.
