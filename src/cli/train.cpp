@@ -1,5 +1,7 @@
 // `physfit train`, `physfit evaluate`, `physfit predict`: the neural-network engine's commands.
 
+#include <malloc.h>
+
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -103,7 +105,17 @@ void write_training_file(Context& ctx, const std::string& path, const nn::Model&
   out.commit();
 }
 
+// Asks glibc to keep freed memory instead of returning it to the system. The first touch of a
+// fresh page costs about 20 us on these virtual machines (peers/nn/FINDINGS.md): Open MPI
+// allocates and frees temporary buffers of the size of the gradient in every large allreduce,
+// and without this each step paid hundreds of page faults.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 void run_train(Context& ctx) {
+  keep_freed_memory();
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
   const util::StopHandlers stop_handlers;

@@ -24,7 +24,7 @@ void Optimizer::step(float* params, const float* grads, const std::vector<Parame
   using Array = Eigen::Map<Eigen::ArrayXf>;
   using ConstArray = Eigen::Map<const Eigen::ArrayXf>;
   // Blocks small enough to stay in the L1 cache between the statements of one update.
-  constexpr std::int64_t kBlock = 1024;
+  constexpr std::int64_t kBlock = kOptimizerBlock;
   const auto lr = static_cast<float>(settings_.learning_rate);
   if (settings_.type == "adam") {
     const auto b1 = static_cast<float>(settings_.beta1);
@@ -37,8 +37,11 @@ void Optimizer::step(float* params, const float* grads, const std::vector<Parame
         static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(settings_.beta2, t)));
     for (const auto& r : ranges) {
       const float decay = r.weight ? static_cast<float>(2.0 * l2) : 0.0f;
-      for (std::int64_t b = r.offset; b < r.offset + r.count; b += kBlock) {
-        const Eigen::Index len = std::min(kBlock, r.offset + r.count - b);
+      // Blocks aligned to multiples of kBlock of the whole buffer: an element is computed by
+      // the same code path (vector body or scalar tail) whichever slice of the buffer a
+      // rank updates, so sharding the step over ranks does not change the bits.
+      for (std::int64_t b = r.offset; b < r.offset + r.count; b = (b / kBlock + 1) * kBlock) {
+        const Eigen::Index len = std::min((b / kBlock + 1) * kBlock, r.offset + r.count) - b;
         Array p(params + b, len), m(m_.data() + b, len), v(v_.data() + b, len);
         ConstArray g0(grads + b, len);
         if (decay != 0.0f) {
@@ -56,14 +59,17 @@ void Optimizer::step(float* params, const float* grads, const std::vector<Parame
   const auto mu = static_cast<float>(settings_.momentum);
   for (const auto& r : ranges) {
     const float decay = r.weight ? static_cast<float>(2.0 * l2) : 0.0f;
-    Array p(params + r.offset, r.count);
-    ConstArray g(grads + r.offset, r.count);
-    if (mu == 0.0f) {
-      p -= lr * (g + decay * p);
-    } else {
-      Array m(m_.data() + r.offset, r.count);
-      m = mu * m - lr * (g + decay * p);
-      p += m;
+    for (std::int64_t b = r.offset; b < r.offset + r.count; b = (b / kBlock + 1) * kBlock) {
+      const Eigen::Index len = std::min((b / kBlock + 1) * kBlock, r.offset + r.count) - b;
+      Array p(params + b, len);
+      ConstArray g(grads + b, len);
+      if (mu == 0.0f) {
+        p -= lr * (g + decay * p);
+      } else {
+        Array m(m_.data() + b, len);
+        m = mu * m - lr * (g + decay * p);
+        p += m;
+      }
     }
   }
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <mpi.h>
+
 #include "physfit/error.hpp"
 
 namespace physfit::nn {
@@ -70,7 +72,7 @@ void FixedPointReducer::accumulate(const float* g, bool first) {
   }
 }
 
-bool FixedPointReducer::reduce(const mpi::Comm& comm, std::vector<LossSums>& shards, int n) {
+void FixedPointReducer::put_shards(const std::vector<LossSums>& shards, int n) {
   std::int64_t* slots =
       buffer_.data() + parameters_ + kCounters * static_cast<std::int64_t>(tensors_.size());
   for (int j = 0; j < n; ++j) {
@@ -78,9 +80,9 @@ bool FixedPointReducer::reduce(const mpi::Comm& comm, std::vector<LossSums>& sha
                                    shards[j].sq_err, shards[j].samples};
     std::memcpy(slots + kShardSlots * j, v, sizeof v);
   }
-  const std::size_t used_size = static_cast<std::size_t>(
-      parameters_ + kCounters * static_cast<std::int64_t>(tensors_.size()) + kShardSlots * n);
-  if (comm.size() > 1) comm.allreduce_in_place(buffer_.data(), used_size, mpi::Op::kSum);
+}
+
+bool FixedPointReducer::settle(std::vector<LossSums>& shards, int n) {
   const std::int64_t* counters = buffer_.data() + parameters_;
   bool overflow = false;
   for (std::size_t t = 0; t < tensors_.size(); ++t) {
@@ -101,6 +103,7 @@ bool FixedPointReducer::reduce(const mpi::Comm& comm, std::vector<LossSums>& sha
       exponents_[t] = std::min<std::int64_t>(exponents_[t] + 4, 900);
     }
   }
+  const std::int64_t* slots = counters + kCounters * static_cast<std::int64_t>(tensors_.size());
   for (int j = 0; j < n; ++j) {
     double v[kShardSlots];
     std::memcpy(v, slots + kShardSlots * j, sizeof v);
@@ -109,11 +112,43 @@ bool FixedPointReducer::reduce(const mpi::Comm& comm, std::vector<LossSums>& sha
   return true;
 }
 
+bool FixedPointReducer::reduce(const mpi::Comm& comm, std::vector<LossSums>& shards, int n) {
+  put_shards(shards, n);
+  const std::size_t used_size = static_cast<std::size_t>(
+      parameters_ + kCounters * static_cast<std::int64_t>(tensors_.size()) + kShardSlots * n);
+  if (comm.size() > 1) comm.allreduce_in_place(buffer_.data(), used_size, mpi::Op::kSum);
+  slice_begin_ = 0;
+  slice_end_ = parameters_;
+  scattered_ = false;
+  return settle(shards, n);
+}
+
+bool FixedPointReducer::reduce_scatter(const mpi::Comm& comm, std::vector<LossSums>& shards, int n,
+                                       const std::vector<std::int64_t>& bounds) {
+  put_shards(shards, n);
+  const std::size_t tail = static_cast<std::size_t>(
+      kCounters * static_cast<std::int64_t>(tensors_.size()) + kShardSlots * n);
+  comm.allreduce_in_place(buffer_.data() + parameters_, tail, mpi::Op::kSum);
+  if (!settle(shards, n)) return false;  // every rank agrees: nothing else to reduce
+  std::vector<int> counts(static_cast<std::size_t>(comm.size()));
+  for (int r = 0; r < comm.size(); ++r) {
+    counts[static_cast<std::size_t>(r)] = static_cast<int>(bounds[r + 1] - bounds[r]);
+  }
+  slice_begin_ = bounds[comm.rank()];
+  slice_end_ = bounds[comm.rank() + 1];
+  slice_.resize(static_cast<std::size_t>(slice_end_ - slice_begin_));
+  MPI_Reduce_scatter(buffer_.data(), slice_.data(), counts.data(), MPI_INT64_T, MPI_SUM,
+                     comm.raw());
+  scattered_ = true;
+  return true;
+}
+
 void FixedPointReducer::to_float(float* g) const {
-  const std::int64_t* acc = buffer_.data();
+  const std::int64_t* acc = scattered_ ? slice_.data() - slice_begin_ : buffer_.data();
   for (std::size_t t = 0; t < tensors_.size(); ++t) {
     const double inverse = std::ldexp(1.0, -static_cast<int>(used_exponents_[t]));
-    const std::int64_t begin = tensors_[t].offset, end = begin + tensors_[t].count;
+    const std::int64_t begin = std::max(tensors_[t].offset, slice_begin_);
+    const std::int64_t end = std::min(tensors_[t].offset + tensors_[t].count, slice_end_);
     for (std::int64_t i = begin; i < end; ++i) {
       g[i] = static_cast<float>(static_cast<double>(acc[i]) * inverse);
     }

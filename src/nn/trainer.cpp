@@ -111,6 +111,13 @@ struct Trainer::Impl {
   bool cache = true;
   std::int64_t window = 0;  // batches per window
   std::vector<ParameterRange> ranges;
+  // On several ranks the optimiser step is sharded: rank r updates parameters
+  // [bounds[r], bounds[r + 1]) (whole optimiser blocks, so the bits are those of an unsharded
+  // step) and the ranks then gather the parameters. Each rank's moments are current only in
+  // its slice until sync_optimizer().
+  std::vector<std::int64_t> bounds;
+  std::vector<ParameterRange> my_ranges;
+  std::vector<int> slice_counts, slice_displs;
   FixedPointReducer reducer;
   RecordReader reader;
 
@@ -149,7 +156,36 @@ struct Trainer::Impl {
         ranges(ranges_of(m)),
         reducer(ranges, m.parameter_count(),
                 static_cast<int>((s.batch + s.micro() - 1) / s.micro())),
-        reader(t) {}
+        reader(t) {
+    const std::int64_t p = m.parameter_count();
+    const std::int64_t blocks = (p + kOptimizerBlock - 1) / kOptimizerBlock;
+    for (int r = 0; r <= ranks; ++r) {
+      const std::int64_t b = r == ranks ? blocks : util::block_of(blocks, ranks, r).begin;
+      bounds.push_back(std::min(p, b * kOptimizerBlock));
+    }
+    for (int r = 0; r < ranks; ++r) {
+      slice_displs.push_back(static_cast<int>(bounds[r]));
+      slice_counts.push_back(static_cast<int>(bounds[r + 1] - bounds[r]));
+    }
+    for (const auto& range : ranges) {
+      const std::int64_t b = std::max(range.offset, bounds[rank]);
+      const std::int64_t e = std::min(range.offset + range.count, bounds[rank + 1]);
+      if (e > b) my_ranges.push_back({b, e - b, range.weight});
+    }
+  }
+
+  // Gathers the parameters (after a sharded step) or the optimiser moments (before saving).
+  void gather_slices(float* data) {
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slice_counts.data(),
+                   slice_displs.data(), MPI_FLOAT, comm.raw());
+  }
+
+  // **Collective.** Makes every rank's optimiser moments whole (each rank updated its slice).
+  void sync_optimizer() {
+    if (ranks == 1) return;
+    if (!optimizer.first_moment().empty()) gather_slices(optimizer.first_moment().data());
+    if (!optimizer.second_moment().empty()) gather_slices(optimizer.second_moment().data());
+  }
 
   std::int64_t shards_in(std::int64_t len) const { return (len + micro - 1) / micro; }
 
@@ -304,6 +340,8 @@ struct Trainer::Impl {
           comm.allreduce_in_place(v, 5, mpi::Op::kSum);
           shard_sums[0] = {v[0], v[1], v[2], v[3], v[4]};
         }
+      } else if (ranks > 1) {
+        ok = reducer.reduce_scatter(comm, shard_sums, static_cast<int>(shards), bounds);
       } else {
         ok = reducer.reduce(comm, shard_sums, static_cast<int>(shards));
       }
@@ -315,8 +353,16 @@ struct Trainer::Impl {
         continue;
       }
       if (!single) reducer.to_float(model.gradients());
-      optimizer.step(model.parameters(), model.gradients(), ranges, model.spec().l2);
-      t_compute += util::now_seconds() - t2;
+      if (ranks > 1) {  // every step is sharded, so each rank's moments stay current
+        optimizer.step(model.parameters(), model.gradients(), my_ranges, model.spec().l2);
+        const double t3 = util::now_seconds();
+        t_compute += t3 - t2;
+        gather_slices(model.parameters());
+        t_allreduce += util::now_seconds() - t3;
+      } else {
+        optimizer.step(model.parameters(), model.gradients(), ranges, model.spec().l2);
+        t_compute += util::now_seconds() - t2;
+      }
       break;
     }
     LossSums total;
@@ -424,6 +470,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
             state_.partial_seconds[2] = p.t_io;
             state_.partial_seconds[3] = earlier + util::now_seconds() - epoch_start;
             state_.exponents = p.reducer.exponents();
+            p.sync_optimizer();
             progress.finish("stopped");
             return signal;
           }
@@ -477,6 +524,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     h.append("time_compute_s", report.compute);
     h.append("time_allreduce_s", report.allreduce);
     h.append("time_io_s", report.io);
+    p.sync_optimizer();
     if (on_epoch) on_epoch(report);
   }
   return 0;

@@ -10,6 +10,11 @@
 
 namespace physfit::nn {
 
+/// The optimisers update the buffer in blocks of this many elements, aligned to multiples of
+/// it; a slice that starts and ends on such multiples is updated with the same bits as the
+/// whole buffer.
+constexpr std::int64_t kOptimizerBlock = 1024;
+
 /// Settings of an optimiser.
 struct OptimizerSettings {
   std::string type = "adam";  ///< "adam" or "sgd"

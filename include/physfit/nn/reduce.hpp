@@ -45,7 +45,13 @@ class FixedPointReducer {
   /// the others zero) over `comm`. Returns false on overflow (the exponents are lowered: redo
   /// the step); otherwise fills `shards` with every shard's sums and adapts the exponents.
   bool reduce(const mpi::Comm& comm, std::vector<LossSums>& shards, int n);
-  /// Writes the reduced sum as floats.
+  /// **Collective.** The same, but the parameter sums are only reduce-scattered: rank r gets
+  /// elements [bounds[r], bounds[r + 1]) (for an optimiser step sharded over the ranks). The
+  /// counters and shard sums are all-reduced first, so an overflow costs no large message.
+  bool reduce_scatter(const mpi::Comm& comm, std::vector<LossSums>& shards, int n,
+                      const std::vector<std::int64_t>& bounds);
+  /// Writes the reduced sum as floats: all of it after reduce(), this rank's slice after
+  /// reduce_scatter().
   void to_float(float* gradient) const;
 
   /// One exponent per tensor (saved in checkpoints: they are part of the state).
@@ -59,7 +65,12 @@ class FixedPointReducer {
   int max_shards_;
   std::vector<std::int64_t> exponents_;
   std::vector<std::int64_t> used_exponents_;
+  void put_shards(const std::vector<LossSums>& shards, int n);
+  bool settle(std::vector<LossSums>& shards, int n);
   std::vector<std::int64_t> buffer_;  // parameters, 3 counters per tensor, 5 per shard
+  std::vector<std::int64_t> slice_;   // reduce_scatter's result
+  std::int64_t slice_begin_ = 0, slice_end_ = 0;
+  bool scattered_ = false;
   std::int64_t redone_ = 0;
 };
 
