@@ -52,7 +52,7 @@ void FixedPointReducer::accumulate(const float* g, bool first) {
         over += a >= kOverflow;
         high += a >= kHigh;
         used += a >= kUsed;
-        d = a >= kOverflow ? 0.0 : d;
+        d = a < kOverflow ? d : 0.0;  // also NaN: the loss check reports it
         acc[i] = static_cast<std::int64_t>((d + kRound) - kRound);
       }
     } else {
@@ -62,7 +62,7 @@ void FixedPointReducer::accumulate(const float* g, bool first) {
         over += a >= kOverflow;
         high += a >= kHigh;
         used += a >= kUsed;
-        d = a >= kOverflow ? 0.0 : d;
+        d = a < kOverflow ? d : 0.0;  // also NaN: the loss check reports it
         acc[i] += static_cast<std::int64_t>((d + kRound) - kRound);
       }
     }
@@ -144,13 +144,14 @@ bool FixedPointReducer::reduce_scatter(const mpi::Comm& comm, std::vector<LossSu
 }
 
 void FixedPointReducer::to_float(float* g) const {
-  const std::int64_t* acc = scattered_ ? slice_.data() - slice_begin_ : buffer_.data();
+  const std::int64_t* acc = scattered_ ? slice_.data() : buffer_.data();
+  const std::int64_t base = scattered_ ? slice_begin_ : 0;
   for (std::size_t t = 0; t < tensors_.size(); ++t) {
     const double inverse = std::ldexp(1.0, -static_cast<int>(used_exponents_[t]));
     const std::int64_t begin = std::max(tensors_[t].offset, slice_begin_);
     const std::int64_t end = std::min(tensors_[t].offset + tensors_[t].count, slice_end_);
     for (std::int64_t i = begin; i < end; ++i) {
-      g[i] = static_cast<float>(static_cast<double>(acc[i]) * inverse);
+      g[i] = static_cast<float>(static_cast<double>(acc[i - base]) * inverse);
     }
   }
 }

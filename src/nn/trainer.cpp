@@ -303,6 +303,7 @@ struct Trainer::Impl {
     const float scale = 1.0f / static_cast<float>(len);
     const int outputs = model.outputs();
     const std::size_t cursor0 = cursor;
+    int redone = 0;
     Pass pass;
     pass.training = true;
     pass.seed = settings.seed;
@@ -350,6 +351,12 @@ struct Trainer::Impl {
       if (!ok) {
         log::debug("gradient overflow in the fixed-point reduction at batch ", b,
                    ": step recomputed with smaller exponents");
+        if (++redone > 16) {  // 16 x 12 binary orders of magnitude: the gradient is infinite
+          mpi::throw_on_all_ranks(
+              comm, NumericalError("the gradient is not finite at epoch " +
+                                   std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                                   "; lower optimizer.learning-rate or check the data scaling"));
+        }
         continue;
       }
       if (!single) reducer.to_float(model.gradients());
