@@ -16,7 +16,11 @@ for line in open(f"{out}/physfit.jsonl"):
                               compute=h["time_compute_s"][best], allreduce=h["time_allreduce_s"][best],
                               io=h["time_io_s"][best], time=h["time_s"][best], load=r["loadavg"][0])
 torch = {}
-for line in open(f"{out}/torch.jsonl"):
+try:
+    torch_lines = open(f"{out}/torch.jsonl").readlines()
+except FileNotFoundError:
+    torch_lines = []
+for line in torch_lines:
     r = json.loads(line)
     torch.setdefault(r["tag"].replace("_again", ""), []).append(
         dict(wall=r["train_samples_s"], cpu=r["cpu_samples_s"], load=r["loadavg"][0]))
