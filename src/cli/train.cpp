@@ -283,9 +283,10 @@ void run_predict(Context& ctx) {
   const auto data_path = ctx.options.get<std::string>("data");
   const auto output = ctx.options.get<std::string>("output");
   auto model = load_everywhere(ctx.comm, model_path);
-  const nn::DataInfo data = inspect_everywhere(ctx.comm, data_path);
+  const nn::DataInfo data =
+      mpi::guarded(ctx.comm, [&] { return nn::inspect_data(data_path, false); });
   mpi::guarded(ctx.comm, [&] {
-    if (data.sample != model->input_shape()) check_fit(*model, data);
+    if (data.has_outputs || data.sample != model->input_shape()) check_fit(*model, data);
   });
   std::vector<float> scores;
   std::int64_t first = 0, rows = 0;
@@ -310,10 +311,12 @@ void run_predict(Context& ctx) {
   io::set_attribute(s.id(), "data", data_path);
   out.commit();
   const nn::Metrics m = nn::metrics_of(sums, *model, false);
-  log::info("predict: ", data.rows, " samples of '", data_path, "' -> '", output, "' (",
-            metrics_text(m, classification, ""), " against the file's ",
-            classification ? "labels" : "targets", ")");
-  put_metrics(ctx.summary, m, classification);
+  log::info("predict: ", data.rows, " samples of '", data_path, "' -> '", output, "'",
+            data.has_outputs ? " (" + metrics_text(m, classification, "") + " against the file's " +
+                                   (classification ? "labels" : "targets") + ")"
+                             : std::string());
+  if (data.has_outputs) put_metrics(ctx.summary, m, classification);
+  ctx.summary["rows"] = data.rows;
   ctx.summary["output"] = output;
 }
 

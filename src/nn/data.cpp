@@ -7,7 +7,7 @@
 
 namespace physfit::nn {
 
-DataInfo inspect_data(const std::string& path) {
+DataInfo inspect_data(const std::string& path, bool require_outputs) {
   DataInfo info;
   info.path = path;
   const io::File f = io::File::open(path);
@@ -51,9 +51,11 @@ DataInfo inspect_data(const std::string& path) {
     t.require_shape({info.rows, -1});
     info.classification = false;
     info.targets = static_cast<int>(t.shape()[1]);
-  } else {
+  } else if (require_outputs) {
     throw IoError("'" + path + "' has neither /labels (classification) nor /targets " +
                   "(regression); write it with 'physfit import'");
+  } else {
+    info.has_outputs = false;
   }
   return info;
 }
@@ -62,7 +64,8 @@ RecordReader::RecordReader(const DataInfo& info)
     : info_(info),
       file_(io::File::open(info.path)),
       features_(file_.dataset("/features")),
-      outputs_(file_.dataset(info.classification ? "/labels" : "/targets")) {}
+      outputs_(info.has_outputs ? file_.dataset(info.classification ? "/labels" : "/targets")
+                                : io::Dataset()) {}
 
 void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
   if (count <= 0) return;
@@ -76,7 +79,9 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
   } else {
     features_.read_rows(begin, count, reinterpret_cast<float*>(features_tmp_.data()));
   }
-  if (info_.classification) {
+  if (!info_.has_outputs) {
+    // features only
+  } else if (info_.classification) {
     outputs_.read_rows(begin, count, reinterpret_cast<std::int32_t*>(outputs_tmp_.data()));
   } else {
     outputs_.read_rows(begin, count, reinterpret_cast<float*>(outputs_tmp_.data()));
@@ -85,7 +90,9 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
     std::memcpy(out + r * rb, features_tmp_.data() + r * fbytes, static_cast<std::size_t>(fbytes));
     std::memcpy(out + r * rb + fbytes, outputs_tmp_.data() + r * obytes,
                 static_cast<std::size_t>(obytes));
-    if (info_.classification) {
+    if (!info_.has_outputs) {
+      // nothing to check
+    } else if (info_.classification) {
       std::int32_t label;
       std::memcpy(&label, out + r * rb + fbytes, 4);
       if (label < 0 || label >= info_.classes) {
@@ -136,7 +143,9 @@ void unpack_records(const DataInfo& info, const unsigned char* const* records, i
         for (std::int64_t i = 0; i < f; ++i) xs[i] = xs[i] * scale + offset;
       }
     }
-    if (info.classification) {
+    if (!info.has_outputs) {
+      // data to predict: no labels or targets
+    } else if (info.classification) {
       std::memcpy(labels + s, r + fbytes, 4);
     } else {
       std::memcpy(targets + static_cast<std::int64_t>(s) * info.targets, r + fbytes,

@@ -556,9 +556,9 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
       throw UsageError("the model's input is " + model.input_shape().str() + " but '" + data.path +
                        "' has samples of " + data.sample.str());
     }
-    if (data.classification != model.loss().classification() ||
-        (data.classification && data.classes > outputs) ||
-        (!data.classification && data.targets != outputs)) {
+    if (data.has_outputs && (data.classification != model.loss().classification() ||
+                             (data.classification && data.classes > outputs) ||
+                             (!data.classification && data.targets != outputs))) {
       throw UsageError("'" + data.path + "' does not fit the model: the model gives " +
                        std::to_string(outputs) + " outputs for a " + model.loss().name() +
                        " loss, the data has " +
@@ -572,7 +572,8 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
     std::vector<const unsigned char*> pointers(static_cast<std::size_t>(kEvalChunk));
     Buffer<float> x(static_cast<std::size_t>(model.input_shape().size() * kEvalChunk));
     std::vector<std::int32_t> labels(static_cast<std::size_t>(kEvalChunk));
-    std::vector<float> targets(static_cast<std::size_t>(std::max(1, data.targets) * kEvalChunk));
+    std::vector<float> targets(
+        static_cast<std::size_t>(std::max(outputs, data.targets) * kEvalChunk));
     if (scores != nullptr) scores->assign(static_cast<std::size_t>((r1 - r0) * outputs), 0.0f);
     for (std::int64_t c = mine.begin; c < mine.end(); ++c) {
       const std::int64_t c0 = c * kEvalChunk;
@@ -582,7 +583,11 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
       unpack_records(data, pointers.data(), m, x.data(), labels.data(), targets.data());
       const float* y = model.forward(x.data(), m, Pass{});
       LossSums s;
-      model.loss().evaluate(y, outputs, m, labels.data(), targets.data(), nullptr, 1.0f, s);
+      if (data.has_outputs) {
+        model.loss().evaluate(y, outputs, m, labels.data(), targets.data(), nullptr, 1.0f, s);
+      } else {
+        s.samples = m;
+      }
       const double v[5] = {s.loss, s.correct, s.abs_err, s.sq_err, s.samples};
       std::memcpy(slots.data() + 5 * c, v, sizeof v);
       if (scores != nullptr) {

@@ -189,6 +189,19 @@ class Train(unittest.TestCase):
             np.testing.assert_array_equal(f["/predicted"][...], scores.argmax(axis=1))
             accuracy = (f["/predicted"][...] == data["/labels"][...]).mean()
         self.assertAlmostEqual(accuracy, last_json(e1.stdout)["result"]["accuracy"], places=12)
+        # New data without labels: predict needs only /features.
+        bare = os.path.join(self.d, "bare.h5")
+        with h5py.File(self.data, "r") as src, h5py.File(bare, "w") as dst:
+            dst["/features"] = src["/features"][:50]
+        p = physfit("predict", out, bare, "--output", pred, "--json", ranks=2)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(last_json(p.stdout)["result"]["rows"], 50)
+        with h5py.File(pred, "r") as f:
+            # Close, not equal: a 50-row chunk is a product of other sizes than a 240-row one.
+            np.testing.assert_allclose(f["/scores"][...], scores[:50], rtol=1e-5, atol=1e-6)
+        e = physfit("evaluate", out, bare)
+        self.assertEqual(e.returncode, 4, e.stderr)
+        self.assertIn("has neither /labels", e.stderr)
 
     def test_resuming_from_a_checkpoint_gives_the_same_bits(self):
         r, straight = self.train(2, "straight", epochs=4)

@@ -30,17 +30,19 @@ struct DataInfo {
   double scale = 1.0;  ///< input = stored * scale + offset
   double offset = 0.0;
   bool classification = true;
-  int classes = 0;  ///< classification: number of classes
-  int targets = 0;  ///< regression: targets per sample
+  int classes = 0;          ///< classification: number of classes
+  int targets = 0;          ///< regression: targets per sample
+  bool has_outputs = true;  ///< false: features only (data to predict)
   /// Bytes of one record in memory: the stored features, then the label (int32) or targets.
   std::int64_t record_bytes() const {
-    return sample.size() * (uint8 ? 1 : 4) + (classification ? 4 : 4 * targets);
+    return sample.size() * (uint8 ? 1 : 4) + (has_outputs ? (classification ? 4 : 4 * targets) : 0);
   }
 };
 
 /// Opens `path` on this rank and checks its layout; IoError naming the file and dataset if
-/// something is missing or malformed.
-DataInfo inspect_data(const std::string& path);
+/// something is missing or malformed. Without `require_outputs`, a file with /features only is
+/// accepted (has_outputs false: data to predict).
+DataInfo inspect_data(const std::string& path, bool require_outputs = true);
 
 /// Reads rows [begin, begin + count) of a dataset as records (see DataInfo::record_bytes()).
 /// Each rank opens the file itself (read-only, POSIX driver), so this is not collective.
@@ -61,7 +63,7 @@ class RecordReader {
 };
 
 /// Turns records into a model input batch (features x n, column per sample), and labels or
-/// targets. Never allocates.
+/// targets (left alone for data without outputs). Never allocates.
 void unpack_records(const DataInfo& info, const unsigned char* const* records, int n, float* x,
                     std::int32_t* labels, float* targets);
 
