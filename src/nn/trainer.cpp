@@ -41,11 +41,15 @@ class FlushDenormals {
   unsigned saved_;
 };
 
-double cpu_seconds() {
+double cpu_seconds(clockid_t clock = CLOCK_PROCESS_CPUTIME_ID) {
   timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  clock_gettime(clock, &t);
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
+
+// CPU time of this thread: the compute sections measured with it exclude time the rank was
+// descheduled (which wall time counts on a shared machine) and time spent waiting in MPI.
+double thread_cpu_seconds() { return cpu_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 // The rank that owns global row `row` under util::block_of(n, parts, .).
 int owner_of(std::int64_t row, std::int64_t n, int parts) {
@@ -134,7 +138,7 @@ struct Trainer::Impl {
   std::vector<std::int64_t> ids;
   std::vector<LossSums> shard_sums;
 
-  double t_compute = 0, t_allreduce = 0, t_io = 0;
+  double t_compute = 0, t_allreduce = 0, t_io = 0, cpu_compute = 0;
 
   Impl(const mpi::Comm& c, Model& m, Optimizer& o, const TrainSettings& s, const DataInfo& t,
        std::int64_t rows, const DataInfo* v, std::int64_t vb, std::int64_t vr)
@@ -311,6 +315,7 @@ struct Trainer::Impl {
     for (;;) {
       cursor = cursor0;
       const double t0 = util::now_seconds();
+      const double c0 = thread_cpu_seconds();
       std::fill(shard_sums.begin(), shard_sums.begin() + shards, LossSums{});
       for (std::int64_t j = mine.begin; j < mine.end(); ++j) {
         const std::int64_t s0 = start + j * micro;
@@ -328,6 +333,7 @@ struct Trainer::Impl {
       if (!single && mine.count == 0) reducer.zero();
       const double t1 = util::now_seconds();
       t_compute += t1 - t0;
+      cpu_compute += thread_cpu_seconds() - c0;
       bool ok = true;
       if (single) {
         if (ranks > 1) {
@@ -359,16 +365,19 @@ struct Trainer::Impl {
         }
         continue;
       }
+      const double c2 = thread_cpu_seconds();
       if (!single) reducer.to_float(model.gradients());
       if (ranks > 1) {  // every step is sharded, so each rank's moments stay current
         optimizer.step(model.parameters(), model.gradients(), my_ranges, model.spec().l2);
         const double t3 = util::now_seconds();
         t_compute += t3 - t2;
+        cpu_compute += thread_cpu_seconds() - c2;
         gather_slices(model.parameters());
         t_allreduce += util::now_seconds() - t3;
       } else {
         optimizer.step(model.parameters(), model.gradients(), ranges, model.spec().l2);
         t_compute += util::now_seconds() - t2;
+        cpu_compute += thread_cpu_seconds() - c2;
       }
       break;
     }
@@ -455,6 +464,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     p.t_compute = state_.partial_seconds[0];
     p.t_allreduce = state_.partial_seconds[1];
     p.t_io = state_.partial_seconds[2];
+    p.cpu_compute = 0;
     const double earlier = state_.partial_seconds[3];
     LossSums sums = state_.partial;
     p.order = epoch_permutation(p.n, p.settings.seed, epoch);
@@ -492,6 +502,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     // CPU time of the slowest rank: on a shared machine, samples per CPU-second measure what
     // the code does when it runs, wall time measures the share of the machine it got.
     report.cpu = p.comm.allreduce(cpu_seconds() - cpu_start, mpi::Op::kMax);
+    report.cpu_compute = p.comm.allreduce(p.cpu_compute, mpi::Op::kMax);
     report.compute = p.t_compute;
     report.allreduce = p.t_allreduce;
     report.io = p.t_io;
@@ -531,6 +542,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     h.append("time_compute_s", report.compute);
     h.append("time_allreduce_s", report.allreduce);
     h.append("time_io_s", report.io);
+    h.append("cpu_compute_s", report.cpu_compute);
     p.sync_optimizer();
     if (on_epoch) on_epoch(report);
   }
@@ -674,7 +686,7 @@ History load_history(const io::File& file) {
   if (!file.exists("/history")) return h;
   for (const char* key : {"epoch", "loss", "accuracy", "rmse", "mae", "val_loss", "val_accuracy",
                           "val_rmse", "val_mae", "samples_per_s", "samples_per_cpu_s", "time_s",
-                          "time_compute_s", "time_allreduce_s", "time_io_s"}) {
+                          "time_compute_s", "time_allreduce_s", "time_io_s", "cpu_compute_s"}) {
     const std::string path = std::string("/history/") + key;
     if (file.exists(path)) h.columns.emplace_back(key, file.dataset(path).read_all<double>());
   }

@@ -85,6 +85,9 @@ struct EpochReport {
   Metrics validation;
   double seconds = 0, compute = 0, allreduce = 0, io = 0, samples_per_second = 0;
   double cpu = 0;  ///< CPU seconds of the training part of the epoch, slowest rank
+  /// Thread CPU seconds of the compute sections (forward, backward, gradient conversion,
+  /// optimizer step), largest over the ranks: the work without waiting or descheduling.
+  double cpu_compute = 0;
 };
 
 /// A training run on the rows [0, train_rows) of `train`, with optional validation rows.
