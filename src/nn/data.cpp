@@ -88,11 +88,10 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
   }
   for (std::int64_t r = 0; r < count; ++r) {
     std::memcpy(out + r * rb, features_tmp_.data() + r * fbytes, static_cast<std::size_t>(fbytes));
+    if (!info_.has_outputs) continue;  // features only
     std::memcpy(out + r * rb + fbytes, outputs_tmp_.data() + r * obytes,
                 static_cast<std::size_t>(obytes));
-    if (!info_.has_outputs) {
-      // nothing to check
-    } else if (info_.classification) {
+    if (info_.classification) {
       std::int32_t label;
       std::memcpy(&label, out + r * rb + fbytes, 4);
       if (label < 0 || label >= info_.classes) {
