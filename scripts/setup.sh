@@ -14,6 +14,8 @@ packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
+  # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)
+  dataset-fashion-mnist
   # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
   googletest libgtest-dev python3 python3-numpy python3-h5py
   # a real single-node Slurm for the job-script tests (scripts/slurm/)

@@ -42,5 +42,10 @@ std::vector<Command> builtin_commands();
 // Built-in commands (one source file each).
 Command inspect_command();
 Command selfcheck_command();
+// The neural-network engine: import idx|csv, train, evaluate, predict (src/cli/).
+Command import_command();
+Command train_command();
+Command evaluate_command();
+Command predict_command();
 
 }  // namespace physfit::cli

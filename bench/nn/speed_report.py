@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""Tables from bench/nn/speed.sh's JSON lines: physfit vs PyTorch, and physfit's scaling."""
+import json
+import sys
+
+out = sys.argv[1]
+PEAK = 190.0  # GFLOP/s per core, FP32 (peers/nn/FINDINGS.md)
+FLOPS = {"mlp": 1.636352e6, "cnn": 10.13e6}  # training FLOPs per sample (FINDINGS.md)
+
+physfit = {}
+for line in open(f"{out}/physfit.jsonl"):
+    r = json.loads(line)
+    h = r["result"]["history"]
+    best = max(range(len(h["samples_per_s"])), key=lambda i: h["samples_per_cpu_s"][i])
+    physfit[r["name"]] = dict(wall=h["samples_per_s"][best], cpu=h["samples_per_cpu_s"][best],
+                              compute=h["time_compute_s"][best], allreduce=h["time_allreduce_s"][best],
+                              io=h["time_io_s"][best], time=h["time_s"][best], load=r["loadavg"][0],
+                              cpu_compute=h.get("cpu_compute_s", [float("nan")] * len(h["time_s"]))[best],
+                              steps=(60000 + r["result"]["batch"] - 1) // r["result"]["batch"])
+torch = {}
+try:
+    torch_lines = open(f"{out}/torch.jsonl").readlines()
+except FileNotFoundError:
+    torch_lines = []
+for line in torch_lines:
+    r = json.loads(line)
+    torch.setdefault(r["tag"].replace("_again", ""), []).append(
+        dict(wall=r["train_samples_s"], cpu=r["cpu_samples_s"], load=r["loadavg"][0]))
+
+print("## physfit vs PyTorch, 1 rank x 1 thread\n")
+print("| case | physfit samples/s (wall) | physfit samples/CPU-s | GFLOP/s by CPU time | % of FP32 peak |"
+      " PyTorch samples/s (wall) | PyTorch samples/CPU-s | ratio by CPU time | ratio by wall | load (1 min) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for case, name in (("mlp_b128", "mlp_b128_np1"), ("mlp_b32", "mlp_b32_np1"), ("cnn_b128", "cnn_b128_np1")):
+    if case not in torch or name not in physfit:
+        continue
+    p = physfit[name]
+    t_cpu = max(t["cpu"] for t in torch[case])
+    t_wall = max(t["wall"] for t in torch[case])
+    gf = p["cpu"] * FLOPS[case[:3]] / 1e9
+    loads = "/".join("%.1f" % x for x in [p["load"]] + [t["load"] for t in torch[case]])
+    print(f"| {case} | {p['wall']:.0f} | {p['cpu']:.0f} | {gf:.1f} | {100 * gf / PEAK:.0f} % | "
+          f"{t_wall:.0f} | {t_cpu:.0f} | {p['cpu'] / t_cpu:.2f}x | {p['wall'] / t_wall:.2f}x | {loads} |")
+print("\nPyTorch: best of its runs in this benchmark (OpenBLAS AVX-512 kernels, glibc malloc settings).\n")
+print("## physfit, 2 ranks vs 1 rank (1 thread each, same micro-batches, bitwise identical results)\n")
+print("| case | 1 rank samples/s | 2 ranks samples/s | speed-up (wall) | speed-up (CPU time of the slowest rank) |"
+      " compute CPU s per epoch, 1 rank / slowest of 2 | compute-only speed-up | 2 ranks: compute / allreduce / io wall s per epoch | load |")
+print("|---|---|---|---|---|---|---|---|---|")
+for case in ("cnn_b128", "mlp_g512", "mlp_g128"):
+    a, b = physfit.get(case + "_np1"), physfit.get(case + "_np2")
+    if not a or not b:
+        continue
+    print(f"| {case} | {a['wall']:.0f} | {b['wall']:.0f} | {b['wall'] / a['wall']:.2f}x | "
+          f"{b['cpu'] / a['cpu']:.2f}x | {a['cpu_compute']:.2f} / {b['cpu_compute']:.2f} | "
+          f"{a['cpu_compute'] / b['cpu_compute']:.2f}x | "
+          f"{b['compute']:.2f} / {b['allreduce']:.2f} / {b['io']:.2f} | "
+          f"{a['load']:.1f}/{b['load']:.1f} |")
+print("\nCompute CPU s: thread CPU time of forward, backward, gradient conversion and the optimizer "
+      "step (the slowest rank), which excludes descheduling and MPI waits; wall numbers on a loaded "
+      "machine measure the share of the CPU the ranks got.")

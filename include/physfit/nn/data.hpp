@@ -1,0 +1,70 @@
+#pragma once
+/// @file
+/// Datasets for training, in the layout `physfit import` writes:
+///
+/// | dataset     | type            | shape        | attributes                              |
+/// |-------------|-----------------|--------------|-----------------------------------------|
+/// | `/features` | uint8 or float32 | [N, ...]    | `scale`, `offset` (float64): the model's input
+/// is stored * scale + offset | | `/labels`   | int32           | [N]          | `classes` (int64):
+/// classification      | | `/targets`  | float32         | [N, T]       | regression (instead of
+/// /labels)         |
+///
+/// [N, H, W] features are H x W x 1 images, [N, H, W, C] are H x W x C (channels last), [N, F]
+/// are vectors of F features.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "physfit/io/hdf5.hpp"
+#include "physfit/nn/layer.hpp"
+
+namespace physfit::nn {
+
+/// The layout of a dataset file.
+struct DataInfo {
+  std::string path;
+  std::int64_t rows = 0;
+  Shape sample;        ///< shape of one sample
+  bool uint8 = false;  ///< features stored as uint8 (else read as float32)
+  double scale = 1.0;  ///< input = stored * scale + offset
+  double offset = 0.0;
+  bool classification = true;
+  int classes = 0;          ///< classification: number of classes
+  int targets = 0;          ///< regression: targets per sample
+  bool has_outputs = true;  ///< false: features only (data to predict)
+  /// Bytes of one record in memory: the stored features, then the label (int32) or targets.
+  std::int64_t record_bytes() const {
+    return sample.size() * (uint8 ? 1 : 4) + (has_outputs ? (classification ? 4 : 4 * targets) : 0);
+  }
+};
+
+/// Opens `path` on this rank and checks its layout; IoError naming the file and dataset if
+/// something is missing or malformed. Without `require_outputs`, a file with /features only is
+/// accepted (has_outputs false: data to predict).
+DataInfo inspect_data(const std::string& path, bool require_outputs = true);
+
+/// Reads rows [begin, begin + count) of a dataset as records (see DataInfo::record_bytes()).
+/// Each rank opens the file itself (read-only, POSIX driver), so this is not collective.
+class RecordReader {
+ public:
+  explicit RecordReader(const DataInfo& info);
+  const DataInfo& info() const { return info_; }
+  /// Reads `count` records starting at row `begin` into `out` (count * record_bytes()).
+  void read(std::int64_t begin, std::int64_t count, unsigned char* out);
+
+ private:
+  DataInfo info_;
+  io::File file_;
+  io::Dataset features_;
+  io::Dataset outputs_;
+  std::vector<unsigned char> features_tmp_;
+  std::vector<unsigned char> outputs_tmp_;
+};
+
+/// Turns records into a model input batch (features x n, column per sample), and labels or
+/// targets (left alone for data without outputs). Never allocates.
+void unpack_records(const DataInfo& info, const unsigned char* const* records, int n, float* x,
+                    std::int32_t* labels, float* targets);
+
+}  // namespace physfit::nn

@@ -1,0 +1,156 @@
+#include "physfit/nn/data.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "physfit/error.hpp"
+
+namespace physfit::nn {
+
+DataInfo inspect_data(const std::string& path, bool require_outputs) {
+  DataInfo info;
+  info.path = path;
+  const io::File f = io::File::open(path);
+  const io::Dataset x = f.dataset("/features");
+  const auto& shape = x.shape();
+  const std::string where = "'/features' in '" + path + "'";
+  if (shape.size() < 2 || shape.size() > 4) {
+    throw IoError(where + " must be [N, F], [N, H, W] or [N, H, W, C], not rank " +
+                  std::to_string(shape.size()));
+  }
+  info.rows = shape[0];
+  if (info.rows <= 0) throw IoError(where + " has no rows");
+  if (shape.size() == 2) info.sample = {1, 1, static_cast<int>(shape[1])};
+  if (shape.size() == 3) info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]), 1};
+  if (shape.size() == 4) {
+    info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]),
+                   static_cast<int>(shape[3])};
+  }
+  const std::string dtype = x.dtype();
+  if (dtype == "uint8") {
+    info.uint8 = true;
+  } else if (dtype != "float32" && dtype != "float64") {
+    throw IoError(where + " has type " + dtype + "; expected uint8 or float32");
+  }
+  if (io::has_attribute(x.id(), "scale"))
+    info.scale = io::get_numeric_attribute(x.id(), "scale").at(0);
+  if (io::has_attribute(x.id(), "offset")) {
+    info.offset = io::get_numeric_attribute(x.id(), "offset").at(0);
+  }
+  if (f.exists("/labels")) {
+    const io::Dataset l = f.dataset("/labels");
+    l.require_shape({info.rows});
+    info.classification = true;
+    if (!io::has_attribute(l.id(), "classes")) {
+      throw IoError("'/labels' in '" + path + "' has no attribute 'classes'");
+    }
+    info.classes = static_cast<int>(io::get_int_attribute(l.id(), "classes"));
+  } else if (f.exists("/targets")) {
+    const io::Dataset t = f.dataset("/targets");
+    t.require_rank(2);
+    t.require_shape({info.rows, -1});
+    info.classification = false;
+    info.targets = static_cast<int>(t.shape()[1]);
+  } else if (require_outputs) {
+    throw IoError("'" + path + "' has neither /labels (classification) nor /targets " +
+                  "(regression); write it with 'physfit import'");
+  } else {
+    info.has_outputs = false;
+  }
+  return info;
+}
+
+RecordReader::RecordReader(const DataInfo& info)
+    : info_(info),
+      file_(io::File::open(info.path)),
+      features_(file_.dataset("/features")),
+      outputs_(info.has_outputs ? file_.dataset(info.classification ? "/labels" : "/targets")
+                                : io::Dataset()) {}
+
+void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
+  if (count <= 0) return;
+  const std::int64_t fbytes = info_.sample.size() * (info_.uint8 ? 1 : 4);
+  const std::int64_t obytes = info_.record_bytes() - fbytes;
+  const std::int64_t rb = info_.record_bytes();
+  features_tmp_.resize(static_cast<std::size_t>(count * fbytes));
+  outputs_tmp_.resize(static_cast<std::size_t>(count * obytes));
+  if (info_.uint8) {
+    features_.read_rows(begin, count, reinterpret_cast<std::uint8_t*>(features_tmp_.data()));
+  } else {
+    features_.read_rows(begin, count, reinterpret_cast<float*>(features_tmp_.data()));
+  }
+  if (!info_.has_outputs) {
+    // features only
+  } else if (info_.classification) {
+    outputs_.read_rows(begin, count, reinterpret_cast<std::int32_t*>(outputs_tmp_.data()));
+  } else {
+    outputs_.read_rows(begin, count, reinterpret_cast<float*>(outputs_tmp_.data()));
+  }
+  for (std::int64_t r = 0; r < count; ++r) {
+    std::memcpy(out + r * rb, features_tmp_.data() + r * fbytes, static_cast<std::size_t>(fbytes));
+    if (!info_.has_outputs) continue;  // features only
+    std::memcpy(out + r * rb + fbytes, outputs_tmp_.data() + r * obytes,
+                static_cast<std::size_t>(obytes));
+    if (info_.classification) {
+      std::int32_t label;
+      std::memcpy(&label, out + r * rb + fbytes, 4);
+      if (label < 0 || label >= info_.classes) {
+        throw IoError("'/labels' in '" + info_.path + "', row " + std::to_string(begin + r) +
+                      ": label " + std::to_string(label) + " is outside [0, " +
+                      std::to_string(info_.classes) + ")");
+      }
+    } else {
+      for (int t = 0; t < info_.targets; ++t) {
+        float v;
+        std::memcpy(&v, out + r * rb + fbytes + 4 * t, 4);
+        if (!std::isfinite(v)) {
+          throw IoError("'/targets' in '" + info_.path + "', row " + std::to_string(begin + r) +
+                        ": target " + std::to_string(t) + " is not finite");
+        }
+      }
+    }
+  }
+  if (!info_.uint8) {
+    for (std::int64_t r = 0; r < count; ++r) {
+      const auto* v = reinterpret_cast<const float*>(out + r * rb);
+      for (std::int64_t i = 0; i < info_.sample.size(); ++i) {
+        float x;
+        std::memcpy(&x, v + i, 4);
+        if (!std::isfinite(x)) {
+          throw IoError("'/features' in '" + info_.path + "', row " + std::to_string(begin + r) +
+                        ", element " + std::to_string(i) + ": value is not finite");
+        }
+      }
+    }
+  }
+}
+
+void unpack_records(const DataInfo& info, const unsigned char* const* records, int n, float* x,
+                    std::int32_t* labels, float* targets) {
+  const std::int64_t f = info.sample.size();
+  const auto scale = static_cast<float>(info.scale);
+  const auto offset = static_cast<float>(info.offset);
+  const std::int64_t fbytes = f * (info.uint8 ? 1 : 4);
+  for (int s = 0; s < n; ++s) {
+    const unsigned char* r = records[s];
+    float* xs = x + s * f;
+    if (info.uint8) {
+      for (std::int64_t i = 0; i < f; ++i) xs[i] = static_cast<float>(r[i]) * scale + offset;
+    } else {
+      std::memcpy(xs, r, static_cast<std::size_t>(fbytes));
+      if (scale != 1.0f || offset != 0.0f) {
+        for (std::int64_t i = 0; i < f; ++i) xs[i] = xs[i] * scale + offset;
+      }
+    }
+    if (!info.has_outputs) {
+      // data to predict: no labels or targets
+    } else if (info.classification) {
+      std::memcpy(labels + s, r + fbytes, 4);
+    } else {
+      std::memcpy(targets + static_cast<std::int64_t>(s) * info.targets, r + fbytes,
+                  4 * static_cast<std::size_t>(info.targets));
+    }
+  }
+}
+
+}  // namespace physfit::nn

@@ -1,0 +1,727 @@
+#include "physfit/nn/trainer.hpp"
+
+#include <mpi.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+#include "physfit/error.hpp"
+#include "physfit/log/log.hpp"
+#include "physfit/log/progress.hpp"
+#include "physfit/mpi/guard.hpp"
+#include "physfit/mpi/stop.hpp"
+#include "physfit/nn/random.hpp"
+#include "physfit/util/clock.hpp"
+#include "physfit/util/partition.hpp"
+
+namespace physfit::nn {
+
+namespace {
+
+constexpr std::int64_t kEvalChunk = 256;
+constexpr int kStopCheckInterval = 8;
+
+// Flushes denormal floats to zero (FTZ and DAZ in MXCSR) while it exists. Adam's moments of
+// parameters whose gradient stays zero (the weights of an always-black border pixel) decay
+// geometrically into the denormal range, where every operation on them takes a slow microcode
+// path: with denormals the MLP's optimizer step is several times slower. Every rank sets the
+// same mode, so results stay reproducible across rank counts. (TensorFlow does the same.)
+class FlushDenormals {
+ public:
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned saved_;
+};
+
+double cpu_seconds(clockid_t clock = CLOCK_PROCESS_CPUTIME_ID) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// CPU time of this thread: the compute sections measured with it exclude time the rank was
+// descheduled (which wall time counts on a shared machine) and time spent waiting in MPI.
+double thread_cpu_seconds() { return cpu_seconds(CLOCK_THREAD_CPUTIME_ID); }
+
+// The rank that owns global row `row` under util::block_of(n, parts, .).
+int owner_of(std::int64_t row, std::int64_t n, int parts) {
+  const std::int64_t q = n / parts, rem = n % parts;
+  if (row < (q + 1) * rem) return static_cast<int>(row / (q + 1));
+  return static_cast<int>(rem + (row - (q + 1) * rem) / q);
+}
+
+std::vector<ParameterRange> ranges_of(const Model& model) {
+  std::vector<ParameterRange> r;
+  for (const auto& t : model.tensors()) r.push_back({t.info.offset, t.info.count, t.info.weight});
+  return r;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------- history
+
+void History::append(const std::string& key, double value) {
+  for (auto& [k, v] : columns) {
+    if (k == key) {
+      v.push_back(value);
+      return;
+    }
+  }
+  columns.emplace_back(key, std::vector<double>{value});
+}
+
+const std::vector<double>* History::find(const std::string& key) const {
+  for (const auto& [k, v] : columns) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Metrics metrics_of(const LossSums& s, const Model& model, bool with_l2) {
+  Metrics m;
+  m.samples = static_cast<std::int64_t>(s.samples);
+  if (s.samples <= 0) return m;
+  m.loss = s.loss / s.samples;
+  if (with_l2 && model.spec().l2 != 0) m.loss += model.spec().l2 * model.weight_square_sum();
+  m.accuracy = s.correct / s.samples;
+  const double values = s.samples * model.outputs();
+  m.rmse = std::sqrt(s.sq_err / values);
+  m.mae = s.abs_err / values;
+  return m;
+}
+
+// ------------------------------------------------------------------------------- trainer
+
+struct Trainer::Impl {
+  mpi::Comm comm;
+  Model& model;
+  Optimizer& optimizer;
+  TrainSettings settings;
+  DataInfo train;
+  std::int64_t n = 0;  // training rows
+  const DataInfo* validation;
+  std::int64_t val_begin, val_rows;
+  int ranks, rank;
+  std::int64_t batch, micro, record_bytes;
+  util::Block own;
+  bool cache = true;
+  std::int64_t window = 0;  // batches per window
+  std::vector<ParameterRange> ranges;
+  // On several ranks the optimiser step is sharded: rank r updates parameters
+  // [bounds[r], bounds[r + 1]) (whole optimiser blocks, so the bits are those of an unsharded
+  // step) and the ranks then gather the parameters. Each rank's moments are current only in
+  // its slice until sync_optimizer().
+  std::vector<std::int64_t> bounds;
+  std::vector<ParameterRange> my_ranges;
+  std::vector<int> slice_counts, slice_displs;
+  FixedPointReducer reducer;
+  RecordReader reader;
+
+  // Records.
+  std::vector<unsigned char> own_records;    // cached own rows, or this window's own rows
+  std::vector<std::int64_t> own_window_ids;  // streaming: sorted ids held in own_records
+  std::vector<unsigned char> send_buffer, recv_buffer;
+  std::vector<const unsigned char*> need;  // this window: record of each sample I compute
+  std::vector<std::int64_t> order;         // this epoch's permutation
+
+  // Shard work space.
+  Buffer<float> x, dscores, targets;
+  std::vector<std::int32_t> labels;
+  std::vector<std::int64_t> ids;
+  std::vector<LossSums> shard_sums;
+
+  double t_compute = 0, t_allreduce = 0, t_io = 0, cpu_compute = 0;
+
+  Impl(const mpi::Comm& c, Model& m, Optimizer& o, const TrainSettings& s, const DataInfo& t,
+       std::int64_t rows, const DataInfo* v, std::int64_t vb, std::int64_t vr)
+      : comm(c),
+        model(m),
+        optimizer(o),
+        settings(s),
+        train(t),
+        n(rows),
+        validation(v),
+        val_begin(vb),
+        val_rows(vr),
+        ranks(c.size()),
+        rank(c.rank()),
+        batch(s.batch),
+        micro(s.micro()),
+        record_bytes(t.record_bytes()),
+        own(util::block_of(rows, c.size(), c.rank())),
+        ranges(ranges_of(m)),
+        reducer(ranges, m.parameter_count(),
+                static_cast<int>((s.batch + s.micro() - 1) / s.micro())),
+        reader(t) {
+    const std::int64_t p = m.parameter_count();
+    const std::int64_t blocks = (p + kOptimizerBlock - 1) / kOptimizerBlock;
+    for (int r = 0; r <= ranks; ++r) {
+      const std::int64_t b = r == ranks ? blocks : util::block_of(blocks, ranks, r).begin;
+      bounds.push_back(std::min(p, b * kOptimizerBlock));
+    }
+    for (int r = 0; r < ranks; ++r) {
+      slice_displs.push_back(static_cast<int>(bounds[r]));
+      slice_counts.push_back(static_cast<int>(bounds[r + 1] - bounds[r]));
+    }
+    for (const auto& range : ranges) {
+      const std::int64_t b = std::max(range.offset, bounds[rank]);
+      const std::int64_t e = std::min(range.offset + range.count, bounds[rank + 1]);
+      if (e > b) my_ranges.push_back({b, e - b, range.weight});
+    }
+  }
+
+  // Gathers the parameters (after a sharded step) or the optimiser moments (before saving).
+  void gather_slices(float* data) {
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, slice_counts.data(),
+                   slice_displs.data(), MPI_FLOAT, comm.raw());
+  }
+
+  // **Collective.** Makes every rank's optimiser moments whole (each rank updated its slice).
+  void sync_optimizer() {
+    if (ranks == 1) return;
+    if (!optimizer.first_moment().empty()) gather_slices(optimizer.first_moment().data());
+    if (!optimizer.second_moment().empty()) gather_slices(optimizer.second_moment().data());
+  }
+
+  std::int64_t shards_in(std::int64_t len) const { return (len + micro - 1) / micro; }
+
+  // Samples rank `r` computes in batch b, appended as positions in the epoch order.
+  void positions_of(int r, std::int64_t b, std::vector<std::int64_t>& out) const {
+    const std::int64_t start = b * batch, len = std::min(batch, n - start);
+    const util::Block mine = util::block_of(shards_in(len), ranks, r);
+    const std::int64_t first = start + mine.begin * micro;
+    const std::int64_t last = std::min(start + mine.end() * micro, start + len);
+    for (std::int64_t p = first; p < last; ++p) out.push_back(p);
+  }
+
+  const unsigned char* own_record(std::int64_t id) const {
+    if (cache) return own_records.data() + (id - own.begin) * record_bytes;
+    const auto it = std::lower_bound(own_window_ids.begin(), own_window_ids.end(), id);
+    return own_records.data() + (it - own_window_ids.begin()) * record_bytes;
+  }
+
+  // Reads (when streaming) and exchanges the records of batches [b0, b1). **Collective.**
+  void prepare_window(std::int64_t b0, std::int64_t b1) {
+    const double start = util::now_seconds();
+    std::vector<std::vector<std::int64_t>> wanted(static_cast<std::size_t>(ranks));
+    for (int r = 0; r < ranks; ++r) {
+      for (std::int64_t b = b0; b < b1; ++b) positions_of(r, b, wanted[r]);
+      for (auto& p : wanted[r]) p = order[static_cast<std::size_t>(p)];  // sample ids
+    }
+    mpi::guarded(comm, [&] {
+      if (cache) return;
+      // Streaming: read the own rows anyone needs in this window, in runs of consecutive rows.
+      own_window_ids.clear();
+      for (const auto& w : wanted) {
+        for (std::int64_t id : w) {
+          if (id >= own.begin && id < own.end()) own_window_ids.push_back(id);
+        }
+      }
+      std::sort(own_window_ids.begin(), own_window_ids.end());
+      own_window_ids.erase(std::unique(own_window_ids.begin(), own_window_ids.end()),
+                           own_window_ids.end());
+      own_records.resize(own_window_ids.size() * static_cast<std::size_t>(record_bytes));
+      std::size_t i = 0;
+      while (i < own_window_ids.size()) {
+        std::size_t j = i + 1;
+        while (j < own_window_ids.size() && own_window_ids[j] == own_window_ids[j - 1] + 1) ++j;
+        reader.read(own_window_ids[i], static_cast<std::int64_t>(j - i),
+                    own_records.data() + i * record_bytes);
+        i = j;
+      }
+    });
+    const std::vector<std::int64_t>& mine = wanted[static_cast<std::size_t>(rank)];
+    need.assign(mine.size(), nullptr);
+    if (ranks == 1) {
+      for (std::size_t k = 0; k < mine.size(); ++k) need[k] = own_record(mine[k]);
+      t_io += util::now_seconds() - start;
+      return;
+    }
+    std::vector<int> send_counts(ranks, 0), recv_counts(ranks, 0), send_displs(ranks, 0),
+        recv_displs(ranks, 0);
+    std::int64_t send_total = 0;
+    for (int d = 0; d < ranks; ++d) {
+      if (d == rank) continue;
+      std::int64_t count = 0;
+      for (std::int64_t id : wanted[d]) count += owner_of(id, n, ranks) == rank;
+      if (count * record_bytes > INT_MAX) {
+        throw UsageError(
+            "a window of batches is too large to exchange in one MPI call; set "
+            "--data.max-memory to stream the data in smaller windows");
+      }
+      send_counts[d] = static_cast<int>(count * record_bytes);
+      send_total += count;
+    }
+    std::vector<std::int64_t> from(mine.size());
+    std::vector<std::int64_t> recv_n(ranks, 0);
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      const int src = owner_of(mine[k], n, ranks);
+      from[k] = src == rank ? -1 : recv_n[src]++;
+    }
+    std::int64_t recv_total = 0;
+    for (int s = 0; s < ranks; ++s) {
+      recv_counts[s] = static_cast<int>(recv_n[s] * record_bytes);
+      recv_displs[s] = static_cast<int>(recv_total * record_bytes);
+      recv_total += recv_n[s];
+    }
+    send_buffer.resize(static_cast<std::size_t>(send_total * record_bytes));
+    recv_buffer.resize(static_cast<std::size_t>(recv_total * record_bytes));
+    std::int64_t at = 0;
+    for (int d = 0; d < ranks; ++d) {
+      send_displs[d] = static_cast<int>(at * record_bytes);
+      if (d == rank) continue;
+      for (std::int64_t id : wanted[d]) {
+        if (owner_of(id, n, ranks) != rank) continue;
+        std::memcpy(send_buffer.data() + at * record_bytes, own_record(id),
+                    static_cast<std::size_t>(record_bytes));
+        ++at;
+      }
+    }
+    MPI_Alltoallv(send_buffer.data(), send_counts.data(), send_displs.data(), MPI_BYTE,
+                  recv_buffer.data(), recv_counts.data(), recv_displs.data(), MPI_BYTE, comm.raw());
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      if (from[k] < 0) {
+        need[k] = own_record(mine[k]);
+      } else {
+        const int src = owner_of(mine[k], n, ranks);
+        need[k] = recv_buffer.data() + recv_displs[src] + from[k] * record_bytes;
+      }
+    }
+    t_io += util::now_seconds() - start;
+  }
+
+  // One optimiser step on batch b; `cursor` indexes `need` (this rank's samples in order).
+  LossSums step(std::uint64_t epoch, std::int64_t b, std::size_t& cursor) {
+    const std::int64_t start = b * batch, len = std::min(batch, n - start);
+    const std::int64_t shards = shards_in(len);
+    const util::Block mine = util::block_of(shards, ranks, rank);
+    const bool single = shards == 1;
+    const float scale = 1.0f / static_cast<float>(len);
+    const int outputs = model.outputs();
+    const std::size_t cursor0 = cursor;
+    int redone = 0;
+    Pass pass;
+    pass.training = true;
+    pass.seed = settings.seed;
+    pass.epoch = epoch;
+    for (;;) {
+      cursor = cursor0;
+      const double t0 = util::now_seconds();
+      const double c0 = thread_cpu_seconds();
+      std::fill(shard_sums.begin(), shard_sums.begin() + shards, LossSums{});
+      for (std::int64_t j = mine.begin; j < mine.end(); ++j) {
+        const std::int64_t s0 = start + j * micro;
+        const int m = static_cast<int>(std::min(micro, start + len - s0));
+        for (int i = 0; i < m; ++i) ids[i] = order[static_cast<std::size_t>(s0 + i)];
+        unpack_records(train, need.data() + cursor, m, x.data(), labels.data(), targets.data());
+        cursor += static_cast<std::size_t>(m);
+        pass.samples = ids.data();
+        const float* y = model.forward(x.data(), m, pass);
+        model.loss().evaluate(y, outputs, m, labels.data(), targets.data(), dscores.data(), scale,
+                              shard_sums[static_cast<std::size_t>(j)]);
+        model.backward(x.data(), dscores.data(), m, pass);
+        if (!single) reducer.accumulate(model.gradients(), j == mine.begin);
+      }
+      if (!single && mine.count == 0) reducer.zero();
+      const double t1 = util::now_seconds();
+      t_compute += t1 - t0;
+      cpu_compute += thread_cpu_seconds() - c0;
+      bool ok = true;
+      if (single) {
+        if (ranks > 1) {
+          if (mine.count == 0) {
+            std::fill(model.gradients(), model.gradients() + model.parameter_count(), 0.0f);
+          }
+          comm.allreduce_in_place(model.gradients(),
+                                  static_cast<std::size_t>(model.parameter_count()), mpi::Op::kSum);
+          double v[5] = {shard_sums[0].loss, shard_sums[0].correct, shard_sums[0].abs_err,
+                         shard_sums[0].sq_err, shard_sums[0].samples};
+          comm.allreduce_in_place(v, 5, mpi::Op::kSum);
+          shard_sums[0] = {v[0], v[1], v[2], v[3], v[4]};
+        }
+      } else if (ranks > 1) {
+        ok = reducer.reduce_scatter(comm, shard_sums, static_cast<int>(shards), bounds);
+      } else {
+        ok = reducer.reduce(comm, shard_sums, static_cast<int>(shards));
+      }
+      const double t2 = util::now_seconds();
+      t_allreduce += t2 - t1;
+      if (!ok) {
+        log::debug("gradient overflow in the fixed-point reduction at batch ", b,
+                   ": step recomputed with smaller exponents");
+        if (++redone > 16) {  // 16 x 12 binary orders of magnitude: the gradient is infinite
+          mpi::throw_on_all_ranks(
+              comm, NumericalError("the gradient is not finite at epoch " +
+                                   std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                                   "; lower optimizer.learning-rate or check the data scaling"));
+        }
+        continue;
+      }
+      const double c2 = thread_cpu_seconds();
+      if (!single) reducer.to_float(model.gradients());
+      if (ranks > 1) {  // every step is sharded, so each rank's moments stay current
+        optimizer.step(model.parameters(), model.gradients(), my_ranges, model.spec().l2);
+        const double t3 = util::now_seconds();
+        t_compute += t3 - t2;
+        cpu_compute += thread_cpu_seconds() - c2;
+        gather_slices(model.parameters());
+        t_allreduce += util::now_seconds() - t3;
+      } else {
+        optimizer.step(model.parameters(), model.gradients(), ranges, model.spec().l2);
+        t_compute += util::now_seconds() - t2;
+        cpu_compute += thread_cpu_seconds() - c2;
+      }
+      break;
+    }
+    LossSums total;
+    for (std::int64_t j = 0; j < shards; ++j) total.add(shard_sums[static_cast<std::size_t>(j)]);
+    if (!std::isfinite(total.loss)) {
+      mpi::throw_on_all_ranks(
+          comm, NumericalError("the training loss is not finite at epoch " +
+                               std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                               "; lower optimizer.learning-rate or check the data scaling"));
+    }
+    return total;
+  }
+};
+
+Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
+                 const TrainSettings& settings, const DataInfo& train, std::int64_t train_rows,
+                 const DataInfo* validation, std::int64_t val_begin, std::int64_t val_rows)
+    : impl_(nullptr) {
+  if (train.sample != model.input_shape()) {
+    throw UsageError("the model's input is " + model.input_shape().str() + " but '" + train.path +
+                     "' has samples of " + train.sample.str());
+  }
+  Impl* p = mpi::guarded(comm, [&] {
+    return new Impl(comm, model, optimizer, settings, train, train_rows, validation, val_begin,
+                    val_rows);
+  });
+  impl_ = p;
+  state_.exponents = p->reducer.exponents();
+  const std::int64_t micro = p->micro;
+  model.reserve(static_cast<int>(micro));
+  p->x.assign(static_cast<std::size_t>(model.input_shape().size() * micro), 0.0f);
+  p->dscores.assign(static_cast<std::size_t>(model.outputs() * micro), 0.0f);
+  p->targets.assign(static_cast<std::size_t>(std::max(1, train.targets) * micro), 0.0f);
+  p->labels.assign(static_cast<std::size_t>(micro), 0);
+  p->ids.assign(static_cast<std::size_t>(micro), 0);
+  p->shard_sums.assign(static_cast<std::size_t>((settings.batch + micro - 1) / micro), LossSums{});
+  // Memory plan: keep the own rows and exchange whole epochs if that fits.
+  const std::int64_t rb = p->record_bytes;
+  const std::int64_t per_batch = ((settings.batch + micro - 1) / micro + p->ranks - 1) / p->ranks *
+                                 micro * rb;  // records a rank computes per batch, at most
+  const std::int64_t batches = (train_rows + settings.batch - 1) / settings.batch;
+  const std::int64_t epoch_exchange = 2 * per_batch * batches;
+  const std::int64_t own_bytes = p->own.count * rb;
+  if (settings.max_memory == 0 || own_bytes + epoch_exchange <= settings.max_memory) {
+    p->cache = true;
+    p->window = batches;
+  } else if (own_bytes + 2 * per_batch <= settings.max_memory / 2) {
+    p->cache = true;
+    p->window = std::max<std::int64_t>(1, (settings.max_memory - own_bytes) / (2 * per_batch));
+  } else {
+    p->cache = false;
+    p->window = settings.max_memory / (3 * per_batch);
+    if (p->window < 1) {
+      delete p;
+      impl_ = nullptr;
+      throw UsageError("--data.max-memory " + std::to_string(settings.max_memory) +
+                       " bytes is too small for one batch (" + std::to_string(3 * per_batch) +
+                       " bytes of records per rank); raise it or lower train.batch");
+    }
+  }
+  mpi::guarded(comm, [&] {
+    if (!p->cache) return;
+    p->own_records.resize(static_cast<std::size_t>(own_bytes));
+    p->reader.read(p->own.begin, p->own.count, p->own_records.data());
+  });
+}
+
+Trainer::~Trainer() { delete impl_; }
+
+bool Trainer::cached() const { return impl_->cache; }
+std::int64_t Trainer::window_batches() const { return impl_->window; }
+
+int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
+  const FlushDenormals flush;
+  Impl& p = *impl_;
+  p.reducer.exponents() = state_.exponents;
+  const std::int64_t batches = (p.n + p.batch - 1) / p.batch;
+  std::int64_t steps_since_check = 0;
+  while (state_.epochs_done < p.settings.epochs) {
+    const auto epoch = static_cast<std::uint64_t>(state_.epochs_done);
+    const double epoch_start = util::now_seconds();
+    const double cpu_start = cpu_seconds();
+    p.t_compute = state_.partial_seconds[0];
+    p.t_allreduce = state_.partial_seconds[1];
+    p.t_io = state_.partial_seconds[2];
+    p.cpu_compute = 0;
+    const double earlier = state_.partial_seconds[3];
+    LossSums sums = state_.partial;
+    p.order = epoch_permutation(p.n, p.settings.seed, epoch);
+    log::Progress progress(
+        "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(p.settings.epochs), batches);
+    for (std::int64_t w0 = state_.batches_done; w0 < batches; w0 += p.window) {
+      const std::int64_t w1 = std::min(batches, w0 + p.window);
+      p.prepare_window(w0, w1);
+      std::size_t cursor = 0;
+      for (std::int64_t b = w0; b < w1; ++b) {
+        sums.add(p.step(epoch, b, cursor));
+        state_.batches_done = b + 1;
+        progress.update(b + 1);
+        if (++steps_since_check % kStopCheckInterval == 0 || b + 1 == batches) {
+          const int signal = mpi::stop_agreed(p.comm);
+          if (signal != 0 && b + 1 < batches) {
+            state_.partial = sums;
+            state_.partial_seconds[0] = p.t_compute;
+            state_.partial_seconds[1] = p.t_allreduce;
+            state_.partial_seconds[2] = p.t_io;
+            state_.partial_seconds[3] = earlier + util::now_seconds() - epoch_start;
+            state_.exponents = p.reducer.exponents();
+            p.sync_optimizer();
+            progress.finish("stopped");
+            return signal;
+          }
+        }
+      }
+    }
+    progress.finish();
+    EpochReport report;
+    report.epoch = state_.epochs_done + 1;
+    report.train = metrics_of(sums, p.model, true);
+    const double train_seconds = earlier + util::now_seconds() - epoch_start;
+    // CPU time of the slowest rank: on a shared machine, samples per CPU-second measure what
+    // the code does when it runs, wall time measures the share of the machine it got.
+    report.cpu = p.comm.allreduce(cpu_seconds() - cpu_start, mpi::Op::kMax);
+    report.cpu_compute = p.comm.allreduce(p.cpu_compute, mpi::Op::kMax);
+    report.compute = p.t_compute;
+    report.allreduce = p.t_allreduce;
+    report.io = p.t_io;
+    report.samples_per_second = static_cast<double>(p.n - 0) / std::max(train_seconds, 1e-9);
+    if (p.validation != nullptr && p.val_rows > 0) {
+      report.has_validation = true;
+      report.validation = metrics_of(
+          evaluate_model(p.comm, p.model, *p.validation, p.val_begin, p.val_rows), p.model, true);
+    }
+    report.seconds = earlier + util::now_seconds() - epoch_start;
+    state_.epochs_done += 1;
+    state_.batches_done = 0;
+    state_.partial = LossSums{};
+    for (double& s : state_.partial_seconds) s = 0;
+    state_.exponents = p.reducer.exponents();
+    History& h = state_.history;
+    h.append("epoch", static_cast<double>(report.epoch));
+    h.append("loss", report.train.loss);
+    if (p.model.loss().classification()) {
+      h.append("accuracy", report.train.accuracy);
+    } else {
+      h.append("rmse", report.train.rmse);
+      h.append("mae", report.train.mae);
+    }
+    if (report.has_validation) {
+      h.append("val_loss", report.validation.loss);
+      if (p.model.loss().classification()) {
+        h.append("val_accuracy", report.validation.accuracy);
+      } else {
+        h.append("val_rmse", report.validation.rmse);
+        h.append("val_mae", report.validation.mae);
+      }
+    }
+    h.append("samples_per_s", report.samples_per_second);
+    h.append("samples_per_cpu_s", static_cast<double>(p.n) / std::max(report.cpu, 1e-9));
+    h.append("time_s", report.seconds);
+    h.append("time_compute_s", report.compute);
+    h.append("time_allreduce_s", report.allreduce);
+    h.append("time_io_s", report.io);
+    h.append("cpu_compute_s", report.cpu_compute);
+    p.sync_optimizer();
+    if (on_epoch) on_epoch(report);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------- evaluation
+
+LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& data,
+                        std::int64_t begin, std::int64_t count, std::vector<float>* scores,
+                        std::int64_t* first, std::int64_t* local_rows) {
+  const FlushDenormals flush;
+  const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
+  const util::Block mine = util::block_of(chunks, comm.size(), comm.rank());
+  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
+  const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
+  if (first != nullptr) *first = begin + r0;
+  if (local_rows != nullptr) *local_rows = std::max<std::int64_t>(0, r1 - r0);
+  std::vector<std::int64_t> slots(static_cast<std::size_t>(5 * chunks), 0);
+  const int outputs = model.outputs();
+  mpi::guarded(comm, [&] {
+    if (data.sample != model.input_shape()) {
+      throw UsageError("the model's input is " + model.input_shape().str() + " but '" + data.path +
+                       "' has samples of " + data.sample.str());
+    }
+    if (data.has_outputs && (data.classification != model.loss().classification() ||
+                             (data.classification && data.classes > outputs) ||
+                             (!data.classification && data.targets != outputs))) {
+      throw UsageError("'" + data.path + "' does not fit the model: the model gives " +
+                       std::to_string(outputs) + " outputs for a " + model.loss().name() +
+                       " loss, the data has " +
+                       (data.classification ? std::to_string(data.classes) + " classes"
+                                            : std::to_string(data.targets) + " targets"));
+    }
+    RecordReader reader(data);
+    model.reserve(static_cast<int>(kEvalChunk));
+    const std::int64_t rb = data.record_bytes();
+    std::vector<unsigned char> records(static_cast<std::size_t>(kEvalChunk * rb));
+    std::vector<const unsigned char*> pointers(static_cast<std::size_t>(kEvalChunk));
+    Buffer<float> x(static_cast<std::size_t>(model.input_shape().size() * kEvalChunk));
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(kEvalChunk));
+    std::vector<float> targets(
+        static_cast<std::size_t>(std::max(outputs, data.targets) * kEvalChunk));
+    if (scores != nullptr) scores->assign(static_cast<std::size_t>((r1 - r0) * outputs), 0.0f);
+    for (std::int64_t c = mine.begin; c < mine.end(); ++c) {
+      const std::int64_t c0 = c * kEvalChunk;
+      const int m = static_cast<int>(std::min(kEvalChunk, count - c0));
+      reader.read(begin + c0, m, records.data());
+      for (int i = 0; i < m; ++i) pointers[i] = records.data() + i * rb;
+      unpack_records(data, pointers.data(), m, x.data(), labels.data(), targets.data());
+      const float* y = model.forward(x.data(), m, Pass{});
+      LossSums s;
+      if (data.has_outputs) {
+        model.loss().evaluate(y, outputs, m, labels.data(), targets.data(), nullptr, 1.0f, s);
+      } else {
+        s.samples = m;
+      }
+      const double v[5] = {s.loss, s.correct, s.abs_err, s.sq_err, s.samples};
+      std::memcpy(slots.data() + 5 * c, v, sizeof v);
+      if (scores != nullptr) {
+        std::copy(y, y + static_cast<std::int64_t>(m) * outputs,
+                  scores->begin() + (c0 - r0) * outputs);
+      }
+    }
+  });
+  if (comm.size() > 1) comm.allreduce_in_place(slots.data(), slots.size(), mpi::Op::kSum);
+  LossSums total;
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    double v[5];
+    std::memcpy(v, slots.data() + 5 * c, sizeof v);
+    total.add({v[0], v[1], v[2], v[3], v[4]});
+  }
+  return total;
+}
+
+// ------------------------------------------------------------------------- training files
+
+void save_training(const io::File& file, const Model& model, const Optimizer& optimizer,
+                   const TrainSettings& settings, const TrainState& state) {
+  save_model(file, model);
+  const io::Group o = file.create_group("/optimizer");
+  const OptimizerSettings& s = optimizer.settings();
+  io::set_attribute(o.id(), "type", s.type);
+  io::set_attribute(o.id(), "learning_rate", s.learning_rate);
+  io::set_attribute(o.id(), "beta1", s.beta1);
+  io::set_attribute(o.id(), "beta2", s.beta2);
+  io::set_attribute(o.id(), "epsilon", s.epsilon);
+  io::set_attribute(o.id(), "momentum", s.momentum);
+  io::set_attribute(o.id(), "steps", optimizer.steps());
+  if (!optimizer.first_moment().empty()) {
+    file.create_dataset<float>("/optimizer/m",
+                               {static_cast<std::int64_t>(optimizer.first_moment().size())})
+        .write_all(
+            std::vector<float>(optimizer.first_moment().begin(), optimizer.first_moment().end()));
+  }
+  if (!optimizer.second_moment().empty()) {
+    file.create_dataset<float>("/optimizer/v",
+                               {static_cast<std::int64_t>(optimizer.second_moment().size())})
+        .write_all(
+            std::vector<float>(optimizer.second_moment().begin(), optimizer.second_moment().end()));
+  }
+  const io::Group t = file.create_group("/training");
+  io::set_attribute(t.id(), "epochs_done", state.epochs_done);
+  io::set_attribute(t.id(), "batches_done", state.batches_done);
+  io::set_attribute(t.id(), "epochs", settings.epochs);
+  io::set_attribute(t.id(), "seed", static_cast<std::int64_t>(settings.seed));
+  io::set_attribute(t.id(), "batch", settings.batch);
+  io::set_attribute(t.id(), "micro_batch", settings.micro());
+  io::set_attribute(t.id(), "exponents", state.exponents);
+  const LossSums& p = state.partial;
+  io::set_attribute(t.id(), "partial_sums",
+                    std::vector<double>{p.loss, p.correct, p.abs_err, p.sq_err, p.samples});
+  io::set_attribute(t.id(), "partial_seconds",
+                    std::vector<double>(state.partial_seconds, state.partial_seconds + 4));
+  if (state.history.epochs() > 0) {
+    file.create_group("/history");
+    for (const auto& [key, values] : state.history.columns) {
+      file.create_dataset<double>("/history/" + key, {static_cast<std::int64_t>(values.size())})
+          .write_all(values);
+    }
+  }
+}
+
+OptimizerSettings load_optimizer_settings(const io::File& file) {
+  if (!file.exists("/optimizer")) {
+    throw IoError("'" + file.path() + "' has no /optimizer: it is not a training file");
+  }
+  const io::Group o = file.group("/optimizer");
+  OptimizerSettings s;
+  s.type = io::get_string_attribute(o.id(), "type");
+  s.learning_rate = io::get_numeric_attribute(o.id(), "learning_rate").at(0);
+  s.beta1 = io::get_numeric_attribute(o.id(), "beta1").at(0);
+  s.beta2 = io::get_numeric_attribute(o.id(), "beta2").at(0);
+  s.epsilon = io::get_numeric_attribute(o.id(), "epsilon").at(0);
+  s.momentum = io::get_numeric_attribute(o.id(), "momentum").at(0);
+  return s;
+}
+
+History load_history(const io::File& file) {
+  History h;
+  if (!file.exists("/history")) return h;
+  for (const char* key : {"epoch", "loss", "accuracy", "rmse", "mae", "val_loss", "val_accuracy",
+                          "val_rmse", "val_mae", "samples_per_s", "samples_per_cpu_s", "time_s",
+                          "time_compute_s", "time_allreduce_s", "time_io_s", "cpu_compute_s"}) {
+    const std::string path = std::string("/history/") + key;
+    if (file.exists(path)) h.columns.emplace_back(key, file.dataset(path).read_all<double>());
+  }
+  return h;
+}
+
+void load_training(const io::File& file, Optimizer& optimizer, TrainSettings& settings,
+                   TrainState& state) {
+  const io::Group o = file.group("/optimizer");
+  optimizer.set_steps(io::get_int_attribute(o.id(), "steps"));
+  auto read_moment = [&](const char* name, Buffer<float>& into) {
+    const std::string path = std::string("/optimizer/") + name;
+    if (into.empty()) return;
+    if (!file.exists(path)) throw IoError("'" + file.path() + "' lacks " + path);
+    const io::Dataset d = file.dataset(path);
+    d.require_shape({static_cast<std::int64_t>(into.size())});
+    d.read_rows(0, d.rows(), into.data());
+  };
+  read_moment("m", optimizer.first_moment());
+  read_moment("v", optimizer.second_moment());
+  const io::Group t = file.group("/training");
+  state.epochs_done = io::get_int_attribute(t.id(), "epochs_done");
+  state.batches_done = io::get_int_attribute(t.id(), "batches_done");
+  settings.seed = static_cast<std::uint64_t>(io::get_int_attribute(t.id(), "seed"));
+  settings.batch = io::get_int_attribute(t.id(), "batch");
+  settings.micro_batch = io::get_int_attribute(t.id(), "micro_batch");
+  state.exponents.clear();
+  for (double e : io::get_numeric_attribute(t.id(), "exponents")) {
+    state.exponents.push_back(static_cast<std::int64_t>(e));
+  }
+  const auto p = io::get_numeric_attribute(t.id(), "partial_sums");
+  state.partial = {p.at(0), p.at(1), p.at(2), p.at(3), p.at(4)};
+  const auto ps = io::get_numeric_attribute(t.id(), "partial_seconds");
+  for (int i = 0; i < 4; ++i) state.partial_seconds[i] = ps.at(static_cast<std::size_t>(i));
+  state.history = load_history(file);
+}
+
+}  // namespace physfit::nn

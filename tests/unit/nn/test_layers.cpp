@@ -1,0 +1,259 @@
+// Finite-difference gradient checks of every layer, and the layer parser.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+
+#include "gradcheck.hpp"
+#include "physfit/error.hpp"
+#include "physfit/nn/layer.hpp"
+
+using namespace physfit;
+using namespace physfit::nn;
+using physfit::nn::test::check_layer;
+using physfit::nn::test::random_away_from_zero;
+using physfit::nn::test::random_values;
+
+namespace {
+
+constexpr double kTolerance = 2e-3;
+
+// Parameters followed by their gradients, in one buffer, bound to the layer.
+std::vector<float> bind_random(Layer& layer, std::uint64_t seed) {
+  const auto p = static_cast<std::size_t>(layer.parameter_count());
+  std::vector<float> storage = random_values(2 * p, seed, -0.5f, 0.5f);
+  layer.bind(storage.data(), storage.data() + p);
+  return storage;
+}
+
+// After backward() the gradients live in the second half of `storage`; check_layer copies
+// them from there, so rebind to the same storage (vector data does not move).
+void expect_gradients_match(Layer& layer, const Shape& input, int n, std::uint64_t seed,
+                            bool away_from_zero = false, Pass pass = {}) {
+  layer.connect(input, 1);
+  std::vector<float> storage = bind_random(layer, seed);
+  const auto count = static_cast<std::size_t>(input.size() * n);
+  std::vector<float> x = away_from_zero ? random_away_from_zero(count, seed + 1, 0.05f)
+                                        : random_values(count, seed + 1, -1.0f, 1.0f);
+  const auto res = check_layer(layer, x, n, pass, layer.parameter_count() ? &storage : nullptr);
+  EXPECT_GT(res.checked, 0);
+  EXPECT_LT(res.max_input_error, kTolerance) << layer.spec();
+  EXPECT_LT(res.max_param_error, kTolerance) << layer.spec();
+}
+
+}  // namespace
+
+TEST(DenseLayer, BackwardMatchesFiniteDifference) {
+  Dense layer(4);
+  expect_gradients_match(layer, {1, 1, 5}, 3, 11);
+}
+
+TEST(DenseLayer, FlattensImageInputs) {
+  Dense layer(3);
+  EXPECT_EQ(layer.connect({2, 2, 2}, 0).size(), 3);
+  EXPECT_EQ(layer.parameter_count(), 8 * 3 + 3);
+  expect_gradients_match(layer, {2, 2, 2}, 2, 12);
+}
+
+TEST(DenseLayer, ForwardIsWeightsTimesInputPlusBias) {
+  Dense layer(2);
+  layer.connect({1, 1, 3}, 0);
+  // W (2 x 3, column-major) then b.
+  std::vector<float> p = {1, 4, 2, 5, 3, 6, 0.5f, -1}, g(8);
+  layer.bind(p.data(), g.data());
+  const std::vector<float> x = {1, 0, -1, 2, 1, 0};
+  std::vector<float> y(4);
+  layer.forward(x.data(), y.data(), 2, {});
+  EXPECT_FLOAT_EQ(y[0], 1 - 3 + 0.5f);
+  EXPECT_FLOAT_EQ(y[1], 4 - 6 - 1);
+  EXPECT_FLOAT_EQ(y[2], 2 + 2 + 0.5f);
+  EXPECT_FLOAT_EQ(y[3], 8 + 5 - 1);
+}
+
+TEST(ActivationLayers, ReluBackwardMatchesFiniteDifference) {
+  Activation layer(Activation::Function::kRelu);
+  expect_gradients_match(layer, {1, 1, 6}, 3, 21, true);
+}
+
+TEST(ActivationLayers, SigmoidBackwardMatchesFiniteDifference) {
+  Activation layer(Activation::Function::kSigmoid);
+  expect_gradients_match(layer, {1, 1, 6}, 3, 22);
+}
+
+TEST(ActivationLayers, TanhBackwardMatchesFiniteDifference) {
+  Activation layer(Activation::Function::kTanh);
+  expect_gradients_match(layer, {1, 1, 6}, 3, 23);
+}
+
+TEST(ActivationLayers, ValuesAreTheTextbookFunctions) {
+  const std::vector<float> x = {-2.0f, 0.5f};
+  std::vector<float> y(2);
+  Activation relu(Activation::Function::kRelu), sig(Activation::Function::kSigmoid),
+      th(Activation::Function::kTanh);
+  for (Layer* l :
+       {static_cast<Layer*>(&relu), static_cast<Layer*>(&sig), static_cast<Layer*>(&th)}) {
+    l->connect({1, 1, 2}, 0);
+  }
+  relu.forward(x.data(), y.data(), 1, {});
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[1], 0.5f);
+  sig.forward(x.data(), y.data(), 1, {});
+  EXPECT_NEAR(y[0], 1.0 / (1.0 + std::exp(2.0)), 1e-7);
+  th.forward(x.data(), y.data(), 1, {});
+  EXPECT_NEAR(y[1], std::tanh(0.5), 1e-7);
+}
+
+TEST(DropoutLayer, BackwardMatchesFiniteDifference) {
+  Dropout layer(0.3);
+  Pass pass;
+  pass.training = true;
+  pass.seed = 5;
+  expect_gradients_match(layer, {1, 1, 8}, 4, 31, false, pass);
+}
+
+TEST(DropoutLayer, DropsAboutRateAndScalesTheRest) {
+  Dropout layer(0.2);
+  layer.connect({1, 1, 1000}, 2);
+  const int n = 20;
+  std::vector<float> x(1000 * n, 1.0f), y(x.size());
+  Pass pass;
+  pass.training = true;
+  pass.seed = 42;
+  layer.forward(x.data(), y.data(), n, pass);
+  int dropped = 0;
+  for (float v : y) {
+    if (v == 0.0f) {
+      ++dropped;
+    } else {
+      EXPECT_FLOAT_EQ(v, 1.25f);
+    }
+  }
+  const double rate = static_cast<double>(dropped) / static_cast<double>(y.size());
+  EXPECT_NEAR(rate, 0.2, 0.01);  // 20000 draws: sd 0.003
+  pass.training = false;
+  layer.forward(x.data(), y.data(), n, pass);
+  for (float v : y) EXPECT_EQ(v, 1.0f);
+}
+
+TEST(DropoutLayer, MaskDependsOnTheGlobalSampleNotItsPositionInTheBatch) {
+  Dropout layer(0.5);
+  layer.connect({1, 1, 64}, 3);
+  std::vector<float> x(64 * 3, 1.0f), y3(x.size()), y1(64);
+  const std::int64_t three[] = {7, 1000, 12345};
+  const std::int64_t one[] = {12345};
+  Pass pass;
+  pass.training = true;
+  pass.seed = 9;
+  pass.epoch = 4;
+  pass.samples = three;
+  layer.forward(x.data(), y3.data(), 3, pass);
+  pass.samples = one;
+  layer.forward(x.data(), y1.data(), 1, pass);
+  for (int f = 0; f < 64; ++f) EXPECT_EQ(y1[f], y3[128 + f]);
+  // Another epoch draws another mask.
+  pass.epoch = 5;
+  std::vector<float> y1b(64);
+  layer.forward(x.data(), y1b.data(), 1, pass);
+  EXPECT_NE(y1, y1b);
+}
+
+TEST(FlattenLayer, BackwardMatchesFiniteDifference) {
+  Flatten layer;
+  expect_gradients_match(layer, {2, 3, 2}, 2, 41);
+  EXPECT_EQ(layer.output_shape().size(), 12);
+}
+
+TEST(Conv2DLayer, ValidPaddingBackwardMatchesFiniteDifference) {
+  Conv2D layer(3, 3, 1, false);
+  expect_gradients_match(layer, {5, 6, 2}, 2, 51);
+  EXPECT_EQ(layer.output_shape(), (Shape{3, 4, 3}));
+}
+
+TEST(Conv2DLayer, SamePaddingWithStrideBackwardMatchesFiniteDifference) {
+  Conv2D layer(2, 3, 2, true);
+  expect_gradients_match(layer, {5, 4, 3}, 2, 52);
+  EXPECT_EQ(layer.output_shape(), (Shape{3, 2, 2}));
+}
+
+TEST(Conv2DLayer, ForwardEqualsADirectLoopOverTheKernel) {
+  Conv2D layer(2, 3, 1, true);
+  const Shape in{4, 5, 3};
+  const Shape out = layer.connect(in, 0);
+  std::vector<float> storage = random_values(2 * layer.parameter_count(), 3, -1, 1);
+  layer.bind(storage.data(), storage.data() + layer.parameter_count());
+  const std::vector<float> x = random_values(in.size() * 2, 4, -1, 1);
+  std::vector<float> y(out.size() * 2);
+  layer.reserve(2);
+  layer.forward(x.data(), y.data(), 2, {});
+  // kernel [K, K, C_in, C_out] row-major, then bias.
+  const int k = 3, cin = 3, cout = 2;
+  for (int s = 0; s < 2; ++s)
+    for (int oh = 0; oh < 4; ++oh)
+      for (int ow = 0; ow < 5; ++ow)
+        for (int co = 0; co < cout; ++co) {
+          double sum = storage[k * k * cin * cout + co];
+          for (int kh = 0; kh < k; ++kh)
+            for (int kw = 0; kw < k; ++kw)
+              for (int ci = 0; ci < cin; ++ci) {
+                const int ih = oh + kh - 1, iw = ow + kw - 1;
+                if (ih < 0 || ih >= 4 || iw < 0 || iw >= 5) continue;
+                sum += storage[((kh * k + kw) * cin + ci) * cout + co] *
+                       x[s * in.size() + (ih * 5 + iw) * cin + ci];
+              }
+          EXPECT_NEAR(y[s * out.size() + (oh * 5 + ow) * cout + co], sum, 1e-5);
+        }
+}
+
+TEST(MaxPool2DLayer, BackwardMatchesFiniteDifference) {
+  MaxPool2D layer(2, 2);
+  // Distinct values spaced by more than twice the step keep the maximum of each window put.
+  layer.connect({4, 6, 2}, 0);
+  const int n = 2;
+  std::vector<float> x(48 * n);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.05f * static_cast<float>((i * 37) % 97);
+  const auto res = check_layer(layer, x, n, {}, nullptr, 1e-3);
+  EXPECT_LT(res.max_input_error, kTolerance);
+  EXPECT_EQ(layer.output_shape(), (Shape{2, 3, 2}));
+}
+
+TEST(MaxPool2DLayer, OverlappingWindowsAddGradients) {
+  MaxPool2D layer(2, 1);
+  layer.connect({3, 3, 1}, 0);
+  const std::vector<float> x = {0, 0, 0, 0, 9, 0, 0, 0, 0};
+  std::vector<float> y(4), dx(9);
+  const std::vector<float> dy = {1, 2, 3, 4};
+  layer.reserve(1);
+  layer.forward(x.data(), y.data(), 1, {});
+  for (float v : y) EXPECT_EQ(v, 9.0f);
+  layer.backward(x.data(), y.data(), dy.data(), dx.data(), 1, {});
+  EXPECT_EQ(dx[4], 10.0f);
+}
+
+TEST(LayerParser, BuildsEveryLayerAndRejectsMistakes) {
+  auto l = make_layers("dense 512 relu", "m.ini:3");
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0]->spec(), "dense 512");
+  EXPECT_EQ(l[1]->spec(), "relu");
+  l = make_layers("conv2d 32 3x3 padding=same stride=2 tanh", "x");
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0]->spec(), "conv2d 32 3 stride=2 padding=same");
+  EXPECT_EQ(make_layers("maxpool2d 2", "x")[0]->spec(), "maxpool2d 2 stride=2");
+  EXPECT_EQ(make_layers("dropout 0.2", "x")[0]->spec(), "dropout 0.2");
+  auto message = [](const std::string& text) {
+    try {
+      make_layers(text, "m.ini:7");
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("dense").find("m.ini:7: layer 'dense': give the number of units"),
+            std::string::npos);
+  EXPECT_NE(message("dense -3").find("bad number of units '-3'"), std::string::npos);
+  EXPECT_NE(message("dropout 1.5").find("bad rate '1.5'"), std::string::npos);
+  EXPECT_NE(message("danse 5").find("unknown layer type 'danse'"), std::string::npos);
+  EXPECT_NE(message("dense 5 softplus").find("unknown activation 'softplus'"), std::string::npos);
+  EXPECT_NE(message("conv2d 3 3 padding=full").find("bad padding 'full'"), std::string::npos);
+  EXPECT_NE(message("conv2d 3 3x5").find("only square kernels"), std::string::npos);
+}
