@@ -1,0 +1,18 @@
+# Force-constant tests (issue 5). Unit tests run in one process, MPI tests at 1-4 ranks; all
+# of them may read the silicon data made by the si_data fixture (tests/CMakeLists.txt).
+physfit_add_tests(fc_unit_tests SOURCES
+  unit/fc/test_clusters.cpp
+  unit/fc/test_crystal.cpp)
+foreach(_target fc_unit_tests)
+  target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
+  target_compile_definitions(${_target} PRIVATE PHYSFIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                             PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
+endforeach()
+
+get_directory_property(_fc_all_tests TESTS)
+foreach(_test IN LISTS _fc_all_tests)
+  if(_test MATCHES "^fc_")
+    set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED si_data)
+    set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+  endif()
+endforeach()
