@@ -11,7 +11,11 @@ target_sources(physfit PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp
   ${CMAKE_CURRENT_LIST_DIR}/exports.cpp
   ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp)
 # spglib is used by physfit's sources only (no spglib type in a public header): linked
 # privately. The static library's export then names the library file (LINK_ONLY), so a
 # consumer links it without a find_dependency.
@@ -19,5 +23,6 @@ target_include_directories(physfit PRIVATE ${PHYSFIT_SPGLIB_INCLUDE_DIR})
 target_link_libraries(physfit PRIVATE ${PHYSFIT_SPGLIB_LIBRARY})
 # GCC 12 warns inside Eigen's AVX-512 matrix-product kernels (a false positive).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp PROPERTIES COMPILE_OPTIONS
+  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp PROPERTIES COMPILE_OPTIONS
   $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)

@@ -42,5 +42,8 @@ std::vector<Command> builtin_commands();
 // Built-in commands (one source file each).
 Command inspect_command();
 Command selfcheck_command();
+Command fc_command();       // force constants (issue 5)
+Command import_command();   // structure/force formats to HDF5 (issue 5)
+Command phonons_command();  // phonons from force constants (issue 5)
 
 }  // namespace physfit::cli
