@@ -307,7 +307,9 @@ void ClusterSpace::build_order(int order, double cutoff) {
       m.orbit = orbit_index;
       m.atoms = atoms;
       m.basis = tensor_rotation(cr.operations()[op].cartesian, order) * f.orbit.basis;
+      m.basis_rows = m.basis;
       const int member_index = static_cast<int>(members_.size());
+      m.first_instance = static_cast<std::int64_t>(instances.size());
       members_.push_back(std::move(m));
       std::vector<int> moved(order), sorted(order);
       for (int t = 0; t < cr.num_cells(); ++t) {
@@ -321,6 +323,7 @@ void ClusterSpace::build_order(int order, double cutoff) {
         in.weight = weight_of(sorted);
         instances.push_back(in);
         ++f.orbit.num_clusters;
+        ++members_[member_index].num_instances;
       }
     }
     orbits_of_order_[order - 2].push_back(orbit_index);
@@ -424,49 +427,87 @@ Eigen::VectorXd ClusterSpace::x_of(const Eigen::VectorXd& z) const {
   return t_ * z;
 }
 
-void ClusterSpace::sensitivity_x(const double* u, Eigen::MatrixXd& rows) const {
+void ClusterSpace::sensitivity_x(const double* u, int count, RowMatrix& rows) const {
   const int n = crystal_->num_atoms();
-  rows.setZero(3 * n, num_symmetry_parameters());
+  const Eigen::Index px = num_symmetry_parameters();
+  const std::size_t per_config = 3 * std::size_t(n);
+  rows.setZero(static_cast<Eigen::Index>(count * per_config), px);
+  double* out = rows.data();
+  RowMatrix outer, bp, product;
   for (int order = 2; order <= max_order(); ++order) {
-    const int dim = power3(order);
-    std::vector<double> others(dim);
-    for (const Instance& in : instances_[order - 2]) {
-      const Member& m = members_[in.member];
+    const int dim = power3(order), sub = dim / 3;
+    // index[p][a][beta]: the component with digit a in slot p and the digits of beta (the
+    // other slots, in order) elsewhere.
+    std::vector<int> index(static_cast<std::size_t>(order) * dim);
+    for (int p = 0; p < order; ++p)
+      for (int alpha = 0; alpha < dim; ++alpha) {
+        int stride = 1;
+        for (int q = order - 1; q > p; --q) stride *= 3;
+        const int a = (alpha / stride) % 3;
+        const int beta = (alpha / (stride * 3)) * stride + alpha % stride;
+        index[(std::size_t(p) * 3 + a) * sub + beta] = alpha;
+      }
+    for (const Member& m : members_) {
       const Orbit& orbit = orbits_[m.orbit];
+      if (orbit.order != order || m.num_instances == 0) continue;
       const int d = orbit.size();
+      const Eigen::Index t_count = m.num_instances;
+      const Instance* first = instances_[order - 2].data() + m.first_instance;
       for (int p = 0; p < order; ++p) {
-        // others[alpha] = prod over slots q != p of u[atom q][alpha_q].
-        for (int alpha = 0; alpha < dim; ++alpha) {
-          double prod = 1;
-          int rest = alpha;
-          for (int q = order - 1; q >= 0; --q) {
-            const int a = rest % 3;
-            rest /= 3;
-            if (q != p) prod *= u[3 * in.atoms[q] + a];
+        // outer(t c, beta) = -w (x) over the other slots of u_c[atom q of translate t].
+        outer.resize(t_count * count, sub);
+        for (int c = 0; c < count; ++c) {
+          const double* uc = u + c * per_config;
+          for (Eigen::Index t = 0; t < t_count; ++t) {
+            const Instance& in = first[t];
+            double* o = outer.data() + (c * t_count + t) * sub;
+            int size = 1;
+            o[0] = -in.weight;
+            for (int q = 0; q < order; ++q) {
+              if (q == p) continue;
+              const double* v = uc + 3 * in.atoms[q];
+              for (int k = size - 1; k >= 0; --k) {
+                const double x = o[k];
+                o[3 * k] = x * v[0];
+                o[3 * k + 1] = x * v[1];
+                o[3 * k + 2] = x * v[2];
+              }
+              size *= 3;
+            }
           }
-          others[alpha] = prod;
         }
-        const int atom = in.atoms[p];
-        for (int alpha = 0; alpha < dim; ++alpha) {
-          if (others[alpha] == 0.0) continue;
-          const int a = digit(alpha, p, order);
-          rows.row(3 * atom + a).segment(orbit.first_parameter, d).noalias() -=
-              (in.weight * others[alpha]) * m.basis.row(alpha);
-        }
+        // bp(beta, a d + k) = basis(component (a in slot p, beta elsewhere), k).
+        bp.resize(sub, 3 * d);
+        for (int a = 0; a < 3; ++a)
+          for (int beta = 0; beta < sub; ++beta) {
+            bp.row(beta).segment(a * d, d) =
+                m.basis_rows.row(index[(std::size_t(p) * 3 + a) * sub + beta]);
+          }
+        product.noalias() = outer * bp;
+        for (int c = 0; c < count; ++c)
+          for (Eigen::Index t = 0; t < t_count; ++t) {
+            const double* src = product.data() + (c * t_count + t) * 3 * d;
+            double* row0 = out + (c * per_config + 3 * std::size_t(first[t].atoms[p])) * px +
+                           orbit.first_parameter;
+            for (int a = 0; a < 3; ++a) {
+              double* dst = row0 + a * px;
+              for (int k = 0; k < d; ++k) dst[k] += src[a * d + k];
+            }
+          }
       }
     }
   }
 }
 
-void ClusterSpace::sensitivity(const double* u, Eigen::MatrixXd& rows) const {
-  Eigen::MatrixXd x_rows;
-  sensitivity_x(u, x_rows);
+void ClusterSpace::sensitivity(const double* u, int count, RowMatrix& rows) const {
+  RowMatrix x_rows;
+  sensitivity_x(u, count, x_rows);
   rows = x_rows * t_;
 }
 
 Eigen::VectorXd ClusterSpace::forces(const double* u, const Eigen::VectorXd& z) const {
-  Eigen::MatrixXd x_rows;
-  sensitivity_x(u, x_rows);
+  RowMatrix x_rows;
+  sensitivity_x(u, 1, x_rows);
   return x_rows * x_of(z);
 }
 

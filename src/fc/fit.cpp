@@ -60,35 +60,36 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
   for (auto& a : acc) a.resize(p);
   batch = std::max(batch, 1);
   double build = 0, reduce = 0;
-  // Per fold, a batch of rows; flushed into that fold's statistics when full.
-  std::vector<Eigen::MatrixXd> rows(groups,
-                                    Eigen::MatrixXd(static_cast<Eigen::Index>(batch) * n3, p));
-  std::vector<Eigen::VectorXd> ys(groups, Eigen::VectorXd(static_cast<Eigen::Index>(batch) * n3));
-  std::vector<int> filled(groups, 0);
+  // Per fold, a batch of configurations; its rows are built together and added to that
+  // fold's statistics when the batch is full.
+  std::vector<std::vector<double>> batch_u(groups), batch_f(groups);
+  RowMatrix rows;
   auto flush = [&](int g) {
-    if (filled[g] == 0) return;
+    const int count = static_cast<int>(batch_u[g].size() / n3);
+    if (count == 0) return;
     util::Stopwatch w;
-    const Eigen::Index r = static_cast<Eigen::Index>(filled[g]) * n3;
-    acc[g].ata.selfadjointView<Eigen::Lower>().rankUpdate(rows[g].topRows(r).transpose());
-    acc[g].aty.noalias() += rows[g].topRows(r).transpose() * ys[g].head(r);
-    acc[g].yty += ys[g].head(r).squaredNorm();
-    acc[g].rows += r;
-    filled[g] = 0;
+    space.sensitivity(batch_u[g].data(), count, rows);
+    build += w.seconds();
+    w.restart();
+    const Eigen::Map<const Eigen::VectorXd> y(batch_f[g].data(), rows.rows());
+    acc[g].ata.selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose());
+    acc[g].aty.noalias() += rows.transpose() * y;
+    acc[g].yty += y.squaredNorm();
+    acc[g].rows += rows.rows();
     reduce += w.seconds();
+    batch_u[g].clear();
+    batch_f[g].clear();
   };
-  Eigen::MatrixXd one;
   std::int64_t used = 0;
   for (std::int64_t k = 0; k < local.count(); ++k) {
     const std::int64_t global = local.first + k;
     if (global < begin || global >= end) continue;
     const int g = folds > 0 ? static_cast<int>(global % folds) : 0;
-    util::Stopwatch w;
-    space.sensitivity(local.displacements.data() + k * n3, one);
-    rows[g].middleRows(static_cast<Eigen::Index>(filled[g]) * n3, n3) = one;
-    ys[g].segment(static_cast<Eigen::Index>(filled[g]) * n3, n3) =
-        Eigen::Map<const Eigen::VectorXd>(local.forces.data() + k * n3, n3);
-    build += w.seconds();
-    if (++filled[g] == batch) flush(g);
+    batch_u[g].insert(batch_u[g].end(), local.displacements.begin() + k * n3,
+                      local.displacements.begin() + (k + 1) * n3);
+    batch_f[g].insert(batch_f[g].end(), local.forces.begin() + k * n3,
+                      local.forces.begin() + (k + 1) * n3);
+    if (static_cast<int>(batch_u[g].size() / n3) == batch) flush(g);
     ++used;
   }
   for (int g = 0; g < groups; ++g) flush(g);

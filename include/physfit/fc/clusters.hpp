@@ -57,6 +57,9 @@ struct Orbit {
   int size() const { return static_cast<int>(basis.cols()); }
 };
 
+/// Row-major dense matrix (sensitivity rows: one force component per contiguous row).
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 /// The cluster space of a crystal: orbits, parameters and sensitivity rows.
 class ClusterSpace {
  public:
@@ -83,9 +86,14 @@ class ClusterSpace {
 
   /// Sensitivity rows of one configuration: `rows` (3 num_atoms x num_parameters, resized)
   /// such that the forces are rows z; `u` holds num_atoms x 3 displacements (Angstrom).
-  void sensitivity(const double* u, Eigen::MatrixXd& rows) const;
-  /// Same in the symmetry-adapted parameters x (3 num_atoms x num_symmetry_parameters).
-  void sensitivity_x(const double* u, Eigen::MatrixXd& rows) const;
+  void sensitivity(const double* u, RowMatrix& rows) const { sensitivity(u, 1, rows); }
+  /// Rows of `count` configurations (displacements one after the other), stacked:
+  /// count 3 num_atoms x num_parameters.
+  void sensitivity(const double* u, int count, RowMatrix& rows) const;
+  /// Same in the symmetry-adapted parameters x (count 3 num_atoms x num_symmetry_parameters).
+  /// The translates of each cluster and the configurations of the batch go through one small
+  /// matrix product per cluster and slot.
+  void sensitivity_x(const double* u, int count, RowMatrix& rows) const;
   /// Forces predicted for displacements `u` by parameters z (3 num_atoms values).
   Eigen::VectorXd forces(const double* u, const Eigen::VectorXd& z) const;
 
@@ -116,6 +124,8 @@ class ClusterSpace {
     int orbit = 0;
     std::vector<int> atoms;  // slot order of `basis`
     Eigen::MatrixXd basis;
+    RowMatrix basis_rows;  // the same, row-major (contiguous per tensor component)
+    std::int64_t first_instance = 0, num_instances = 0;  // its translates in instances_
   };
   void build_order(int order, double cutoff);
   void build_sum_rule(int order, std::vector<Eigen::Triplet<double>>& t_entries);

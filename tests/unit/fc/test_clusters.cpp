@@ -187,7 +187,7 @@ TEST(ClusterSpace, SensitivityRowsAreTheNegativeEnergyGradient) {
     }
     return e;
   };
-  Eigen::MatrixXd rows;
+  fc::RowMatrix rows;
   space.sensitivity(u.data(), rows);
   const Eigen::VectorXd f = rows * z;
   const double h = 1e-5;
