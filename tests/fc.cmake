@@ -9,6 +9,20 @@ foreach(_target fc_unit_tests)
                              PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
 endforeach()
 
+
+# End-to-end tests of import, fc and phonons (Python, Debian's interpreter with h5py and
+# phonopy): one CTest test per TestCase class.
+file(STRINGS cli/test_fc.py _fc_cli_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc.py)
+foreach(line IN LISTS _fc_cli_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED si_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+endforeach()
+
 get_directory_property(_fc_all_tests TESTS)
 foreach(_test IN LISTS _fc_all_tests)
   if(_test MATCHES "^fc_")

@@ -122,8 +122,6 @@ Command import_command() {
       "Atoms of extended XYZ frames are mapped to the sites of the ideal supercell within\n"
       "--map-tolerance; an atom with no site is an error naming the configuration and atom.";
   c.declare = [](config::Options& opts) {
-    opts.positional("format");
-    opts.positional("input");
     opts.add<std::string>("format", "input format: " + util::join(format_names(), ", "))
         .required()
         .check(config::one_of(format_names()));
@@ -138,6 +136,8 @@ Command import_command() {
     opts.add<std::string>("dfset-units", "units of a DFSET: rydberg-bohr or ev-angstrom")
         .default_value(std::string("rydberg-bohr"))
         .check(config::one_of({"rydberg-bohr", "ev-angstrom"}));
+    opts.positional("format");
+    opts.positional("input");
   };
   c.run = run;
   return c;
