@@ -3,7 +3,9 @@
 physfit_add_tests(fc_unit_tests SOURCES
   unit/fc/test_clusters.cpp
   unit/fc/test_crystal.cpp)
-foreach(_target fc_unit_tests)
+physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/fc/test_fit_parallel.cpp)
+foreach(_target fc_unit_tests fc_mpi_tests)
   target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
   target_compile_definitions(${_target} PRIVATE PHYSFIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                              PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
@@ -21,6 +23,18 @@ foreach(line IN LISTS _fc_cli_classes)
   set_tests_properties(fc_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     FIXTURES_REQUIRED si_data
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+endforeach()
+
+# Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference.
+file(STRINGS regression/fc/test_accuracy.py _fc_acc_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/regression/fc/test_accuracy.py)
+foreach(line IN LISTS _fc_acc_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_regression.Accuracy${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_accuracy.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/regression/fc)
+  set_tests_properties(fc_regression.Accuracy${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED si_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
 get_directory_property(_fc_all_tests TESTS)
