@@ -103,9 +103,35 @@ void run(Context& ctx) {
   }
   phase("read");
   const int folds = o.get<int>("folds");
+  // Memory plan per rank: the normal equations (whole and per fold), one batch of rows (in x
+  // and in z), this rank's configurations and the cluster list; against the dense matrix.
+  const double p = space->num_parameters(), px = space->num_symmetry_parameters();
+  const double n3 = 3.0 * crystal.num_atoms();
+  const int batch = o.get<int>("batch");
+  std::int64_t clusters = 0;
+  for (int order = 2; order <= space->max_order(); ++order) clusters += space->num_clusters(order);
+  util::Json plan = util::Json::object();
+  plan["normal_equations_bytes"] = (folds > 0 ? folds + 1 : 1) * 8.0 * p * p;
+  plan["batch_rows_bytes"] = batch * n3 * (p + px) * 8.0;
+  plan["configurations_bytes"] = 16.0 * n3 * static_cast<double>(local.count());
+  plan["clusters_bytes"] = 32.0 * static_cast<double>(clusters);
+  plan["dense_matrix_bytes"] = 8.0 * n3 * static_cast<double>(train) * p;
+  log::info("fc: memory plan per rank: normal equations ",
+            util::format_bytes((folds > 0 ? folds + 1 : 1) * 8.0 * p * p), ", one batch of rows ",
+            util::format_bytes(batch * n3 * (p + px) * 8.0), ", configurations ",
+            util::format_bytes(16.0 * n3 * static_cast<double>(local.count())), ", clusters ",
+            util::format_bytes(32.0 * static_cast<double>(clusters)),
+            "; the dense sensitivity matrix would be ",
+            util::format_bytes(8.0 * n3 * static_cast<double>(train) * p));
+  if (o.get<bool>("plan-only")) {
+    ctx.summary["parameters"] = space->num_parameters();
+    ctx.summary["orders"] = counts;
+    ctx.summary["memory_plan"] = plan;
+    return;
+  }
   const fc::Method method = fc::parse_method(o.get<std::string>("method"));
   const fc::FitData data = mpi::guarded(comm, [&] {
-    return fc::accumulate(comm, *space, local, folds, first, first + train, o.get<int>("batch"));
+    return fc::accumulate(comm, *space, local, folds, first, first + train, batch);
   });
   log::info("fc: ", data.configurations, " training configurations, ", data.total.rows,
             " force components, ", space->num_parameters(), " parameters: sensitivity rows ",
@@ -262,6 +288,7 @@ void run(Context& ctx) {
   ctx.summary["phases"] = timing;
   ctx.summary["seconds"] = total_clock.seconds();
   ctx.summary["dense_matrix_bytes"] = 8.0 * data.total.rows * space->num_parameters();
+  ctx.summary["memory_plan"] = plan;
 }
 
 }  // namespace
@@ -333,6 +360,7 @@ Command fc_command() {
     opts.add<std::vector<std::string>>("exports", "phonopy, phonopy-hdf5, phono3py, shengbte")
         .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"});
     opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
+    opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");
   };
   c.run = run;
   return c;
