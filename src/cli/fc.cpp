@@ -31,6 +31,10 @@ void run(Context& ctx) {
   const auto data_path = o.get<std::string>("data");
   const auto cutoffs = o.get<std::vector<double>>("cutoffs");
   const double symprec = o.get<double>("symprec");
+  if (data_path.empty()) {
+    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --data FILE.h5 (or "
+                                             "data = ... in the configuration file)"));
+  }
   util::Stopwatch total_clock;
   std::vector<Phase> phases;
   util::Stopwatch clock;
@@ -64,6 +68,10 @@ void run(Context& ctx) {
   fc::ClusterOptions copt;
   copt.cutoffs = cutoffs;
   copt.acoustic_sum_rule = o.get<bool>("sum-rule");
+  copt.rotational_invariance = o.get<bool>("rotational-invariance");
+  if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
+    mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
+  }
   const auto space =
       mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(crystal, copt); });
   util::Json counts = util::Json::array();
@@ -310,7 +318,7 @@ Command fc_command() {
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
-        .required();
+        .default_value(std::string());
     opts.add<std::vector<double>>("cutoffs",
                                   "cutoff (Angstrom) of orders 2, 3, 4...; negative: every cluster")
         .default_value(std::vector<double>{-1.0});
@@ -318,6 +326,9 @@ Command fc_command() {
         .default_value(1e-5)
         .check(config::positive<double>());
     opts.add<bool>("sum-rule", "impose the acoustic sum rule exactly").default_value(true);
+    opts.add<bool>("rotational-invariance",
+                   "also impose the rotational invariance of the second order (zero first order)")
+        .default_value(false);
     opts.add<std::string>("method", "ols, lasso, elastic-net or adaptive-lasso")
         .default_value(std::string("ols"))
         .check(config::one_of({"ols", "lasso", "elastic-net", "adaptive-lasso"}));

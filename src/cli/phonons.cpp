@@ -71,6 +71,10 @@ void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
   const double symprec = o.get<double>("symprec");
+  if (o.get<std::string>("fc").empty()) {
+    mpi::throw_on_all_ranks(comm, UsageError("give the force constants with --fc FILE (a physfit "
+                                             "model .h5, or FORCE_CONSTANTS with --structure)"));
+  }
   // Small work: rank 0 computes, the others wait for the outcome.
   struct Result {
     util::Json points = util::Json::object();
@@ -186,7 +190,7 @@ Command phonons_command() {
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("fc", "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
-        .required();
+        .default_value(std::string());
     opts.add<std::string>("structure", "HDF5 with /structure (for FORCE_CONSTANTS input)")
         .default_value(std::string());
     opts.add<double>("symprec", "symmetry and image tolerance (Angstrom)")

@@ -381,6 +381,37 @@ void ClusterSpace::build_sum_rule(int order, std::vector<Eigen::Triplet<double>>
     }
     ++r;
   }
+  if (order == 2 && options_.rotational_invariance) {
+    // Rows sum_j Phi_ab(i,j) R^c - Phi_ac(i,j) R^b for each representative atom i.
+    const Eigen::Index base = c.rows();
+    c.conservativeResize(base + static_cast<Eigen::Index>(reps.size()) * 27, Eigen::NoChange);
+    c.bottomRows(static_cast<Eigen::Index>(reps.size()) * 27).setZero();
+    int k = 0;
+    for (const auto& rep : reps) {
+      for (int j = 0; j < cr.num_atoms(); ++j) {
+        std::vector<int> target{rep[0], j}, sorted = target;
+        std::sort(sorted.begin(), sorted.end());
+        const auto it = instance_of.find(key(sorted));
+        if (it == instance_of.end()) continue;
+        const Instance& in = instances[it->second];
+        const Member& m = members_[in.member];
+        const Orbit& orbit = orbits_[m.orbit];
+        const auto perm = match_slots(target, {in.atoms[0], in.atoms[1]});
+        const auto vectors = cr.shortest_vectors(rep[0], j, crystal_->symprec());
+        Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+        for (const auto& v : vectors) mean += v / static_cast<double>(vectors.size());
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b)
+            for (int g = 0; g < 3; ++g) {
+              auto row = c.row(base + k * 27 + 9 * a + 3 * b + g)
+                             .segment(orbit.first_parameter - x0, orbit.size());
+              row += mean[g] * m.basis.row(permuted_index(3 * a + b, perm, 2));
+              row -= mean[b] * m.basis.row(permuted_index(3 * a + g, perm, 2));
+            }
+      }
+      ++k;
+    }
+  }
   const double scale = c.size() ? c.cwiseAbs().maxCoeff() : 0.0;
   std::vector<int> pivots = rref(c, options_.tolerance * std::max(scale, 1.0));
   std::vector<int> z_of(px, -1);

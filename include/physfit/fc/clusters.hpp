@@ -17,6 +17,7 @@
 ///    block = 0, imposed exactly by elimination: the constraint rows of each order are reduced
 ///    (partial pivoting, columns in order: on-site and few-atom orbits first, so those are the
 ///    ones eliminated, as in ALAMODE) and x = T z;
+///  - optionally, the rotational invariance of the second order (added to its elimination);
 ///  - the independent parameters z, which the fit determines.
 ///
 /// The energy is V = sum_n sum_{clusters c of order n} (1 / prod_k m_k!) Phi_c . u^{(x)n},
@@ -41,6 +42,11 @@ struct ClusterOptions {
   std::vector<double> cutoffs = {-1.0};
   /// Impose the acoustic sum rule by elimination (on by default).
   bool acoustic_sum_rule = true;
+  /// Also impose the rotational invariance of the second order at equilibrium (zero first
+  /// order): sum_j Phi_ab(i,j) R_ij^c = sum_j Phi_ac(i,j) R_ij^b, with R_ij the mean of the
+  /// shortest vectors from i to the images of j (phonopy's split of supercell constants).
+  /// Requires acoustic_sum_rule; other orders are not constrained by it.
+  bool rotational_invariance = false;
   /// Tolerance of the null-space and elimination steps (relative).
   double tolerance = 1e-9;
 };
