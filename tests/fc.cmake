@@ -2,7 +2,8 @@
 # of them may read the silicon data made by the si_data fixture (tests/CMakeLists.txt).
 physfit_add_tests(fc_unit_tests SOURCES
   unit/fc/test_clusters.cpp
-  unit/fc/test_crystal.cpp)
+  unit/fc/test_crystal.cpp
+  unit/fc/test_fit.cpp)
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
   mpi/fc/test_fit_parallel.cpp)
 foreach(_target fc_unit_tests fc_mpi_tests)
