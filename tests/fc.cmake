@@ -10,6 +10,9 @@ foreach(_target fc_unit_tests fc_mpi_tests)
   target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
   target_compile_definitions(${_target} PRIVATE PHYSFIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                              PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
+  if(PHYSFIT_SANITIZE)
+    target_compile_options(${_target} PRIVATE -O1)  # Eigen at -O0 is too slow (see sources.cmake)
+  endif()
 endforeach()
 
 
@@ -26,7 +29,10 @@ foreach(line IN LISTS _fc_cli_classes)
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
-# Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference.
+# Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
+# numerical property of the optimised build: not registered in the sanitizer build, where the
+# same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).
+if(NOT PHYSFIT_SANITIZE)
 file(STRINGS regression/fc/test_accuracy.py _fc_acc_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/regression/fc/test_accuracy.py)
 foreach(line IN LISTS _fc_acc_classes)
@@ -37,6 +43,7 @@ foreach(line IN LISTS _fc_acc_classes)
     FIXTURES_REQUIRED si_data
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
+endif()
 
 get_directory_property(_fc_all_tests TESTS)
 foreach(_test IN LISTS _fc_all_tests)
