@@ -1,7 +1,8 @@
 // `physfit import <format>`: converts structure/force data to physfit's HDF5 layout
-// (issue 5: extxyz, dfset, phonopy, force-sets). The formats live in a table so that other
-// engines' formats (the NN engine's idx and csv) can join the same command: see
-// import_formats_fc() and the report of issue 5.
+// (issue 5: extxyz, dfset, phonopy, force-sets). See import_fc.hpp for how the formats join
+// one `import` command with other engines' formats.
+
+#include "import_fc.hpp"
 
 #include <functional>
 
@@ -67,17 +68,43 @@ std::vector<ImportFormat> import_formats_fc() {
   };
 }
 
-std::vector<std::string> format_names() {
+}  // namespace
+
+std::vector<std::string> import_fc_formats() {
   std::vector<std::string> names;
   for (const auto& f : import_formats_fc()) names.push_back(f.name);
   return names;
 }
 
-void run(Context& ctx) {
+std::string import_fc_help() {
+  std::string text;
+  for (const auto& f : import_formats_fc()) text += "  " + f.name + ": " + f.summary + "\n";
+  return text;
+}
+
+void declare_import_fc(config::Options& opts) {
+  opts.add<std::string>("structure",
+                        "ideal supercell: HDF5 with /structure, or phonopy_params.yaml")
+      .default_value(std::string());
+  opts.add<double>("map-tolerance", "largest distance (Angstrom) of an atom from its site")
+      .default_value(1.0)
+      .check(config::positive<double>());
+  opts.add<std::string>("dfset-units", "units of a DFSET: rydberg-bohr or ev-angstrom")
+      .default_value(std::string("rydberg-bohr"))
+      .check(config::one_of({"rydberg-bohr", "ev-angstrom"}));
+}
+
+void run_import_fc(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
   const auto format = o.get<std::string>("format");
   const auto output = o.get<std::string>("output");
+  if (o.get<std::string>("input").empty() || output.empty()) {
+    mpi::throw_on_all_ranks(comm, UsageError("import " + format +
+                                             ": give the file to convert "
+                                             "with --input and the HDF5 file to write with "
+                                             "--output"));
+  }
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
   const std::vector<long long> sizes = mpi::guarded(comm, [&] {
     if (!out.writes_here()) return std::vector<long long>{};
@@ -105,41 +132,29 @@ void run(Context& ctx) {
   ctx.summary["output"] = output;
 }
 
-}  // namespace
-
 Command import_command() {
   Command c;
   c.name = "import";
   c.summary = "convert structure/force data (extxyz, dfset, phonopy, force-sets) to HDF5";
-  std::string formats;
-  for (const auto& f : import_formats_fc()) formats += "  " + f.name + ": " + f.summary + "\n";
   c.description =
-      "physfit import FORMAT INPUT --output data.h5 [--structure IDEAL]\n\n"
+      "physfit import FORMAT --input FILE --output data.h5 [--structure IDEAL]\n\n"
       "Writes physfit's HDF5 layout (/structure: lattice, positions, numbers, masses and the\n"
       "primitive cell when known; /configs: displacements, forces, energies; Angstrom,\n"
       "eV/Angstrom, eV, amu). Formats:\n" +
-      formats +
+      import_fc_help() +
       "Atoms of extended XYZ frames are mapped to the sites of the ideal supercell within\n"
       "--map-tolerance; an atom with no site is an error naming the configuration and atom.";
   c.declare = [](config::Options& opts) {
-    opts.add<std::string>("format", "input format: " + util::join(format_names(), ", "))
+    opts.add<std::string>("format", "input format: " + util::join(import_fc_formats(), ", "))
         .required()
-        .check(config::one_of(format_names()));
-    opts.add<std::string>("input", "the file to convert").required();
-    opts.add<std::string>("output", "the HDF5 file to write").default_value(std::string("data.h5"));
-    opts.add<std::string>("structure",
-                          "ideal supercell: HDF5 with /structure, or phonopy_params.yaml")
-        .default_value(std::string());
-    opts.add<double>("map-tolerance", "largest distance (Angstrom) of an atom from its site")
-        .default_value(1.0)
-        .check(config::positive<double>());
-    opts.add<std::string>("dfset-units", "units of a DFSET: rydberg-bohr or ev-angstrom")
-        .default_value(std::string("rydberg-bohr"))
-        .check(config::one_of({"rydberg-bohr", "ev-angstrom"}));
+        .check(config::one_of(import_fc_formats()));
+    opts.add<std::string>("input", "the file to convert").default_value(std::string());
+    opts.add<std::string>("output", "the HDF5 file to write").default_value(std::string());
+    declare_import_fc(opts);
     opts.positional("format");
-    opts.positional("input");
+    opts.positional("config");
   };
-  c.run = run;
+  c.run = run_import_fc;
   return c;
 }
 

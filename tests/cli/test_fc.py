@@ -56,7 +56,7 @@ class Import(unittest.TestCase):
             u, forces = f["configs/displacements"][...], f["configs/forces"][...]
         for fmt, source in (("extxyz", "si64_rattle_0.03.extxyz"), ("dfset", "DFSET_0.03")):
             out = os.path.join(d, fmt + ".h5")
-            r = physfit("import", fmt, si(source), "--structure", si("si64_rattle_0.03.h5"),
+            r = physfit("import", fmt, "--input", si(source), "--structure", si("si64_rattle_0.03.h5"),
                         "--output", out, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(summary(r)["configurations"], 200)
@@ -66,7 +66,7 @@ class Import(unittest.TestCase):
                 self.assertEqual(f["configs/forces"].attrs["unit"], "eV/angstrom")
                 self.assertEqual(f["/physfit"].attrs["command"], "import")
         out = os.path.join(d, "phonopy.h5")
-        r = physfit("import", "phonopy", si("phonopy_params.yaml"), "--output", out)
+        r = physfit("import", "phonopy", "--input", si("phonopy_params.yaml"), "--output", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out) as f:
             self.assertEqual(f["configs/displacements"].shape, (2, 64, 3))
@@ -75,16 +75,17 @@ class Import(unittest.TestCase):
 
     def test_missing_structure_and_far_atoms_are_clear_errors(self):
         d = scratch(self)
-        r = physfit("import", "dfset", si("DFSET_0.01"), "--output", os.path.join(d, "x.h5"))
+        r = physfit("import", "dfset", "--input", si("DFSET_0.01"), "--output",
+                    os.path.join(d, "x.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("--structure", r.stderr)
-        r = physfit("import", "extxyz", si("si64_rattle_0.1.extxyz"), "--structure",
+        r = physfit("import", "extxyz", "--input", si("si64_rattle_0.1.extxyz"), "--structure",
                     si("si64_rattle_0.1.h5"), "--map-tolerance", "0.3",
                     "--output", os.path.join(d, "x.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertRegex(r.stderr, r"configuration \d+ \(line \d+\), atom \d+: the nearest site")
         self.assertFalse(os.path.exists(os.path.join(d, "x.h5")))
-        r = physfit("import", "xyz", si("DFSET_0.01"))
+        r = physfit("import", "xyz", "--input", si("DFSET_0.01"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("extxyz", r.stderr)
 
