@@ -12,6 +12,7 @@
 #include "physfit/fc/model.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
+#include "physfit/log/progress.hpp"
 #include "physfit/mpi/guard.hpp"
 #include "physfit/util/clock.hpp"
 #include "physfit/util/strings.hpp"
@@ -138,9 +139,16 @@ void run(Context& ctx) {
     return;
   }
   const fc::Method method = fc::parse_method(o.get<std::string>("method"));
+  std::int64_t mine = 0;  // this rank's training configurations (rank 0's are shown)
+  for (std::int64_t k = 0; k < local.count(); ++k) {
+    mine += local.first + k >= first && local.first + k < first + train;
+  }
+  log::Progress progress("fc: sensitivity rows", mine);
   const fc::FitData data = mpi::guarded(comm, [&] {
-    return fc::accumulate(comm, *space, local, folds, first, first + train, batch);
+    return fc::accumulate(comm, *space, local, folds, first, first + train, batch,
+                          [&](std::int64_t done) { progress.update(done); });
   });
+  progress.finish();
   log::info("fc: ", data.configurations, " training configurations, ", data.total.rows,
             " force components, ", space->num_parameters(), " parameters: sensitivity rows ",
             util::format_duration(data.build_seconds), ", normal equations ",

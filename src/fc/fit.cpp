@@ -48,7 +48,8 @@ std::size_t peak_memory_bytes() {
 }
 
 FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
-                   int folds, std::int64_t begin, std::int64_t end, int batch) {
+                   int folds, std::int64_t begin, std::int64_t end, int batch,
+                   const std::function<void(std::int64_t)>& progress) {
   const int p = space.num_parameters();
   const int n3 = 3 * space.crystal().num_atoms();
   if (local.num_atoms != space.crystal().num_atoms()) {
@@ -80,6 +81,7 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
     batch_u[g].clear();
     batch_f[g].clear();
   };
+  std::int64_t flushed = 0;
   std::int64_t used = 0;
   for (std::int64_t k = 0; k < local.count(); ++k) {
     const std::int64_t global = local.first + k;
@@ -89,8 +91,12 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
                       local.displacements.begin() + (k + 1) * n3);
     batch_f[g].insert(batch_f[g].end(), local.forces.begin() + k * n3,
                       local.forces.begin() + (k + 1) * n3);
-    if (static_cast<int>(batch_u[g].size() / n3) == batch) flush(g);
     ++used;
+    if (static_cast<int>(batch_u[g].size() / n3) == batch) {
+      flush(g);
+      flushed += batch;
+      if (progress) progress(flushed);
+    }
   }
   for (int g = 0; g < groups; ++g) flush(g);
   util::Stopwatch w;

@@ -14,6 +14,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,9 +49,11 @@ struct FitData {
 /// **Collective.** Builds the sensitivity rows of this rank's configurations (`local`, whose
 /// global indices are local.first + k) `batch` configurations at a time and reduces them over
 /// the ranks. `folds` = 0: no per-fold statistics. Only configurations whose global index is in
-/// [begin, end) are used.
+/// [begin, end) are used. `progress` (if set) is called with the number of this rank's
+/// configurations done after each batch.
 FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
-                   int folds, std::int64_t begin, std::int64_t end, int batch = 4);
+                   int folds, std::int64_t begin, std::int64_t end, int batch = 4,
+                   const std::function<void(std::int64_t)>& progress = {});
 
 /// Regression methods.
 enum class Method { kLeastSquares, kLasso, kElasticNet, kAdaptiveLasso };
