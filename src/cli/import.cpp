@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "import_fc.hpp"
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
 #include "physfit/io/csv.hpp"
@@ -204,8 +205,10 @@ void run(Context& ctx) {
   const auto format = ctx.options.get<std::string>("format");
   if (format == "idx") {
     import_idx(ctx);
-  } else {
+  } else if (format == "csv") {
     import_csv(ctx);
+  } else {
+    run_import_fc(ctx);  // structure and displacement/force formats (src/cli/import_fc.cpp)
   }
   ctx.summary["format"] = format;
 }
@@ -215,17 +218,30 @@ void run(Context& ctx) {
 Command import_command() {
   Command c;
   c.name = "import";
-  c.summary = "convert IDX files (MNIST, Fashion-MNIST) or a CSV table into an HDF5 dataset";
+  c.summary = "convert data to HDF5: training sets (idx, csv) and structure/force data (" +
+              util::join(import_fc_formats(), ", ") + ")";
   c.description =
       "physfit import idx --images train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz\n"
       "               --output fashion_train.h5\n"
-      "physfit import csv --input table.csv --target-columns energy --output data.h5\n\n"
-      "Writes /features (IDX: uint8 [N, H, W] as stored; CSV: float32 [N, F]) with the\n"
+      "physfit import csv --input table.csv --target-columns energy --output data.h5\n"
+      "physfit import extxyz --input md.extxyz --output data.h5 [--structure ideal.h5]\n\n"
+      "Training sets: /features (IDX: uint8 [N, H, W] as stored; CSV: float32 [N, F]) with the\n"
       "attributes scale and offset (the model's input is features * scale + offset; 1/255 and\n"
       "0 for IDX images by default), and /labels (int32 [N], attribute classes) or /targets\n"
-      "(float32 [N, T]). IDX files may be gzip-compressed. Rank 0 reads and writes.";
+      "(float32 [N, T]). IDX files may be gzip-compressed.\n\n"
+      "Structure/force data: /structure (lattice, positions, numbers, masses and the primitive\n"
+      "cell when known) and /configs (displacements, forces, energies) in Angstrom,\n"
+      "eV/Angstrom, eV and amu. Formats:\n" +
+      import_fc_help() +
+      "Atoms of extended XYZ frames are mapped to the sites of the ideal supercell within\n"
+      "--map-tolerance; an atom with no site is an error naming the configuration and atom.\n"
+      "Rank 0 reads and writes.";
   c.declare = [](config::Options& opts) {
-    opts.add<std::string>("format", "idx or csv").required().check(config::one_of({"idx", "csv"}));
+    std::vector<std::string> formats{"idx", "csv"};
+    for (const auto& f : import_fc_formats()) formats.push_back(f);
+    opts.add<std::string>("format", "input format: " + util::join(formats, ", "))
+        .required()
+        .check(config::one_of(formats));
     opts.positional("format");
     opts.positional("config");
     opts.add<std::string>("output", "the HDF5 dataset to write").default_value(std::string());
@@ -250,6 +266,7 @@ Command import_command() {
     opts.add<int>("classes", "number of classes (0: largest label + 1)")
         .default_value(0)
         .check(config::non_negative<int>());
+    declare_import_fc(opts);
   };
   c.run = [](Context& ctx) { run(ctx); };
   return c;

@@ -21,8 +21,8 @@ io::Provenance Context::provenance(std::int64_t threads) const {
 }
 
 std::vector<Command> builtin_commands() {
-  return {inspect_command(), selfcheck_command(), import_command(),
-          train_command(),   evaluate_command(),  predict_command()};
+  return {inspect_command(),  selfcheck_command(), import_command(), train_command(),
+          evaluate_command(), predict_command(),   fc_command(),     phonons_command()};
 }
 
 namespace {
@@ -156,12 +156,13 @@ int main(int argc, char** argv, const std::vector<Command>& commands) {
     }
     json = std::find(rest.begin(), rest.end(), "--json") != rest.end();
 
-    // The command line first (it may name the configuration file), then both together.
-    config::Values values = mpi::guarded(world, [&] { return opts.parse(rest); });
-    if (values.has("config")) {
-      const config::IniText ini = config::load_ini(world, values.get<std::string>("config"));
-      values = mpi::guarded(world, [&] { return opts.parse(rest, &ini); });
-    }
+    // The command line alone first (it may name the configuration file, which may hold
+    // required options), then both together.
+    config::Values values = mpi::guarded(world, [&] { return opts.parse(rest, nullptr, false); });
+    config::IniText ini;
+    const bool has_config = values.has("config");
+    if (has_config) ini = config::load_ini(world, values.get<std::string>("config"));
+    values = mpi::guarded(world, [&] { return opts.parse(rest, has_config ? &ini : nullptr); });
     json = values.get<bool>("json");
     log::Level level = log::parse_level(values.get<std::string>("log-level"));
     if (values.get<bool>("quiet")) level = std::max(level, log::Level::kWarning);

@@ -351,7 +351,8 @@ po::options_description describe(const std::vector<std::shared_ptr<OptionSpec>>&
 
 }  // namespace
 
-Values Options::parse(const std::vector<std::string>& args, const IniText* ini) const {
+Values Options::parse(const std::vector<std::string>& args, const IniText* ini,
+                      bool check_required) const {
   Values values;
   values.specs_ = specs_;
   for (const auto& s : specs_) {
@@ -446,7 +447,7 @@ Values Options::parse(const std::vector<std::string>& args, const IniText* ini) 
   }
 
   for (const auto& e : values.entries_) {
-    if (e.spec->required_ && !e.value.has_value()) {
+    if (check_required && e.spec->required_ && !e.value.has_value()) {
       throw UsageError(
           "missing required option '" + e.spec->key_ + "' for '" + program_ + "': give it " +
           (e.spec->command_line_only_ ? std::string("on the command line")

@@ -451,14 +451,14 @@ Image Figure::render() const {
   // Grid and tick labels.
   for (std::size_t i = 0; i < l.yticks.size(); ++i) {
     const int y = static_cast<int>(std::lround(py(l.yticks[i])));
-    if (y < p.y0 || y >= p.y1) continue;
+    if (y < p.y0 || y > p.y1) continue;  // ticks on the frame (the range's ends) included
     canvas.hline(p.x0, p.x1 - 1, y, kGrid);
     canvas.hline(p.x0 - 4, p.x0 - 1, y, kFrame);
     canvas.text(l.ylabels[i], p.x0 - 7, y + detail::kFontAscent / 2 - 1, kBlack, 2);
   }
   for (std::size_t i = 0; i < l.xticks.size(); ++i) {
     const int x = static_cast<int>(std::lround(px(l.xticks[i])));
-    if (x < p.x0 || x >= p.x1) continue;
+    if (x < p.x0 || x > p.x1) continue;
     canvas.vline(x, p.y0, p.y1 - 1, kGrid);
     canvas.vline(x, p.y1, p.y1 + 3, kFrame);
     canvas.text(l.xlabels[i], x, p.y1 + 6 + detail::kFontAscent, kBlack, 1);

@@ -177,6 +177,18 @@ class Configuration(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("command line: bad value 'NaN' for delay: expected a finite number", r.stderr)
 
+    def test_a_required_option_can_come_from_the_file(self):
+        d = scratch(self)
+        table = os.path.join(d, "t.csv")
+        with open(table, "w") as f:
+            f.write("x,y\n1,2\n3,4\n")
+        ini = self.write(d, "format = csv\ninput = %s\noutput = %s\ntarget-columns = y\n"
+                         % (table, os.path.join(d, "t.h5")))
+        r = physfit("import", "--config", ini, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(os.path.join(d, "t.h5"), "r") as f:
+            np.testing.assert_array_equal(f["/targets"][...].ravel(), [2, 4])
+
     def test_missing_configuration_file(self):
         r = physfit("selfcheck", "/nonexistent/run.ini", ranks=2)
         self.assertEqual(r.returncode, 2)

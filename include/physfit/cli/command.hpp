@@ -42,10 +42,15 @@ std::vector<Command> builtin_commands();
 // Built-in commands (one source file each).
 Command inspect_command();
 Command selfcheck_command();
-// The neural-network engine: import idx|csv, train, evaluate, predict (src/cli/).
+// physfit import: datasets (idx, csv) and structure/force data (extxyz, dfset, phonopy,
+// force-sets) to HDF5.
 Command import_command();
+// The neural-network engine (issue 3).
 Command train_command();
 Command evaluate_command();
 Command predict_command();
+// Force constants (issue 5).
+Command fc_command();
+Command phonons_command();
 
 }  // namespace physfit::cli

@@ -198,7 +198,10 @@ class Options {
   /// Parses the command-line arguments (without the program and command names) and, if
   /// given, the INI entries; a key given in both takes the command-line value. Throws
   /// UsageError naming the key, the value and the file and line (or "command line").
-  Values parse(const std::vector<std::string>& args, const IniText* ini = nullptr) const;
+  /// `check_required` = false skips the check of required options (a first pass over the
+  /// command line alone, to find the configuration file that may hold them).
+  Values parse(const std::vector<std::string>& args, const IniText* ini = nullptr,
+               bool check_required = true) const;
 
   /// The option list as `--help` prints it.
   std::string help() const;

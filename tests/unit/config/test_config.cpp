@@ -173,3 +173,13 @@ TEST(Options, PrintsHelpWithTypesAndDefaults) {
   EXPECT_NE(help.find("(required)"), std::string::npos) << help;
   EXPECT_NE(help.find("--verbose"), std::string::npos) << help;
 }
+
+TEST(Options, CanLeaveRequiredOptionsToTheConfigurationFile) {
+  const auto opts = sample_options();
+  // First pass over the command line alone: data.train may still come from the file.
+  const auto first = opts.parse({"run.ini"}, nullptr, false);
+  EXPECT_FALSE(first.has("data.train"));
+  EXPECT_EQ(first.get<std::string>("config"), "run.ini");
+  const auto ini = config::parse_ini("[data]\ntrain = x.h5\n", "run.ini");
+  EXPECT_EQ(opts.parse({"run.ini"}, &ini).get<std::string>("data.train"), "x.h5");
+}

@@ -1,0 +1,388 @@
+// `physfit fc`: force constants from displacement/force data (issue 5).
+
+#include <cmath>
+#include <sstream>
+
+#include "physfit/cli/command.hpp"
+#include "physfit/error.hpp"
+#include "physfit/fc/clusters.hpp"
+#include "physfit/fc/dataset.hpp"
+#include "physfit/fc/exports.hpp"
+#include "physfit/fc/fit.hpp"
+#include "physfit/fc/model.hpp"
+#include "physfit/io/output_file.hpp"
+#include "physfit/log/log.hpp"
+#include "physfit/log/progress.hpp"
+#include "physfit/mpi/guard.hpp"
+#include "physfit/util/clock.hpp"
+#include "physfit/util/strings.hpp"
+
+namespace physfit::cli {
+namespace {
+
+struct Phase {
+  std::string name;
+  double seconds;
+  double peak_mb;
+};
+
+void run(Context& ctx) {
+  const mpi::Comm& comm = ctx.comm;
+  const auto& o = ctx.options;
+  const auto data_path = o.get<std::string>("data");
+  const auto cutoffs = o.get<std::vector<double>>("cutoffs");
+  const double symprec = o.get<double>("symprec");
+  if (data_path.empty()) {
+    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --data FILE.h5 (or "
+                                             "data = ... in the configuration file)"));
+  }
+  util::Stopwatch total_clock;
+  std::vector<Phase> phases;
+  util::Stopwatch clock;
+  auto phase = [&](const std::string& name) {
+    const double peak = comm.allreduce(static_cast<double>(fc::peak_memory_bytes()), mpi::Op::kMax);
+    phases.push_back({name, comm.allreduce(clock.seconds(), mpi::Op::kMax), peak / 1e6});
+    clock.restart();
+  };
+
+  // Structure, symmetry and the cluster space: small, the same on every rank.
+  struct Setup {
+    fc::IdealStructure ideal;
+    std::unique_ptr<fc::Crystal> crystal;
+  };
+  Setup setup = mpi::guarded(comm, [&] {
+    Setup s;
+    s.ideal = fc::read_structure_hdf5(data_path);
+    s.crystal = std::make_unique<fc::Crystal>(s.ideal.supercell,
+                                              s.ideal.resolve_primitive_lattice(symprec), symprec);
+    return s;
+  });
+  const fc::Crystal& crystal = *setup.crystal;
+  log::info("fc: ", crystal.num_atoms(), " atoms, space group ", crystal.international(), " (",
+            crystal.spacegroup_number(), "), ", crystal.operations().size(), " operations x ",
+            crystal.num_cells(), " translations, ", crystal.num_primitive(), " primitive atoms");
+  if (crystal.dropped_operations() > 0) {
+    log::warning("fc: the supercell shape breaks ", crystal.dropped_operations(),
+                 " operations of the primitive space group; they are not used");
+  }
+  phase("symmetry");
+  fc::ClusterOptions copt;
+  copt.cutoffs = cutoffs;
+  copt.acoustic_sum_rule = o.get<bool>("sum-rule");
+  copt.rotational_invariance = o.get<bool>("rotational-invariance");
+  if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
+    mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
+  }
+  const auto space =
+      mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(crystal, copt); });
+  util::Json counts = util::Json::array();
+  for (int order = 2; order <= space->max_order(); ++order) {
+    const double c = cutoffs[order - 2];
+    log::info("fc: order ", order, " (cutoff ",
+              c < 0 ? std::string("none") : util::trim(std::to_string(c)) + " A",
+              "): ", space->num_orbits(order), " orbits, ", space->num_clusters(order),
+              " clusters, ", space->num_symmetry_parameters(order), " symmetry-adapted, ",
+              space->num_parameters(order), " independent parameters");
+    util::Json e = util::Json::object();
+    e["order"] = order;
+    e["cutoff"] = c;
+    e["orbits"] = space->num_orbits(order);
+    e["clusters"] = space->num_clusters(order);
+    e["symmetry_parameters"] = space->num_symmetry_parameters(order);
+    e["parameters"] = space->num_parameters(order);
+    counts.push_back(e);
+  }
+  phase("clusters");
+
+  // Configurations: each rank reads its own block.
+  const auto local = mpi::guarded(comm, [&] {
+    auto c = fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms());
+    c.validate(data_path);
+    return c;
+  });
+  const std::int64_t first = o.get<long long>("first");
+  std::int64_t train = o.get<long long>("train");
+  const std::int64_t test = o.get<long long>("test");
+  if (train == 0) train = local.total - first - test;
+  if (first + train + test > local.total || train <= 0) {
+    mpi::throw_on_all_ranks(
+        comm,
+        UsageError("first + train + test = " + std::to_string(first + train + test) + " but '" +
+                   data_path + "' has " + std::to_string(local.total) + " configurations"));
+  }
+  phase("read");
+  const int folds = o.get<int>("folds");
+  // Memory plan per rank: the normal equations (whole and per fold), one batch of rows (in x
+  // and in z), this rank's configurations and the cluster list; against the dense matrix.
+  const double p = space->num_parameters(), px = space->num_symmetry_parameters();
+  const double n3 = 3.0 * crystal.num_atoms();
+  const int batch = o.get<int>("batch");
+  std::int64_t clusters = 0;
+  for (int order = 2; order <= space->max_order(); ++order) clusters += space->num_clusters(order);
+  util::Json plan = util::Json::object();
+  plan["normal_equations_bytes"] = (folds > 0 ? folds + 1 : 1) * 8.0 * p * p;
+  plan["batch_rows_bytes"] = batch * n3 * (p + px) * 8.0;
+  plan["configurations_bytes"] = 16.0 * n3 * static_cast<double>(local.count());
+  plan["clusters_bytes"] = 32.0 * static_cast<double>(clusters);
+  plan["dense_matrix_bytes"] = 8.0 * n3 * static_cast<double>(train) * p;
+  log::info("fc: memory plan per rank: normal equations ",
+            util::format_bytes((folds > 0 ? folds + 1 : 1) * 8.0 * p * p), ", one batch of rows ",
+            util::format_bytes(batch * n3 * (p + px) * 8.0), ", configurations ",
+            util::format_bytes(16.0 * n3 * static_cast<double>(local.count())), ", clusters ",
+            util::format_bytes(32.0 * static_cast<double>(clusters)),
+            "; the dense sensitivity matrix would be ",
+            util::format_bytes(8.0 * n3 * static_cast<double>(train) * p));
+  if (o.get<bool>("plan-only")) {
+    ctx.summary["parameters"] = space->num_parameters();
+    ctx.summary["orders"] = counts;
+    ctx.summary["memory_plan"] = plan;
+    return;
+  }
+  const fc::Method method = fc::parse_method(o.get<std::string>("method"));
+  std::int64_t mine = 0;  // this rank's training configurations (rank 0's are shown)
+  for (std::int64_t k = 0; k < local.count(); ++k) {
+    mine += local.first + k >= first && local.first + k < first + train;
+  }
+  log::Progress progress("fc: sensitivity rows", mine);
+  const fc::FitData data = mpi::guarded(comm, [&] {
+    return fc::accumulate(comm, *space, local, folds, first, first + train, batch,
+                          [&](std::int64_t done) { progress.update(done); });
+  });
+  progress.finish();
+  log::info("fc: ", data.configurations, " training configurations, ", data.total.rows,
+            " force components, ", space->num_parameters(), " parameters: sensitivity rows ",
+            util::format_duration(data.build_seconds), ", normal equations ",
+            util::format_duration(data.reduce_seconds), " (dense sensitivity matrix would be ",
+            util::format_bytes(8.0 * data.total.rows * space->num_parameters()), ")");
+  phase("sensitivity");
+
+  fc::FitOptions fopt;
+  fopt.method = method;
+  fopt.l1_ratio = o.get<double>("l1-ratio");
+  fopt.lambda = o.get<double>("lambda");
+  fopt.lambdas = o.get<int>("lambdas");
+  fopt.lambda_ratio = o.get<double>("lambda-ratio");
+  fopt.tol = o.get<double>("tol");
+  const fc::FitResult r = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
+  phase("fit");
+  log::info("fc: ", fc::method_name(method),
+            r.lambdas.empty() ? std::string() : ", lambda " + std::to_string(r.lambda),
+            ": training force RMSE ", r.train_rmse, " eV/A (", 100 * r.train_relative, " %)",
+            std::isnan(r.cv_rmse)
+                ? std::string()
+                : ", " + std::to_string(folds) + "-fold CV RMSE " + std::to_string(r.cv_rmse) +
+                      " eV/A (" + std::to_string(100 * r.cv_relative) + " %)");
+  util::Json nonzero = util::Json::object();
+  for (int order = 2; order <= space->max_order(); ++order) {
+    long long nz = 0;
+    for (int k = 0; k < space->num_parameters(order); ++k) {
+      nz += r.z[space->parameter_offset(order) + k] != 0.0;
+    }
+    nonzero[std::to_string(order)] = nz;
+    log::info("fc: order ", order, ": ", nz, " of ", space->num_parameters(order),
+              " parameters non-zero");
+  }
+
+  // Held-out configurations: the fit's error, and a reference model's if given.
+  util::Json test_json = util::Json::object();
+  if (test > 0) {
+    const auto held = mpi::guarded(comm, [&] {
+      return fc::accumulate(comm, *space, local, 0, first + train, first + train + test, 1);
+    });
+    const double rms = std::sqrt(held.total.yty / held.total.rows);
+    const double e = std::sqrt(held.total.mean_squared_error(r.z));
+    test_json["configurations"] = held.configurations;
+    test_json["rmse"] = e;
+    test_json["relative"] = e / rms;
+    log::info("fc: ", held.configurations, " held-out configurations: force RMSE ", e, " eV/A (",
+              100 * e / rms, " % of the force RMS)");
+    if (o.get<std::string>("reference-fc2") != "") {
+      const auto ref_path = o.get<std::string>("reference-fc2");
+      std::vector<double> sums = mpi::guarded(comm, [&] {
+        const Eigen::MatrixXd phi = fc::read_force_constants_text(ref_path, crystal);
+        double sse = 0, n = 0;
+        const int n3 = 3 * crystal.num_atoms();
+        for (std::int64_t k = 0; k < local.count(); ++k) {
+          const std::int64_t g = local.first + k;
+          if (g < first + train || g >= first + train + test) continue;
+          const Eigen::Map<const Eigen::VectorXd> u(local.displacements.data() + k * n3, n3);
+          const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
+          sse += (f + phi * u).squaredNorm();
+          n += n3;
+        }
+        return std::vector<double>{sse, n};
+      });
+      comm.allreduce_in_place(sums, mpi::Op::kSum);
+      const double ref_rmse = std::sqrt(sums[0] / sums[1]);
+      test_json["reference_rmse"] = ref_rmse;
+      test_json["reference_relative"] = ref_rmse / rms;
+      log::info("fc: reference harmonic force constants '", ref_path,
+                "' on the same configurations: ", ref_rmse, " eV/A (", 100 * ref_rmse / rms, " %)");
+    }
+    phase("test");
+  }
+
+  // Outputs (rank 0).
+  const auto output = o.get<std::string>("output");
+  if (!output.empty()) {
+    io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
+    mpi::guarded(comm, [&] {
+      if (!out.writes_here()) return;
+      fc::write_model(out.file(), setup.ideal, *space, r.z);
+      const io::Group g = out.file().create_group("/fit");
+      io::set_attribute(g.id(), "method", fc::method_name(method));
+      io::set_attribute(g.id(), "lambda", r.lambda);
+      io::set_attribute(g.id(), "train_rmse", r.train_rmse);
+      io::set_attribute(g.id(), "train_relative", r.train_relative);
+      io::set_attribute(g.id(), "cv_rmse", r.cv_rmse);
+      io::set_attribute(g.id(), "cv_relative", r.cv_relative);
+      io::set_attribute(g.id(), "configurations", data.configurations);
+      if (!r.lambdas.empty()) {
+        const std::int64_t nl = static_cast<std::int64_t>(r.lambdas.size());
+        out.file().create_dataset<double>("/fit/lambdas", {nl}).write_all(r.lambdas);
+        if (!r.cv_mse.empty()) {
+          out.file().create_dataset<double>("/fit/cv_mse", {nl}).write_all(r.cv_mse);
+          out.file().create_dataset<double>("/fit/cv_se", {nl}).write_all(r.cv_se);
+        }
+      }
+    });
+    out.commit();
+    log::info("fc: model written to '", output, "'");
+  }
+  const auto dir = o.get<std::string>("export-dir");
+  if (!dir.empty()) {
+    const bool compact = o.get<bool>("compact");
+    mpi::guarded(comm, [&] {
+      if (!comm.is_root()) return;
+      const Eigen::MatrixXd phi = space->fc2(r.z);
+      for (const auto& what : o.get<std::vector<std::string>>("exports")) {
+        if (what == "phonopy") {
+          fc::write_force_constants_text(dir + "/FORCE_CONSTANTS", crystal, phi, compact);
+        } else if (what == "phonopy-hdf5") {
+          fc::write_force_constants_hdf5(dir + "/force_constants.hdf5", crystal, phi, compact);
+        } else if (what == "phono3py" || what == "shengbte") {
+          if (space->max_order() < 3) continue;
+          const auto fc3 = space->fc3_compact(r.z);
+          if (what == "phono3py") {
+            fc::write_fc3_hdf5(dir + "/fc3.hdf5", crystal, fc3);
+          } else {
+            fc::write_shengbte_fc3(dir + "/FORCE_CONSTANTS_3RD", crystal, fc3);
+          }
+        } else {
+          throw UsageError("unknown export '" + what +
+                           "': use phonopy, phonopy-hdf5, phono3py, shengbte");
+        }
+      }
+    });
+    log::info("fc: exports written to '", dir, "'");
+  }
+  phase("output");
+
+  util::Json timing = util::Json::array();
+  for (const auto& p : phases) {
+    log::info("fc: phase ", p.name, ": ", util::format_duration(p.seconds), ", peak memory ",
+              static_cast<long long>(p.peak_mb), " MB per rank (largest)");
+    util::Json e = util::Json::object();
+    e["phase"] = p.name;
+    e["seconds"] = p.seconds;
+    e["peak_memory_mb"] = p.peak_mb;
+    timing.push_back(e);
+  }
+  ctx.summary["spacegroup"] = crystal.international();
+  ctx.summary["atoms"] = crystal.num_atoms();
+  ctx.summary["orders"] = counts;
+  ctx.summary["parameters"] = space->num_parameters();
+  ctx.summary["configurations"] = data.configurations;
+  ctx.summary["method"] = fc::method_name(method);
+  ctx.summary["lambda"] = r.lambda;
+  ctx.summary["train_rmse"] = r.train_rmse;
+  ctx.summary["train_relative"] = r.train_relative;
+  ctx.summary["cv_rmse"] = r.cv_rmse;
+  ctx.summary["cv_relative"] = r.cv_relative;
+  ctx.summary["nonzero"] = nonzero;
+  ctx.summary["test"] = test_json;
+  ctx.summary["phases"] = timing;
+  ctx.summary["seconds"] = total_clock.seconds();
+  ctx.summary["dense_matrix_bytes"] = 8.0 * data.total.rows * space->num_parameters();
+  ctx.summary["memory_plan"] = plan;
+}
+
+}  // namespace
+
+Command fc_command() {
+  Command c;
+  c.name = "fc";
+  c.summary = "fit force constants (orders 2-4) to displacement/force data";
+  c.description =
+      "Reads the ideal supercell and the configurations (displacements u, forces F; HDF5 as\n"
+      "`physfit import` writes it, eV and Angstrom), finds the space group with spglib, builds\n"
+      "the clusters of each order within its cutoff, their orbits and the independent\n"
+      "parameters (symmetry-adapted basis, acoustic sum rule imposed exactly), and fits F = A z\n"
+      "by least squares or LASSO-type regression (Zhou et al. 2014; coordinate descent,\n"
+      "Friedman et al. 2010) with K-fold cross-validation by configuration and an automatic\n"
+      "refit at the chosen lambda. Each rank builds the sensitivity rows of its own\n"
+      "configurations; only the normal equations are reduced. Writes the model (HDF5) and\n"
+      "exports for phonopy, phono3py and ShengBTE.";
+  c.declare = [](config::Options& opts) {
+    opts.positional("config");
+    opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
+        .default_value(std::string());
+    opts.add<std::vector<double>>("cutoffs",
+                                  "cutoff (Angstrom) of orders 2, 3, 4...; negative: every cluster")
+        .default_value(std::vector<double>{-1.0});
+    opts.add<double>("symprec", "symmetry tolerance (Angstrom)")
+        .default_value(1e-5)
+        .check(config::positive<double>());
+    opts.add<bool>("sum-rule", "impose the acoustic sum rule exactly").default_value(true);
+    opts.add<bool>("rotational-invariance",
+                   "also impose the rotational invariance of the second order (zero first order)")
+        .default_value(false);
+    opts.add<std::string>("method", "ols, lasso, elastic-net or adaptive-lasso")
+        .default_value(std::string("ols"))
+        .check(config::one_of({"ols", "lasso", "elastic-net", "adaptive-lasso"}));
+    opts.add<double>("lambda", "fixed penalty (negative: chosen by cross-validation)")
+        .default_value(-1.0);
+    opts.add<double>("l1-ratio", "elastic-net mixing (1: LASSO)")
+        .default_value(0.5)
+        .check(config::in_range(0.0, 1.0));
+    opts.add<int>("lambdas", "lambdas on the path")
+        .default_value(50)
+        .check(config::positive<int>());
+    opts.add<double>("lambda-ratio", "smallest / largest lambda")
+        .default_value(1e-4)
+        .check(config::positive<double>());
+    opts.add<int>("folds", "cross-validation folds by configuration (0: none)")
+        .default_value(5)
+        .check(config::non_negative<int>());
+    opts.add<double>("tol", "coordinate-descent tolerance")
+        .default_value(1e-8)
+        .check(config::positive<double>());
+    opts.add<long long>("first", "first configuration used")
+        .default_value(0LL)
+        .check(config::non_negative<long long>());
+    opts.add<long long>("train", "training configurations (0: all after first, less test)")
+        .default_value(0LL)
+        .check(config::non_negative<long long>());
+    opts.add<long long>("test", "held-out configurations after the training ones")
+        .default_value(0LL)
+        .check(config::non_negative<long long>());
+    opts.add<std::string>("reference-fc2",
+                          "phonopy FORCE_CONSTANTS whose error on the held-out set is reported too")
+        .default_value(std::string());
+    opts.add<int>("batch", "configurations per block of sensitivity rows")
+        .default_value(4)
+        .check(config::positive<int>());
+    opts.add<std::string>("output", "HDF5 model file to write ('' for none)")
+        .default_value(std::string("fc.h5"));
+    opts.add<std::string>("export-dir", "folder for exports ('' for none)")
+        .default_value(std::string());
+    opts.add<std::vector<std::string>>("exports", "phonopy, phonopy-hdf5, phono3py, shengbte")
+        .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"});
+    opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
+    opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");
+  };
+  c.run = run;
+  return c;
+}
+
+}  // namespace physfit::cli

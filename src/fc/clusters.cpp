@@ -1,0 +1,613 @@
+#include "physfit/fc/clusters.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+#include <tuple>
+
+#include "physfit/error.hpp"
+
+namespace physfit::fc {
+namespace {
+
+// R (x) R (x) ... (n factors): acts on tensors indexed alpha = a1 3^(n-1) + ... + an.
+Eigen::MatrixXd tensor_rotation(const Eigen::Matrix3d& r, int n) {
+  Eigen::MatrixXd m = Eigen::MatrixXd::Ones(1, 1);
+  for (int k = 0; k < n; ++k) {
+    Eigen::MatrixXd next(m.rows() * 3, m.cols() * 3);
+    for (int i = 0; i < m.rows(); ++i)
+      for (int j = 0; j < m.cols(); ++j) next.block<3, 3>(3 * i, 3 * j) = m(i, j) * r;
+    m = std::move(next);
+  }
+  return m;
+}
+
+// Digits of alpha (slot 0 most significant).
+inline int digit(int alpha, int slot, int n) {
+  for (int k = n - 1; k > slot; --k) alpha /= 3;
+  return alpha % 3;
+}
+
+// Index of the tensor component whose slot perm[s] holds digit s of alpha.
+int permuted_index(int alpha, const std::vector<int>& perm, int n) {
+  std::array<int, 4> d{};
+  for (int s = n - 1; s >= 0; --s) {
+    d[perm[s]] = alpha % 3;
+    alpha /= 3;
+  }
+  int beta = 0;
+  for (int s = 0; s < n; ++s) beta = beta * 3 + d[s];
+  return beta;
+}
+
+// Slot assignment: perm[s] = slot of `to` holding atom from[s] (equal atoms matched in order).
+std::vector<int> match_slots(const std::vector<int>& from, const std::vector<int>& to) {
+  const int n = static_cast<int>(from.size());
+  std::vector<int> perm(n, -1);
+  std::vector<bool> used(n, false);
+  for (int s = 0; s < n; ++s) {
+    for (int q = 0; q < n; ++q) {
+      if (!used[q] && to[q] == from[s]) {
+        perm[s] = q;
+        used[q] = true;
+        break;
+      }
+    }
+    if (perm[s] < 0) throw Error("match_slots: the clusters differ (internal)");
+  }
+  return perm;
+}
+
+// Reduced row-echelon form in place (partial pivoting, columns in order); returns the pivot
+// columns. Entries below `tol` are set to zero.
+std::vector<int> rref(Eigen::MatrixXd& m, double tol) {
+  std::vector<int> pivots;
+  Eigen::Index row = 0;
+  for (Eigen::Index col = 0; col < m.cols() && row < m.rows(); ++col) {
+    Eigen::Index best;
+    const double big = m.col(col).segment(row, m.rows() - row).cwiseAbs().maxCoeff(&best);
+    if (big <= tol) {
+      m.col(col).segment(row, m.rows() - row).setZero();
+      continue;
+    }
+    best += row;
+    m.row(row).swap(m.row(best));
+    m.row(row) /= m(row, col);
+    for (Eigen::Index r = 0; r < m.rows(); ++r) {
+      if (r != row && m(r, col) != 0.0) m.row(r) -= m(r, col) * m.row(row);
+    }
+    pivots.push_back(static_cast<int>(col));
+    ++row;
+  }
+  m.conservativeResize(row, m.cols());
+  for (Eigen::Index i = 0; i < m.size(); ++i) {
+    if (std::abs(m.data()[i]) < tol) m.data()[i] = 0.0;
+  }
+  return pivots;
+}
+
+double weight_of(const std::vector<int>& sorted) {
+  double w = 1;
+  int run = 1;
+  for (std::size_t k = 1; k <= sorted.size(); ++k) {
+    if (k < sorted.size() && sorted[k] == sorted[k - 1]) {
+      ++run;
+      w /= run;
+    } else {
+      run = 1;
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+ClusterSpace::ClusterSpace(const Crystal& crystal, ClusterOptions options)
+    : crystal_(&crystal), options_(std::move(options)) {
+  if (options_.cutoffs.empty() || options_.cutoffs.size() > 3) {
+    throw UsageError("force constants of orders 2 to 4 are supported: give 1 to 3 cutoffs, got " +
+                     std::to_string(options_.cutoffs.size()));
+  }
+  if (crystal.num_atoms() >= 65535) {
+    throw UsageError("supercells of 65535 atoms or more are not supported");
+  }
+  instances_.resize(options_.cutoffs.size());
+  instance_of_.resize(options_.cutoffs.size());
+  orbits_of_order_.resize(options_.cutoffs.size());
+  for (int order = 2; order <= max_order(); ++order)
+    build_order(order, options_.cutoffs[order - 2]);
+  std::vector<Eigen::Triplet<double>> entries;
+  for (int order = 2; order <= max_order(); ++order) build_sum_rule(order, entries);
+  t_.resize(num_symmetry_parameters(), num_parameters());
+  t_.setFromTriplets(entries.begin(), entries.end());
+}
+
+std::uint64_t ClusterSpace::key(const std::vector<int>& sorted) const {
+  std::uint64_t k = 0;
+  for (std::size_t s = 0; s < 4; ++s) {
+    k = (k << 16) | (s < sorted.size() ? static_cast<std::uint64_t>(sorted[s]) : 0xFFFFu);
+  }
+  return k;
+}
+
+std::vector<int> ClusterSpace::canonical_translation(const std::vector<int>& sorted,
+                                                     int* translation) const {
+  std::vector<int> best;
+  int best_t = 0;
+  std::vector<int> moved(sorted.size());
+  for (std::size_t s = 0; s < sorted.size(); ++s) {
+    if (s > 0 && sorted[s] == sorted[s - 1]) continue;
+    const int t = crystal_->translation_home(sorted[s]);
+    for (std::size_t q = 0; q < sorted.size(); ++q) moved[q] = crystal_->translate(sorted[q], t);
+    std::sort(moved.begin(), moved.end());
+    if (best.empty() || moved < best) {
+      best = moved;
+      best_t = t;
+    }
+  }
+  if (translation) *translation = best_t;
+  return best;
+}
+
+std::vector<int> ClusterSpace::canonical_group(const std::vector<int>& sorted) const {
+  std::vector<int> best;
+  std::vector<int> image(sorted.size());
+  for (std::size_t o = 0; o < crystal_->operations().size(); ++o) {
+    for (std::size_t q = 0; q < sorted.size(); ++q) {
+      image[q] = crystal_->map_atom(static_cast<int>(o), sorted[q]);
+    }
+    std::sort(image.begin(), image.end());
+    const auto c = canonical_translation(image, nullptr);
+    if (best.empty() || c < best) best = c;
+  }
+  return best;
+}
+
+void ClusterSpace::build_order(int order, double cutoff) {
+  const Crystal& cr = *crystal_;
+  const int n = cr.num_atoms();
+  const double rc = cutoff < 0 ? std::numeric_limits<double>::infinity() : cutoff + 1e-6;
+  // Clusters with an atom in the home cell, in canonical translation form.
+  std::set<std::vector<int>> clusters;
+  for (int p : cr.p2s()) {
+    std::vector<int> neighbours;
+    for (int j = 0; j < n; ++j) {
+      if (cr.distance(p, j) <= rc) neighbours.push_back(j);
+    }
+    const int m = static_cast<int>(neighbours.size());
+    std::vector<int> idx(order - 1, 0);
+    while (true) {
+      bool ok = true;
+      for (int a = 0; a < order - 1 && ok; ++a)
+        for (int b = a + 1; b < order - 1 && ok; ++b) {
+          ok = cr.distance(neighbours[idx[a]], neighbours[idx[b]]) <= rc;
+        }
+      if (ok) {
+        std::vector<int> c{p};
+        for (int a = 0; a < order - 1; ++a) c.push_back(neighbours[idx[a]]);
+        std::sort(c.begin(), c.end());
+        clusters.insert(canonical_translation(c, nullptr));
+      }
+      // Next non-decreasing index tuple.
+      int a = order - 2;
+      while (a >= 0 && idx[a] == m - 1) --a;
+      if (a < 0) break;
+      ++idx[a];
+      for (int b = a + 1; b < order - 1; ++b) idx[b] = idx[a];
+    }
+  }
+
+  // Orbits under the point operations (translations are folded into the canonical form).
+  struct Found {
+    Orbit orbit;
+    std::vector<std::pair<std::vector<int>, int>> members;  // ordered atoms, operation
+  };
+  std::vector<Found> found;
+  std::set<std::vector<int>> assigned;
+  const int nops = static_cast<int>(cr.operations().size());
+  const int dim = power3(order);
+  for (const auto& c0 : clusters) {
+    if (assigned.count(c0)) continue;
+    Found f;
+    f.orbit.order = order;
+    f.orbit.representative = c0;
+    Eigen::MatrixXd ktk = Eigen::MatrixXd::Zero(dim, dim);
+    std::set<std::vector<int>> seen;
+    std::vector<int> ordered(order), sorted(order), image(order);
+    // The home-cell forms of c0: t_b(c0) for each atom b of c0, ordered as c0's slots.
+    std::vector<std::vector<int>> home_forms, home_sorted;
+    for (int b = 0; b < order; ++b) {
+      const int t = cr.translation_home(c0[b]);
+      std::vector<int> form(order);
+      for (int q = 0; q < order; ++q) form[q] = cr.translate(c0[q], t);
+      home_forms.push_back(form);
+      std::sort(form.begin(), form.end());
+      home_sorted.push_back(form);
+    }
+    for (int o = 0; o < nops; ++o) {
+      for (int q = 0; q < order; ++q) image[q] = cr.map_atom(o, c0[q]);
+      sorted = image;
+      std::sort(sorted.begin(), sorted.end());
+      int t = 0;
+      const auto c = canonical_translation(sorted, &t);
+      for (int q = 0; q < order; ++q) ordered[q] = cr.translate(image[q], t);
+      if (seen.insert(c).second) {
+        f.members.emplace_back(ordered, o);
+        assigned.insert(c);
+      }
+      if (c != c0) continue;
+      // Stabilizer: every T o g with T(g(c0)) = c0, T = t_b^-1 t_a for atoms a of g(c0) and b
+      // of c0 (pure translations that swap atoms of c0 included). Phi(t_a g c0) = R Phi(c0)
+      // and t_a g c0 is the slot permutation of t_b c0 found by matching atoms.
+      for (int a = 0; a < order; ++a) {
+        const int ta = cr.translation_home(image[a]);
+        std::vector<int> moved(order);
+        for (int q = 0; q < order; ++q) moved[q] = cr.translate(image[q], ta);
+        std::vector<int> moved_sorted = moved;
+        std::sort(moved_sorted.begin(), moved_sorted.end());
+        for (int b = 0; b < order; ++b) {
+          if (moved_sorted != home_sorted[b]) continue;
+          const auto perm = match_slots(moved, home_forms[b]);
+          Eigen::MatrixXd k = -tensor_rotation(cr.operations()[o].cartesian, order);
+          for (int alpha = 0; alpha < dim; ++alpha)
+            k(alpha, permuted_index(alpha, perm, order)) += 1;
+          ktk += k.transpose() * k;
+        }
+      }
+    }
+    // Permutations of equal atoms.
+    for (int a = 0; a < order; ++a)
+      for (int b = a + 1; b < order; ++b) {
+        if (c0[a] != c0[b]) continue;
+        std::vector<int> perm(order);
+        std::iota(perm.begin(), perm.end(), 0);
+        std::swap(perm[a], perm[b]);
+        Eigen::MatrixXd k = -Eigen::MatrixXd::Identity(dim, dim);
+        for (int alpha = 0; alpha < dim; ++alpha) k(alpha, permuted_index(alpha, perm, order)) += 1;
+        ktk += k.transpose() * k;
+      }
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(ktk);
+    std::vector<int> null;
+    for (int k = 0; k < dim; ++k) {
+      if (eig.eigenvalues()[k] < 1e-8) null.push_back(k);
+    }
+    if (null.empty()) continue;  // symmetry forbids every tensor of this orbit
+    Eigen::MatrixXd rows(null.size(), dim);
+    for (std::size_t k = 0; k < null.size(); ++k)
+      rows.row(k) = eig.eigenvectors().col(null[k]).transpose();
+    rref(rows, 1e-10);
+    f.orbit.basis = rows.transpose();
+    f.orbit.distinct_atoms = static_cast<int>(std::set<int>(c0.begin(), c0.end()).size());
+    for (int a = 0; a < order; ++a)
+      for (int b = a + 1; b < order; ++b) {
+        f.orbit.max_distance = std::max(f.orbit.max_distance, cr.distance(c0[a], c0[b]));
+      }
+    found.push_back(std::move(f));
+  }
+  // Parameter order: on-site and few-atom orbits first, then by distance.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return std::make_tuple(a.orbit.distinct_atoms, std::round(a.orbit.max_distance * 1e6),
+                           a.orbit.representative) <
+           std::make_tuple(b.orbit.distinct_atoms, std::round(b.orbit.max_distance * 1e6),
+                           b.orbit.representative);
+  });
+  auto& instances = instances_[order - 2];
+  auto& instance_of = instance_of_[order - 2];
+  int offset = x_offsets_.back();
+  for (auto& f : found) {
+    const int orbit_index = static_cast<int>(orbits_.size());
+    f.orbit.first_parameter = offset;
+    offset += f.orbit.size();
+    for (const auto& [atoms, op] : f.members) {
+      Member m;
+      m.orbit = orbit_index;
+      m.atoms = atoms;
+      m.basis = tensor_rotation(cr.operations()[op].cartesian, order) * f.orbit.basis;
+      m.basis_rows = m.basis;
+      const int member_index = static_cast<int>(members_.size());
+      m.first_instance = static_cast<std::int64_t>(instances.size());
+      members_.push_back(std::move(m));
+      std::vector<int> moved(order), sorted(order);
+      for (int t = 0; t < cr.num_cells(); ++t) {
+        for (int q = 0; q < order; ++q) moved[q] = cr.translate(atoms[q], t);
+        sorted = moved;
+        std::sort(sorted.begin(), sorted.end());
+        if (!instance_of.emplace(key(sorted), static_cast<int>(instances.size())).second) continue;
+        Instance in;
+        std::copy(moved.begin(), moved.end(), in.atoms.begin());
+        in.member = member_index;
+        in.weight = weight_of(sorted);
+        instances.push_back(in);
+        ++f.orbit.num_clusters;
+        ++members_[member_index].num_instances;
+      }
+    }
+    orbits_of_order_[order - 2].push_back(orbit_index);
+    orbits_.push_back(std::move(f.orbit));
+  }
+  x_offsets_.push_back(offset);
+}
+
+void ClusterSpace::build_sum_rule(int order, std::vector<Eigen::Triplet<double>>& t_entries) {
+  const Crystal& cr = *crystal_;
+  const int x0 = x_offsets_[order - 2];
+  const int px = x_offsets_[order - 1] - x0;
+  const int z0 = z_offsets_.back();
+  if (!options_.acoustic_sum_rule || px == 0) {
+    for (int k = 0; k < px; ++k) t_entries.emplace_back(x0 + k, z0 + k, 1.0);
+    z_offsets_.push_back(z0 + px);
+    return;
+  }
+  // Representatives of the (order-1)-atom sub-clusters, one per orbit.
+  std::set<std::vector<int>> reps;
+  for (const auto& m : members_) {
+    if (orbits_[m.orbit].order != order) continue;
+    for (int q = 0; q < order; ++q) {
+      std::vector<int> sub;
+      for (int s = 0; s < order; ++s) {
+        if (s != q) sub.push_back(m.atoms[s]);
+      }
+      std::sort(sub.begin(), sub.end());
+      reps.insert(canonical_group(canonical_translation(sub, nullptr)));
+    }
+  }
+  const int dim = power3(order);
+  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(reps.size()) * dim, px);
+  const auto& instances = instances_[order - 2];
+  const auto& instance_of = instance_of_[order - 2];
+  int r = 0;
+  for (const auto& rep : reps) {
+    for (int j = 0; j < cr.num_atoms(); ++j) {
+      std::vector<int> target = rep;
+      target.push_back(j);
+      std::vector<int> sorted = target;
+      std::sort(sorted.begin(), sorted.end());
+      const auto it = instance_of.find(key(sorted));
+      if (it == instance_of.end()) continue;
+      const Instance& in = instances[it->second];
+      const Member& m = members_[in.member];
+      const Orbit& orbit = orbits_[m.orbit];
+      const std::vector<int> atoms(in.atoms.begin(), in.atoms.begin() + order);
+      const auto perm = match_slots(target, atoms);
+      for (int alpha = 0; alpha < dim; ++alpha) {
+        const int beta = permuted_index(alpha, perm, order);
+        c.row(r * dim + alpha).segment(orbit.first_parameter - x0, orbit.size()) +=
+            m.basis.row(beta);
+      }
+    }
+    ++r;
+  }
+  if (order == 2 && options_.rotational_invariance) {
+    // Rows sum_j Phi_ab(i,j) R^c - Phi_ac(i,j) R^b for each representative atom i.
+    const Eigen::Index base = c.rows();
+    c.conservativeResize(base + static_cast<Eigen::Index>(reps.size()) * 27, Eigen::NoChange);
+    c.bottomRows(static_cast<Eigen::Index>(reps.size()) * 27).setZero();
+    int k = 0;
+    for (const auto& rep : reps) {
+      for (int j = 0; j < cr.num_atoms(); ++j) {
+        std::vector<int> target{rep[0], j}, sorted = target;
+        std::sort(sorted.begin(), sorted.end());
+        const auto it = instance_of.find(key(sorted));
+        if (it == instance_of.end()) continue;
+        const Instance& in = instances[it->second];
+        const Member& m = members_[in.member];
+        const Orbit& orbit = orbits_[m.orbit];
+        const auto perm = match_slots(target, {in.atoms[0], in.atoms[1]});
+        const auto vectors = cr.shortest_vectors(rep[0], j, crystal_->symprec());
+        Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+        for (const auto& v : vectors) mean += v / static_cast<double>(vectors.size());
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b)
+            for (int g = 0; g < 3; ++g) {
+              auto row = c.row(base + k * 27 + 9 * a + 3 * b + g)
+                             .segment(orbit.first_parameter - x0, orbit.size());
+              row += mean[g] * m.basis.row(permuted_index(3 * a + b, perm, 2));
+              row -= mean[b] * m.basis.row(permuted_index(3 * a + g, perm, 2));
+            }
+      }
+      ++k;
+    }
+  }
+  const double scale = c.size() ? c.cwiseAbs().maxCoeff() : 0.0;
+  std::vector<int> pivots = rref(c, options_.tolerance * std::max(scale, 1.0));
+  std::vector<int> z_of(px, -1);
+  int z = z0;
+  std::vector<bool> is_pivot(px, false);
+  for (int p : pivots) is_pivot[p] = true;
+  for (int k = 0; k < px; ++k) {
+    if (!is_pivot[k]) {
+      z_of[k] = z++;
+      t_entries.emplace_back(x0 + k, z_of[k], 1.0);
+    }
+  }
+  for (std::size_t i = 0; i < pivots.size(); ++i) {
+    for (int k = 0; k < px; ++k) {
+      if (!is_pivot[k] && c(static_cast<Eigen::Index>(i), k) != 0.0) {
+        t_entries.emplace_back(x0 + pivots[i], z_of[k], -c(static_cast<Eigen::Index>(i), k));
+      }
+    }
+  }
+  z_offsets_.push_back(z);
+}
+
+int ClusterSpace::num_orbits(int order) const {
+  return static_cast<int>(orbits_of_order_.at(order - 2).size());
+}
+
+std::int64_t ClusterSpace::num_clusters(int order) const {
+  return static_cast<std::int64_t>(instances_.at(order - 2).size());
+}
+
+int ClusterSpace::num_symmetry_parameters(int order) const {
+  return x_offsets_.at(order - 1) - x_offsets_.at(order - 2);
+}
+
+int ClusterSpace::num_parameters(int order) const {
+  return z_offsets_.at(order - 1) - z_offsets_.at(order - 2);
+}
+
+Eigen::VectorXd ClusterSpace::x_of(const Eigen::VectorXd& z) const {
+  if (z.size() != num_parameters()) {
+    throw Error("ClusterSpace: " + std::to_string(z.size()) + " parameters given, " +
+                std::to_string(num_parameters()) + " expected");
+  }
+  return t_ * z;
+}
+
+void ClusterSpace::sensitivity_x(const double* u, int count, RowMatrix& rows) const {
+  const int n = crystal_->num_atoms();
+  const Eigen::Index px = num_symmetry_parameters();
+  const std::size_t per_config = 3 * std::size_t(n);
+  rows.setZero(static_cast<Eigen::Index>(count * per_config), px);
+  double* out = rows.data();
+  RowMatrix outer, bp, product;
+  for (int order = 2; order <= max_order(); ++order) {
+    const int dim = power3(order), sub = dim / 3;
+    // index[p][a][beta]: the component with digit a in slot p and the digits of beta (the
+    // other slots, in order) elsewhere.
+    std::vector<int> index(static_cast<std::size_t>(order) * dim);
+    for (int p = 0; p < order; ++p)
+      for (int alpha = 0; alpha < dim; ++alpha) {
+        int stride = 1;
+        for (int q = order - 1; q > p; --q) stride *= 3;
+        const int a = (alpha / stride) % 3;
+        const int beta = (alpha / (stride * 3)) * stride + alpha % stride;
+        index[(std::size_t(p) * 3 + a) * sub + beta] = alpha;
+      }
+    for (const Member& m : members_) {
+      const Orbit& orbit = orbits_[m.orbit];
+      if (orbit.order != order || m.num_instances == 0) continue;
+      const int d = orbit.size();
+      const Eigen::Index t_count = m.num_instances;
+      const Instance* first = instances_[order - 2].data() + m.first_instance;
+      for (int p = 0; p < order; ++p) {
+        // outer(t c, beta) = -w (x) over the other slots of u_c[atom q of translate t].
+        outer.resize(t_count * count, sub);
+        for (int c = 0; c < count; ++c) {
+          const double* uc = u + c * per_config;
+          for (Eigen::Index t = 0; t < t_count; ++t) {
+            const Instance& in = first[t];
+            double* o = outer.data() + (c * t_count + t) * sub;
+            int size = 1;
+            o[0] = -in.weight;
+            for (int q = 0; q < order; ++q) {
+              if (q == p) continue;
+              const double* v = uc + 3 * in.atoms[q];
+              for (int k = size - 1; k >= 0; --k) {
+                const double x = o[k];
+                o[3 * k] = x * v[0];
+                o[3 * k + 1] = x * v[1];
+                o[3 * k + 2] = x * v[2];
+              }
+              size *= 3;
+            }
+          }
+        }
+        // bp(beta, a d + k) = basis(component (a in slot p, beta elsewhere), k).
+        bp.resize(sub, 3 * d);
+        for (int a = 0; a < 3; ++a)
+          for (int beta = 0; beta < sub; ++beta) {
+            bp.row(beta).segment(a * d, d) =
+                m.basis_rows.row(index[(std::size_t(p) * 3 + a) * sub + beta]);
+          }
+        product.noalias() = outer * bp;
+        for (int c = 0; c < count; ++c)
+          for (Eigen::Index t = 0; t < t_count; ++t) {
+            const double* src = product.data() + (c * t_count + t) * 3 * d;
+            double* row0 = out + (c * per_config + 3 * std::size_t(first[t].atoms[p])) * px +
+                           orbit.first_parameter;
+            for (int a = 0; a < 3; ++a) {
+              double* dst = row0 + a * px;
+              for (int k = 0; k < d; ++k) dst[k] += src[a * d + k];
+            }
+          }
+      }
+    }
+  }
+}
+
+void ClusterSpace::sensitivity(const double* u, int count, RowMatrix& rows) const {
+  RowMatrix x_rows;
+  sensitivity_x(u, count, x_rows);
+  rows = x_rows * t_;
+}
+
+Eigen::VectorXd ClusterSpace::forces(const double* u, const Eigen::VectorXd& z) const {
+  RowMatrix x_rows;
+  sensitivity_x(u, 1, x_rows);
+  return x_rows * x_of(z);
+}
+
+template <class Put>
+void ClusterSpace::for_each_block(int order, const Eigen::VectorXd& x, Put&& put) const {
+  if (order > max_order()) return;
+  for (const Instance& in : instances_[order - 2]) {
+    const Member& m = members_[in.member];
+    const Orbit& orbit = orbits_[m.orbit];
+    const Eigen::VectorXd tensor = m.basis * x.segment(orbit.first_parameter, orbit.size());
+    put(in.atoms, tensor);
+  }
+}
+
+Eigen::MatrixXd ClusterSpace::fc2(const Eigen::VectorXd& z) const {
+  const int n = crystal_->num_atoms();
+  Eigen::MatrixXd phi = Eigen::MatrixXd::Zero(3 * n, 3 * n);
+  for_each_block(2, x_of(z), [&](const std::array<int, 4>& atoms, const Eigen::VectorXd& t) {
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) {
+        phi(3 * atoms[0] + a, 3 * atoms[1] + b) = t[3 * a + b];
+        phi(3 * atoms[1] + b, 3 * atoms[0] + a) = t[3 * a + b];
+      }
+  });
+  return phi;
+}
+
+namespace {
+
+// Writes a cluster tensor into a compact array [np, n^(order-1), 3^order] under every
+// permutation of its slots whose first atom is a primitive atom.
+void put_compact(const Crystal& cr, int order, const std::array<int, 4>& atoms,
+                 const Eigen::VectorXd& tensor, std::vector<double>& out) {
+  const int n = cr.num_atoms();
+  const int dim = power3(order);
+  std::vector<int> perm(order);
+  std::iota(perm.begin(), perm.end(), 0);
+  do {
+    const int first = atoms[perm[0]];
+    const int p = cr.s2p()[first];
+    if (cr.p2s()[p] != first) continue;
+    std::size_t index = static_cast<std::size_t>(p);
+    for (int s = 1; s < order; ++s) index = index * n + atoms[perm[s]];
+    double* block = out.data() + index * dim;
+    // Component alpha of the permuted tensor: slot s carries digit alpha_s of original slot
+    // perm[s].
+    for (int alpha = 0; alpha < dim; ++alpha)
+      block[alpha] = tensor[permuted_index(alpha, perm, order)];
+  } while (std::next_permutation(perm.begin(), perm.end()));
+}
+
+}  // namespace
+
+std::vector<double> ClusterSpace::fc3_compact(const Eigen::VectorXd& z) const {
+  const std::size_t n = crystal_->num_atoms();
+  std::vector<double> out(crystal_->num_primitive() * n * n * 27, 0.0);
+  for_each_block(3, x_of(z), [&](const std::array<int, 4>& atoms, const Eigen::VectorXd& t) {
+    put_compact(*crystal_, 3, atoms, t, out);
+  });
+  return out;
+}
+
+std::vector<double> ClusterSpace::fc4_compact(const Eigen::VectorXd& z) const {
+  const std::size_t n = crystal_->num_atoms();
+  std::vector<double> out(crystal_->num_primitive() * n * n * n * 81, 0.0);
+  for_each_block(4, x_of(z), [&](const std::array<int, 4>& atoms, const Eigen::VectorXd& t) {
+    put_compact(*crystal_, 4, atoms, t, out);
+  });
+  return out;
+}
+
+}  // namespace physfit::fc

@@ -1,0 +1,633 @@
+#include "physfit/fc/dataset.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "physfit/error.hpp"
+#include "physfit/fc/units.hpp"
+#include "physfit/util/partition.hpp"
+#include "physfit/util/strings.hpp"
+
+namespace physfit::fc {
+namespace {
+
+const char* const kElements[] = {
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+    "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
+    "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
+    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
+    "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
+    "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+
+std::ifstream open_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot open '" + path + "' for reading");
+  return in;
+}
+
+std::string where_line(const std::string& path, long line) {
+  return path + ":" + std::to_string(line);
+}
+
+// Parses every whitespace-separated token of `text` as a double; IoError at `where` otherwise.
+std::vector<double> parse_numbers(const std::string& text, const std::string& where) {
+  std::vector<double> out;
+  std::istringstream s(text);
+  std::string token;
+  while (s >> token) {
+    char* end = nullptr;
+    const double v = std::strtod(token.c_str(), &end);
+    if (end == token.c_str() || *end != '\0') {
+      throw IoError(where + ": '" + token + "' is not a number");
+    }
+    if (!std::isfinite(v)) throw IoError(where + ": value '" + token + "' is not finite");
+    out.push_back(v);
+  }
+  return out;
+}
+
+Eigen::Matrix3d read_matrix3(const io::File& f, const std::string& name) {
+  const io::Dataset d = f.dataset(name);
+  d.require_shape({3, 3});
+  const auto v = d.read_all<double>();
+  Eigen::Matrix3d m;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) m(a, b) = v[3 * a + b];
+  if (!m.allFinite()) throw IoError(f.path() + ": " + name + " has a non-finite value");
+  return m;
+}
+
+void write_matrix3(const io::File& f, const std::string& name, const Eigen::Matrix3d& m,
+                   const char* unit) {
+  std::vector<double> v(9);
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) v[3 * a + b] = m(a, b);
+  const auto d = f.create_dataset<double>(name, {3, 3});
+  d.write_all(v);
+  if (unit) io::set_attribute(d.id(), "unit", unit);
+}
+
+}  // namespace
+
+int atomic_number(const std::string& symbol) {
+  for (int z = 0; z < static_cast<int>(sizeof(kElements) / sizeof(kElements[0])); ++z) {
+    if (symbol == kElements[z]) return z + 1;
+  }
+  return 0;
+}
+
+Eigen::Matrix3d IdealStructure::resolve_primitive_lattice(double symprec) const {
+  if (primitive_lattice) return *primitive_lattice;
+  if (unit_lattice && primitive_matrix) return primitive_matrix->transpose() * *unit_lattice;
+  return Crystal::find_primitive_lattice(supercell, symprec);
+}
+
+void Configurations::add(const std::vector<double>& u, const std::vector<double>& f,
+                         double energy) {
+  displacements.insert(displacements.end(), u.begin(), u.end());
+  forces.insert(forces.end(), f.begin(), f.end());
+  energies.push_back(energy);
+  total = first + count();
+}
+
+void Configurations::validate(const std::string& where) const {
+  const std::int64_t n = count();
+  for (std::int64_t c = 0; c < n; ++c) {
+    for (int i = 0; i < num_atoms; ++i) {
+      for (int a = 0; a < 3; ++a) {
+        const std::size_t k = (c * num_atoms + i) * 3 + a;
+        if (!std::isfinite(displacements[k]) || !std::isfinite(forces[k])) {
+          throw UsageError(where + ": configuration " + std::to_string(first + c + 1) + ", atom " +
+                           std::to_string(i + 1) + ": displacement or force is not finite");
+        }
+      }
+    }
+  }
+}
+
+IdealStructure read_structure_hdf5(const std::string& path) {
+  const io::File f = io::File::open(path);
+  IdealStructure out;
+  Structure& s = out.supercell;
+  s.lattice = read_matrix3(f, "/structure/lattice");
+  const io::Dataset pos = f.dataset("/structure/positions");
+  pos.require_shape({-1, 3});
+  const std::int64_t n = pos.rows();
+  const auto p = pos.read_all<double>();
+  for (std::int64_t i = 0; i < n; ++i)
+    s.positions.emplace_back(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
+  const io::Dataset num = f.dataset("/structure/numbers");
+  num.require_shape({n});
+  for (auto z : num.read_all<std::int64_t>()) s.numbers.push_back(static_cast<int>(z));
+  const io::Dataset mass = f.dataset("/structure/masses");
+  mass.require_shape({n});
+  s.masses = mass.read_all<double>();
+  s.validate(path + ": /structure");
+  if (f.exists("/structure/primitive_lattice")) {
+    out.primitive_lattice = read_matrix3(f, "/structure/primitive_lattice");
+  }
+  if (f.exists("/structure/unit_lattice")) {
+    out.unit_lattice = read_matrix3(f, "/structure/unit_lattice");
+  }
+  if (f.exists("/structure/primitive_matrix")) {
+    out.primitive_matrix = read_matrix3(f, "/structure/primitive_matrix");
+  }
+  if (f.exists("/structure/supercell_matrix")) {
+    out.supercell_matrix =
+        read_matrix3(f, "/structure/supercell_matrix").array().round().cast<int>();
+  }
+  if (out.primitive_matrix && !out.unit_lattice && !out.primitive_lattice) {
+    throw IoError(path +
+                  ": /structure/primitive_matrix needs /structure/unit_lattice (phonopy's "
+                  "primitive matrix is relative to the unit cell)");
+  }
+  return out;
+}
+
+Configurations read_configurations_hdf5(const mpi::Comm& comm, const std::string& path,
+                                        int num_atoms) {
+  io::File f = io::File::open(comm, path);
+  const io::Dataset u = f.dataset("/configs/displacements");
+  const io::Dataset force = f.dataset("/configs/forces");
+  u.require_shape({-1, num_atoms, 3});
+  force.require_shape({u.rows(), num_atoms, 3});
+  Configurations c;
+  c.num_atoms = num_atoms;
+  c.total = u.rows();
+  const util::Block b = util::block_of(c.total, comm.size(), comm.rank());
+  c.first = b.begin;
+  c.displacements = u.read_rows<double>(b.begin, b.count);
+  c.forces = force.read_rows<double>(b.begin, b.count);
+  if (f.exists("/configs/energies")) {
+    const io::Dataset e = f.dataset("/configs/energies");
+    e.require_shape({c.total});
+    c.energies = e.read_rows<double>(b.begin, b.count);
+  }
+  f.close();
+  return c;
+}
+
+void write_dataset_hdf5(const io::File& f, const IdealStructure& ideal,
+                        const Configurations& configs) {
+  const Structure& s = ideal.supercell;
+  const std::int64_t n = s.size();
+  write_matrix3(f, "/structure/lattice", s.lattice, "angstrom");
+  std::vector<double> pos;
+  for (const auto& p : s.positions) pos.insert(pos.end(), p.data(), p.data() + 3);
+  auto d = f.create_dataset<double>("/structure/positions", {n, 3});
+  d.write_all(pos);
+  io::set_attribute(d.id(), "unit", "angstrom");
+  std::vector<std::int32_t> numbers(s.numbers.begin(), s.numbers.end());
+  f.create_dataset<std::int32_t>("/structure/numbers", {n}).write_all(numbers);
+  d = f.create_dataset<double>("/structure/masses", {n});
+  d.write_all(s.masses);
+  io::set_attribute(d.id(), "unit", "amu");
+  if (ideal.primitive_lattice) {
+    write_matrix3(f, "/structure/primitive_lattice", *ideal.primitive_lattice, "angstrom");
+  }
+  if (ideal.unit_lattice)
+    write_matrix3(f, "/structure/unit_lattice", *ideal.unit_lattice, "angstrom");
+  if (ideal.primitive_matrix) {
+    write_matrix3(f, "/structure/primitive_matrix", *ideal.primitive_matrix, nullptr);
+  }
+  if (ideal.supercell_matrix) {
+    std::vector<std::int32_t> m(9);
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) m[3 * a + b] = (*ideal.supercell_matrix)(a, b);
+    f.create_dataset<std::int32_t>("/structure/supercell_matrix", {3, 3}).write_all(m);
+  }
+  const std::int64_t count = configs.count();
+  if (count == 0) return;
+  d = f.create_dataset<double>("/configs/displacements", {count, n, 3});
+  d.write_all(configs.displacements);
+  io::set_attribute(d.id(), "unit", "angstrom");
+  d = f.create_dataset<double>("/configs/forces", {count, n, 3});
+  d.write_all(configs.forces);
+  io::set_attribute(d.id(), "unit", "eV/angstrom");
+  const bool have_energies = std::all_of(configs.energies.begin(), configs.energies.end(),
+                                         [](double e) { return std::isfinite(e); });
+  if (have_energies && static_cast<std::int64_t>(configs.energies.size()) == count) {
+    d = f.create_dataset<double>("/configs/energies", {count});
+    d.write_all(configs.energies);
+    io::set_attribute(d.id(), "unit", "eV");
+  }
+}
+
+std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::Vector3d>& positions,
+                              const std::vector<int>& numbers, double tolerance,
+                              const std::string& where, std::vector<double>& displacements) {
+  const int n = ideal.size();
+  if (static_cast<int>(positions.size()) != n) {
+    throw UsageError(where + ": " + std::to_string(positions.size()) +
+                     " atoms, but the ideal supercell has " + std::to_string(n));
+  }
+  const Eigen::Matrix3d lt = ideal.lattice.transpose();
+  const Eigen::Matrix3d lt_inv = lt.inverse();
+  std::vector<int> site_atom(n, -1);
+  displacements.assign(3 * n, 0.0);
+  for (int a = 0; a < n; ++a) {
+    int best = -1;
+    double best_d = std::numeric_limits<double>::infinity();
+    Eigen::Vector3d best_v = Eigen::Vector3d::Zero();
+    for (int i = 0; i < n; ++i) {
+      Eigen::Vector3d f = lt_inv * (positions[a] - ideal.positions[i]);
+      for (int k = 0; k < 3; ++k) f[k] -= std::round(f[k]);
+      const Eigen::Vector3d v = lt * f;
+      const double d = v.norm();
+      if (d < best_d) {
+        best_d = d;
+        best = i;
+        best_v = v;
+      }
+    }
+    std::ostringstream atom;
+    atom << where << ", atom " << a + 1;
+    if (best_d > tolerance) {
+      throw UsageError(atom.str() + ": the nearest site of the ideal supercell (site " +
+                       std::to_string(best + 1) + ") is " + std::to_string(best_d) +
+                       " Angstrom away, beyond the mapping tolerance " + std::to_string(tolerance) +
+                       " Angstrom (wrong structure, or raise the tolerance)");
+    }
+    if (numbers[a] != ideal.numbers[best]) {
+      throw UsageError(atom.str() + " (Z = " + std::to_string(numbers[a]) +
+                       ") is nearest to site " + std::to_string(best + 1) +
+                       " of element Z = " + std::to_string(ideal.numbers[best]));
+    }
+    if (site_atom[best] >= 0) {
+      throw UsageError(atom.str() + " and atom " + std::to_string(site_atom[best] + 1) +
+                       " both map to site " + std::to_string(best + 1) +
+                       " of the ideal supercell (lower the tolerance, or check the structure)");
+    }
+    site_atom[best] = a;
+    for (int k = 0; k < 3; ++k) displacements[3 * best + k] = best_v[k];
+  }
+  return site_atom;
+}
+
+Configurations read_extxyz(const std::string& path, const Structure& ideal, double tolerance) {
+  std::ifstream in = open_text(path);
+  Configurations out;
+  out.num_atoms = ideal.size();
+  std::string line;
+  long line_no = 0;
+  int frame = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (util::trim(line).empty()) continue;
+    ++frame;
+    const std::string frame_where = path + ": configuration " + std::to_string(frame) + " (line " +
+                                    std::to_string(line_no) + ")";
+    const auto count_v = parse_numbers(line, where_line(path, line_no));
+    if (count_v.size() != 1 || count_v[0] != std::floor(count_v[0]) || count_v[0] < 1) {
+      throw IoError(where_line(path, line_no) + ": expected the number of atoms, got '" + line +
+                    "'");
+    }
+    const int n = static_cast<int>(count_v[0]);
+    if (!std::getline(in, line))
+      throw IoError(where_line(path, line_no) + ": missing comment line");
+    ++line_no;
+    // key=value pairs, values possibly in double quotes.
+    std::map<std::string, std::string> kv;
+    for (std::size_t i = 0; i < line.size();) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      const std::size_t k0 = i;
+      while (i < line.size() && line[i] != '=' &&
+             !std::isspace(static_cast<unsigned char>(line[i])))
+        ++i;
+      std::string key = line.substr(k0, i - k0);
+      std::string value;
+      if (i < line.size() && line[i] == '=') {
+        ++i;
+        if (i < line.size() && line[i] == '"') {
+          const std::size_t close = line.find('"', i + 1);
+          if (close == std::string::npos) {
+            throw IoError(where_line(path, line_no) + ": unterminated quote after '" + key + "='");
+          }
+          value = line.substr(i + 1, close - i - 1);
+          i = close + 1;
+        } else {
+          const std::size_t v0 = i;
+          while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+          value = line.substr(v0, i - v0);
+        }
+      }
+      if (!key.empty()) kv[util::to_lower(key)] = value;
+    }
+    if (!kv.count("lattice")) throw IoError(where_line(path, line_no) + ": no Lattice=\"...\"");
+    const auto lat = parse_numbers(kv["lattice"], where_line(path, line_no) + " (Lattice)");
+    if (lat.size() != 9) throw IoError(where_line(path, line_no) + ": Lattice needs 9 numbers");
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) {
+        if (std::abs(lat[3 * a + b] - ideal.lattice(a, b)) > 1e-4) {
+          throw UsageError(frame_where + ": its lattice differs from the ideal supercell's (" +
+                           std::to_string(lat[3 * a + b]) + " vs " +
+                           std::to_string(ideal.lattice(a, b)) + " Angstrom)");
+        }
+      }
+    // Properties=name:type:cols:...
+    const auto props =
+        util::split(kv.count("properties") ? kv["properties"] : "species:S:1:pos:R:3", ':');
+    int col = 0, species_col = -1, pos_col = -1, force_col = -1, width = 0;
+    for (std::size_t k = 0; k + 2 < props.size(); k += 3) {
+      const std::string name = util::to_lower(props[k]);
+      const int cols = std::atoi(props[k + 2].c_str());
+      if (name == "species") species_col = col;
+      if (name == "pos") pos_col = col;
+      if (name == "forces" || name == "force") force_col = col;
+      col += cols;
+    }
+    width = col;
+    if (species_col < 0 || pos_col < 0 || force_col < 0) {
+      throw IoError(where_line(path, line_no) +
+                    ": Properties must name species, pos and forces columns");
+    }
+    double energy = std::numeric_limits<double>::quiet_NaN();
+    if (kv.count("energy")) {
+      energy = parse_numbers(kv["energy"], where_line(path, line_no) + " (energy)").at(0);
+    }
+    std::vector<Eigen::Vector3d> pos(n), force(n);
+    std::vector<int> numbers(n);
+    for (int a = 0; a < n; ++a) {
+      if (!std::getline(in, line)) {
+        throw IoError(frame_where + ": the file ends after " + std::to_string(a) + " of " +
+                      std::to_string(n) + " atoms");
+      }
+      ++line_no;
+      std::istringstream s(line);
+      std::vector<std::string> tokens;
+      for (std::string t; s >> t;) tokens.push_back(t);
+      if (static_cast<int>(tokens.size()) != width) {
+        throw IoError(where_line(path, line_no) + ": " + std::to_string(tokens.size()) +
+                      " columns, Properties declares " + std::to_string(width));
+      }
+      numbers[a] = atomic_number(tokens[species_col]);
+      if (numbers[a] == 0) {
+        throw IoError(where_line(path, line_no) + ": unknown element '" + tokens[species_col] +
+                      "'");
+      }
+      std::string text;
+      for (int k = 0; k < 3; ++k) text += tokens[pos_col + k] + " ";
+      for (int k = 0; k < 3; ++k) text += tokens[force_col + k] + " ";
+      const auto v = parse_numbers(text, where_line(path, line_no));
+      pos[a] = Eigen::Vector3d(v[0], v[1], v[2]);
+      force[a] = Eigen::Vector3d(v[3], v[4], v[5]);
+    }
+    std::vector<double> u;
+    const auto site_atom = map_to_ideal(ideal, pos, numbers, tolerance, frame_where, u);
+    std::vector<double> f(3 * out.num_atoms);
+    for (int i = 0; i < out.num_atoms; ++i)
+      for (int k = 0; k < 3; ++k) f[3 * i + k] = force[site_atom[i]][k];
+    out.add(u, f, energy);
+  }
+  if (out.count() == 0) throw IoError(path + ": no configurations");
+  return out;
+}
+
+Configurations read_dfset(const std::string& path, const Structure& ideal, DfsetUnits units) {
+  std::ifstream in = open_text(path);
+  const double ul = units == DfsetUnits::kRydbergBohr ? units::kBohr : 1.0;
+  const double uf = units == DfsetUnits::kRydbergBohr ? units::kRyPerBohr : 1.0;
+  Configurations out;
+  const int n = ideal.size();
+  out.num_atoms = n;
+  std::vector<double> u, f;
+  std::string line;
+  long line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string t = util::trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    const auto v = parse_numbers(t, where_line(path, line_no));
+    if (v.size() != 6) {
+      throw IoError(where_line(path, line_no) + ": expected 6 numbers (ux uy uz fx fy fz), got " +
+                    std::to_string(v.size()));
+    }
+    for (int k = 0; k < 3; ++k) {
+      u.push_back(v[k] * ul);
+      f.push_back(v[3 + k] * uf);
+    }
+    if (static_cast<int>(u.size()) == 3 * n) {
+      out.add(u, f, std::numeric_limits<double>::quiet_NaN());
+      u.clear();
+      f.clear();
+    }
+  }
+  if (!u.empty()) {
+    throw IoError(path + ": the data lines are not a multiple of the " + std::to_string(n) +
+                  " atoms of the structure (the last configuration has " +
+                  std::to_string(u.size() / 3) + " lines)");
+  }
+  if (out.count() == 0) throw IoError(path + ": no configurations");
+  out.energies.clear();
+  return out;
+}
+
+Configurations read_force_sets(const std::string& path, const Structure& ideal) {
+  std::ifstream in = open_text(path);
+  std::vector<std::pair<long, std::string>> lines;
+  std::string line;
+  for (long k = 1; std::getline(in, line); ++k) {
+    const std::string t = util::trim(line);
+    if (!t.empty() && t[0] != '#') lines.emplace_back(k, t);
+  }
+  const int n = ideal.size();
+  Configurations out;
+  out.num_atoms = n;
+  if (lines.empty()) throw IoError(path + ": empty file");
+  const auto first = parse_numbers(lines[0].second, where_line(path, lines[0].first));
+  if (first.size() == 1) {
+    // Type 1: natom, ndisp, then per displacement: atom, displacement, natom forces.
+    if (static_cast<int>(first[0]) != n) {
+      throw UsageError(where_line(path, lines[0].first) + ": " +
+                       std::to_string(static_cast<int>(first[0])) +
+                       " atoms, but the structure has " + std::to_string(n));
+    }
+    if (lines.size() < 2) throw IoError(path + ": missing the number of displacements");
+    const int ndisp =
+        static_cast<int>(parse_numbers(lines[1].second, where_line(path, lines[1].first)).at(0));
+    std::size_t k = 2;
+    for (int d = 0; d < ndisp; ++d) {
+      if (k + 2 + n > lines.size() + 0) {
+        throw IoError(path + ": displacement " + std::to_string(d + 1) + " of " +
+                      std::to_string(ndisp) + " is incomplete");
+      }
+      const auto atom_v = parse_numbers(lines[k].second, where_line(path, lines[k].first));
+      const int atom = static_cast<int>(atom_v.at(0)) - 1;
+      if (atom < 0 || atom >= n) {
+        throw IoError(where_line(path, lines[k].first) + ": atom index out of range");
+      }
+      const auto disp = parse_numbers(lines[k + 1].second, where_line(path, lines[k + 1].first));
+      if (disp.size() != 3)
+        throw IoError(where_line(path, lines[k + 1].first) + ": expected 3 numbers");
+      std::vector<double> u(3 * n, 0.0), f;
+      for (int a = 0; a < 3; ++a) u[3 * atom + a] = disp[a];
+      for (int i = 0; i < n; ++i) {
+        const auto fv =
+            parse_numbers(lines[k + 2 + i].second, where_line(path, lines[k + 2 + i].first));
+        if (fv.size() != 3) {
+          throw IoError(where_line(path, lines[k + 2 + i].first) + ": expected 3 force components");
+        }
+        f.insert(f.end(), fv.begin(), fv.end());
+      }
+      out.add(u, f, std::numeric_limits<double>::quiet_NaN());
+      k += 2 + n;
+    }
+  } else {
+    // Type 2: lines "ux uy uz fx fy fz", natom per configuration.
+    if (lines.size() % n != 0) {
+      throw IoError(path + ": " + std::to_string(lines.size()) +
+                    " data lines are not a multiple of the " + std::to_string(n) + " atoms");
+    }
+    for (std::size_t c = 0; c < lines.size() / n; ++c) {
+      std::vector<double> u, f;
+      for (int i = 0; i < n; ++i) {
+        const auto& l = lines[c * n + i];
+        const auto v = parse_numbers(l.second, where_line(path, l.first));
+        if (v.size() != 6) throw IoError(where_line(path, l.first) + ": expected 6 numbers");
+        u.insert(u.end(), v.begin(), v.begin() + 3);
+        f.insert(f.end(), v.begin() + 3, v.end());
+      }
+      out.add(u, f, std::numeric_limits<double>::quiet_NaN());
+    }
+  }
+  out.energies.clear();
+  return out;
+}
+
+namespace {
+
+// The numbers of a YAML flow sequence "[ a, b, c ]" (optionally after "- " or "key:").
+std::vector<double> yaml_flow(const std::string& text, const std::string& where) {
+  const auto open = text.find('['), close = text.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) {
+    throw IoError(where + ": expected a list [ ... ]");
+  }
+  std::string inner = text.substr(open + 1, close - open - 1);
+  std::replace(inner.begin(), inner.end(), ',', ' ');
+  return parse_numbers(inner, where);
+}
+
+int indent_of(const std::string& line) { return static_cast<int>(line.find_first_not_of(' ')); }
+
+}  // namespace
+
+std::pair<IdealStructure, Configurations> read_phonopy_params(const std::string& path) {
+  std::ifstream in = open_text(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) {
+    const auto hash = l.find(" #");
+    if (hash != std::string::npos && l.find('[') == std::string::npos) l = l.substr(0, hash);
+    lines.push_back(l);
+  }
+  auto where = [&](std::size_t i) { return where_line(path, static_cast<long>(i + 1)); };
+  auto find_top = [&](const std::string& key) -> std::size_t {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].rfind(key + ":", 0) == 0) return i;
+    }
+    return lines.size();
+  };
+  auto read_rows3 = [&](std::size_t at) {
+    Eigen::Matrix3d m;
+    for (int r = 0; r < 3; ++r) {
+      const auto v = yaml_flow(lines.at(at + 1 + r), where(at + 1 + r));
+      if (v.size() != 3) throw IoError(where(at + 1 + r) + ": expected 3 numbers");
+      m.row(r) = Eigen::RowVector3d(v[0], v[1], v[2]);
+    }
+    return m;
+  };
+  IdealStructure ideal;
+  const std::size_t pm = find_top("primitive_matrix");
+  if (pm < lines.size()) ideal.primitive_matrix = read_rows3(pm);
+  const std::size_t sm = find_top("supercell_matrix");
+  if (sm < lines.size()) ideal.supercell_matrix = read_rows3(sm).array().round().cast<int>();
+  // A cell block: "  lattice:" with 3 rows, then "  points:" with symbol, coordinates, mass.
+  auto read_cell = [&](std::size_t at, bool need_points) {
+    Structure s;
+    std::size_t i = at + 1;
+    bool have_lattice = false;
+    for (; i < lines.size() && (lines[i].empty() || indent_of(lines[i]) > 0); ++i) {
+      const std::string t = util::trim(lines[i]);
+      if (t == "lattice:") {
+        s.lattice = read_rows3(i);
+        have_lattice = true;
+        i += 3;
+      } else if (t.rfind("- symbol:", 0) == 0) {
+        std::string sym = util::trim(t.substr(9));
+        s.numbers.push_back(atomic_number(sym));
+        if (s.numbers.back() == 0) throw IoError(where(i) + ": unknown element '" + sym + "'");
+        s.masses.push_back(0.0);
+        s.positions.emplace_back(0, 0, 0);
+      } else if (t.rfind("coordinates:", 0) == 0 && !s.positions.empty()) {
+        const auto v = yaml_flow(t, where(i));
+        s.positions.back() = Eigen::Vector3d(v.at(0), v.at(1), v.at(2));
+      } else if (t.rfind("mass:", 0) == 0 && !s.masses.empty()) {
+        s.masses.back() = parse_numbers(t.substr(5), where(i)).at(0);
+      }
+    }
+    if (!have_lattice || (need_points && s.positions.empty())) {
+      throw IoError(where(at) + ": incomplete cell (lattice and points expected)");
+    }
+    for (auto& p : s.positions) p = s.lattice.transpose() * p;  // fractional -> Cartesian
+    return s;
+  };
+  const std::size_t sc = find_top("supercell");
+  if (sc == lines.size()) throw IoError(path + ": no 'supercell:' section");
+  ideal.supercell = read_cell(sc, true);
+  for (auto& m : ideal.supercell.masses) {
+    if (m == 0.0) throw IoError(path + ": an atom of the supercell has no mass");
+  }
+  ideal.supercell.validate(path + ": supercell");
+  const std::size_t uc = find_top("unit_cell");
+  if (uc < lines.size()) ideal.unit_lattice = read_cell(uc, false).lattice;
+
+  Configurations out;
+  const int n = ideal.supercell.size();
+  out.num_atoms = n;
+  const std::size_t ds = find_top("displacements");
+  if (ds == lines.size()) {
+    throw IoError(path + ": no 'displacements:' section (was it saved without the data set?)");
+  }
+  std::size_t i = ds + 1;
+  while (i < lines.size() && !lines[i].empty() && lines[i][0] == '-') {
+    if (lines[i].rfind("- atom:", 0) != 0) {
+      throw IoError(where(i) +
+                    ": only phonopy's type-1 data set (one displaced atom per "
+                    "supercell, '- atom:') is read; convert type-2 data to DFSET or extended XYZ");
+    }
+    const int atom = static_cast<int>(parse_numbers(lines[i].substr(7), where(i)).at(0)) - 1;
+    if (atom < 0 || atom >= n) throw IoError(where(i) + ": atom index out of range");
+    std::vector<double> u(3 * n, 0.0), f;
+    ++i;
+    for (; i < lines.size() && !lines[i].empty() && lines[i][0] == ' '; ++i) {
+      const std::string t = util::trim(lines[i]);
+      if (t == "displacement:") {
+        const auto v = yaml_flow(lines.at(i + 1), where(i + 1));
+        for (int a = 0; a < 3; ++a) u[3 * atom + a] = v.at(a);
+        ++i;
+      } else if (t == "forces:") {
+        for (int k = 0; k < n; ++k) {
+          const auto v = yaml_flow(lines.at(i + 1 + k), where(i + 1 + k));
+          if (v.size() != 3) throw IoError(where(i + 1 + k) + ": expected 3 force components");
+          f.insert(f.end(), v.begin(), v.end());
+        }
+        i += n;
+      }
+    }
+    if (static_cast<int>(f.size()) != 3 * n) {
+      throw IoError(path + ": displacement of atom " + std::to_string(atom + 1) +
+                    " has no forces (run phonopy with the forces first)");
+    }
+    out.add(u, f, std::numeric_limits<double>::quiet_NaN());
+  }
+  if (out.count() == 0) throw IoError(path + ": the data set has no displacements");
+  out.energies.clear();
+  return {ideal, out};
+}
+
+}  // namespace physfit::fc

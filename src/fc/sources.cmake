@@ -1,0 +1,40 @@
+# Force constants (issue 5): crystal and symmetry (spglib), data readers, clusters and the
+# symmetry-adapted basis, sensitivity rows and fits, phonons, exports.
+find_path(PHYSFIT_SPGLIB_INCLUDE_DIR spglib.h)
+find_library(PHYSFIT_SPGLIB_LIBRARY NAMES symspg spglib)
+if(NOT PHYSFIT_SPGLIB_INCLUDE_DIR OR NOT PHYSFIT_SPGLIB_LIBRARY)
+  message(FATAL_ERROR "physfit needs spglib (Debian: libsymspg-dev): ${_physfit_setup}.")
+endif()
+target_sources(physfit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/clusters.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/crystal.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/exports.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp)
+# spglib is used by physfit's sources only (no spglib type in a public header): linked
+# privately. The static library's export then names the library file (LINK_ONLY), so a
+# consumer links it without a find_dependency.
+target_include_directories(physfit PRIVATE ${PHYSFIT_SPGLIB_INCLUDE_DIR})
+target_link_libraries(physfit PRIVATE ${PHYSFIT_SPGLIB_LIBRARY})
+# GCC 12 warns inside Eigen's AVX-512 matrix-product kernels (a false positive).
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp PROPERTIES COMPILE_OPTIONS
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+# Sanitizer builds are unoptimised Debug builds, where Eigen's small products crawl (the fc
+# tests took minutes): optimise the force-constant sources lightly there (ASan and UBSan work
+# with -O1; the checks stay on).
+if(PHYSFIT_SANITIZE)
+  set_property(SOURCE
+    ${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRENT_LIST_DIR}/crystal.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp ${CMAKE_CURRENT_LIST_DIR}/exports.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/fit.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
+    APPEND PROPERTY COMPILE_OPTIONS -O1)
+endif()

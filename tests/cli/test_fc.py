@@ -1,0 +1,213 @@
+"""End-to-end tests of `physfit import`, `physfit fc` and `physfit phonons` on the silicon data
+(scripts/data/make_si.py), against phonopy (Debian's python3-phonopy) and the files' own
+layouts. Run by CTest (one test per class) with PHYSFIT_BIN, MPIEXEC, PHYSFIT_SI_DATA and
+PHYSFIT_TEST_SCRATCH in the environment."""
+
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+import h5py
+import numpy as np
+
+BIN = os.environ.get("PHYSFIT_BIN", "physfit")
+MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
+SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
+DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
+CUTOFF_FC3 = 10.5 * 0.529177210903  # 10.5 Bohr, the cutoff of the issue's ALAMODE comparison
+
+
+def scratch(test):
+    path = os.path.join(SCRATCH, "cli_fc", test.id().split(".", 1)[1])
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def physfit(*args, ranks=None, timeout=120):
+    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def summary(result):
+    return json.loads(result.stdout.strip().splitlines()[-1])["result"]
+
+
+def si(name):
+    return os.path.join(DATA, name)
+
+
+def phonopy_frequencies(force_constants, qpoints):
+    """phonopy's own frequencies for a FORCE_CONSTANTS file of the Si supercell."""
+    import phonopy
+    from phonopy.file_IO import parse_FORCE_CONSTANTS
+    ph = phonopy.load(si("phonopy_params.yaml"), produce_fc=False, log_level=0)
+    ph.force_constants = parse_FORCE_CONSTANTS(force_constants)
+    ph.run_qpoints(qpoints)
+    return ph.get_qpoints_dict()["frequencies"]
+
+
+class Import(unittest.TestCase):
+    def test_every_format_gives_the_numbers_of_the_hdf5_data(self):
+        d = scratch(self)
+        with h5py.File(si("si64_rattle_0.03.h5")) as f:
+            u, forces = f["configs/displacements"][...], f["configs/forces"][...]
+        for fmt, source in (("extxyz", "si64_rattle_0.03.extxyz"), ("dfset", "DFSET_0.03")):
+            out = os.path.join(d, fmt + ".h5")
+            r = physfit("import", fmt, "--input", si(source), "--structure", si("si64_rattle_0.03.h5"),
+                        "--output", out, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(summary(r)["configurations"], 200)
+            with h5py.File(out) as f:
+                np.testing.assert_allclose(f["configs/displacements"][...], u, atol=2e-9)
+                np.testing.assert_allclose(f["configs/forces"][...], forces, atol=2e-9)
+                self.assertEqual(f["configs/forces"].attrs["unit"], "eV/angstrom")
+                self.assertEqual(f["/physfit"].attrs["command"], "import")
+        out = os.path.join(d, "phonopy.h5")
+        r = physfit("import", "phonopy", "--input", si("phonopy_params.yaml"), "--output", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out) as f:
+            self.assertEqual(f["configs/displacements"].shape, (2, 64, 3))
+            np.testing.assert_allclose(f["structure/primitive_matrix"][...],
+                                       [[0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
+
+    def test_missing_structure_and_far_atoms_are_clear_errors(self):
+        d = scratch(self)
+        r = physfit("import", "dfset", "--input", si("DFSET_0.01"), "--output",
+                    os.path.join(d, "x.h5"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--structure", r.stderr)
+        r = physfit("import", "extxyz", "--input", si("si64_rattle_0.1.extxyz"), "--structure",
+                    si("si64_rattle_0.1.h5"), "--map-tolerance", "0.3",
+                    "--output", os.path.join(d, "x.h5"))
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, r"configuration \d+ \(line \d+\), atom \d+: the nearest site")
+        self.assertFalse(os.path.exists(os.path.join(d, "x.h5")))
+        r = physfit("import", "xyz", "--input", si("DFSET_0.01"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("extxyz", r.stderr)
+
+
+class FitAndPhonons(unittest.TestCase):
+    def test_phonopy_gets_physfits_frequencies_from_the_force_constants_physfit_writes(self):
+        d = scratch(self)
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1," + str(CUTOFF_FC3),
+                    "--train", 50, "--output", os.path.join(d, "fc.h5"), "--export-dir", d,
+                    "--json", ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = summary(r)
+        self.assertEqual([o["parameters"] for o in s["orders"]], [25, 120])
+        self.assertLess(s["train_relative"], 0.002)
+        r = physfit("phonons", "--fc", os.path.join(d, "fc.h5"), "--output",
+                    os.path.join(d, "phonons.h5"), "--png", os.path.join(d, "bands.png"),
+                    "--reference", si("FORCE_CONSTANTS"), "--reference-structure",
+                    si("si64_rattle_0.01.h5"), "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ours = summary(r)["frequencies"]
+        names = ["G", "X", "L", "W", "K"]
+        with h5py.File(si("si64_phonopy.h5")) as f:
+            qpoints = f["qpoints"][...]
+        theirs = phonopy_frequencies(os.path.join(d, "FORCE_CONSTANTS"), qpoints)
+        for name, freq in zip(names, theirs):
+            np.testing.assert_allclose(ours[name], freq, atol=1e-6, err_msg=name)
+        with open(os.path.join(d, "bands.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        with h5py.File(os.path.join(d, "phonons.h5")) as f:
+            self.assertEqual(f["bands/frequencies"].shape[1], 6)
+            dos = f["dos/density"][...]
+            freq = f["dos/frequency"][...]
+            self.assertAlmostEqual(np.trapz(dos, freq), 6.0, delta=0.05)  # 3 np states
+
+    def test_exports_have_the_layouts_phonopy_phono3py_and_shengbte_read(self):
+        d = scratch(self)
+        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0", "--train", 40,
+                    "--folds", 0, "--output", os.path.join(d, "fc.h5"), "--export-dir", d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        from phonopy.file_IO import parse_FORCE_CONSTANTS
+        full = parse_FORCE_CONSTANTS(os.path.join(d, "FORCE_CONSTANTS"))
+        with h5py.File(os.path.join(d, "force_constants.hdf5")) as f:
+            np.testing.assert_allclose(f["force_constants"][...], full, atol=1e-14)
+            np.testing.assert_array_equal(f["p2s_map"][...], [0, 32])
+        with h5py.File(os.path.join(d, "fc.h5")) as f:
+            np.testing.assert_allclose(f["fc/force_constants"][...], full, atol=1e-12)
+            self.assertEqual(f["fc"].attrs["parameters_2"], 25)
+        self.assertLess(np.abs(full.sum(axis=1)).max(), 1e-10)  # sum rule, exact
+        np.testing.assert_allclose(full, full.transpose(1, 0, 3, 2), atol=1e-12)
+        with h5py.File(os.path.join(d, "fc3.hdf5")) as f:
+            fc3 = f["fc3"][...]
+            p2s = f["p2s_map"][...]
+        self.assertEqual(fc3.shape, (2, 64, 64, 3, 3, 3))
+        self.assertGreater(np.abs(fc3).max(), 1.0)
+        np.testing.assert_allclose(fc3, fc3.transpose(0, 2, 1, 3, 5, 4), atol=1e-12)
+        self.assertLess(np.abs(fc3.sum(axis=2)).max(), 1e-9)
+        # ShengBTE: summing the blocks of each triplet over its images gives fc3 back.
+        rebuilt = np.zeros_like(fc3)
+        with h5py.File(si("si64_rattle_0.03.h5")) as f:
+            pos = f["structure/positions"][...]
+            lattice = f["structure/lattice"][...]
+        with open(os.path.join(d, "FORCE_CONSTANTS_3RD")) as f:
+            lines = [l for l in f.read().split("\n")]
+        nblocks = int(lines[0])
+        k = 1
+        inv = np.linalg.inv(lattice)
+        def atom_at(p_index, cell):
+            target = pos[p2s[p_index]] + cell
+            diff = (pos - target) @ inv
+            diff -= np.round(diff)
+            return int(np.argmin(np.abs(diff @ lattice).sum(axis=1)))
+        for _ in range(nblocks):
+            while lines[k].strip() == "":
+                k += 1
+            k += 1
+            r2 = np.array(lines[k].split(), float)
+            r3 = np.array(lines[k + 1].split(), float)
+            i, j, l = (int(x) - 1 for x in lines[k + 2].split())
+            values = np.array([float(lines[k + 3 + m].split()[3]) for m in range(27)])
+            k += 30
+            rebuilt[i, atom_at(j, r2), atom_at(l, r3)] += values.reshape(3, 3, 3)
+        np.testing.assert_allclose(rebuilt, fc3, atol=1e-9)
+
+
+class Errors(unittest.TestCase):
+    def test_bad_inputs_end_every_rank_with_the_right_code(self):
+        d = scratch(self)
+        r = physfit("fc", "--data", os.path.join(d, "missing.h5"), ranks=2)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("missing.h5", r.stderr)
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,4,3,2")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("orders 2 to 4", r.stderr)
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--train", 300)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("200 configurations", r.stderr)
+        bad = os.path.join(d, "nan.h5")
+        shutil.copy(si("si64_rattle_0.01.h5"), bad)
+        with h5py.File(bad, "r+") as f:
+            f["configs/forces"][3, 5, 1] = np.nan
+        r = physfit("fc", "--data", bad, "--output", os.path.join(d, "out.h5"), ranks=3)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("configuration 4, atom 6", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "out.h5")))
+
+
+class Parallel(unittest.TestCase):
+    def test_one_two_and_three_ranks_fit_the_same_force_constants(self):
+        d = scratch(self)
+        params = []
+        for ranks in (1, 2, 3):
+            out = os.path.join(d, "fc%d.h5" % ranks)
+            r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0",
+                        "--train", 30, "--method", "lasso", "--lambdas", 10, "--output", out,
+                        "--json", ranks=ranks)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with h5py.File(out) as f:
+                params.append(f["fc/parameters"][...])
+                self.assertEqual(f["/physfit"].attrs["ranks"], ranks)
+        np.testing.assert_allclose(params[1], params[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(params[2], params[0], rtol=1e-9, atol=1e-12)
+
+
+if __name__ == "__main__":
+    unittest.main()

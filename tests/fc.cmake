@@ -1,0 +1,54 @@
+# Force-constant tests (issue 5). Unit tests run in one process, MPI tests at 1-4 ranks; all
+# of them may read the silicon data made by the si_data fixture (tests/CMakeLists.txt).
+physfit_add_tests(fc_unit_tests SOURCES
+  unit/fc/test_clusters.cpp
+  unit/fc/test_crystal.cpp
+  unit/fc/test_fit.cpp)
+physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/fc/test_fit_parallel.cpp)
+foreach(_target fc_unit_tests fc_mpi_tests)
+  target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
+  target_compile_definitions(${_target} PRIVATE PHYSFIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                             PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
+  if(PHYSFIT_SANITIZE)
+    target_compile_options(${_target} PRIVATE -O1)  # Eigen at -O0 is too slow (see sources.cmake)
+  endif()
+endforeach()
+
+
+# End-to-end tests of import, fc and phonons (Python, Debian's interpreter with h5py and
+# phonopy): one CTest test per TestCase class.
+file(STRINGS cli/test_fc.py _fc_cli_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc.py)
+foreach(line IN LISTS _fc_cli_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED si_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+endforeach()
+
+# Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
+# numerical property of the optimised build: not registered in the sanitizer build, where the
+# same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).
+if(NOT PHYSFIT_SANITIZE)
+file(STRINGS regression/fc/test_accuracy.py _fc_acc_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/regression/fc/test_accuracy.py)
+foreach(line IN LISTS _fc_acc_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_regression.Accuracy${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_accuracy.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/regression/fc)
+  set_tests_properties(fc_regression.Accuracy${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED si_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+endforeach()
+endif()
+
+get_directory_property(_fc_all_tests TESTS)
+foreach(_test IN LISTS _fc_all_tests)
+  if(_test MATCHES "^fc_")
+    set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED si_data)
+    set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+  endif()
+endforeach()

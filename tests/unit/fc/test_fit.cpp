@@ -1,0 +1,130 @@
+// Fits from the normal equations, against the explicit sensitivity matrix solved by QR, and
+// LASSO solutions against their optimality (KKT) conditions; exports read back.
+
+#include <gtest/gtest.h>
+
+#include "../../support/mpi_test.hpp"
+#include "fc_test_data.hpp"
+#include "physfit/fc/exports.hpp"
+#include "physfit/fc/fit.hpp"
+#include "physfit/fc/phonons.hpp"
+
+using namespace physfit;
+
+namespace {
+
+struct Silicon {
+  fc::IdealStructure ideal = fc::read_structure_hdf5(fc_test::si_data() + "/si64_rattle_0.03.h5");
+  fc::Crystal crystal{ideal.supercell, ideal.resolve_primitive_lattice(1e-5), 1e-5};
+  fc::ClusterSpace space{crystal, {{-1.0, 4.0}}};
+  fc::Configurations configs = fc::read_configurations_hdf5(
+      mpi::Comm::self(), fc_test::si_data() + "/si64_rattle_0.03.h5", 64);
+};
+
+}  // namespace
+
+TEST(Fit, LeastSquaresEqualsAQrSolveOfTheExplicitMatrix) {
+  const Silicon si;
+  const int configs = 12;
+  fc::RowMatrix a;
+  si.space.sensitivity(si.configs.displacements.data(), configs, a);
+  const Eigen::Map<const Eigen::VectorXd> y(si.configs.forces.data(), a.rows());
+  const Eigen::VectorXd reference = Eigen::MatrixXd(a).colPivHouseholderQr().solve(y);
+  const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 3, 0, configs, 5);
+  EXPECT_EQ(data.total.rows, a.rows());
+  const auto r = fc::fit(data, {});
+  EXPECT_LT((r.z - reference).norm(), 1e-7 * reference.norm());
+  const double rms = std::sqrt(y.squaredNorm() / y.size());
+  EXPECT_NEAR(r.train_rmse, std::sqrt((y - a * reference).squaredNorm() / y.size()), 1e-9 * rms);
+  // The held-out error of each fold from its statistics equals the explicit residual.
+  const auto& fold = data.folds[1];
+  fc::NormalEquations train = data.total;
+  train -= fold;
+  EXPECT_EQ(fold.rows, 4 * 192);  // configurations 1, 4, 7, 10
+  double sse = 0;
+  for (int c : {1, 4, 7, 10}) {
+    const Eigen::VectorXd f = si.space.forces(si.configs.displacements.data() + c * 192, reference);
+    sse += (Eigen::Map<const Eigen::VectorXd>(si.configs.forces.data() + c * 192, 192) - f)
+               .squaredNorm();
+  }
+  EXPECT_NEAR(fold.mean_squared_error(reference), sse / fold.rows, 1e-9 * sse / fold.rows);
+}
+
+TEST(Fit, LassoSolutionsSatisfyTheKktConditions) {
+  // min 1/2 x'Qx - c'x + lambda |x|_1 with a random positive definite Q.
+  std::srand(5);
+  const int p = 40;
+  const Eigen::MatrixXd b = Eigen::MatrixXd::Random(80, p);
+  const Eigen::MatrixXd q = b.transpose() * b / 80.0;
+  const Eigen::VectorXd c = Eigen::VectorXd::Random(p);
+  for (double lambda : {0.3, 0.05, 0.001}) {
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(p);
+    fc::coordinate_descent(q, c, lambda, 1.0, {}, 1e-12, 100000, x);
+    const Eigen::VectorXd g = c - q * x;
+    int active = 0;
+    for (int j = 0; j < p; ++j) {
+      if (x[j] != 0) {
+        EXPECT_NEAR(g[j], lambda * (x[j] > 0 ? 1 : -1), 1e-8) << lambda;
+        ++active;
+      } else {
+        EXPECT_LE(std::abs(g[j]), lambda + 1e-8) << lambda;
+      }
+    }
+    EXPECT_GT(active, 0);
+  }
+}
+
+TEST(Fit, CrossValidatedLassoChoosesALambdaOnThePathAndRefits) {
+  const Silicon si;
+  const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 5, 0, 40, 4);
+  fc::FitOptions o;
+  o.method = fc::Method::kLasso;
+  o.lambdas = 20;
+  const auto r = fc::fit(data, o);
+  ASSERT_EQ(r.cv_mse.size(), 20u);
+  ASSERT_GE(r.chosen, 0);
+  EXPECT_EQ(r.lambda, r.lambdas[r.chosen]);
+  for (double m : r.cv_mse) EXPECT_GE(m, r.cv_mse[r.chosen]);
+  EXPECT_NEAR(r.cv_rmse, std::sqrt(r.cv_mse[r.chosen]), 1e-12);
+  EXPECT_LT(r.cv_relative, 0.02);
+  // A fixed lambda equal to the chosen one gives the same refit.
+  o.lambda = r.lambda;
+  const auto fixed = fc::fit(data, o);
+  EXPECT_LT((fixed.z - r.z).norm(), 1e-6 * r.z.norm());
+}
+
+TEST(Exports, ForceConstantsTextRoundTripsFullAndCompact) {
+  const Silicon si;
+  const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 0, 0, 20, 4);
+  const Eigen::MatrixXd phi = si.space.fc2(fc::fit(data, {}).z);
+  for (bool compact : {false, true}) {
+    const std::string path = test::scratch_dir() + (compact ? "/FC_compact" : "/FC_full");
+    fc::write_force_constants_text(path, si.crystal, phi, compact);
+    const Eigen::MatrixXd back = fc::read_force_constants_text(path, si.crystal);
+    EXPECT_LT((back - phi).cwiseAbs().maxCoeff(), 1e-14);
+  }
+}
+
+TEST(Phonons, PhonopysForceConstantsGivePhonopysFrequencies) {
+  const Silicon si;
+  const Eigen::MatrixXd phi =
+      fc::read_force_constants_text(fc_test::si_data() + "/FORCE_CONSTANTS", si.crystal);
+  const fc::DynamicalMatrix d(si.crystal, phi);
+  // phonopy's values (FC-NOTES.md, and si64_phonopy.h5).
+  const Eigen::VectorXd x = d.frequencies(fc::fcc_point("X"));
+  const double expected_x[6] = {6.6514, 6.6514, 12.9934, 12.9934, 15.6286, 15.6286};
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(x[k], expected_x[k], 6e-5);
+  const Eigen::VectorXd l = d.frequencies(fc::fcc_point("L"));
+  const double expected_l[6] = {4.7032, 4.7032, 11.7682, 13.3980, 16.7667, 16.7667};
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(l[k], expected_l[k], 6e-5);
+  const Eigen::VectorXd g = d.frequencies(fc::fcc_point("G"));
+  for (int k = 0; k < 3; ++k) EXPECT_LT(std::abs(g[k]), 1e-3);
+  EXPECT_NEAR(g[5], 17.8324, 6e-5);
+  // The density of states integrates to 3 np modes.
+  const auto dos = fc::density_of_states(d, 6, 0.2);
+  double area = 0;
+  for (std::size_t k = 1; k < dos.frequency.size(); ++k) {
+    area += 0.5 * (dos.density[k] + dos.density[k - 1]) * (dos.frequency[k] - dos.frequency[k - 1]);
+  }
+  EXPECT_NEAR(area, 6.0, 0.01);
+}
