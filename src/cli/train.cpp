@@ -1,6 +1,7 @@
 // `physfit train`, `physfit evaluate`, `physfit predict`: the neural-network engine's commands.
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <iomanip>
@@ -128,7 +129,16 @@ void run_train(Context& ctx) {
   settings.max_memory = parse_bytes(o.get<std::string>("data.max-memory"), "data.max-memory");
   const auto output = o.get<std::string>("output.model");
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
-  const auto resume = o.get<std::string>("train.resume");
+  std::string resume = o.get<std::string>("train.resume");
+  if (resume == "auto") {
+    // Continue from our own output if an earlier run of this job left one (a job requeued
+    // after a stop signal), else start afresh.
+    int exists = 0;
+    if (comm.is_root()) exists = ::access(output.c_str(), F_OK) == 0 ? 1 : 0;
+    comm.broadcast(exists, 0);
+    resume = exists ? output : std::string();
+    if (!exists) log::info("train: no '", output, "' yet (resume = auto): starting afresh");
+  }
   const auto train_path = o.get<std::string>("data.train");
   const auto val_path = o.get<std::string>("data.validation");
   const double split = o.get<double>("data.validation-split");
@@ -333,7 +343,8 @@ Command train_command() {
       "given seed, batch and micro-batch the trained weights are bitwise identical on any\n"
       "number of ranks. Writes output.model (model, optimizer state, history) after every\n"
       "output.checkpoint-every epochs and at the end. SIGUSR1/SIGTERM write a checkpoint and\n"
-      "exit with code 3; continue with --train.resume FILE.\n\n"
+      "exit with code 3; continue with --train.resume FILE, or give --train.resume auto from\n"
+      "the start to continue from output.model whenever it exists (Slurm requeues).\n\n"
       "Layers (model.layers, comma-separated): dense N [relu|sigmoid|tanh], conv2d FILTERS\n"
       "KERNEL [stride=S] [padding=valid|same] [activation], maxpool2d POOL [stride=S],\n"
       "dropout RATE, flatten, relu, sigmoid, tanh. Losses: cross_entropy (softmax), hinge\n"
@@ -393,7 +404,9 @@ Command train_command() {
     opts.add<long long>("train.seed", "seed of the initial weights, sample order and dropout")
         .default_value(0LL)
         .check(config::non_negative<long long>());
-    opts.add<std::string>("train.resume", "training file to continue from")
+    opts.add<std::string>("train.resume",
+                          "training file to continue from; auto: output.model if it exists "
+                          "(for jobs that are requeued after a stop signal)")
         .default_value(std::string());
     opts.add<std::string>("output.model", "the model file to write")
         .default_value(std::string("results/model.h5"));

@@ -216,6 +216,22 @@ class Train(unittest.TestCase):
             np.testing.assert_array_equal(a["/history/val_loss"][...], b["/history/val_loss"][...])
             self.assertEqual(int(b["/training"].attrs["epochs_done"]), 4)
 
+    def test_resume_auto_starts_afresh_then_continues_from_the_output(self):
+        r, straight = self.train(2, "straight", epochs=4)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r, auto = self.train(2, "auto", epochs=2)  # writes auto.ini
+        os.remove(auto)
+        ini = os.path.join(self.d, "auto.ini")
+        r = physfit("train", ini, "--train.resume", "auto", "--train.epochs", 2, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("starting afresh", r.stdout)
+        r = physfit("train", ini, "--train.resume", "auto", "--train.epochs", 4, ranks=3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("resuming from", r.stdout)
+        with h5py.File(straight, "r") as a, h5py.File(auto, "r") as b:
+            np.testing.assert_array_equal(a["/model/parameters"][...], b["/model/parameters"][...])
+            self.assertEqual(int(b["/training"].attrs["epochs_done"]), 4)
+
     def test_usr1_checkpoints_mid_epoch_and_the_run_resumes_to_the_same_bits(self):
         ini = os.path.join(self.d, "long.ini")
         out = os.path.join(self.d, "long.h5")
