@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds physfit and runs a job end to end: the MPI + parallel HDF5
-# self-check on 2 ranks (inputs/selfcheck.ini), then lists the file it wrote.
-#
-#   scripts/quickstart.sh        # results in results/selfcheck.h5
+# Installs what is missing, builds physfit and runs real jobs end to end on 2 ranks:
+#  1. the MPI + parallel HDF5 self-check (inputs/selfcheck.ini);
+#  2. silicon force constants: Stillinger-Weber forces from LAMMPS on rattled configurations
+#     (scripts/data/make_si.py), FC2 + FC3 fitted by LASSO with 5-fold cross-validation
+#     (inputs/fc_si.ini), phonons along a band path compared with phonopy's reference;
+#  3. the Keras MLP example on Fashion-MNIST (Debian's dataset-fashion-mnist), 5 epochs
+#     (inputs/fashion_mlp.ini), evaluated on the 10000 test images.
+# Results in results/: selfcheck.h5, si_fc.h5 (+ phonopy/phono3py/ShengBTE files),
+# si_bands.png, si_phonons.h5, fashion_mlp.h5.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,9 +22,23 @@ fi
 if (($(nproc) < 2)); then
   export OMPI_MCA_rmaps_base_oversubscribe=1
 fi
+physfit=build/bin/physfit
+si=build/tests/data/si
 
 mkdir -p results
 set -x
-build/bin/physfit --version
-mpirun -np 2 build/bin/physfit selfcheck inputs/selfcheck.ini
-build/bin/physfit inspect results/selfcheck.h5
+$physfit --version
+mpirun -np 2 $physfit selfcheck inputs/selfcheck.ini
+
+/usr/bin/python3 scripts/data/make_si.py $si
+$physfit import extxyz --input $si/si64_rattle_0.01.extxyz --structure $si/si64_rattle_0.01.h5 \
+  --output results/si.h5
+mpirun -np 2 $physfit fc inputs/fc_si.ini
+$physfit phonons --fc results/si_fc.h5 --png results/si_bands.png --output results/si_phonons.h5 \
+  --reference $si/FORCE_CONSTANTS --reference-structure results/si.h5
+
+scripts/fashion_data.sh $physfit
+# Batch 32 in micro-batches of 16, so that both ranks compute (the results depend on the
+# micro-batch size, never on the number of ranks).
+mpirun -np 2 $physfit train inputs/fashion_mlp.ini --train.micro-batch 16
+$physfit evaluate results/fashion_mlp.h5 results/fashion_test.h5
