@@ -1,0 +1,171 @@
+#include "gram_kernel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+namespace physfit::lasso::detail {
+namespace {
+
+// GCC/Clang vector extensions: one AVX-512 register with -march=native, lowered to narrower
+// vectors (same arithmetic, same order) elsewhere.
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8du __attribute__((vector_size(64), aligned(8)));
+typedef std::int64_t v8i __attribute__((vector_size(64)));
+typedef std::int64_t v8iu __attribute__((vector_size(64), aligned(8)));
+
+constexpr std::int64_t kKc = 256;  // rows per pass over the packed chunk (B strip in L1)
+constexpr std::int64_t kMs = 48;   // row strips per L2-resident block
+
+__extension__ typedef __int128 int128;
+
+inline v8d load(const double* p) { return *reinterpret_cast<const v8d*>(p); }
+inline void store(double* p, v8d v) { *reinterpret_cast<v8d*>(p) = v; }
+inline v8d splat(double s) { return v8d{s, s, s, s, s, s, s, s}; }
+
+// C blocks (s0 + r, t) for r < R, += sum over k < kc of a_r(k) b(k)^T, k in order. Block
+// layout: element (lane, j) at j * 8 + lane, lane = row within strip s, j = column of strip t.
+template <int R>
+inline void micro_kernel(const double* __restrict a, std::int64_t a_stride,
+                         const double* __restrict b, std::int64_t kc, double* const* c,
+                         bool first) {
+  v8d acc[R][8];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < 8; ++j) acc[r][j] = first ? splat(0.0) : load(c[r] + j * 8);
+  }
+  for (std::int64_t k = 0; k < kc; ++k) {
+    v8d x[R];
+    for (int r = 0; r < R; ++r) x[r] = load(a + r * a_stride + 8 * k);
+    const double* bk = b + 8 * k;
+    for (int j = 0; j < 8; ++j) {
+      const v8d bj = splat(bk[j]);
+      for (int r = 0; r < R; ++r) acc[r][j] += x[r] * bj;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < 8; ++j) store(c[r] + j * 8, acc[r][j]);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<double[], FreeDeleter> aligned_doubles(std::size_t count) {
+  const std::size_t bytes = std::max<std::size_t>(64, (count * sizeof(double) + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(p));
+}
+
+ChunkKernel::ChunkKernel(int m, std::int64_t max_rows)
+    : m_(m),
+      strips_(strips_of(m)),
+      max_rows_(max_rows),
+      packed_(aligned_doubles(static_cast<std::size_t>(strips_of(m) * max_rows * kStrip))),
+      gram_(aligned_doubles(static_cast<std::size_t>(blocks_of(m) * kBlockSize))) {}
+
+void ChunkKernel::pack_row(std::int64_t k, const double* a, std::int64_t col_stride, int cols,
+                           const double* extra, int n_extra) {
+  const std::int64_t strip_stride = max_rows_ * kStrip;
+  double* base = packed_.get() + k * kStrip;
+  int j = 0;
+  if (col_stride == 1) {
+    for (; j + kStrip <= cols; j += kStrip) {
+      store(base + (j / kStrip) * strip_stride, *reinterpret_cast<const v8du*>(a + j));
+    }
+  }
+  for (; j < cols; ++j) base[(j / kStrip) * strip_stride + j % kStrip] = a[j * col_stride];
+  for (int e = 0; e < n_extra; ++e, ++j) {
+    base[(j / kStrip) * strip_stride + j % kStrip] = extra[e];
+  }
+}
+
+void ChunkKernel::compute(std::int64_t rows) {
+  const std::int64_t strip_stride = max_rows_ * kStrip;
+  const std::int64_t S = strips_;
+  double* g = gram_.get();
+  const double* p = packed_.get();
+  if (rows == 0) {
+    std::memset(g, 0, sizeof(double) * static_cast<std::size_t>(blocks() * kBlockSize));
+    return;
+  }
+  for (std::int64_t k0 = 0; k0 < rows; k0 += kKc) {
+    const std::int64_t kc = std::min(kKc, rows - k0);
+    const bool first = k0 == 0;
+    for (std::int64_t sb = 0; sb < S; sb += kMs) {
+      const std::int64_t se = std::min(S, sb + kMs);
+      for (std::int64_t t = 0; t < se; ++t) {
+        const double* b = p + t * strip_stride + k0 * kStrip;
+        std::int64_t s = std::max(sb, t);
+        while (s < se) {
+          const std::int64_t r = std::min<std::int64_t>(3, se - s);
+          double* c[3] = {g + block_index(s, t) * kBlockSize,
+                          r > 1 ? g + block_index(s + 1, t) * kBlockSize : nullptr,
+                          r > 2 ? g + block_index(s + 2, t) * kBlockSize : nullptr};
+          const double* a = p + s * strip_stride + k0 * kStrip;
+          if (r == 3) {
+            micro_kernel<3>(a, strip_stride, b, kc, c, first);
+          } else if (r == 2) {
+            micro_kernel<2>(a, strip_stride, b, kc, c, first);
+          } else {
+            micro_kernel<1>(a, strip_stride, b, kc, c, first);
+          }
+          s += r;
+        }
+      }
+    }
+  }
+}
+
+void ChunkKernel::accumulate(const double* scale, std::int64_t* limbs) const {
+  const v8d k64 = splat(0x1p-64), k32 = splat(0x1p-32);
+  const v8d p64 = splat(0x1p64), p32 = splat(0x1p32);
+  const double* g = gram_.get();
+  for (std::int64_t s = 0; s < strips_; ++s) {
+    const v8d rs = *reinterpret_cast<const v8du*>(scale + s * kStrip);
+    for (std::int64_t t = 0; t <= s; ++t) {
+      const std::int64_t idx = block_index(s, t);
+      const double* blk = g + idx * kBlockSize;
+      std::int64_t* out = limbs + idx * kLimbs * kBlockSize;
+      for (int j = 0; j < 8; ++j) {
+        const v8d w = load(blk + j * 8) * rs * splat(scale[t * kStrip + j]);
+        const v8i h2 = __builtin_convertvector(w * k64, v8i);
+        const v8d w1 = w - __builtin_convertvector(h2, v8d) * p64;
+        const v8i h1 = __builtin_convertvector(w1 * k32, v8i);
+        const v8d w0 = w1 - __builtin_convertvector(h1, v8d) * p32;
+        const v8i h0 = __builtin_convertvector(w0, v8i);
+        v8iu* o = reinterpret_cast<v8iu*>(out + j * 8);
+        o[0] += h0;
+        o[8] += h1;
+        o[16] += h2;
+      }
+    }
+  }
+}
+
+void split_limbs(double w, std::int64_t* h0, std::int64_t* h1, std::int64_t* h2) {
+  const double t2 = std::trunc(w * 0x1p-64);
+  const double w1 = w - t2 * 0x1p64;
+  const double t1 = std::trunc(w1 * 0x1p-32);
+  const double w0 = w1 - t1 * 0x1p32;
+  *h2 = static_cast<std::int64_t>(t2);
+  *h1 = static_cast<std::int64_t>(t1);
+  *h0 = static_cast<std::int64_t>(std::trunc(w0));
+}
+
+double limbs_to_double(std::int64_t h0, std::int64_t h1, std::int64_t h2, int exponent,
+                       double* low) {
+  const int128 v = static_cast<int128>(h2) * (static_cast<int128>(1) << 64) +
+                   static_cast<int128>(h1) * (static_cast<int128>(1) << 32) +
+                   static_cast<int128>(h0);
+  const double hi = static_cast<double>(v);
+  if (low) {
+    // hi is an integer (|v| < 2^112), so v - hi is exact in 128 bits.
+    const int128 rest = v - static_cast<int128>(hi);
+    *low = std::ldexp(static_cast<double>(rest), exponent);
+  }
+  return std::ldexp(hi, exponent);
+}
+
+}  // namespace physfit::lasso::detail

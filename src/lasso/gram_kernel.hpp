@@ -1,0 +1,70 @@
+#pragma once
+// The floating-point kernel of the Gram reduction and its exact fixed-point accumulation
+// (implementation detail of gram.cpp; see include/physfit/lasso/gram.hpp for the design).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace physfit::lasso::detail {
+
+constexpr int kStrip = 8;       // columns per packed strip (one 512-bit vector of doubles)
+constexpr int kBlockSize = 64;  // an 8 x 8 block of the Gram
+constexpr int kLimbs = 3;       // int64 limbs per fixed-point entry
+constexpr int kFixedBits = 80;  // bits below 2^(e_j + e_k) kept by the fixed point
+constexpr int kMaxExponent = 500;
+
+/// Index of block (s, t), s >= t, of the lower triangle in 8 x 8 blocks.
+inline std::int64_t block_index(std::int64_t s, std::int64_t t) { return s * (s + 1) / 2 + t; }
+inline std::int64_t strips_of(std::int64_t m) { return (m + kStrip - 1) / kStrip; }
+inline std::int64_t blocks_of(std::int64_t m) {
+  const std::int64_t s = strips_of(m);
+  return s * (s + 1) / 2;
+}
+
+struct FreeDeleter {
+  void operator()(double* p) const { std::free(p); }
+};
+/// A zeroed, 64-byte aligned array of doubles.
+std::unique_ptr<double[], FreeDeleter> aligned_doubles(std::size_t count);
+
+/// Packs up to `max_rows` rows of m columns into strips of 8 columns and computes the lower
+/// triangle of their Gram in 8 x 8 blocks. The sum over rows runs in row order for every
+/// entry, whatever the cache blocking, so a chunk's result depends only on its rows.
+class ChunkKernel {
+ public:
+  ChunkKernel(int m, std::int64_t max_rows);
+
+  int columns() const { return m_; }
+  std::int64_t strips() const { return strips_; }
+  std::int64_t blocks() const { return blocks_of(m_); }
+  std::int64_t max_rows() const { return max_rows_; }
+
+  /// Packs row k: A values a[j * col_stride] for j < cols, then `extra` (y, 1).
+  void pack_row(std::int64_t k, const double* a, std::int64_t col_stride, int cols,
+                const double* extra, int n_extra);
+  /// The Gram of packed rows [0, rows) into gram() (overwritten).
+  void compute(std::int64_t rows);
+  /// Adds gram() to `limbs` (blocks() * 3 * 64 int64) in fixed point: entry (j, k) is
+  /// multiplied by scale[j] * scale[k] (powers of two, 2^(40 - e_j)), then split into limbs.
+  void accumulate(const double* scale, std::int64_t* limbs) const;
+  const double* gram() const { return gram_.get(); }
+
+ private:
+  int m_;
+  std::int64_t strips_;
+  std::int64_t max_rows_;
+  std::unique_ptr<double[], FreeDeleter> packed_;  // strips x max_rows x 8
+  std::unique_ptr<double[], FreeDeleter> gram_;    // blocks x 64
+};
+
+/// Splits w into limbs: w = h2 2^64 + h1 2^32 + h0 + (fraction dropped), exactly.
+void split_limbs(double w, std::int64_t* h0, std::int64_t* h1, std::int64_t* h2);
+/// The integer h2 2^64 + h1 2^32 + h0 times 2^exponent, rounded to double (and the rounding
+/// remainder in `low` if not null).
+double limbs_to_double(std::int64_t h0, std::int64_t h1, std::int64_t h2, int exponent,
+                       double* low = nullptr);
+
+}  // namespace physfit::lasso::detail

@@ -1,0 +1,9 @@
+# Tests of the LASSO engine (included by tests/CMakeLists.txt).
+physfit_add_tests(lasso_unit_tests SOURCES
+  unit/lasso/test_gram.cpp
+  unit/lasso/test_solver.cpp)
+target_compile_definitions(lasso_unit_tests PRIVATE
+  PHYSFIT_LASSO_REFERENCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/unit/lasso/reference")
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(lasso_unit_tests PRIVATE -Wno-maybe-uninitialized)
+endif()
