@@ -7,3 +7,8 @@ target_compile_definitions(lasso_unit_tests PRIVATE
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(lasso_unit_tests PRIVATE -Wno-maybe-uninitialized)
 endif()
+physfit_add_tests(lasso_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/lasso/test_distributed.cpp)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(lasso_mpi_tests PRIVATE -Wno-maybe-uninitialized)
+endif()
