@@ -141,5 +141,42 @@ def main():
               % (name, n, p, frac, np.count_nonzero(x), P, gap / P, err, iters, tol))
 
 
+def path_and_cv():
+    """A 20-lambda path (lasso_path) and 5-fold CV (LassoCV on contiguous folds of rows)."""
+    from sklearn.linear_model import LassoCV, lasso_path
+    from sklearn.model_selection import KFold
+    spec = Spec(rows=200, cols=30, seed=3, nonzeros=6, noise_exponent=1)
+    A, y, _ = generate(spec)
+    n, p = A.shape
+    lam_max = np.max(np.abs(A.T @ y)) / n
+    lams = lam_max * 1e-3 ** (np.arange(20) / 19.0)
+    _, coefs, gaps = lasso_path(A, y, alphas=lams, tol=1e-12, max_iter=10_000_000)
+    worst = 0.0
+    for k, lam in enumerate(lams):
+        x = coefs[:, k]
+        if not np.any(x):
+            continue
+        exact = support_solution(A, y, x, lam, 1.0, np.ones(p), False)
+        worst = max(worst, np.max(np.abs(x - exact)) / np.max(np.abs(exact)))
+    if worst > 1e-10:
+        raise SystemExit("path: scikit-learn's solutions are %.1e off the support solutions" % worst)
+    cv = LassoCV(alphas=lams, cv=KFold(5), fit_intercept=False, tol=1e-12, max_iter=10_000_000).fit(A, y)
+    with open(os.path.join(OUT, "path_cv_corr.txt"), "w") as f:
+        f.write("# scikit-learn %s lasso_path(tol=1e-12) and LassoCV(cv=KFold(5), tol=1e-12), written by\n"
+                "# scripts/lasso/make_references.py. Path within %.1e of the exact support solutions.\n"
+                % (sklearn.__version__, worst))
+        f.write("spec %d %d %d %r %d %d %d %d\n" % (spec.rows, spec.cols, spec.seed, spec.correlation,
+                                                  spec.scale_range, spec.nonzeros, spec.noise_exponent,
+                                                  spec.duplicates))
+        f.write("lambdas %s\n" % fmt(lams))
+        for k in range(len(lams)):
+            f.write("coef_%d %s\n" % (k, fmt(coefs[:, k])))
+        for fold in range(5):
+            f.write("mse_%d %s\n" % (fold, fmt(cv.mse_path_[:, fold])))
+        f.write("lambda_min %r\n" % cv.alpha_)
+    print("path_cv_corr     20 lambdas, support_err=%.1e, lambda_min/lambda_max=%.3g" % (worst, cv.alpha_ / lam_max))
+
+
 if __name__ == "__main__":
     main()
+    path_and_cv()

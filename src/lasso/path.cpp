@@ -75,6 +75,7 @@ Path solve_path(const Problem& pr, const PathOptions& o) {
     path.objectives.push_back(f.objective);
     path.gaps.push_back(f.gap);
     path.relative_gaps.push_back(f.relative_gap);
+    path.gap_floors.push_back(f.gap_floor);
     path.kkt_violations.push_back(f.kkt_violation);
     path.nonzeros.push_back(f.nonzeros);
     path.epochs.push_back(f.epochs);

@@ -41,7 +41,7 @@ struct Path {
   std::vector<double> lambdas;
   Eigen::MatrixXd coef;               ///< p x count, original units
   Eigen::MatrixXd coef_standardized;  ///< p x count
-  std::vector<double> intercepts, objectives, gaps, relative_gaps, kkt_violations;
+  std::vector<double> intercepts, objectives, gaps, relative_gaps, gap_floors, kkt_violations;
   std::vector<std::int64_t> nonzeros, epochs;
   std::vector<char> converged;
   double seconds = 0;
