@@ -20,7 +20,9 @@ io::Provenance Context::provenance(std::int64_t threads) const {
   return io::current_provenance(comm, command, options.effective_ini(), start_time, threads);
 }
 
-std::vector<Command> builtin_commands() { return {inspect_command(), selfcheck_command()}; }
+std::vector<Command> builtin_commands() {
+  return {inspect_command(), selfcheck_command(), lasso_command()};
+}
 
 namespace {
 

@@ -47,11 +47,14 @@ class CoordinateDescent {
   /// Q x over all coefficients, as of the end of the last run().
   const Eigen::VectorXd& gradient() const { return q_; }
   std::int64_t active_size() const { return static_cast<std::int64_t>(active_.size()); }
+  /// Newton steps on the support accepted so far.
+  std::int64_t newton_steps() const { return newton_steps_; }
 
  private:
   void add(const std::vector<int>& indices);
   void full_gradient();
   GapTerms terms(double l1, double l2, bool full) const;
+  bool newton(double l1, double l2);
   double kkt(double l1, double l2) const;
 
   Covariance& cov_;
@@ -67,6 +70,7 @@ class CoordinateDescent {
   Eigen::VectorXd qa_;       // (Q x)[active], updated incrementally
   std::vector<int> order_;
   std::uint64_t shuffles_ = 0;
+  std::int64_t newton_steps_ = 0;
 };
 
 }  // namespace physfit::lasso::detail

@@ -1,5 +1,6 @@
 # The LASSO engine (namespace physfit::lasso).
 target_sources(physfit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/../cli/lasso.cpp
   ${CMAKE_CURRENT_LIST_DIR}/cd.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generate.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gram.cpp
@@ -11,6 +12,6 @@ target_sources(physfit PRIVATE
 # GCC 12 reports -Wmaybe-uninitialized inside Eigen 3.4's AVX-512 reductions (a false positive
 # of the intrinsics headers); keep the build log readable for this module.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-  file(GLOB _lasso_sources ${CMAKE_CURRENT_LIST_DIR}/*.cpp)
+  file(GLOB _lasso_sources ${CMAKE_CURRENT_LIST_DIR}/*.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/lasso.cpp)
   set_source_files_properties(${_lasso_sources} PROPERTIES COMPILE_OPTIONS -Wno-maybe-uninitialized)
 endif()

@@ -50,6 +50,9 @@ struct SolverOptions {
   Order order = Order::kCyclic;
   std::uint64_t seed = 1;  ///< for Order::kRandom
   double rcond = -1;       ///< least squares: eigenvalues below rcond * max are zero (< 0: p eps)
+  /// Once the signs of the active coefficients stop changing, try the exact minimiser on their
+  /// support (a Cholesky solve); kept only if no sign changes, so it can only help.
+  bool newton = true;
 };
 
 /// A solution and its certificate.
