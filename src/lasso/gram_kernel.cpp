@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace physfit::lasso::detail {
 namespace {
 
@@ -50,12 +52,18 @@ inline void micro_kernel(const double* __restrict a, std::int64_t a_stride,
 
 }  // namespace
 
-std::unique_ptr<double[], FreeDeleter> aligned_doubles(std::size_t count) {
-  const std::size_t bytes = std::max<std::size_t>(64, (count * sizeof(double) + 63) / 64 * 64);
-  void* p = std::aligned_alloc(64, bytes);
+void* zeroed_bytes(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t(2) << 20;
+  const bool huge = bytes >= kHuge;
+  const std::size_t align = huge ? kHuge : 64;
+  const std::size_t size = std::max<std::size_t>(align, (bytes + align - 1) / align * align);
+  void* p = std::aligned_alloc(align, size);
   if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(p));
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, size, MADV_HUGEPAGE);
+#endif
+  std::memset(p, 0, size);
+  return p;
 }
 
 ChunkKernel::ChunkKernel(int m, std::int64_t max_rows)
@@ -65,19 +73,32 @@ ChunkKernel::ChunkKernel(int m, std::int64_t max_rows)
       packed_(aligned_doubles(static_cast<std::size_t>(strips_of(m) * max_rows * kStrip))),
       gram_(aligned_doubles(static_cast<std::size_t>(blocks_of(m) * kBlockSize))) {}
 
-void ChunkKernel::pack_row(std::int64_t k, const double* a, std::int64_t col_stride, int cols,
-                           const double* extra, int n_extra) {
+void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_extra) {
   const std::int64_t strip_stride = max_rows_ * kStrip;
-  double* base = packed_.get() + k * kStrip;
-  int j = 0;
-  if (col_stride == 1) {
-    for (; j + kStrip <= cols; j += kStrip) {
-      store(base + (j / kStrip) * strip_stride, *reinterpret_cast<const v8du*>(a + j));
+  double* packed = packed_.get();
+  const int full = cols / kStrip;  // strips made only of A values
+  bool contiguous = true;
+  for (std::int64_t k = 0; k < count; ++k) contiguous &= rows[k].col_stride == 1;
+  int j0 = 0;
+  if (contiguous) {
+    // Strip by strip: each destination strip is written sequentially.
+    for (int s = 0; s < full; ++s) {
+      double* dst = packed + s * strip_stride;
+      const int off = s * kStrip;
+      for (std::int64_t k = 0; k < count; ++k) {
+        store(dst + k * kStrip, *reinterpret_cast<const v8du*>(rows[k].a + off));
+      }
     }
+    j0 = full * kStrip;
   }
-  for (; j < cols; ++j) base[(j / kStrip) * strip_stride + j % kStrip] = a[j * col_stride];
-  for (int e = 0; e < n_extra; ++e, ++j) {
-    base[(j / kStrip) * strip_stride + j % kStrip] = extra[e];
+  for (std::int64_t k = 0; k < count; ++k) {
+    double* base = packed + k * kStrip;
+    const PackRow& r = rows[k];
+    int j = j0;
+    for (; j < cols; ++j) base[(j / kStrip) * strip_stride + j % kStrip] = r.a[j * r.col_stride];
+    for (int e = 0; e < n_extra; ++e, ++j) {
+      base[(j / kStrip) * strip_stride + j % kStrip] = r.extra[e];
+    }
   }
 }
 

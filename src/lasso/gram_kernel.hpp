@@ -25,10 +25,27 @@ inline std::int64_t blocks_of(std::int64_t m) {
 }
 
 struct FreeDeleter {
-  void operator()(double* p) const { std::free(p); }
+  void operator()(void* p) const { std::free(p); }
 };
-/// A zeroed, 64-byte aligned array of doubles.
-std::unique_ptr<double[], FreeDeleter> aligned_doubles(std::size_t count);
+template <class T>
+using Buffer = std::unique_ptr<T[], FreeDeleter>;
+/// A zeroed, 64-byte aligned array; large ones on transparent huge pages (a first touch of
+/// 4 KiB pages costs ~20 us each on these virtual machines, 100x more than with huge pages).
+void* zeroed_bytes(std::size_t bytes);
+inline Buffer<double> aligned_doubles(std::size_t count) {
+  return Buffer<double>(static_cast<double*>(zeroed_bytes(count * sizeof(double))));
+}
+inline Buffer<std::int64_t> aligned_int64(std::size_t count) {
+  return Buffer<std::int64_t>(
+      static_cast<std::int64_t*>(zeroed_bytes(count * sizeof(std::int64_t))));
+}
+
+/// A row to pack: A values a[j * col_stride], then up to two extra values (y, 1).
+struct PackRow {
+  const double* a;
+  std::int64_t col_stride;
+  double extra[2];
+};
 
 /// Packs up to `max_rows` rows of m columns into strips of 8 columns and computes the lower
 /// triangle of their Gram in 8 x 8 blocks. The sum over rows runs in row order for every
@@ -42,9 +59,8 @@ class ChunkKernel {
   std::int64_t blocks() const { return blocks_of(m_); }
   std::int64_t max_rows() const { return max_rows_; }
 
-  /// Packs row k: A values a[j * col_stride] for j < cols, then `extra` (y, 1).
-  void pack_row(std::int64_t k, const double* a, std::int64_t col_stride, int cols,
-                const double* extra, int n_extra);
+  /// Packs `count` rows (cols values of A and n_extra extra values each) as rows 0..count-1.
+  void pack(const PackRow* rows, std::int64_t count, int cols, int n_extra);
   /// The Gram of packed rows [0, rows) into gram() (overwritten).
   void compute(std::int64_t rows);
   /// Adds gram() to `limbs` (blocks() * 3 * 64 int64) in fixed point: entry (j, k) is
@@ -56,8 +72,8 @@ class ChunkKernel {
   int m_;
   std::int64_t strips_;
   std::int64_t max_rows_;
-  std::unique_ptr<double[], FreeDeleter> packed_;  // strips x max_rows x 8
-  std::unique_ptr<double[], FreeDeleter> gram_;    // blocks x 64
+  Buffer<double> packed_;  // strips x max_rows x 8
+  Buffer<double> gram_;    // blocks x 64
 };
 
 /// Splits w into limbs: w = h2 2^64 + h1 2^32 + h0 + (fraction dropped), exactly.

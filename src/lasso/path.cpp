@@ -81,7 +81,7 @@ Path solve_path(const Problem& pr, const PathOptions& o) {
     path.epochs.push_back(f.epochs);
     path.converged.push_back(f.converged);
   };
-  if (o.l1_ratio == 0 && pr.q()) {  // ridge: direct solves
+  if (o.l1_ratio == 0) {  // ridge: direct solves (Gram mode)
     for (Eigen::Index i = 0; i < count; ++i) {
       Penalty pen{path.lambdas[static_cast<std::size_t>(i)], 0.0, o.weights};
       record(i, solve(pr, pen, o.solver));

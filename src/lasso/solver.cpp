@@ -267,7 +267,7 @@ Fit solve(const Problem& pr, const Penalty& pen, const SolverOptions& options, c
     f.seconds = watch.seconds();
     return f;
   }
-  if (pen.l1_ratio == 0 && pr.q()) {
+  if (pen.l1_ratio == 0) {
     Fit f = ridge(pr, pen);
     f.lambda = pen.lambda;
     f.l1_ratio = 0;

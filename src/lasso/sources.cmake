@@ -2,6 +2,7 @@
 target_sources(physfit PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/../cli/lasso.cpp
   ${CMAKE_CURRENT_LIST_DIR}/cd.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/chunks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generate.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gram.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gram_kernel.cpp

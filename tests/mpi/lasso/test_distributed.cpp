@@ -122,9 +122,9 @@ TEST(LassoDistributed, PathAndCrossValidationAreBitwiseTheSameOnAnyNumberOfRanks
   const mpi::Comm c = test::world();
   const SyntheticSpec spec = spec_of(240, 30);
   const util::Block mine = util::block_of(spec.rows, c.size(), c.rank());
-  RowMatrix a(mine.count, spec.cols);
+  RowMatrix a_local(mine.count, spec.cols);
   Eigen::VectorXd y(mine.count);
-  generate_rows(spec, mine.begin, mine.count, a.data(), y.data());
+  generate_rows(spec, mine.begin, mine.count, a_local.data(), y.data());
   std::vector<std::int64_t> groups;
   for (std::int64_t i = mine.begin; i < mine.end(); ++i) groups.push_back(i / 12);
   const std::vector<std::int32_t> folds = assign_folds(c, groups, 5, 7);
@@ -132,7 +132,7 @@ TEST(LassoDistributed, PathAndCrossValidationAreBitwiseTheSameOnAnyNumberOfRanks
   o.folds = 5;
   o.chunk_rows = 32;
   const Problem pr =
-      Problem::from_rows(c, {RowBlock::view(mine.begin, a, y, folds.data())}, spec.cols, o);
+      Problem::from_rows(c, {RowBlock::view(mine.begin, a_local, y, folds.data())}, spec.cols, o);
   PathOptions po;
   po.count = 30;
   po.ratio = 1e-3;
@@ -156,6 +156,21 @@ TEST(LassoDistributed, PathAndCrossValidationAreBitwiseTheSameOnAnyNumberOfRanks
   EXPECT_EQ(cv.index_min, cs.index_min);
   EXPECT_EQ(cv.index_1se, cs.index_1se);
   EXPECT_TRUE(cv.path.all_converged());
+
+  // The residual mode (rows stay on their ranks) is reproducible to the bit as well.
+  ProblemOptions ro;
+  ro.mode = Mode::kResidual;
+  ro.chunk_rows = 32;
+  PathOptions rp = po;
+  rp.count = 12;
+  const Path a = solve_path(
+      Problem::from_rows(c, {RowBlock::view(mine.begin, a_local, y)}, spec.cols, ro), rp);
+  const Path b = solve_path(
+      Problem::from_rows(mpi::Comm::self(), {RowBlock::view(0, whole.a, whole.y)}, spec.cols, ro),
+      rp);
+  EXPECT_TRUE(same_bits(a.coef, b.coef));
+  EXPECT_TRUE(same_bits(a.gaps, b.gaps));
+  EXPECT_TRUE(a.all_converged());
 }
 
 TEST(LassoDistributed, BadRowsOnOneRankFailEveryRankWithTheirError) {
