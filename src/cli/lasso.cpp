@@ -127,6 +127,19 @@ util::Json fit_json(const lasso::Fit& f) {
   return j;
 }
 
+// Work every rank does identically (the same options, the same reduced statistics): an error
+// is the same on every rank, so it is made collective without communication.
+template <class F>
+auto replicated(const mpi::Comm& comm, F&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const mpi::CollectiveError&) {
+    throw;
+  } catch (const Error& e) {
+    mpi::throw_on_all_ranks(comm, e);
+  }
+}
+
 void run(Context& ctx) {
   const util::Stopwatch total;
   const mpi::Comm& comm = ctx.comm;
@@ -164,15 +177,17 @@ void run(Context& ctx) {
   if (method != "enet" && o.origin("fit.l1_ratio").kind != config::Origin::Kind::kDefault) {
     log::warning("fit.l1_ratio is ignored by method '", method, "'");
   }
-  if (method == "ols" && task != "fit") {
-    throw UsageError(
-        "method 'ols' has no penalty, hence no path or cross-validation: use "
-        "task = fit");
-  }
-  if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
-    throw UsageError("task 'fit' with method '" + method +
-                     "' needs fit.lambda (absolute) or fit.lambda_ratio (times lambda_max)");
-  }
+  replicated(comm, [&] {
+    if (method == "ols" && task != "fit") {
+      throw UsageError(
+          "method 'ols' has no penalty, hence no path or cross-validation: use "
+          "task = fit");
+    }
+    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
+      throw UsageError("task 'fit' with method '" + method +
+                       "' needs fit.lambda (absolute) or fit.lambda_ratio (times lambda_max)");
+    }
+  });
 
   // 1. Every rank reads its block of rows.
   util::Stopwatch watch;
@@ -224,54 +239,56 @@ void run(Context& ctx) {
   // 4. Solve.
   watch.restart();
   Eigen::VectorXd weights;
-  if (method == "adaptive") {
-    weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive_gamma"), so);
-  }
-  const double lmax = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, weights);
-  auto chosen_lambda = [&]() {
-    return o.has("fit.lambda") ? o.get<double>("fit.lambda")
-                               : o.get<double>("fit.lambda_ratio") * lmax;
-  };
-  lasso::PathOptions pa;
-  pa.count = o.get<int>("path.count");
-  pa.ratio = o.get<double>("path.ratio");
-  pa.l1_ratio = l1_ratio;
-  pa.weights = weights;
-  pa.solver = so;
-  lasso::Fit fit;
+  lasso::Fit fit, debiased;
   lasso::Path path;
   lasso::CrossValidation cv;
   bool have_path = false, have_cv = false;
-  if (task == "fit") {
-    fit = method == "ols"
-              ? lasso::least_squares(problem, so)
-              : lasso::solve(problem, lasso::Penalty{chosen_lambda(), l1_ratio, weights}, so);
-  } else if (task == "path") {
-    path = lasso::solve_path(problem, pa);
-    have_path = true;
-  } else {
-    cv = lasso::cross_validate(problem, pa);
-    have_cv = true;
-    path = cv.path;
-    have_path = true;
-  }
-  if (have_path) {
-    // The final fit: the chosen lambda (cv), or the one asked for (path), warm-started.
-    std::size_t index = path.lambdas.size() - 1;
-    if (have_cv) {
-      index = static_cast<std::size_t>(o.get<std::string>("cv.select") == "1se" ? cv.index_1se
-                                                                                : cv.index_min);
-    }
-    lasso::Fit warm;
-    warm.coef_standardized = path.coef_standardized.col(static_cast<Eigen::Index>(index));
-    const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda_ratio")))
-                              ? chosen_lambda()
-                              : path.lambdas[index];
-    fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, weights}, so, &warm);
-  }
-  lasso::Fit debiased;
   const bool debias = o.get<bool>("fit.debias") && method != "ols";
-  if (debias) debiased = lasso::debias(problem, fit, so);
+  double lmax = 0;
+  replicated(comm, [&] {
+    if (method == "adaptive") {
+      weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive_gamma"), so);
+    }
+    lmax = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, weights);
+    auto chosen_lambda = [&]() {
+      return o.has("fit.lambda") ? o.get<double>("fit.lambda")
+                                 : o.get<double>("fit.lambda_ratio") * lmax;
+    };
+    lasso::PathOptions pa;
+    pa.count = o.get<int>("path.count");
+    pa.ratio = o.get<double>("path.ratio");
+    pa.l1_ratio = l1_ratio;
+    pa.weights = weights;
+    pa.solver = so;
+    if (task == "fit") {
+      fit = method == "ols"
+                ? lasso::least_squares(problem, so)
+                : lasso::solve(problem, lasso::Penalty{chosen_lambda(), l1_ratio, weights}, so);
+    } else if (task == "path") {
+      path = lasso::solve_path(problem, pa);
+      have_path = true;
+    } else {
+      cv = lasso::cross_validate(problem, pa);
+      have_cv = true;
+      path = cv.path;
+      have_path = true;
+    }
+    if (have_path) {
+      // The final fit: the chosen lambda (cv), or the one asked for (path), warm-started.
+      std::size_t index = path.lambdas.size() - 1;
+      if (have_cv) {
+        index = static_cast<std::size_t>(o.get<std::string>("cv.select") == "1se" ? cv.index_1se
+                                                                                  : cv.index_min);
+      }
+      lasso::Fit warm;
+      warm.coef_standardized = path.coef_standardized.col(static_cast<Eigen::Index>(index));
+      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda_ratio")))
+                                ? chosen_lambda()
+                                : path.lambdas[index];
+      fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, weights}, so, &warm);
+    }
+    if (debias) debiased = lasso::debias(problem, fit, so);
+  });
   const double solve_seconds = watch.seconds();
   if (!fit.converged) {
     log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",
