@@ -20,6 +20,15 @@
 #include "physfit/util/partition.hpp"
 #include "physfit/util/strings.hpp"
 
+// The CV-curve figure needs the plot module (PNG through zlib); builds without it refuse
+// output.png with a usage error.
+#if __has_include("physfit/plot/figure.hpp")
+#include "physfit/plot/figure.hpp"
+#define PHYSFIT_LASSO_PLOT 1
+#else
+#define PHYSFIT_LASSO_PLOT 0
+#endif
+
 namespace physfit::cli {
 namespace {
 
@@ -127,6 +136,27 @@ util::Json fit_json(const lasso::Fit& f) {
   return j;
 }
 
+// The CV curve with its standard errors, lambda_min and lambda_1se.
+void draw_cv(const lasso::CrossValidation& cv, int folds, const std::string& method,
+             const std::string& path) {
+#if PHYSFIT_LASSO_PLOT
+  plot::Figure f(900, 560);
+  f.title(std::to_string(folds) + "-fold cross-validation (" + method + ")")
+      .xlabel("λ")
+      .ylabel("mean squared error on held-out rows")
+      .log_x();
+  f.error_bars(cv.lambdas, cv.mean_error, cv.standard_error, "CV error ± 1 standard error");
+  f.vline(cv.lambda_min, "λ_min = " + fmt(cv.lambda_min));
+  f.vline(cv.lambda_1se, "λ_1se = " + fmt(cv.lambda_1se));
+  f.save_png(path);
+#else
+  (void)cv;
+  (void)folds;
+  (void)method;
+  (void)path;
+#endif
+}
+
 // Work every rank does identically (the same options, the same reduced statistics): an error
 // is the same on every rank, so it is made collective without communication.
 template <class F>
@@ -151,6 +181,7 @@ void run(Context& ctx) {
   const auto task = o.get<std::string>("task");
   const auto method = o.get<std::string>("fit.method");
   const auto output = o.get<std::string>("output.file");
+  const auto png = o.get<std::string>("output.png");
 
   lasso::ProblemOptions po;
   po.standardize = o.get<bool>("fit.standardize");
@@ -182,6 +213,14 @@ void run(Context& ctx) {
       throw UsageError(
           "method 'ols' has no penalty, hence no path or cross-validation: use "
           "task = fit");
+    }
+    if (!png.empty() && task != "cv") {
+      throw UsageError("output.png draws the cross-validation curve: it needs task = cv");
+    }
+    if (!png.empty() && !PHYSFIT_LASSO_PLOT) {
+      throw UsageError(
+          "this physfit was built without the plot module: output.png is "
+          "unavailable (the CV curve is in /lasso/cv of output.file)");
     }
     if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
       throw UsageError("task 'fit' with method '" + method +
@@ -340,6 +379,7 @@ void run(Context& ctx) {
       io::set_attribute(c, "index_min", static_cast<std::int64_t>(cv.index_min));
       io::set_attribute(c, "index_1se", static_cast<std::int64_t>(cv.index_1se));
       io::set_attribute(c, "folds", static_cast<std::int64_t>(folds));
+      if (!png.empty()) draw_cv(cv, folds, method, png);
     }
     const io::Group tg = f.create_group("/lasso/timings");
     const hid_t t = tg.id();
@@ -368,7 +408,8 @@ void run(Context& ctx) {
               fmt(cv.mean_error[static_cast<std::size_t>(cv.index_min)]), "), lambda_1se ",
               fmt(cv.lambda_1se));
   }
-  log::info("lasso: results in '", output, "' (", util::format_duration(total.seconds()), ")");
+  log::info("lasso: results in '", output, "'", png.empty() ? "" : " and '" + png + "'", " (",
+            util::format_duration(total.seconds()), ")");
   ctx.summary["rows"] = n;
   ctx.summary["cols"] = p;
   ctx.summary["mode"] = lasso::mode_name(problem.mode());
@@ -476,6 +517,8 @@ Command lasso_command() {
         .check(config::in_range(1LL, 65536LL));
     opts.add<std::string>("output.file", "HDF5 file to write")
         .default_value(std::string("physfit_lasso.h5"));
+    opts.add<std::string>("output.png", "PNG file for the CV curve (task cv; empty: none)")
+        .default_value(std::string(""));
   };
   c.run = run;
   return c;

@@ -162,6 +162,25 @@ class LassoCommand(unittest.TestCase):
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("has 49 rows but '/A' has 50", r.stderr)
 
+    def test_cv_curve_as_png(self):
+        d = scratch(self)
+        png = os.path.join(d, "cv.png")
+        data = os.path.join(d, "data.h5")
+        write_problem(data, SPEC)
+        r = physfit("lasso", "--input.file", data, "--output.file", os.path.join(d, "o.h5"),
+                    "--output.png", png, "--path.count", 30, ranks=2)
+        if r.returncode == 2 and "without the plot module" in r.stderr:
+            self.skipTest("built without the plot module")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(png, "rb") as f:
+            head = f.read(24)
+        self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(int.from_bytes(head[16:20], "big"), 900)
+        self.assertEqual(int.from_bytes(head[20:24], "big"), 560)
+        r = physfit("lasso", "--input.file", data, "--output.png", png, "--task", "path", ranks=2)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs task = cv", r.stderr)
+
     def test_help_lists_the_options(self):
         r = physfit("lasso", "--help")
         self.assertEqual(r.returncode, 0, r.stderr)
