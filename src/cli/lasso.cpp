@@ -144,7 +144,15 @@ void draw_cv(const lasso::CrossValidation& cv, int folds, const std::string& met
   f.title(std::to_string(folds) + "-fold cross-validation (" + method + ")")
       .xlabel("λ")
       .ylabel("mean squared error on held-out rows")
-      .log_x();
+      .log_x()
+      .log_y();
+  // Headroom above the curve keeps the legend (top right) off the points.
+  const double lo = *std::min_element(cv.mean_error.begin(), cv.mean_error.end());
+  double hi = 0;
+  for (std::size_t i = 0; i < cv.mean_error.size(); ++i) {
+    hi = std::max(hi, cv.mean_error[i] + cv.standard_error[i]);
+  }
+  if (lo > 0 && hi > lo) f.ylim(lo / 1.5, hi * 6);
   f.error_bars(cv.lambdas, cv.mean_error, cv.standard_error, "CV error ± 1 standard error");
   f.vline(cv.lambda_min, "λ_min = " + fmt(cv.lambda_min));
   f.vline(cv.lambda_1se, "λ_1se = " + fmt(cv.lambda_1se));
