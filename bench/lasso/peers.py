@@ -101,7 +101,9 @@ def main():
     load = os.getloadavg()[0]
     out = dict(bench="sklearn", sklearn=sklearn.__version__, problem=a.problem, task=a.task, rows=n, cols=p,
                load_before=load, blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
-               blas=os.environ.get("LD_LIBRARY_PATH", "system"))
+               blas=os.environ.get("LD_LIBRARY_PATH", "system"), tol=a.tol)
+    if a.task in ("fit", "nogram"):
+        out["lambda_ratio"] = a.lambda_ratio
 
     def gram():
         return timed(lambda: (A.T @ A, None)[1])

@@ -49,26 +49,39 @@ std::vector<double> check_blocks(const std::vector<RowBlock>& blocks, std::int64
     if (!rb.a || !rb.y) throw UsageError(where + ": no data");
     if (folds > 0 && !rb.fold) throw UsageError(where + ": fold ids are required");
     double* cm = colmax.data();
+    // Branch-free, vectorised scan: per-column maxima, and per-column sums of v * 0 that turn
+    // NaN when a value is not finite (checked once per block).
+    std::vector<double> poison(static_cast<std::size_t>(cols), 0.0);
+    double* bad = poison.data();
+    const std::int64_t cs = rb.col_stride;
     for (std::int64_t i = 0; i < rb.rows; ++i) {
-      // Branch-free scan (vectorised); a non-finite value makes `bad` NaN.
-      double bad = 0;
       const double* row = rb.a + i * rb.row_stride;
-      const std::int64_t cs = rb.col_stride;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const double v = row[j * cs];
-        bad += v * 0.0;
-        cm[j] = std::max(cm[j], std::fabs(v));
-      }
-      if (bad != 0) {
+      if (cs == 1) {
         for (std::int64_t j = 0; j < cols; ++j) {
-          const double v = rb.at(i, j);
-          if (!std::isfinite(v)) {
-            throw NumericalError("A(" + std::to_string(rb.global_begin + i) + ", " +
-                                 std::to_string(j) + ") = " + std::to_string(v) +
-                                 " is not finite; remove or repair that row");
-          }
+          const double v = row[j];
+          bad[j] += v * 0.0;
+          cm[j] = std::max(cm[j], std::fabs(v));
+        }
+      } else {
+        for (std::int64_t j = 0; j < cols; ++j) {
+          const double v = row[j * cs];
+          bad[j] += v * 0.0;
+          cm[j] = std::max(cm[j], std::fabs(v));
         }
       }
+    }
+    for (std::int64_t j = 0; j < cols; ++j) {
+      if (bad[j] == 0) continue;
+      for (std::int64_t i = 0; i < rb.rows; ++i) {
+        const double v = rb.at(i, j);
+        if (!std::isfinite(v)) {
+          throw NumericalError("A(" + std::to_string(rb.global_begin + i) + ", " +
+                               std::to_string(j) + ") = " + std::to_string(v) +
+                               " is not finite; remove or repair that row");
+        }
+      }
+    }
+    for (std::int64_t i = 0; i < rb.rows; ++i) {
       const double v = rb.y_at(i);
       if (!std::isfinite(v)) {
         throw NumericalError("y(" + std::to_string(rb.global_begin + i) + ") = " +

@@ -41,32 +41,39 @@ ExactGram ExactGram::reduce(const mpi::Comm& comm, const std::vector<RowBlock>& 
   }
   detail::ChunkKernel kernel(
       m, std::min<std::int64_t>(rows.chunk_rows, std::max<std::int64_t>(rows.n, 1)));
-  std::vector<detail::RowRef> sub;
-  std::vector<detail::PackRow> pack;
   util::Stopwatch part;
-  {
-    for (const auto& refs : rows.chunks) {
-      ++g.timings_.chunks;
-      for (int f = 0; f < nacc; ++f) {
-        sub.clear();
-        for (const auto& ref : refs) {
-          if (options.folds == 0 || ref.fold == f) sub.push_back(ref);
-        }
-        if (sub.empty()) continue;
-        fold_rows[static_cast<std::size_t>(f)] += static_cast<std::int64_t>(sub.size());
-        part.restart();
-        pack.clear();
-        for (const auto& ref : sub) pack.push_back({ref.a, ref.col_stride, {ref.y, 1.0}});
-        kernel.pack(pack.data(), static_cast<std::int64_t>(pack.size()), g.p_, m - g.p_);
-        g.timings_.pack += part.seconds();
-        part.restart();
-        kernel.compute(static_cast<std::int64_t>(sub.size()));
-        g.timings_.kernel += part.seconds();
-        part.restart();
-        kernel.accumulate(scale.data(), acc.data() + f * per_acc);
-        g.timings_.exact += part.seconds();
+  // Jobs: the rows of one fold in one chunk (all the chunk's rows without folds).
+  struct Job {
+    int fold;
+    std::vector<detail::PackRow> rows;
+  };
+  std::vector<Job> jobs;
+  for (const auto& refs : rows.chunks) {
+    ++g.timings_.chunks;
+    for (int f = 0; f < nacc; ++f) {
+      Job job{f, {}};
+      for (const auto& ref : refs) {
+        if (options.folds == 0 || ref.fold == f)
+          job.rows.push_back({ref.a, ref.col_stride, {ref.y, 1.0}});
       }
+      if (!job.rows.empty()) jobs.push_back(std::move(job));
     }
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const Job& job = jobs[i];
+    const auto count = static_cast<std::int64_t>(job.rows.size());
+    fold_rows[static_cast<std::size_t>(job.fold)] += count;
+    part.restart();
+    kernel.pack(job.rows.data(), count, g.p_, m - g.p_);
+    g.timings_.pack += part.seconds();
+    part.restart();
+    const Job* next = i + 1 < jobs.size() ? &jobs[i + 1] : nullptr;
+    kernel.compute(count, next ? next->rows.data() : nullptr,
+                   next ? static_cast<std::int64_t>(next->rows.size()) : 0);
+    g.timings_.kernel += part.seconds();
+    part.restart();
+    kernel.accumulate(scale.data(), acc.data() + job.fold * per_acc);
+    g.timings_.exact += part.seconds();
   }
 
   // One exact allreduce of every accumulator and the fold sizes.

@@ -81,12 +81,16 @@ void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_
   for (std::int64_t k = 0; k < count; ++k) contiguous &= rows[k].col_stride == 1;
   int j0 = 0;
   if (contiguous) {
-    // Strip by strip: each destination strip is written sequentially.
-    for (int s = 0; s < full; ++s) {
-      double* dst = packed + s * strip_stride;
-      const int off = s * kStrip;
-      for (std::int64_t k = 0; k < count; ++k) {
-        store(dst + k * kStrip, *reinterpret_cast<const v8du*>(rows[k].a + off));
+    // Groups of 8 rows (read once, from L1), strip by strip (written sequentially).
+    constexpr std::int64_t kGroup = 8;
+    for (std::int64_t k0 = 0; k0 < count; k0 += kGroup) {
+      const std::int64_t k1 = std::min(count, k0 + kGroup);
+      for (int s = 0; s < full; ++s) {
+        double* dst = packed + s * strip_stride;
+        const int off = s * kStrip;
+        for (std::int64_t k = k0; k < k1; ++k) {
+          store(dst + k * kStrip, *reinterpret_cast<const v8du*>(rows[k].a + off));
+        }
       }
     }
     j0 = full * kStrip;
@@ -102,9 +106,27 @@ void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_
   }
 }
 
-void ChunkKernel::compute(std::int64_t rows) {
+void ChunkKernel::compute(std::int64_t rows, const PackRow* next, std::int64_t next_count) {
   const std::int64_t strip_stride = max_rows_ * kStrip;
   const std::int64_t S = strips_;
+  // Prefetch schedule: the next rows' lines spread over the micro-kernel calls.
+  const std::int64_t row_lines = (static_cast<std::int64_t>(m_) * 8 + 63) / 64 + 1;
+  const std::int64_t calls = ((rows + kKc - 1) / kKc) * (S * (S + 3) / 6 + 1);
+  const std::int64_t per_call =
+      next && next_count > 0 ? (next_count * row_lines + calls - 1) / calls : 0;
+  std::int64_t pf_row = 0, pf_line = 0;
+  auto prefetch = [&]() {
+    for (std::int64_t i = 0; i < per_call && pf_row < next_count; ++i) {
+      const PackRow& r = next[pf_row];
+      if (r.col_stride == 1) {
+        __builtin_prefetch(reinterpret_cast<const char*>(r.a) + 64 * pf_line, 0, 1);
+      }
+      if (++pf_line == row_lines) {
+        pf_line = 0;
+        ++pf_row;
+      }
+    }
+  };
   double* g = gram_.get();
   const double* p = packed_.get();
   if (rows == 0) {
@@ -125,6 +147,7 @@ void ChunkKernel::compute(std::int64_t rows) {
                           r > 1 ? g + block_index(s + 1, t) * kBlockSize : nullptr,
                           r > 2 ? g + block_index(s + 2, t) * kBlockSize : nullptr};
           const double* a = p + s * strip_stride + k0 * kStrip;
+          prefetch();
           if (r == 3) {
             micro_kernel<3>(a, strip_stride, b, kc, c, first);
           } else if (r == 2) {

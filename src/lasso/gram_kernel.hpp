@@ -61,8 +61,10 @@ class ChunkKernel {
 
   /// Packs `count` rows (cols values of A and n_extra extra values each) as rows 0..count-1.
   void pack(const PackRow* rows, std::int64_t count, int cols, int n_extra);
-  /// The Gram of packed rows [0, rows) into gram() (overwritten).
-  void compute(std::int64_t rows);
+  /// The Gram of packed rows [0, rows) into gram() (overwritten). Meanwhile the A values of
+  /// `next` (the rows packed next) are prefetched, a few cache lines between micro-kernels, so
+  /// that packing them reads from cache: the kernel is compute-bound, packing memory-bound.
+  void compute(std::int64_t rows, const PackRow* next = nullptr, std::int64_t next_count = 0);
   /// Adds gram() to `limbs` (blocks() * 3 * 64 int64) in fixed point: entry (j, k) is
   /// multiplied by scale[j] * scale[k] (powers of two, 2^(40 - e_j)), then split into limbs.
   void accumulate(const double* scale, std::int64_t* limbs) const;
