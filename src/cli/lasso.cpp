@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
@@ -292,6 +293,13 @@ void run(Context& ctx) {
   bool have_path = false, have_cv = false;
   const bool debias = o.get<bool>("fit.debias") && method != "ols";
   double lmax = 0;
+  std::unique_ptr<log::Progress> progress;
+  if (task != "fit") {
+    const std::int64_t lambdas =
+        static_cast<std::int64_t>(o.get<int>("path.count")) * (task == "cv" ? folds + 1 : 1);
+    progress = std::make_unique<log::Progress>(
+        task == "cv" ? "lasso: cross-validation, lambdas" : "lasso: path, lambdas", lambdas);
+  }
   replicated(comm, [&] {
     if (method == "adaptive") {
       weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive_gamma"), so);
@@ -307,6 +315,12 @@ void run(Context& ctx) {
     pa.l1_ratio = l1_ratio;
     pa.weights = weights;
     pa.solver = so;
+    if (progress) {
+      pa.progress = [&](std::int64_t done, std::int64_t all) {
+        (void)all;
+        progress->update(done);
+      };
+    }
     if (task == "fit") {
       fit = method == "ols"
                 ? lasso::least_squares(problem, so)
@@ -336,6 +350,7 @@ void run(Context& ctx) {
     }
     if (debias) debiased = lasso::debias(problem, fit, so);
   });
+  if (progress) progress->finish();
   const double solve_seconds = watch.seconds();
   if (!fit.converged) {
     log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",

@@ -85,6 +85,7 @@ Path solve_path(const Problem& pr, const PathOptions& o) {
     for (Eigen::Index i = 0; i < count; ++i) {
       Penalty pen{path.lambdas[static_cast<std::size_t>(i)], 0.0, o.weights};
       record(i, solve(pr, pen, o.solver));
+      if (o.progress) o.progress(i + 1, count);
     }
     path.seconds = watch.seconds();
     return path;
@@ -120,6 +121,7 @@ Path solve_path(const Problem& pr, const PathOptions& o) {
     for (int j = 0; j < p; ++j) f.nonzeros += cd.x()(j) != 0;
     record(i, f);
     previous = lambda;
+    if (o.progress) o.progress(i + 1, count);
   }
   path.seconds = watch.seconds();
   return path;
@@ -141,6 +143,13 @@ CrossValidation cross_validate(const Problem& pr, const PathOptions& o) {
   PathOptions po = o;
   po.lambdas = lambdas_of(pr, o);
   cv.lambdas = po.lambdas;
+  const auto per_path = static_cast<std::int64_t>(po.lambdas.size());
+  int stage = 0;
+  if (o.progress) {
+    po.progress = [&](std::int64_t done, std::int64_t) {
+      o.progress(stage * per_path + done, (folds + 1) * per_path);
+    };
+  }
   cv.path = solve_path(pr, po);
   const auto L = static_cast<Eigen::Index>(cv.lambdas.size());
   cv.fold_error.resize(folds, L);
@@ -153,6 +162,7 @@ CrossValidation cross_validate(const Problem& pr, const PathOptions& o) {
                        " rows: every fold needs held-out and "
                        "training rows");
     }
+    stage = k + 1;
     const Problem train = Problem::from_moments(gram->without_fold(k), pr.options());
     const Path fp = solve_path(train, po);
     const Moments held = gram->fold(k);

@@ -19,6 +19,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "physfit/lasso/problem.hpp"
@@ -35,6 +36,9 @@ struct PathOptions {
   Eigen::VectorXd weights;  ///< adaptive-LASSO weights (empty: all 1)
   SolverOptions solver;
   bool screening = true;  ///< the sequential strong rule
+  /// Called after each lambda with (lambdas done, lambdas in all): by solve_path for its path,
+  /// by cross_validate over its K + 1 paths.
+  std::function<void(std::int64_t, std::int64_t)> progress;
 };
 
 struct Path {
