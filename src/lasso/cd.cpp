@@ -30,6 +30,7 @@ CoordinateDescent::CoordinateDescent(Covariance& cov, const Eigen::VectorXd& wei
   }
   x_ = Eigen::VectorXd::Zero(p_);
   q_ = Eigen::VectorXd::Zero(p_);
+  columns_.resize(p_, 0);
   slot_.assign(static_cast<std::size_t>(p_), -1);
 }
 

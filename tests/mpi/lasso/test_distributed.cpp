@@ -21,7 +21,8 @@ namespace {
 template <class A, class B>
 bool same_bits(const A& a, const B& b) {
   return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+         (a.size() == 0 || std::memcmp(a.data(), b.data(),
+                                       sizeof(double) * static_cast<std::size_t>(a.size())) == 0);
 }
 
 void expect_same(const Moments& a, const Moments& b) {

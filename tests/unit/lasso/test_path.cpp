@@ -129,12 +129,16 @@ TEST(LassoFolds, GroupsAreNeverSplitAndFoldsAreBalanced) {
       ASSERT_GE(folds[i], 0);
       ASSERT_LT(folds[i], 4);
       members[static_cast<std::size_t>(folds[i])].insert(groups[i]);
-      if (i > 0 && groups[i] == groups[i - 1]) EXPECT_EQ(folds[i], folds[i - 1]);
+      if (i > 0 && groups[i] == groups[i - 1]) {
+        EXPECT_EQ(folds[i], folds[i - 1]);
+      }
     }
     // 33 groups in 4 folds: 9, 8, 8, 8.
     EXPECT_EQ(members[0].size(), 9u);
     for (int f = 1; f < 4; ++f) EXPECT_EQ(members[static_cast<std::size_t>(f)].size(), 8u);
-    if (seed == 0) EXPECT_EQ(*members[0].begin(), 1000);  // unshuffled: contiguous
+    if (seed == 0) {
+      EXPECT_EQ(*members[0].begin(), 1000);  // unshuffled: contiguous
+    }
   }
   EXPECT_THROW(assign_folds(mpi::Comm::self(), {1, 1, 2}, 3), mpi::CollectiveError);
 }
