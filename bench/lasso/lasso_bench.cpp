@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   std::string problem = "gauss", task = "gram", h5;
   double lambda_ratio = 0.01, tol = 1e-10;
   int reps = 3, folds = 5, count = 100;
+  long long chunk = GramOptions{}.chunk_rows;
   long long rows = -1, cols = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -124,6 +125,8 @@ int main(int argc, char** argv) {
       folds = std::stoi(v);
     else if (k == "--count")
       count = std::stoi(v);
+    else if (k == "--chunk")
+      chunk = std::stoll(v);
     else {
       std::cerr << "lasso_bench: unknown option " << k << "\n";
       return 2;
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
   out["problem"] = problem;
   out["task"] = task;
   out["ranks"] = comm.size();
+  out["chunk_rows"] = chunk;
   if (task == "fit") out["lambda_ratio"] = lambda_ratio;
   out["load_before"] = load_average();
   if (task == "peak") {
@@ -188,6 +192,7 @@ int main(int argc, char** argv) {
   po.standardize = false;  // scikit-learn does not standardise: the same objective
   po.folds = task == "cv" ? folds : 0;
   po.mode = Mode::kGram;
+  po.chunk_rows = chunk;
   SolverOptions so;
   so.tol = tol;
 
@@ -198,7 +203,9 @@ int main(int argc, char** argv) {
     const double w0 = util::now_seconds(), c0 = cpu_seconds();
     detail = util::Json::object();
     if (task == "gram") {
-      const ExactGram g = ExactGram::reduce(comm, blocks, p, GramOptions{});
+      GramOptions go;
+      go.chunk_rows = chunk;
+      const ExactGram g = ExactGram::reduce(comm, blocks, p, go);
       const auto& t = g.timings();
       detail["kernel_s"] = t.kernel;
       detail["pack_s"] = t.pack;

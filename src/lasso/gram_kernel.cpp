@@ -17,8 +17,8 @@ typedef double v8du __attribute__((vector_size(64), aligned(8)));
 typedef std::int64_t v8i __attribute__((vector_size(64)));
 typedef std::int64_t v8iu __attribute__((vector_size(64), aligned(8)));
 
-constexpr std::int64_t kKc = 256;  // rows per pass over the packed chunk (B strip in L1)
-constexpr std::int64_t kMs = 48;   // row strips per L2-resident block
+constexpr std::int64_t kKc = 256;   // rows per pass over the packed chunk (B strip in L1)
+constexpr std::int64_t kTile = 24;  // strips per side of a tile of C kept in L2
 
 __extension__ typedef __int128 int128;
 
@@ -133,29 +133,36 @@ void ChunkKernel::compute(std::int64_t rows, const PackRow* next, std::int64_t n
     std::memset(g, 0, sizeof(double) * static_cast<std::size_t>(blocks() * kBlockSize));
     return;
   }
-  for (std::int64_t k0 = 0; k0 < rows; k0 += kKc) {
-    const std::int64_t kc = std::min(kKc, rows - k0);
-    const bool first = k0 == 0;
-    for (std::int64_t sb = 0; sb < S; sb += kMs) {
-      const std::int64_t se = std::min(S, sb + kMs);
-      for (std::int64_t t = 0; t < se; ++t) {
-        const double* b = p + t * strip_stride + k0 * kStrip;
-        std::int64_t s = std::max(sb, t);
-        while (s < se) {
-          const std::int64_t r = std::min<std::int64_t>(3, se - s);
-          double* c[3] = {g + block_index(s, t) * kBlockSize,
-                          r > 1 ? g + block_index(s + 1, t) * kBlockSize : nullptr,
-                          r > 2 ? g + block_index(s + 2, t) * kBlockSize : nullptr};
-          const double* a = p + s * strip_stride + k0 * kStrip;
-          prefetch();
-          if (r == 3) {
-            micro_kernel<3>(a, strip_stride, b, kc, c, first);
-          } else if (r == 2) {
-            micro_kernel<2>(a, strip_stride, b, kc, c, first);
-          } else {
-            micro_kernel<1>(a, strip_stride, b, kc, c, first);
+  // Tiles of kTile x kTile blocks of C stay in L2 over every 256-row slab of the chunk (C is
+  // written once per chunk, not once per slab); within a tile, the B strip of one column t
+  // stays in L1 while the A strips below it stream from L2. Each entry's sum still runs over
+  // the rows in order.
+  for (std::int64_t rb = 0; rb < S; rb += kTile) {
+    const std::int64_t re = std::min(S, rb + kTile);
+    for (std::int64_t cb = 0; cb <= rb; cb += kTile) {
+      const std::int64_t ce = std::min(re, cb + kTile);
+      for (std::int64_t k0 = 0; k0 < rows; k0 += kKc) {
+        const std::int64_t kc = std::min(kKc, rows - k0);
+        const bool first = k0 == 0;
+        for (std::int64_t t = cb; t < ce; ++t) {
+          const double* b = p + t * strip_stride + k0 * kStrip;
+          std::int64_t s = std::max(rb, t);
+          while (s < re) {
+            const std::int64_t r = std::min<std::int64_t>(3, re - s);
+            double* c[3] = {g + block_index(s, t) * kBlockSize,
+                            r > 1 ? g + block_index(s + 1, t) * kBlockSize : nullptr,
+                            r > 2 ? g + block_index(s + 2, t) * kBlockSize : nullptr};
+            const double* a = p + s * strip_stride + k0 * kStrip;
+            prefetch();
+            if (r == 3) {
+              micro_kernel<3>(a, strip_stride, b, kc, c, first);
+            } else if (r == 2) {
+              micro_kernel<2>(a, strip_stride, b, kc, c, first);
+            } else {
+              micro_kernel<1>(a, strip_stride, b, kc, c, first);
+            }
+            s += r;
           }
-          s += r;
         }
       }
     }
