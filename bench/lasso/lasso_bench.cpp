@@ -4,7 +4,8 @@
 // (bench/lasso/peers.py) on the same data and bench/lasso/summarize.py makes the tables.
 //
 //   lasso_bench --problem gauss --task gram|fit|path|cv|peak|write [--lambda-ratio 0.01]
-//               [--rows N --cols P] [--reps 3] [--h5 FILE] [--tol 1e-10]
+//               [--rows N --cols P] [--reps 3] [--h5 FILE] [--tol 1e-10] [--chunk 1024]
+//               [--mode gram|residual]
 //   mpirun -np 2 lasso_bench --problem tall --task fit
 
 #include <mpi.h>
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
   double lambda_ratio = 0.01, tol = 1e-10;
   int reps = 3, folds = 5, count = 100;
   long long chunk = GramOptions{}.chunk_rows;
+  std::string mode = "gram";
   long long rows = -1, cols = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -127,6 +129,8 @@ int main(int argc, char** argv) {
       count = std::stoi(v);
     else if (k == "--chunk")
       chunk = std::stoll(v);
+    else if (k == "--mode")
+      mode = v;
     else {
       std::cerr << "lasso_bench: unknown option " << k << "\n";
       return 2;
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   out["task"] = task;
   out["ranks"] = comm.size();
   out["chunk_rows"] = chunk;
+  out["mode"] = mode;
   if (task == "fit") out["lambda_ratio"] = lambda_ratio;
   out["load_before"] = load_average();
   if (task == "peak") {
@@ -191,7 +196,7 @@ int main(int argc, char** argv) {
   ProblemOptions po;
   po.standardize = false;  // scikit-learn does not standardise: the same objective
   po.folds = task == "cv" ? folds : 0;
-  po.mode = Mode::kGram;
+  po.mode = mode == "residual" ? Mode::kResidual : Mode::kGram;
   po.chunk_rows = chunk;
   SolverOptions so;
   so.tol = tol;

@@ -280,6 +280,19 @@ CdResult CoordinateDescent::run(double l1, double l2, const std::vector<char>* s
     };
     if (strong) collect(true);
     if (violators.empty()) collect(false);
+    // The worst violators first, at most max(batch, |active|) per round: the active set grows
+    // geometrically instead of taking every coefficient that violates at a far-off start
+    // (each entering coefficient costs a Gram column, a pass over the rows in residual mode).
+    const std::size_t limit = std::max<std::size_t>(cov_.batch(), active_.size());
+    if (violators.size() > limit) {
+      auto excess = [&](int j) { return std::fabs(c(j) - q_(j)) / w_(j); };
+      std::nth_element(violators.begin(), violators.begin() + static_cast<std::ptrdiff_t>(limit),
+                       violators.end(), [&](int a, int b) {
+                         return excess(a) > excess(b) || (excess(a) == excess(b) && a < b);
+                       });
+      violators.resize(limit);
+      std::sort(violators.begin(), violators.end());
+    }
     if (!violators.empty()) {
       add(violators);
       full_gradient();

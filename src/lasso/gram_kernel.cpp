@@ -73,9 +73,8 @@ ChunkKernel::ChunkKernel(int m, std::int64_t max_rows)
       packed_(aligned_doubles(static_cast<std::size_t>(strips_of(m) * max_rows * kStrip))),
       gram_(aligned_doubles(static_cast<std::size_t>(blocks_of(m) * kBlockSize))) {}
 
-void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_extra) {
-  const std::int64_t strip_stride = max_rows_ * kStrip;
-  double* packed = packed_.get();
+void pack_strips(const PackRow* rows, std::int64_t count, int cols, int n_extra, double* packed,
+                 std::int64_t strip_stride) {
   const int full = cols / kStrip;  // strips made only of A values
   bool contiguous = true;
   for (std::int64_t k = 0; k < count; ++k) contiguous &= rows[k].col_stride == 1;
@@ -104,6 +103,10 @@ void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_
       base[(j / kStrip) * strip_stride + j % kStrip] = r.extra[e];
     }
   }
+}
+
+void ChunkKernel::pack(const PackRow* rows, std::int64_t count, int cols, int n_extra) {
+  pack_strips(rows, count, cols, n_extra, packed_.get(), max_rows_ * kStrip);
 }
 
 void ChunkKernel::compute(std::int64_t rows, const PackRow* next, std::int64_t next_count) {
@@ -190,6 +193,94 @@ void ChunkKernel::accumulate(const double* scale, std::int64_t* limbs) const {
         o[0] += h0;
         o[8] += h1;
         o[16] += h2;
+      }
+    }
+  }
+}
+
+CrossKernel::CrossKernel(int p, int columns, std::int64_t max_rows)
+    : p_(p),
+      columns_(columns),
+      strips_(strips_of(p)),
+      col_strips_(strips_of(columns)),
+      max_rows_(max_rows),
+      packed_cols_(
+          aligned_doubles(static_cast<std::size_t>(strips_of(columns) * max_rows * kStrip))),
+      c_(aligned_doubles(
+          static_cast<std::size_t>(strips_of(p) * strips_of(columns) * kBlockSize))) {}
+
+void CrossKernel::pack_rows(const PackRow* rows, std::int64_t count) {
+  if (!packed_) packed_ = aligned_doubles(static_cast<std::size_t>(strips_ * max_rows_ * kStrip));
+  pack_strips(rows, count, p_, 0, packed_.get(), max_rows_ * kStrip);
+}
+
+void CrossKernel::pack_columns(const PackRow* rows, std::int64_t count, const int* cols) {
+  const std::int64_t stride = max_rows_ * kStrip;
+  double* b = packed_cols_.get();
+  for (std::int64_t k = 0; k < count; ++k) {
+    const PackRow& r = rows[k];
+    double* bb = b + k * kStrip;
+    for (int q = 0; q < columns_; ++q) {
+      bb[(q / kStrip) * stride + q % kStrip] = r.a[cols[q] * r.col_stride];
+    }
+  }
+}
+
+void CrossKernel::compute(std::int64_t rows, const CrossKernel& rows_of) {
+  const std::int64_t stride = max_rows_ * kStrip;
+  double* c = c_.get();
+  if (rows == 0) {
+    std::memset(c, 0,
+                sizeof(double) * static_cast<std::size_t>(strips_ * col_strips_ * kBlockSize));
+    return;
+  }
+  for (std::int64_t k0 = 0; k0 < rows; k0 += kKc) {
+    const std::int64_t kc = std::min(kKc, rows - k0);
+    const bool first = k0 == 0;
+    for (std::int64_t t = 0; t < col_strips_; ++t) {
+      const double* b = packed_cols_.get() + t * stride + k0 * kStrip;
+      for (std::int64_t s = 0; s < strips_;) {
+        const std::int64_t r = std::min<std::int64_t>(3, strips_ - s);
+        double* out[3] = {c + (s * col_strips_ + t) * kBlockSize,
+                          r > 1 ? c + ((s + 1) * col_strips_ + t) * kBlockSize : nullptr,
+                          r > 2 ? c + ((s + 2) * col_strips_ + t) * kBlockSize : nullptr};
+        const double* a = rows_of.packed_.get() + s * stride + k0 * kStrip;
+        if (r == 3) {
+          micro_kernel<3>(a, stride, b, kc, out, first);
+        } else if (r == 2) {
+          micro_kernel<2>(a, stride, b, kc, out, first);
+        } else {
+          micro_kernel<1>(a, stride, b, kc, out, first);
+        }
+        s += r;
+      }
+    }
+  }
+}
+
+void CrossKernel::accumulate(const double* row_scale, const double* col_scale,
+                             std::int64_t* limbs) const {
+  const v8d k64 = splat(0x1p-64), k32 = splat(0x1p-32);
+  const v8d p64 = splat(0x1p64), p32 = splat(0x1p32);
+  const double* c = c_.get();
+  const std::int64_t rows = padded_rows(), plane = static_cast<std::int64_t>(columns_) * rows;
+  for (std::int64_t s = 0; s < strips_; ++s) {
+    const v8d rs = *reinterpret_cast<const v8du*>(row_scale + s * kStrip);
+    for (std::int64_t t = 0; t < col_strips_; ++t) {
+      const double* blk = c + (s * col_strips_ + t) * kBlockSize;
+      for (int j = 0; j < 8; ++j) {
+        const std::int64_t q = t * kStrip + j;
+        if (q >= columns_) break;
+        const v8d w = load(blk + j * 8) * rs * splat(col_scale[q]);
+        const v8i h2 = __builtin_convertvector(w * k64, v8i);
+        const v8d w1 = w - __builtin_convertvector(h2, v8d) * p64;
+        const v8i h1 = __builtin_convertvector(w1 * k32, v8i);
+        const v8d w0 = w1 - __builtin_convertvector(h1, v8d) * p32;
+        const v8i h0 = __builtin_convertvector(w0, v8i);
+        std::int64_t* o = limbs + q * rows + s * kStrip;
+        *reinterpret_cast<v8iu*>(o) += h0;
+        *reinterpret_cast<v8iu*>(o + plane) += h1;
+        *reinterpret_cast<v8iu*>(o + 2 * plane) += h2;
       }
     }
   }

@@ -47,6 +47,11 @@ struct PackRow {
   double extra[2];
 };
 
+/// Packs rows into strips of 8 columns (strip s of row k at dst[s * stride + k * 8]): `cols`
+/// values of A and `n_extra` extra values per row; columns beyond them are left untouched.
+void pack_strips(const PackRow* rows, std::int64_t count, int cols, int n_extra, double* dst,
+                 std::int64_t stride);
+
 /// Packs up to `max_rows` rows of m columns into strips of 8 columns and computes the lower
 /// triangle of their Gram in 8 x 8 blocks. The sum over rows runs in row order for every
 /// entry, whatever the cache blocking, so a chunk's result depends only on its rows.
@@ -76,6 +81,32 @@ class ChunkKernel {
   std::int64_t max_rows_;
   Buffer<double> packed_;  // strips x max_rows x 8
   Buffer<double> gram_;    // blocks x 64
+};
+
+/// The cross products of the rows of a chunk: C = A^T A[:, J] (p x |J|), for the Gram columns
+/// of the residual mode, with the micro-kernel of ChunkKernel; every entry summed over the rows
+/// in order. C is held in 8 x 8 blocks: block (s, t) = rows 8s.. of A^T, columns 8t.. of J.
+class CrossKernel {
+ public:
+  CrossKernel(int p, int columns, std::int64_t max_rows);
+  /// Packs `count` rows of A (all p values); reused by every set of columns of the chunk.
+  void pack_rows(const PackRow* rows, std::int64_t count);
+  /// Packs the values of the |J| columns `cols` of the same rows.
+  void pack_columns(const PackRow* rows, std::int64_t count, const int* cols);
+  /// C from the packed rows of `rows_of` (this kernel, or another of the same p and chunk
+  /// whose pack_rows was called) and this kernel's packed columns.
+  void compute(std::int64_t rows, const CrossKernel& rows_of);
+  /// Adds C to `limbs` in fixed point, entry (k, q) multiplied by row_scale[k] * col_scale[q]
+  /// (row_scale padded to a multiple of 8): limb l of entry (k, q) at (l |J| + q) P + k, where
+  /// P = padded_rows().
+  void accumulate(const double* row_scale, const double* col_scale, std::int64_t* limbs) const;
+  std::int64_t padded_rows() const { return strips_ * kStrip; }
+
+ private:
+  int p_, columns_;
+  std::int64_t strips_, col_strips_, max_rows_;
+  Buffer<double> packed_;  // allocated by pack_rows
+  Buffer<double> packed_cols_, c_;
 };
 
 /// Splits w into limbs: w = h2 2^64 + h1 2^32 + h0 + (fraction dropped), exactly.

@@ -20,7 +20,6 @@ namespace {
 
 constexpr int kHalf = kFixedBits / 2;
 constexpr std::int64_t kColumnBatch = 64;  // columns of Q per pass
-constexpr std::int64_t kRowTile = 512;     // rows of Q kept in cache per sweep of a chunk
 
 class ResidualCovariance : public Covariance {
  public:
@@ -91,52 +90,70 @@ class ResidualCovariance : public Covariance {
     }
   }
 
-  // Q[:, cols] = D^-1 (A^T A[:, cols] / n - m m_cols^T) D_cols^-1, in batches of columns.
+  // Q[:, cols] = D^-1 (A^T A[:, cols] / n - m m_cols^T) D_cols^-1: one pass over the rows,
+  // each chunk packed once and multiplied by batches of at most 64 columns.
   void columns(const std::vector<int>& cols, Eigen::MatrixXd& out) override {
     const int p = rows_.p;
     const double n = static_cast<double>(rows_.n);
     out.resize(p, static_cast<Eigen::Index>(cols.size()));
+    if (cols.empty()) return;
+    struct Batch {
+      std::vector<int> cols;
+      std::vector<double> scale;
+      CrossKernel kernel;
+      std::vector<std::int64_t> limbs;
+    };
+    std::vector<std::unique_ptr<Batch>> batches;
+    const std::int64_t chunk = std::max<std::int64_t>(1, std::min(rows_.chunk_rows, rows_.n));
     for (std::size_t b0 = 0; b0 < cols.size(); b0 += kColumnBatch) {
       const std::size_t b1 = std::min(cols.size(), b0 + static_cast<std::size_t>(kColumnBatch));
-      const auto nb = static_cast<Eigen::Index>(b1 - b0);
-      std::vector<std::int64_t> limbs(static_cast<std::size_t>(3 * p * nb), 0);
-      Eigen::MatrixXd part(p, nb);
-      for (const auto& chunk : rows_.chunks) {
-        part.setZero();
-        // Rows in order for every entry; a tile of Q's rows stays in cache meanwhile.
-        for (Eigen::Index k0 = 0; k0 < p; k0 += kRowTile) {
-          const Eigen::Index k1 = std::min<Eigen::Index>(p, k0 + kRowTile);
-          for (const RowRef& r : chunk) {
-            for (Eigen::Index q = 0; q < nb; ++q) {
-              const double v = r.a[cols[b0 + static_cast<std::size_t>(q)] * r.col_stride];
-              if (v == 0) continue;
-              double* o = part.col(q).data();
-              if (r.col_stride == 1) {
-                for (Eigen::Index k = k0; k < k1; ++k) o[k] += v * r.a[k];
-              } else {
-                for (Eigen::Index k = k0; k < k1; ++k) o[k] += v * r.a[k * r.col_stride];
-              }
-            }
-          }
-        }
-        for (Eigen::Index q = 0; q < nb; ++q) {
-          const int j = cols[b0 + static_cast<std::size_t>(q)];
-          for (int k = 0; k < p; ++k) {
-            add(part(k, q), k, j, &limbs[3 * static_cast<std::size_t>(q * p + k)]);
-          }
-        }
+      std::vector<int> c(cols.begin() + static_cast<std::ptrdiff_t>(b0),
+                         cols.begin() + static_cast<std::ptrdiff_t>(b1));
+      auto batch = std::make_unique<Batch>(
+          Batch{c, {}, CrossKernel(p, static_cast<int>(c.size()), chunk), {}});
+      for (int j : c) batch->scale.push_back(factor_[static_cast<std::size_t>(j)]);
+      batch->limbs.assign(static_cast<std::size_t>(3 * batch->kernel.padded_rows()) * c.size(), 0);
+      batches.push_back(std::move(batch));
+    }
+    CrossKernel& rows_kernel = batches.front()->kernel;
+    const std::int64_t padded = rows_kernel.padded_rows();
+    std::vector<double> row_scale(static_cast<std::size_t>(padded), 1.0);
+    std::copy(factor_.begin(), factor_.begin() + p, row_scale.begin());
+    std::vector<PackRow> pack;
+    for (const auto& rows : rows_.chunks) {
+      pack.clear();
+      for (const RowRef& r : rows) pack.push_back({r.a, r.col_stride, {r.y, 1.0}});
+      const auto count = static_cast<std::int64_t>(pack.size());
+      rows_kernel.pack_rows(pack.data(), count);  // once per chunk, for every batch
+      for (auto& b : batches) {
+        b->kernel.pack_columns(pack.data(), count, b->cols.data());
+        b->kernel.compute(count, rows_kernel);
+        b->kernel.accumulate(row_scale.data(), b->scale.data(), b->limbs.data());
       }
-      comm_.allreduce_in_place(limbs.data(), limbs.size(), mpi::Op::kSum);  // collective
-      for (Eigen::Index q = 0; q < nb; ++q) {
-        const int j = cols[b0 + static_cast<std::size_t>(q)];
+    }
+    std::vector<std::int64_t> all;
+    for (const auto& b : batches) all.insert(all.end(), b->limbs.begin(), b->limbs.end());
+    comm_.allreduce_in_place(all.data(), all.size(), mpi::Op::kSum);  // collective
+    std::size_t offset = 0;
+    Eigen::Index column = 0;
+    for (const auto& b : batches) {
+      const auto nb = static_cast<std::int64_t>(b->cols.size());
+      const std::int64_t plane = nb * padded;
+      const std::int64_t* l0 = all.data() + offset;
+      for (std::int64_t q = 0; q < nb; ++q, ++column) {
+        const int j = b->cols[static_cast<std::size_t>(q)];
         for (int k = 0; k < p; ++k) {
-          const double g = value(&limbs[3 * static_cast<std::size_t>(q * p + k)], k, j);
-          out(k, static_cast<Eigen::Index>(b0) + q) =
-              (scale(k) == 0 || scale(j) == 0)
-                  ? 0.0
-                  : (g / n - mean(k) * mean(j)) / (scale(k) * scale(j));
+          const std::int64_t* l = l0 + q * padded + k;
+          const double g =
+              limbs_to_double(l[0], l[plane], l[2 * plane],
+                              rows_.exponents[static_cast<std::size_t>(k)] +
+                                  rows_.exponents[static_cast<std::size_t>(j)] - kFixedBits);
+          out(k, column) = (scale(k) == 0 || scale(j) == 0)
+                               ? 0.0
+                               : (g / n - mean(k) * mean(j)) / (scale(k) * scale(j));
         }
       }
+      offset += static_cast<std::size_t>(3 * plane);
     }
   }
 
