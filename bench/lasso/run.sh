@@ -4,6 +4,7 @@
 # $OUT/results.jsonl, tables from bench/lasso/summarize.py.
 #
 #   bench/lasso/run.sh [OUT_DIR] [PROBLEMS...]        (default: /tmp/physfit-lasso-bench fcl gauss tall)
+#   PEERS=0 bench/lasso/run.sh ...                      (physfit only; earlier peer records are kept)
 #
 # scikit-learn runs on OpenBLAS extracted from Debian's libopenblas0-pthread into $OUT/openblas
 # (apt-get download + dpkg -x: nothing is installed system-wide), with OPENBLAS_CORETYPE unset
@@ -26,7 +27,7 @@ if [[ ! -d $OUT/openblas ]]; then
   (cd "$OUT" && apt-get download libopenblas0-pthread >/dev/null && dpkg -x libopenblas0-pthread_*.deb openblas)
 fi
 OPENBLAS=$(dirname "$(find "$OUT/openblas" -name 'libblas.so.3' | head -1)")
-peer() { env -u OPENBLAS_CORETYPE LD_LIBRARY_PATH="$OPENBLAS" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+peer() { [[ ${PEERS:-1} == 1 ]] || return 0; env -u OPENBLAS_CORETYPE LD_LIBRARY_PATH="$OPENBLAS" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
          /usr/bin/python3 bench/lasso/peers.py "$@" | tee -a "$RES"; }
 ours() { OMP_NUM_THREADS=1 "$BENCH" "$@" | tee -a "$RES"; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -39,6 +40,7 @@ for p in "${PROBLEMS[@]}"; do
   peer "$H5" --problem "$p" --task gram --reps 3
   for lr in 0.1 0.01; do
     ours --problem "$p" --task fit --lambda-ratio $lr --reps 3
+    ours --problem "$p" --task fit --lambda-ratio $lr --reps 3 --mode residual
     peer "$H5" --problem "$p" --task fit --lambda-ratio $lr --reps 2
     peer "$H5" --problem "$p" --task nogram --lambda-ratio $lr --timeout 120
   done

@@ -15,7 +15,8 @@ def main():
     latest = {}
     for r in recs:
         lr = r.get("lambda_ratio")
-        latest[(r["bench"], r.get("problem", ""), r["task"], lr, r.get("ranks", 1))] = r
+        bench = r["bench"] + ("-residual" if r.get("mode") == "residual" else "")
+        latest[(bench, r.get("problem", ""), r["task"], lr, r.get("ranks", 1))] = r
     problems = sorted({k[1] for k in latest if k[1] and k[2] != "peak"})
 
     def get(bench, prob, task, lr=None, ranks=1):
@@ -54,19 +55,21 @@ def main():
                ratio(a, b), load(a, b)]
         print("| " + " | ".join(row) + " |")
     print("\n## One lambda (Gram + solve; physfit tol 1e-10 on gap/P, scikit-learn tol 1e-10)\n")
-    print("| problem | lambda/lambda_max | physfit | / its Gram (CPU) | rel. gap | sklearn precompute=True | rel. gap | ratio | sklearn precompute=False | ratio | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| problem | lambda/lambda_max | physfit (Gram mode) | / its Gram (CPU) | rel. gap | physfit residual mode | rel. gap | sklearn precompute=True | rel. gap | ratio Gram mode | ratio residual mode | sklearn precompute=False | ratio (Gram mode) | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in problems:
         g = get("physfit", p, "gram")
         for lr in (0.1, 0.01):
             a = get("physfit", p, "fit", lr)
+            ar = get("physfit-residual", p, "fit", lr)
             b, c = get("sklearn", p, "fit", lr), get("sklearn", p, "nogram", lr)
             if not a:
                 continue
             row = [p, "%g" % lr, t(a), "%.2f" % (a["cpu_s"] / g["cpu_s"]) if g else "-",
-                   "%.1e" % a["detail"]["relative_gap"], t(b),
-                   "%.1e" % b["relative_gap"] if b and "relative_gap" in b else "-", ratio(a, b), t(c),
-                   ratio(a, c), load(a, b, c)]
+                   "%.1e" % a["detail"]["relative_gap"], t(ar),
+                   "%.1e" % ar["detail"]["relative_gap"] if ar else "-", t(b),
+                   "%.1e" % b["relative_gap"] if b and "relative_gap" in b else "-", ratio(a, b),
+                   ratio(ar, b), t(c), ratio(a, c), load(a, ar, b, c)]
             print("| " + " | ".join(row) + " |")
     print("\n## 100-lambda path (lambda_max .. 1e-4 lambda_max) and 5-fold CV on it\n")
     print("| problem | task | physfit | max rel. gap | scikit-learn | rel. gap (sampled max / last) | ratio | load |")
