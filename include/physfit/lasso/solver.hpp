@@ -5,10 +5,11 @@
 /// standardised coordinates of a Problem:
 ///  - r = 1 LASSO, 0 < r < 1 elastic net: cyclic coordinate descent with covariance updates
 ///    (Friedman, Hastie and Tibshirani 2010), on an active set whose Gram columns are cached
-///    (glmnet's covariance mode), with KKT checks of the other coefficients, stopped by the
-///    duality gap;
-///  - r = 0 ridge: Cholesky factorisation of Q + lambda I (Gram mode), coordinate descent in
-///    residual mode;
+///    (glmnet's covariance mode), with KKT checks of the other coefficients (the worst
+///    violators enter first), stopped by the duality gap; once the signs of the active
+///    coefficients settle, a Newton step on their support as far as the signs allow
+///    (feature-sign search, Lee, Battle, Raina and Ng 2007), kept only if the objective falls;
+///  - r = 0 ridge: Cholesky factorisation of Q + lambda I (Gram mode only);
 ///  - lambda = 0 ordinary least squares: eigendecomposition of Q with a relative cutoff, the
 ///    minimum-norm solution when A is rank-deficient (Gram mode);
 ///  - adaptive LASSO: weights w_j = 1/|x_OLS,j|^gamma (Zou 2006), as ALAMODE;
