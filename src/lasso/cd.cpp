@@ -140,7 +140,8 @@ double CoordinateDescent::kkt(double l1, double l2) const {
 // far as the signs allow (the coefficient that would change sign first stops at 0 and leaves
 // the support), as in feature-sign search (Lee, Battle, Raina and Ng 2007). Each step lowers the
 // objective; the sweeps and the duality gap still decide convergence.
-bool CoordinateDescent::newton(double l1, double l2) {
+bool CoordinateDescent::newton_once(double l1, double l2, bool* moved) {
+  *moved = false;
   std::vector<Eigen::Index> s;
   for (std::size_t a = 0; a < active_.size(); ++a) {
     if (x_(active_[a]) != 0) s.push_back(static_cast<Eigen::Index>(a));
@@ -200,7 +201,19 @@ bool CoordinateDescent::newton(double l1, double l2) {
     return false;
   }
   ++newton_steps_;
+  *moved = true;
   return t == 1;
+}
+
+// Newton steps until one reaches the minimiser of its face (each partial step removes a
+// coefficient from the support), at most 8.
+bool CoordinateDescent::newton(double l1, double l2) {
+  for (int i = 0; i < 8; ++i) {
+    bool moved = false;
+    if (newton_once(l1, l2, &moved)) return true;
+    if (!moved) return false;
+  }
+  return false;
 }
 
 CdResult CoordinateDescent::run(double l1, double l2, const std::vector<char>* strong) {
@@ -255,15 +268,15 @@ CdResult CoordinateDescent::run(double l1, double l2, const std::vector<char>* s
       if (done(terms(l1, l2, false))) break;
       // Once the signs have settled, jump to the exact minimiser on the support (cost k^3/3,
       // attempted at most every k/16 sweeps of cost k^2 each).
-      if (options_.newton && !pattern_changed &&
-          since_newton >= std::max<std::int64_t>(newton_wait, static_cast<std::int64_t>(k) / 16)) {
+      // Newton when the signs held for a sweep, or anyway every `newton_wait` sweeps (a
+      // coefficient that keeps changing sign must not keep the sweeps alone for ever).
+      if (options_.newton &&
+          since_newton >= std::max<std::int64_t>(pattern_changed ? 4 * newton_wait : newton_wait,
+                                                 static_cast<std::int64_t>(k) / 16)) {
         since_newton = 0;
-        const std::int64_t steps = newton_steps_;
         const bool full = newton(l1, l2);
         if (full && done(terms(l1, l2, false))) break;
-        // A step that went part of the way (a coefficient left the support) is retried soon;
-        // no step at all waits twice as long.
-        newton_wait = newton_steps_ > steps ? 2 : 2 * newton_wait;
+        newton_wait = full ? 2 : std::min<std::int64_t>(2 * newton_wait, 64);
       }
     }
     // Every coefficient: fresh gradient, then the optimality conditions of the inactive ones.

@@ -55,6 +55,7 @@ class CoordinateDescent {
   void full_gradient();
   GapTerms terms(double l1, double l2, bool full) const;
   bool newton(double l1, double l2);
+  bool newton_once(double l1, double l2, bool* moved);
   double kkt(double l1, double l2) const;
 
   Covariance& cov_;
