@@ -278,8 +278,12 @@ void run(Context& ctx) {
 
   // 3. The reduction (one exact allreduce), or the residual mode.
   watch.restart();
-  const lasso::Problem problem = lasso::Problem::from_rows(
-      comm, {lasso::RowBlock::view(mine.begin, a, y, fold.empty() ? nullptr : fold.data())}, p, po);
+  // (Errors of the rows are collective inside; those of the options, the same on every rank.)
+  const lasso::Problem problem = replicated(comm, [&] {
+    return lasso::Problem::from_rows(
+        comm, {lasso::RowBlock::view(mine.begin, a, y, fold.empty() ? nullptr : fold.data())}, p,
+        po);
+  });
   const double reduce_seconds = watch.seconds();
   log::info("lasso: ", lasso::mode_name(problem.mode()), " mode (", problem.mode_reason(),
             "); reduced in ", util::format_duration(reduce_seconds));

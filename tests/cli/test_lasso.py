@@ -149,6 +149,7 @@ class LassoCommand(unittest.TestCase):
             (("--input.file", data, "--input.matrix", "/X"), 4, "/X"),
             (("--input.file", data, "--task", "fit"), 2, "needs fit.lambda"),
             (("--input.file", data, "--fit.method", "lars"), 2, "lars"),
+            (("--input.file", data, "--solver.mode", "residual"), 2, "cross-validation needs the Gram mode"),
         ]
         for args, code, text in cases:
             r = physfit("lasso", "--output.file", out, *args, ranks=2)
