@@ -41,6 +41,7 @@ std::vector<Command> builtin_commands();
 
 // Built-in commands (one source file each).
 Command inspect_command();
+Command lasso_command();
 Command selfcheck_command();
 // physfit import: datasets (idx, csv) and structure/force data (extxyz, dfset, phonopy,
 // force-sets) to HDF5.

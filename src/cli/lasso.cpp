@@ -1,0 +1,554 @@
+// `physfit lasso`: OLS, ridge, LASSO, elastic net and adaptive LASSO on (A, y) read from HDF5,
+// each rank reading its own block of rows; a lambda path and K-fold cross-validation over
+// groups of rows. The engine is physfit::lasso (include/physfit/lasso/).
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include "physfit/cli/command.hpp"
+#include "physfit/error.hpp"
+#include "physfit/io/hdf5.hpp"
+#include "physfit/io/output_file.hpp"
+#include "physfit/lasso/path.hpp"
+#include "physfit/lasso/solver.hpp"
+#include "physfit/log/log.hpp"
+#include "physfit/log/progress.hpp"
+#include "physfit/mpi/guard.hpp"
+#include "physfit/util/clock.hpp"
+#include "physfit/util/partition.hpp"
+#include "physfit/util/strings.hpp"
+
+// The CV-curve figure needs the plot module (PNG through zlib); builds without it refuse
+// output.png with a usage error.
+#if __has_include("physfit/plot/figure.hpp")
+#include "physfit/plot/figure.hpp"
+#define PHYSFIT_LASSO_PLOT 1
+#else
+#define PHYSFIT_LASSO_PLOT 0
+#endif
+
+namespace physfit::cli {
+namespace {
+
+using lasso::RowMatrix;
+
+// Shapes of the input datasets, checked on rank 0 and broadcast.
+struct InputShape {
+  long long rows = 0;
+  long long cols = 0;
+  long long has_groups = 0;
+};
+
+InputShape check_input(const std::string& path, const std::string& matrix,
+                       const std::string& target, const std::string& groups) {
+  const io::File f = io::File::open(path);
+  const io::Dataset a = f.dataset(matrix);
+  a.require_rank(2);
+  const io::Dataset y = f.dataset(target);
+  if (y.shape().size() == 2) {
+    y.require_shape({a.rows(), 1});
+  } else {
+    y.require_rank(1);
+    if (y.rows() != a.rows()) {
+      throw IoError("dataset '" + target + "' in '" + path + "' has " + std::to_string(y.rows()) +
+                    " rows but '" + matrix + "' has " + std::to_string(a.rows()) +
+                    ": A and y must have the same rows");
+    }
+  }
+  InputShape s{a.rows(), a.shape()[1], 0};
+  if (s.rows < 1 || s.cols < 1) {
+    throw IoError("dataset '" + matrix + "' in '" + path + "' is empty");
+  }
+  if (!groups.empty()) {
+    const io::Dataset g = f.dataset(groups);
+    g.require_rank(1);
+    if (g.rows() != a.rows()) {
+      throw IoError("dataset '" + groups + "' in '" + path + "' has " + std::to_string(g.rows()) +
+                    " rows but '" + matrix + "' has " + std::to_string(a.rows()));
+    }
+    s.has_groups = 1;
+  }
+  return s;
+}
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s << std::setprecision(4) << v;
+  return s.str();
+}
+
+void write_vector(const io::File& f, const std::string& name, const std::vector<double>& v) {
+  f.create_dataset<double>(name, {static_cast<std::int64_t>(v.size())}).write_all(v);
+}
+void write_vector(const io::File& f, const std::string& name, const Eigen::VectorXd& v) {
+  write_vector(f, name, std::vector<double>(v.data(), v.data() + v.size()));
+}
+void write_ints(const io::File& f, const std::string& name, const std::vector<std::int64_t>& v) {
+  f.create_dataset<std::int64_t>(name, {static_cast<std::int64_t>(v.size())}).write_all(v);
+}
+// A p x L column-major matrix as an L x p row-major dataset (one row per lambda).
+void write_columns(const io::File& f, const std::string& name, const Eigen::MatrixXd& m) {
+  const io::Dataset d = f.create_dataset<double>(name, {m.cols(), m.rows()});
+  d.write_rows(0, m.cols(), m.data());
+}
+// A K x L matrix as a K x L row-major dataset.
+void write_rows(const io::File& f, const std::string& name, const Eigen::MatrixXd& m) {
+  const RowMatrix r = m;
+  const io::Dataset d = f.create_dataset<double>(name, {m.rows(), m.cols()});
+  d.write_rows(0, m.rows(), r.data());
+}
+
+void write_fit(const io::File& f, const std::string& group, const lasso::Fit& fit) {
+  const io::Group gr = f.create_group(group);
+  write_vector(f, group + "/coef", fit.coef);
+  const hid_t id = gr.id();
+  io::set_attribute(id, "method", fit.method);
+  io::set_attribute(id, "lambda", fit.lambda);
+  io::set_attribute(id, "l1_ratio", fit.l1_ratio);
+  io::set_attribute(id, "intercept", fit.intercept);
+  io::set_attribute(id, "objective", fit.objective);
+  io::set_attribute(id, "duality_gap", fit.gap);
+  io::set_attribute(id, "relative_gap", fit.relative_gap);
+  io::set_attribute(id, "gap_floor", fit.gap_floor);
+  io::set_attribute(id, "kkt_violation", fit.kkt_violation);
+  io::set_attribute(id, "epochs", fit.epochs);
+  io::set_attribute(id, "nonzeros", fit.nonzeros);
+  io::set_attribute(id, "rank", static_cast<std::int64_t>(fit.rank));
+  io::set_attribute(id, "converged", static_cast<std::int64_t>(fit.converged));
+  io::set_attribute(id, "seconds", fit.seconds);
+}
+
+util::Json fit_json(const lasso::Fit& f) {
+  util::Json j = util::Json::object();
+  j["method"] = f.method;
+  j["lambda"] = f.lambda;
+  j["l1_ratio"] = f.l1_ratio;
+  j["nonzeros"] = f.nonzeros;
+  j["objective"] = f.objective;
+  j["duality_gap"] = f.gap;
+  j["relative_gap"] = f.relative_gap;
+  j["kkt_violation"] = f.kkt_violation;
+  j["epochs"] = f.epochs;
+  j["converged"] = f.converged;
+  j["intercept"] = f.intercept;
+  return j;
+}
+
+// The CV curve with its standard errors, lambda_min and lambda_1se.
+void draw_cv(const lasso::CrossValidation& cv, int folds, const std::string& method,
+             const std::string& path) {
+#if PHYSFIT_LASSO_PLOT
+  plot::Figure f(900, 560);
+  f.title(std::to_string(folds) + "-fold cross-validation (" + method + ")")
+      .xlabel("λ")
+      .ylabel("mean squared error on held-out rows")
+      .log_x()
+      .log_y();
+  // Headroom above the curve keeps the legend (top right) off the points.
+  const double lo = *std::min_element(cv.mean_error.begin(), cv.mean_error.end());
+  double hi = 0;
+  for (std::size_t i = 0; i < cv.mean_error.size(); ++i) {
+    hi = std::max(hi, cv.mean_error[i] + cv.standard_error[i]);
+  }
+  if (lo > 0 && hi > lo) f.ylim(lo / 1.5, hi * 6);
+  f.error_bars(cv.lambdas, cv.mean_error, cv.standard_error, "CV error ± 1 standard error");
+  f.vline(cv.lambda_min, "λ_min = " + fmt(cv.lambda_min));
+  f.vline(cv.lambda_1se, "λ_1se = " + fmt(cv.lambda_1se));
+  f.save_png(path);
+#else
+  (void)cv;
+  (void)folds;
+  (void)method;
+  (void)path;
+#endif
+}
+
+// Work every rank does identically (the same options, the same reduced statistics): an error
+// is the same on every rank, so it is made collective without communication.
+template <class F>
+auto replicated(const mpi::Comm& comm, F&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const mpi::CollectiveError&) {
+    throw;
+  } catch (const Error& e) {
+    mpi::throw_on_all_ranks(comm, e);
+  }
+}
+
+void run(Context& ctx) {
+  const util::Stopwatch total;
+  const mpi::Comm& comm = ctx.comm;
+  const auto& o = ctx.options;
+  const auto input = o.get<std::string>("input.file");
+  const auto matrix = o.get<std::string>("input.matrix");
+  const auto target = o.get<std::string>("input.target");
+  const auto groups_name = o.get<std::string>("input.groups");
+  const auto task = o.get<std::string>("task");
+  const auto method = o.get<std::string>("fit.method");
+  const auto output = o.get<std::string>("output.file");
+  const auto png = o.get<std::string>("output.png");
+
+  lasso::ProblemOptions po;
+  po.standardize = o.get<bool>("fit.standardize");
+  po.intercept = o.get<bool>("fit.intercept");
+  const auto mode = o.get<std::string>("solver.mode");
+  po.mode = mode == "gram" ? lasso::Mode::kGram
+                           : (mode == "residual" ? lasso::Mode::kResidual : lasso::Mode::kAuto);
+  po.memory_budget = static_cast<std::size_t>(o.get<double>("solver.memory_mib") * 1048576.0);
+  po.chunk_rows = o.get<long long>("solver.chunk_rows");
+  const int folds = task == "cv" ? o.get<int>("cv.folds") : 0;
+  po.folds = folds;
+
+  lasso::SolverOptions so;
+  so.tol = o.get<double>("solver.tol");
+  so.max_epochs = o.get<long long>("solver.max_epochs");
+  so.order = o.get<std::string>("solver.order") == "random" ? lasso::Order::kRandom
+                                                            : lasso::Order::kCyclic;
+  so.seed = static_cast<std::uint64_t>(o.get<long long>("solver.seed"));
+  so.rcond = o.get<double>("solver.rcond");
+
+  double l1_ratio = o.get<double>("fit.l1_ratio");
+  if (method == "lasso" || method == "adaptive") l1_ratio = 1.0;
+  if (method == "ridge") l1_ratio = 0.0;
+  if (method != "enet" && o.origin("fit.l1_ratio").kind != config::Origin::Kind::kDefault) {
+    log::warning("fit.l1_ratio is ignored by method '", method, "'");
+  }
+  replicated(comm, [&] {
+    if (method == "ols" && task != "fit") {
+      throw UsageError(
+          "method 'ols' has no penalty, hence no path or cross-validation: use "
+          "task = fit");
+    }
+    if (!png.empty() && task != "cv") {
+      throw UsageError("output.png draws the cross-validation curve: it needs task = cv");
+    }
+    if (!png.empty() && !PHYSFIT_LASSO_PLOT) {
+      throw UsageError(
+          "this physfit was built without the plot module: output.png is "
+          "unavailable (the CV curve is in /lasso/cv of output.file)");
+    }
+    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
+      throw UsageError("task 'fit' with method '" + method +
+                       "' needs fit.lambda (absolute) or fit.lambda_ratio (times lambda_max)");
+    }
+  });
+
+  // 1. Every rank reads its block of rows.
+  util::Stopwatch watch;
+  const InputShape shape = mpi::guarded(comm, [&] {
+    return comm.is_root() ? check_input(input, matrix, target, groups_name) : InputShape{};
+  });
+  long long dims[3] = {shape.rows, shape.cols, shape.has_groups};
+  comm.broadcast(dims, 3, 0);
+  const long long n = dims[0], p = dims[1];
+  const util::Block mine = util::block_of(n, comm.size(), comm.rank());
+  RowMatrix a(mine.count, p);
+  Eigen::VectorXd y(mine.count);
+  std::vector<std::int64_t> groups;
+  {
+    io::File f = mpi::guarded(comm, [&] { return io::File::open(comm, input); });
+    const io::Dataset da = f.dataset(matrix), dy = f.dataset(target);
+    da.read_rows(mine.begin, mine.count, a.data());
+    dy.read_rows(mine.begin, mine.count, y.data());
+    if (dims[2]) {
+      groups.resize(static_cast<std::size_t>(mine.count));
+      f.dataset(groups_name).read_rows(mine.begin, mine.count, groups.data());
+    }
+    f.close();
+  }
+  const double read_seconds = watch.seconds();
+  log::info("lasso: ", n, " rows x ", p, " columns from '", input, "' (", comm.size(), " rank",
+            comm.size() > 1 ? "s" : "", ", ", util::format_duration(read_seconds), ")");
+
+  // 2. Folds from groups of rows (the row index when no groups are given).
+  std::vector<std::int32_t> fold;
+  if (folds > 0) {
+    if (groups.empty() && !dims[2]) {
+      groups.resize(static_cast<std::size_t>(mine.count));
+      for (std::int64_t i = 0; i < mine.count; ++i)
+        groups[static_cast<std::size_t>(i)] = mine.begin + i;
+    }
+    fold = lasso::assign_folds(comm, groups, folds,
+                               static_cast<std::uint64_t>(o.get<long long>("cv.seed")));
+  }
+
+  // 3. The reduction (one exact allreduce), or the residual mode.
+  watch.restart();
+  // (Errors of the rows are collective inside; those of the options, the same on every rank.)
+  const lasso::Problem problem = replicated(comm, [&] {
+    return lasso::Problem::from_rows(
+        comm, {lasso::RowBlock::view(mine.begin, a, y, fold.empty() ? nullptr : fold.data())}, p,
+        po);
+  });
+  const double reduce_seconds = watch.seconds();
+  log::info("lasso: ", lasso::mode_name(problem.mode()), " mode (", problem.mode_reason(),
+            "); reduced in ", util::format_duration(reduce_seconds));
+
+  // 4. Solve.
+  watch.restart();
+  Eigen::VectorXd weights;
+  lasso::Fit fit, debiased;
+  lasso::Path path;
+  lasso::CrossValidation cv;
+  bool have_path = false, have_cv = false;
+  const bool debias = o.get<bool>("fit.debias") && method != "ols";
+  double lmax = 0;
+  std::unique_ptr<log::Progress> progress;
+  if (task != "fit") {
+    const std::int64_t lambdas =
+        static_cast<std::int64_t>(o.get<int>("path.count")) * (task == "cv" ? folds + 1 : 1);
+    progress = std::make_unique<log::Progress>(
+        task == "cv" ? "lasso: cross-validation, lambdas" : "lasso: path, lambdas", lambdas);
+  }
+  replicated(comm, [&] {
+    if (method == "adaptive") {
+      weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive_gamma"), so);
+    }
+    lmax = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, weights);
+    auto chosen_lambda = [&]() {
+      return o.has("fit.lambda") ? o.get<double>("fit.lambda")
+                                 : o.get<double>("fit.lambda_ratio") * lmax;
+    };
+    lasso::PathOptions pa;
+    pa.count = o.get<int>("path.count");
+    pa.ratio = o.get<double>("path.ratio");
+    pa.l1_ratio = l1_ratio;
+    pa.weights = weights;
+    pa.solver = so;
+    if (progress) {
+      pa.progress = [&](std::int64_t done, std::int64_t all) {
+        (void)all;
+        progress->update(done);
+      };
+    }
+    if (task == "fit") {
+      fit = method == "ols"
+                ? lasso::least_squares(problem, so)
+                : lasso::solve(problem, lasso::Penalty{chosen_lambda(), l1_ratio, weights}, so);
+    } else if (task == "path") {
+      path = lasso::solve_path(problem, pa);
+      have_path = true;
+    } else {
+      cv = lasso::cross_validate(problem, pa);
+      have_cv = true;
+      path = cv.path;
+      have_path = true;
+    }
+    if (have_path) {
+      // The final fit: the chosen lambda (cv), or the one asked for (path), warm-started.
+      std::size_t index = path.lambdas.size() - 1;
+      if (have_cv) {
+        index = static_cast<std::size_t>(o.get<std::string>("cv.select") == "1se" ? cv.index_1se
+                                                                                  : cv.index_min);
+      }
+      lasso::Fit warm;
+      warm.coef_standardized = path.coef_standardized.col(static_cast<Eigen::Index>(index));
+      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda_ratio")))
+                                ? chosen_lambda()
+                                : path.lambdas[index];
+      fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, weights}, so, &warm);
+    }
+    if (debias) debiased = lasso::debias(problem, fit, so);
+  });
+  if (progress) progress->finish();
+  const double solve_seconds = watch.seconds();
+  if (!fit.converged) {
+    log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",
+                 fmt(fit.relative_gap), " > tol ", fmt(so.tol),
+                 " (raise solver.max_epochs or solver.tol)");
+  }
+
+  // 5. Results (rank 0 writes; every rank holds the same bits).
+  watch.restart();
+  io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
+  mpi::guarded(comm, [&] {
+    if (!out.writes_here()) return;
+    const io::File& f = out.file();
+    write_fit(f, "/lasso/fit", fit);
+    const io::Group lasso_group = f.group("/lasso");
+    const hid_t g = lasso_group.id();
+    io::set_attribute(g, "rows", static_cast<std::int64_t>(n));
+    io::set_attribute(g, "cols", static_cast<std::int64_t>(p));
+    io::set_attribute(g, "mode", std::string(lasso::mode_name(problem.mode())));
+    io::set_attribute(g, "mode_reason", problem.mode_reason());
+    io::set_attribute(g, "lambda_max", lmax);
+    io::set_attribute(g, "standardize", static_cast<std::int64_t>(po.standardize));
+    io::set_attribute(g, "intercept", static_cast<std::int64_t>(po.intercept));
+    write_vector(f, "/lasso/column_scale", problem.scale());
+    if (weights.size()) write_vector(f, "/lasso/adaptive_weights", weights);
+    if (debias) write_fit(f, "/lasso/debiased", debiased);
+    if (have_path) {
+      const io::Group pg = f.create_group("/lasso/path");
+      write_vector(f, "/lasso/path/lambda", path.lambdas);
+      write_columns(f, "/lasso/path/coef", path.coef);
+      write_vector(f, "/lasso/path/intercept", path.intercepts);
+      write_vector(f, "/lasso/path/objective", path.objectives);
+      write_vector(f, "/lasso/path/duality_gap", path.gaps);
+      write_vector(f, "/lasso/path/relative_gap", path.relative_gaps);
+      write_ints(f, "/lasso/path/nonzeros", path.nonzeros);
+      write_ints(f, "/lasso/path/epochs", path.epochs);
+      io::set_attribute(pg.id(), "seconds", path.seconds);
+    }
+    if (have_cv) {
+      const io::Group cg = f.create_group("/lasso/cv");
+      write_vector(f, "/lasso/cv/lambda", cv.lambdas);
+      write_vector(f, "/lasso/cv/mean_error", cv.mean_error);
+      write_vector(f, "/lasso/cv/standard_error", cv.standard_error);
+      write_rows(f, "/lasso/cv/fold_error", cv.fold_error);
+      write_ints(f, "/lasso/cv/fold_rows", cv.fold_rows);
+      const hid_t c = cg.id();
+      io::set_attribute(c, "lambda_min", cv.lambda_min);
+      io::set_attribute(c, "lambda_1se", cv.lambda_1se);
+      io::set_attribute(c, "index_min", static_cast<std::int64_t>(cv.index_min));
+      io::set_attribute(c, "index_1se", static_cast<std::int64_t>(cv.index_1se));
+      io::set_attribute(c, "folds", static_cast<std::int64_t>(folds));
+      if (!png.empty()) draw_cv(cv, folds, method, png);
+    }
+    const io::Group tg = f.create_group("/lasso/timings");
+    const hid_t t = tg.id();
+    io::set_attribute(t, "read", read_seconds);
+    io::set_attribute(t, "reduce", reduce_seconds);
+    io::set_attribute(t, "solve", solve_seconds);
+    if (problem.gram()) {
+      const auto& gt = problem.gram()->timings();
+      io::set_attribute(t, "reduce_kernel", gt.kernel);
+      io::set_attribute(t, "reduce_pack", gt.pack);
+      io::set_attribute(t, "reduce_exact", gt.exact);
+      io::set_attribute(t, "reduce_exchange", gt.exchange);
+      io::set_attribute(t, "reduce_allreduce", gt.allreduce);
+    }
+  });
+  out.commit();
+  const double write_seconds = watch.seconds();
+
+  // 6. Summary.
+  log::info("lasso: ", method, " at lambda ", fmt(fit.lambda), ": ", fit.nonzeros, " of ", p,
+            " nonzero, objective ", fmt(fit.objective), ", duality gap ", fmt(fit.gap),
+            " (relative ", fmt(fit.relative_gap), ")", fit.converged ? "" : " NOT CONVERGED");
+  if (have_cv) {
+    log::info("lasso: ", folds, "-fold CV over ", cv.lambdas.size(), " lambdas: lambda_min ",
+              fmt(cv.lambda_min), " (error ",
+              fmt(cv.mean_error[static_cast<std::size_t>(cv.index_min)]), "), lambda_1se ",
+              fmt(cv.lambda_1se));
+  }
+  log::info("lasso: results in '", output, "'", png.empty() ? "" : " and '" + png + "'", " (",
+            util::format_duration(total.seconds()), ")");
+  ctx.summary["rows"] = n;
+  ctx.summary["cols"] = p;
+  ctx.summary["mode"] = lasso::mode_name(problem.mode());
+  ctx.summary["task"] = task;
+  ctx.summary["lambda_max"] = lmax;
+  ctx.summary["fit"] = fit_json(fit);
+  if (debias) ctx.summary["debiased"] = fit_json(debiased);
+  if (have_path) {
+    ctx.summary["path_lambdas"] = static_cast<long long>(path.lambdas.size());
+    ctx.summary["path_max_relative_gap"] = path.max_relative_gap();
+  }
+  if (have_cv) {
+    ctx.summary["lambda_min"] = cv.lambda_min;
+    ctx.summary["lambda_1se"] = cv.lambda_1se;
+    ctx.summary["cv_error_min"] = cv.mean_error[static_cast<std::size_t>(cv.index_min)];
+  }
+  util::Json t = util::Json::object();
+  t["read_s"] = read_seconds;
+  t["reduce_s"] = reduce_seconds;
+  t["solve_s"] = solve_seconds;
+  t["write_s"] = write_seconds;
+  ctx.summary["timings"] = t;
+  ctx.summary["output"] = output;
+}
+
+}  // namespace
+
+Command lasso_command() {
+  Command c;
+  c.name = "lasso";
+  c.summary = "least squares, ridge, LASSO, elastic net: path and cross-validation";
+  c.description =
+      "Minimises 1/(2n) ||y - A x||^2 + lambda (r ||x||_1 + (1 - r)/2 ||x||^2) (scikit-learn's\n"
+      "and glmnet's objective) for A and y read from HDF5 (each rank reads its block of rows),\n"
+      "by coordinate descent with covariance updates (Friedman, Hastie and Tibshirani 2010) on\n"
+      "A^T A reduced exactly over the ranks (the same bits on any number of ranks), or in the\n"
+      "residual mode when p x p does not fit solver.memory_mib. task = fit solves one lambda,\n"
+      "path the lambda path, cv K-fold cross-validation over groups of rows (input.groups:\n"
+      "rows with the same id are held out together) then a fit at lambda_min or lambda_1se.\n"
+      "Writes coefficients, path, CV curve, duality gaps and timings to output.file.";
+  c.declare = [](config::Options& opts) {
+    opts.positional("config");
+    opts.add<std::string>("input.file", "HDF5 file with A (rows x columns) and y").required();
+    opts.add<std::string>("input.matrix", "dataset of A").default_value(std::string("/A"));
+    opts.add<std::string>("input.target", "dataset of y").default_value(std::string("/y"));
+    opts.add<std::string>("input.groups",
+                          "dataset of integer group ids per row, for the CV folds (empty: rows)")
+        .default_value(std::string(""));
+    opts.add<std::string>("task", "fit (one lambda), path, or cv (path + cross-validation)")
+        .default_value(std::string("cv"))
+        .check(config::one_of({"fit", "path", "cv"}));
+    opts.add<std::string>("fit.method", "ols, ridge, lasso, enet, or adaptive (adaptive LASSO)")
+        .default_value(std::string("lasso"))
+        .check(config::one_of({"ols", "ridge", "lasso", "enet", "adaptive"}));
+    opts.add<double>("fit.lambda", "penalty lambda (task fit; path: the final fit)")
+        .check(config::non_negative<double>());
+    opts.add<double>("fit.lambda_ratio", "penalty as a fraction of lambda_max (if no fit.lambda)")
+        .check(config::non_negative<double>());
+    opts.add<double>("fit.l1_ratio", "r of the elastic net (method enet)")
+        .default_value(0.5)
+        .check(config::in_range(0.0, 1.0));
+    opts.add<bool>("fit.standardize", "divide columns by their RMS (std with intercept)")
+        .default_value(true);
+    opts.add<bool>("fit.intercept", "fit an unpenalised intercept").default_value(false);
+    opts.add<bool>("fit.debias", "also refit least squares on the selected support")
+        .default_value(false);
+    opts.add<double>("fit.adaptive_gamma", "adaptive LASSO weights 1/|x_OLS|^gamma")
+        .default_value(1.0)
+        .check(config::positive<double>());
+    opts.add<int>("path.count", "lambdas on the path")
+        .default_value(100)
+        .check(config::positive<int>());
+    opts.add<double>("path.ratio", "smallest lambda / lambda_max")
+        .default_value(1e-4)
+        .check(config::in_range(1e-12, 0.999999));
+    opts.add<int>("cv.folds", "folds of groups of rows")
+        .default_value(5)
+        .check(config::in_range(2, 1000));
+    opts.add<long long>("cv.seed", "shuffle the groups before cutting folds (0: in order)")
+        .default_value(0LL)
+        .check(config::non_negative<long long>());
+    opts.add<std::string>("cv.select", "final lambda: min or 1se")
+        .default_value(std::string("min"))
+        .check(config::one_of({"min", "1se"}));
+    opts.add<double>("solver.tol", "stop when duality gap <= tol * objective")
+        .default_value(1e-10)
+        .check(config::in_range(1e-16, 1.0));
+    opts.add<long long>("solver.max_epochs", "coordinate-descent sweeps per lambda, at most")
+        .default_value(1000000LL)
+        .check(config::positive<long long>());
+    opts.add<std::string>("solver.order", "coordinate order: cyclic or random")
+        .default_value(std::string("cyclic"))
+        .check(config::one_of({"cyclic", "random"}));
+    opts.add<long long>("solver.seed", "seed of the random order").default_value(1LL);
+    opts.add<double>("solver.rcond", "least squares: relative eigenvalue cutoff (< 0: p * eps)")
+        .default_value(-1.0);
+    opts.add<std::string>("solver.mode", "auto, gram or residual")
+        .default_value(std::string("auto"))
+        .check(config::one_of({"auto", "gram", "residual"}));
+    opts.add<double>("solver.memory_mib", "memory per rank for the Gram mode (MiB)")
+        .default_value(4096.0)
+        .check(config::positive<double>());
+    opts.add<long long>("solver.chunk_rows", "rows per fixed chunk of the reduction")
+        .default_value(1024LL)
+        .check(config::in_range(1LL, 65536LL));
+    opts.add<std::string>("output.file", "HDF5 file to write")
+        .default_value(std::string("physfit_lasso.h5"));
+    opts.add<std::string>("output.png", "PNG file for the CV curve (task cv; empty: none)")
+        .default_value(std::string(""));
+  };
+  c.run = run;
+  return c;
+}
+
+}  // namespace physfit::cli
