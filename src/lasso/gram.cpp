@@ -175,3 +175,132 @@ std::size_t ExactGram::bytes_needed(std::int64_t cols, const GramOptions& option
 }
 
 }  // namespace physfit::lasso
+
+namespace physfit::lasso {
+
+GramStream::GramStream(std::int64_t cols, const std::vector<double>& bounds,
+                       const GramOptions& options)
+    : p_(cols), m_(static_cast<int>(cols + 1)), options_(options) {
+  if (cols < 1 || cols > (std::int64_t(1) << 30)) {
+    throw Error("GramStream: " + std::to_string(cols) + " columns");
+  }
+  if (options.column_sums) throw Error("GramStream: column sums are not supported");
+  if (options.chunk_rows < 1 || options.chunk_rows > 65536) {
+    throw Error("GramStream: chunk_rows " + std::to_string(options.chunk_rows) +
+                " is outside [1, 65536]");
+  }
+  if (static_cast<std::int64_t>(bounds.size()) != cols + 1) {
+    throw Error("GramStream: " + std::to_string(bounds.size()) + " bounds for " +
+                std::to_string(cols) + " columns and y");
+  }
+  exponents_.assign(static_cast<std::size_t>(m_), 0);
+  scale_.assign(static_cast<std::size_t>(detail::strips_of(m_) * detail::kStrip), 1.0);
+  for (int j = 0; j < m_; ++j) {
+    const double b = bounds[static_cast<std::size_t>(j)];
+    if (!(b >= 0) || !std::isfinite(b)) {
+      throw Error("GramStream: bound " + std::to_string(b) + " of column " + std::to_string(j));
+    }
+    int e = 0;
+    if (b > 0) std::frexp(b, &e);
+    if (std::abs(e) > detail::kMaxExponent) {
+      throw NumericalError("column " + std::to_string(j) + " has magnitude " + std::to_string(b) +
+                           ", outside [2^-500, 2^500]: rescale it");
+    }
+    exponents_[static_cast<std::size_t>(j)] = e;
+    scale_[static_cast<std::size_t>(j)] = std::ldexp(1.0, detail::kFixedBits / 2 - e);
+  }
+  maxima_.assign(static_cast<std::size_t>(m_), 0.0);
+  const int nacc = std::max(1, options.folds);
+  acc_.assign(static_cast<std::size_t>(nacc),
+              std::vector<std::int64_t>(
+                  static_cast<std::size_t>(detail::blocks_of(m_) * kLimbs * kBlockSize), 0));
+  fold_rows_.assign(static_cast<std::size_t>(nacc), 0);
+  kernel_ = std::make_shared<detail::ChunkKernel>(m_, options.chunk_rows);
+}
+
+void GramStream::add(const RowBlock& chunk, int fold) {
+  if (acc_.empty()) throw Error("GramStream::add: the stream was already reduced");
+  if (chunk.rows == 0) return;
+  if (chunk.cols != p_ || chunk.rows < 0 || chunk.rows > options_.chunk_rows) {
+    throw Error("GramStream::add: a chunk of " + std::to_string(chunk.rows) + " x " +
+                std::to_string(chunk.cols) + " (at most " + std::to_string(options_.chunk_rows) +
+                " x " + std::to_string(p_) + ")");
+  }
+  if (fold < 0 || fold >= std::max(1, options_.folds)) {
+    throw Error("GramStream::add: fold " + std::to_string(fold) + " with " +
+                std::to_string(options_.folds) + " folds");
+  }
+  util::Stopwatch part;
+  std::vector<detail::PackRow> rows(static_cast<std::size_t>(chunk.rows));
+  for (std::int64_t i = 0; i < chunk.rows; ++i) {
+    const double* a = chunk.a + i * chunk.row_stride;
+    const double y = chunk.y_at(i);
+    bool finite = std::isfinite(y);
+    auto& top = maxima_[static_cast<std::size_t>(p_)];
+    top = std::max(top, std::abs(y));
+    for (std::int64_t j = 0; j < p_; ++j) {
+      const double v = a[j * chunk.col_stride];
+      finite = finite && std::isfinite(v);
+      auto& mx = maxima_[static_cast<std::size_t>(j)];
+      mx = std::max(mx, std::abs(v));
+    }
+    if (!finite) {
+      throw NumericalError("a non-finite value in row " + std::to_string(rows_ + i) +
+                           " of the rows added on this rank");
+    }
+    rows[static_cast<std::size_t>(i)] = {a, chunk.col_stride, {y, 1.0}};
+  }
+  timings_.check += part.seconds();
+  part.restart();
+  kernel_->pack(rows.data(), chunk.rows, static_cast<int>(p_), 1);
+  timings_.pack += part.seconds();
+  part.restart();
+  kernel_->compute(chunk.rows);
+  timings_.kernel += part.seconds();
+  part.restart();
+  kernel_->accumulate(scale_.data(), acc_[static_cast<std::size_t>(fold)].data());
+  timings_.exact += part.seconds();
+  fold_rows_[static_cast<std::size_t>(fold)] += chunk.rows;
+  rows_ += chunk.rows;
+  ++timings_.chunks;
+}
+
+bool GramStream::finish(const mpi::Comm& comm, ExactGram* gram) {
+  if (acc_.empty()) throw Error("GramStream::finish: the stream was already reduced");
+  util::Stopwatch watch;
+  comm.allreduce_in_place(maxima_.data(), maxima_.size(), mpi::Op::kMax);
+  bool ok = true;
+  for (int j = 0; j < m_; ++j) {
+    const double v = maxima_[static_cast<std::size_t>(j)];
+    if (v == 0) continue;
+    int e = 0;
+    std::frexp(v, &e);
+    const int bound = exponents_[static_cast<std::size_t>(j)];
+    if (e > bound + kHeadroomBits || e < bound - kSlackBits) ok = false;
+  }
+  if (!ok) {
+    timings_.allreduce += watch.seconds();
+    return false;
+  }
+  // In place: a second copy of the accumulators would double the peak memory.
+  for (auto& a : acc_) comm.allreduce_in_place(a.data(), a.size(), mpi::Op::kSum);
+  comm.allreduce_in_place(fold_rows_.data(), fold_rows_.size(), mpi::Op::kSum);
+  ExactGram g;
+  g.options_ = options_;
+  g.p_ = static_cast<int>(p_);
+  g.m_ = m_;
+  g.exponents_ = exponents_;
+  g.fold_rows_ = std::move(fold_rows_);
+  g.n_ = 0;
+  for (auto r : g.fold_rows_) g.n_ += r;
+  g.acc_ = std::move(acc_);
+  acc_.clear();
+  fold_rows_.clear();
+  if (options_.folds == 0) g.fold_rows_.clear();
+  timings_.allreduce += watch.seconds();
+  g.timings_ = timings_;
+  *gram = std::move(g);
+  return true;
+}
+
+}  // namespace physfit::lasso

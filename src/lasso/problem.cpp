@@ -105,6 +105,20 @@ Problem Problem::from_moments(const Moments& moments, const ProblemOptions& opti
   return pr;
 }
 
+Problem Problem::from_gram(std::shared_ptr<const ExactGram> gram, ProblemOptions options) {
+  if (!gram) throw Error("Problem::from_gram: no reduction");
+  Problem pr;
+  options.folds = gram->folds();
+  options.intercept = gram->options().column_sums;
+  options.mode = Mode::kGram;
+  pr.options_ = options;
+  pr.mode_ = Mode::kGram;
+  pr.mode_reason_ = "from an exact reduction";
+  pr.standardize_from(gram->total());
+  pr.gram_ = std::move(gram);
+  return pr;
+}
+
 Problem Problem::from_rows(const mpi::Comm& comm, const std::vector<RowBlock>& blocks,
                            std::int64_t cols, const ProblemOptions& options) {
   Problem pr;

@@ -21,12 +21,17 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "physfit/lasso/rows.hpp"
 #include "physfit/mpi/comm.hpp"
 
 namespace physfit::lasso {
+
+namespace detail {
+class ChunkKernel;
+}
 
 /// Options of the reduction. The result depends on `chunk_rows` (the order of floating-point
 /// sums within a chunk), never on the number of ranks.
@@ -92,6 +97,7 @@ class ExactGram {
   const GramTimings& timings() const { return timings_; }
 
  private:
+  friend class GramStream;
   Moments to_moments(const std::vector<std::int64_t>& limbs, std::int64_t n) const;
   std::vector<std::int64_t> sum_of_folds() const;
 
@@ -102,6 +108,62 @@ class ExactGram {
   std::vector<int> exponents_;                  // e_j of the m augmented columns
   std::vector<std::vector<std::int64_t>> acc_;  // per fold (or one): limbs of the blocks
   std::vector<std::int64_t> fold_rows_;
+  GramTimings timings_;
+};
+
+/// The same exact reduction for rows that arrive a chunk at a time and are never all in
+/// memory (force-constant sensitivity rows, built on the fly from the configurations).
+///
+/// Each add() is one chunk: its Gram is computed whole, in floating point in row order, and
+/// added exactly, as one chunk of ExactGram::reduce. The result depends only on the chunks and
+/// the column bounds, never on which rank added which chunk: callers that cut their rows into
+/// chunks by a global rule (for example one configuration per chunk) get the same bits on any
+/// number of ranks.
+///
+/// The fixed point needs each column's scale before the first chunk, which a stream cannot
+/// know exactly; the caller gives bounds (estimates of the columns' largest magnitudes, the
+/// same on every rank: from a sample of the rows, or exact where known). finish() checks them
+/// against the observed global maxima: a column may exceed its bound by up to 2^8 (the
+/// headroom of the top limb for fewer than 2^31 rows) or fall below it by up to 2^12 (at most
+/// 24 of the 80 fixed-point bits lost, so at least 56 kept). Outside that window finish()
+/// returns false on every rank and the caller runs the stream again with maxima() as bounds,
+/// which always succeeds (and then equals ExactGram::reduce with the same chunks).
+class GramStream {
+ public:
+  static constexpr int kHeadroomBits = 8;
+  static constexpr int kSlackBits = 12;
+
+  /// `bounds`: cols + 1 positive values (columns of A, then y); 0 for a column known to be 0.
+  /// Chunks have at most options.chunk_rows rows; options.column_sums is not supported.
+  GramStream(std::int64_t cols, const std::vector<double>& bounds, const GramOptions& options);
+
+  /// Adds one chunk (rows of A and y; the chunk's global_begin and fold pointer are ignored),
+  /// all in fold `fold` (in [0, folds); 0 without folds). Throws NumericalError on a
+  /// non-finite value (not collective: call it inside mpi::guarded).
+  void add(const RowBlock& chunk, int fold = 0);
+
+  /// **Collective.** Sums every rank's chunks (in place) into `gram` and returns true (the
+  /// stream is then spent), or returns false (on every rank, `gram` untouched) if some column
+  /// left its bound's window.
+  bool finish(const mpi::Comm& comm, ExactGram* gram);
+
+  /// The largest magnitude of each column (A, then y): this rank's until finish(), then global.
+  const std::vector<double>& maxima() const { return maxima_; }
+  /// Rows added on this rank.
+  std::int64_t rows() const { return rows_; }
+  const GramTimings& timings() const { return timings_; }
+
+ private:
+  std::int64_t p_ = 0;
+  int m_ = 0;
+  GramOptions options_;
+  std::vector<int> exponents_;
+  std::vector<double> scale_;
+  std::vector<double> maxima_;
+  std::vector<std::vector<std::int64_t>> acc_;  // per fold: blocks x limbs x 64
+  std::vector<std::int64_t> fold_rows_;
+  std::int64_t rows_ = 0;
+  std::shared_ptr<detail::ChunkKernel> kernel_;
   GramTimings timings_;
 };
 

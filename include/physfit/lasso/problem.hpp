@@ -55,6 +55,9 @@ class Problem {
   /// In residual mode the blocks' memory must outlive the Problem.
   static Problem from_rows(const mpi::Comm& comm, const std::vector<RowBlock>& blocks,
                            std::int64_t cols, const ProblemOptions& options = {});
+  /// From an exact reduction (Gram mode, no communication): ExactGram::reduce or a
+  /// GramStream. `options.folds` and `options.intercept` are taken from the reduction.
+  static Problem from_gram(std::shared_ptr<const ExactGram> gram, ProblemOptions options = {});
   /// From reduced statistics (Gram mode, no communication).
   static Problem from_moments(const Moments& moments, const ProblemOptions& options = {});
 

@@ -96,6 +96,65 @@ TEST(LassoDistributed, GramAndFoldsAreBitwiseTheSameOnAnyNumberOfRanks) {
   }
 }
 
+TEST(LassoDistributed, AStreamOfChunksEqualsTheReductionOfTheRowsOnAnyNumberOfRanks) {
+  // Chunks of 10 rows dealt to the ranks in turn (chunk g in fold g % 3), added one at a time
+  // with bounds from the first chunk; against ExactGram::reduce with 10-row chunks in one
+  // process: the same bits once the bounds are the exact maxima, and on any number of ranks.
+  const mpi::Comm c = test::world();
+  const SyntheticSpec spec = spec_of(157, 23);
+  const SyntheticProblem whole = generate(spec);
+  GramOptions o;
+  o.chunk_rows = 10;
+  o.folds = 3;
+  auto stream = [&](const std::vector<double>& bounds, ExactGram* out, const mpi::Comm& comm) {
+    GramStream st(spec.cols, bounds, o);
+    for (std::int64_t s = 0, g = 0; s < spec.rows; s += 10, ++g) {
+      if (g % comm.size() != comm.rank()) continue;
+      const std::int64_t count = std::min<std::int64_t>(10, spec.rows - s);
+      st.add(RowBlock::view(s, whole.a.middleRows(s, count), whole.y.segment(s, count)),
+             static_cast<int>(g % 3));
+    }
+    const bool ok = st.finish(comm, out);
+    return std::make_pair(ok, st.maxima());
+  };
+  std::vector<double> sample(static_cast<std::size_t>(spec.cols + 1), 0.0);
+  for (int i = 0; i < 10; ++i) {
+    for (int j = 0; j < spec.cols; ++j) sample[j] = std::max(sample[j], std::abs(whole.a(i, j)));
+    sample[spec.cols] = std::max(sample[spec.cols], std::abs(whole.y(i)));
+  }
+  ExactGram from_sample;
+  const auto [ok_sample, maxima] = stream(sample, &from_sample, c);
+  ASSERT_TRUE(ok_sample);  // the sample's bounds are within the window here
+  EXPECT_EQ(from_sample.rows(), spec.rows);
+  // Bounds 2^20 too large leave the window: every rank is told, and the maxima are global.
+  std::vector<double> loose = sample;
+  for (auto& v : loose) v *= 0x1p20;
+  ExactGram unused;
+  const auto [ok_loose, global] = stream(loose, &unused, c);
+  EXPECT_FALSE(ok_loose);
+  ExactGram exact;
+  ASSERT_TRUE(stream(global, &exact, c).first);
+  std::vector<std::int32_t> fw(static_cast<std::size_t>(spec.rows));
+  for (std::int64_t i = 0; i < spec.rows; ++i) fw[static_cast<std::size_t>(i)] = (i / 10) % 3;
+  const ExactGram ref = ExactGram::reduce(
+      mpi::Comm::self(), {RowBlock::view(0, whole.a, whole.y, fw.data())}, spec.cols, o);
+  expect_same(exact.total(), ref.total());
+  for (int k = 0; k < 3; ++k) expect_same(exact.without_fold(k), ref.without_fold(k));
+  // The sample's bounds give other bits than the exact ones, but the same values to rounding.
+  const Moments a = from_sample.total(), b = ref.total();
+  EXPECT_LE((a.ata - b.ata).cwiseAbs().maxCoeff(), 1e-15 * b.ata.cwiseAbs().maxCoeff());
+  // The sample's result is the same on any number of ranks as in one process.
+  ExactGram serial;
+  ASSERT_TRUE(stream(sample, &serial, mpi::Comm::self()).first);
+  expect_same(from_sample.total(), serial.total());
+  for (int k = 0; k < 3; ++k) expect_same(from_sample.fold(k), serial.fold(k));
+  // A NaN is an error naming the row.
+  GramStream bad(spec.cols, global, o);
+  Eigen::VectorXd y = whole.y.head(10);
+  y(4) = std::nan("");
+  EXPECT_THROW(bad.add(RowBlock::view(0, whole.a.topRows(10), y)), NumericalError);
+}
+
 TEST(LassoDistributed, ScatteredBlocksAndRanksWithoutRowsGiveTheSameBits) {
   const mpi::Comm c = test::world();
   for (std::int64_t rows : {2LL, 95LL}) {
