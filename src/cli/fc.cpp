@@ -1,6 +1,7 @@
 // `physfit fc`: force constants from displacement/force data (issue 5).
 
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
@@ -11,6 +12,7 @@
 #include "physfit/fc/fit.hpp"
 #include "physfit/fc/model.hpp"
 #include "physfit/io/output_file.hpp"
+#include "physfit/lasso/gram.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/log/progress.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -19,6 +21,12 @@
 
 namespace physfit::cli {
 namespace {
+
+std::string short_number(double v) {
+  std::ostringstream s;
+  s << std::setprecision(2) << v;
+  return s.str();
+}
 
 struct Phase {
   std::string name;
@@ -112,26 +120,56 @@ void run(Context& ctx) {
   }
   phase("read");
   const int folds = o.get<int>("folds");
-  // Memory plan per rank: the normal equations (whole and per fold), one batch of rows (in x
-  // and in z), this rank's configurations and the cluster list; against the dense matrix.
+  const std::string storage_name = o.get<std::string>("storage");
+  // Memory plan per rank, against the dense sensitivity matrix.
   const double p = space->num_parameters(), px = space->num_symmetry_parameters();
   const double n3 = 3.0 * crystal.num_atoms();
   const int batch = o.get<int>("batch");
   std::int64_t clusters = 0;
   for (int order = 2; order <= space->max_order(); ++order) clusters += space->num_clusters(order);
+  const double mine_configs = std::ceil(static_cast<double>(train) / comm.size());
+  lasso::GramOptions go;
+  go.chunk_rows = static_cast<std::int64_t>(n3);
+  go.folds = folds;
+  // Gram: the exact accumulators (per fold), the dense standardised Q and its solver copy.
+  const double gram_bytes =
+      static_cast<double>(lasso::ExactGram::bytes_needed(static_cast<std::int64_t>(p), go)) +
+      (folds > 0 ? 3.0 : 2.0) * 8.0 * p * p;
+  const double rows_bytes = 8.0 * n3 * mine_configs * p;  // residual: this rank's rows
+  const double budget = o.get<double>("memory-budget-gb") * 1e9;
+  fc::Storage storage = fc::Storage::kGram;
+  if (storage_name == "residual" || (storage_name == "auto" && gram_bytes > budget)) {
+    storage = fc::Storage::kResidual;
+  }
+  const std::string method_option = o.get<std::string>("method");
+  if (storage == fc::Storage::kResidual &&
+      (method_option == "ols" || method_option == "adaptive-lasso")) {
+    mpi::throw_on_all_ranks(
+        comm, UsageError("method = " + method_option + " needs the Gram of the parameters (" +
+                         util::format_bytes(gram_bytes) + " per rank" +
+                         (storage_name == "auto" ? ", over memory-budget-gb" : std::string()) +
+                         "): use storage = gram with a larger memory-budget-gb, or method = "
+                         "lasso or elastic-net with the residual storage"));
+  }
+  const double batch_bytes = batch * n3 * (p + px) * 8.0;
+  const double config_bytes = 16.0 * n3 * static_cast<double>(local.count());
   util::Json plan = util::Json::object();
-  plan["normal_equations_bytes"] = (folds > 0 ? folds + 1 : 1) * 8.0 * p * p;
-  plan["batch_rows_bytes"] = batch * n3 * (p + px) * 8.0;
-  plan["configurations_bytes"] = 16.0 * n3 * static_cast<double>(local.count());
+  plan["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
+  plan["gram_bytes"] = gram_bytes;
+  plan["residual_rows_bytes"] = rows_bytes;
+  plan["batch_rows_bytes"] = batch_bytes;
+  plan["configurations_bytes"] = config_bytes;
   plan["clusters_bytes"] = 32.0 * static_cast<double>(clusters);
   plan["dense_matrix_bytes"] = 8.0 * n3 * static_cast<double>(train) * p;
-  log::info("fc: memory plan per rank: normal equations ",
-            util::format_bytes((folds > 0 ? folds + 1 : 1) * 8.0 * p * p), ", one batch of rows ",
-            util::format_bytes(batch * n3 * (p + px) * 8.0), ", configurations ",
-            util::format_bytes(16.0 * n3 * static_cast<double>(local.count())), ", clusters ",
-            util::format_bytes(32.0 * static_cast<double>(clusters)),
-            "; the dense sensitivity matrix would be ",
-            util::format_bytes(8.0 * n3 * static_cast<double>(train) * p));
+  log::info(
+      "fc: memory plan per rank: storage ", storage == fc::Storage::kGram ? "gram" : "residual",
+      " (", storage_name, "; the exact Gram needs ", util::format_bytes(gram_bytes),
+      " whatever the ranks, the residual storage ", util::format_bytes(rows_bytes), " of rows at ",
+      comm.size(), " rank", comm.size() > 1 ? "s" : "", "), one batch of rows ",
+      util::format_bytes(batch_bytes), ", configurations ", util::format_bytes(config_bytes),
+      ", clusters ", util::format_bytes(32.0 * static_cast<double>(clusters)),
+      "; the dense sensitivity matrix would be ",
+      util::format_bytes(8.0 * n3 * static_cast<double>(train) * p));
   if (o.get<bool>("plan-only")) {
     ctx.summary["parameters"] = space->num_parameters();
     ctx.summary["orders"] = counts;
@@ -145,15 +183,27 @@ void run(Context& ctx) {
   }
   log::Progress progress("fc: sensitivity rows", mine);
   const fc::FitData data = mpi::guarded(comm, [&] {
-    return fc::accumulate(comm, *space, local, folds, first, first + train, batch,
-                          [&](std::int64_t done) { progress.update(done); });
+    return fc::accumulate(
+        comm, *space, local, storage == fc::Storage::kGram ? folds : 0, first, first + train, batch,
+        [&](std::int64_t done) { progress.update(done); }, storage);
   });
   progress.finish();
-  log::info("fc: ", data.configurations, " training configurations, ", data.total.rows,
+  log::info("fc: ", data.configurations, " training configurations, ", data.num_rows,
             " force components, ", space->num_parameters(), " parameters: sensitivity rows ",
-            util::format_duration(data.build_seconds), ", normal equations ",
-            util::format_duration(data.reduce_seconds), " (dense sensitivity matrix would be ",
-            util::format_bytes(8.0 * data.total.rows * space->num_parameters()), ")");
+            util::format_duration(data.build_seconds),
+            storage == fc::Storage::kGram
+                ? ", exact Gram " + util::format_duration(data.reduce_seconds) + " (" +
+                      util::format_bytes(static_cast<double>(data.bytes)) + ", scales from " +
+                      std::to_string(data.sampled) + " sampled configurations, " +
+                      std::to_string(data.passes) + (data.passes > 1 ? " passes)" : " pass)")
+                : ", residual problem " + util::format_duration(data.reduce_seconds) + " (" +
+                      util::format_bytes(static_cast<double>(data.bytes)) + " of rows here)");
+  if (storage == fc::Storage::kResidual && folds > 0 && o.get<std::string>("method") != "ols" &&
+      o.get<double>("lambda") < 0) {
+    log::warning(
+        "fc: the residual storage has no cross-validation: the path runs on all the "
+        "data and the smallest lambda is kept");
+  }
   phase("sensitivity");
 
   fc::FitOptions fopt;
@@ -163,10 +213,13 @@ void run(Context& ctx) {
   fopt.lambdas = o.get<int>("lambdas");
   fopt.lambda_ratio = o.get<double>("lambda-ratio");
   fopt.tol = o.get<double>("tol");
+  fopt.rcond = o.get<double>("rcond");
   const fc::FitResult r = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
   phase("fit");
   log::info("fc: ", fc::method_name(method),
-            r.lambdas.empty() ? std::string() : ", lambda " + std::to_string(r.lambda),
+            r.lambdas.empty() ? std::string()
+                              : ", lambda " + std::to_string(r.lambda) + " (relative duality gap " +
+                                    short_number(r.relative_gap) + ")",
             ": training force RMSE ", r.train_rmse, " eV/A (", 100 * r.train_relative, " %)",
             std::isnan(r.cv_rmse)
                 ? std::string()
@@ -186,38 +239,25 @@ void run(Context& ctx) {
   // Held-out configurations: the fit's error, and a reference model's if given.
   util::Json test_json = util::Json::object();
   if (test > 0) {
-    const auto held = mpi::guarded(comm, [&] {
-      return fc::accumulate(comm, *space, local, 0, first + train, first + train + test, 1);
+    const auto [e, rms] = mpi::guarded(comm, [&] {
+      return fc::force_error(comm, *space, local, first + train, first + train + test, r.z);
     });
-    const double rms = std::sqrt(held.total.yty / held.total.rows);
-    const double e = std::sqrt(held.total.mean_squared_error(r.z));
-    test_json["configurations"] = held.configurations;
+    test_json["configurations"] = test;
     test_json["rmse"] = e;
     test_json["relative"] = e / rms;
-    log::info("fc: ", held.configurations, " held-out configurations: force RMSE ", e, " eV/A (",
-              100 * e / rms, " % of the force RMS)");
+    log::info("fc: ", test, " held-out configurations: force RMSE ", e, " eV/A (", 100 * e / rms,
+              " % of the force RMS)");
     if (o.get<std::string>("reference-fc2") != "") {
       const auto ref_path = o.get<std::string>("reference-fc2");
-      std::vector<double> sums = mpi::guarded(comm, [&] {
+      const auto [ref_rmse, ref_rms] = mpi::guarded(comm, [&] {
         const Eigen::MatrixXd phi = fc::read_force_constants_text(ref_path, crystal);
-        double sse = 0, n = 0;
-        const int n3 = 3 * crystal.num_atoms();
-        for (std::int64_t k = 0; k < local.count(); ++k) {
-          const std::int64_t g = local.first + k;
-          if (g < first + train || g >= first + train + test) continue;
-          const Eigen::Map<const Eigen::VectorXd> u(local.displacements.data() + k * n3, n3);
-          const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
-          sse += (f + phi * u).squaredNorm();
-          n += n3;
-        }
-        return std::vector<double>{sse, n};
+        return fc::force_error(comm, *space, local, first + train, first + train + test, r.z, &phi);
       });
-      comm.allreduce_in_place(sums, mpi::Op::kSum);
-      const double ref_rmse = std::sqrt(sums[0] / sums[1]);
       test_json["reference_rmse"] = ref_rmse;
-      test_json["reference_relative"] = ref_rmse / rms;
+      test_json["reference_relative"] = ref_rmse / ref_rms;
       log::info("fc: reference harmonic force constants '", ref_path,
-                "' on the same configurations: ", ref_rmse, " eV/A (", 100 * ref_rmse / rms, " %)");
+                "' on the same configurations: ", ref_rmse, " eV/A (", 100 * ref_rmse / ref_rms,
+                " %)");
     }
     phase("test");
   }
@@ -237,6 +277,8 @@ void run(Context& ctx) {
       io::set_attribute(g.id(), "cv_rmse", r.cv_rmse);
       io::set_attribute(g.id(), "cv_relative", r.cv_relative);
       io::set_attribute(g.id(), "configurations", data.configurations);
+      io::set_attribute(g.id(), "storage", storage == fc::Storage::kGram ? "gram" : "residual");
+      io::set_attribute(g.id(), "relative_gap", r.relative_gap);
       if (!r.lambdas.empty()) {
         const std::int64_t nl = static_cast<std::int64_t>(r.lambdas.size());
         out.file().create_dataset<double>("/fit/lambdas", {nl}).write_all(r.lambdas);
@@ -303,7 +345,10 @@ void run(Context& ctx) {
   ctx.summary["test"] = test_json;
   ctx.summary["phases"] = timing;
   ctx.summary["seconds"] = total_clock.seconds();
-  ctx.summary["dense_matrix_bytes"] = 8.0 * data.total.rows * space->num_parameters();
+  ctx.summary["dense_matrix_bytes"] = 8.0 * data.num_rows * space->num_parameters();
+  ctx.summary["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
+  ctx.summary["passes"] = data.passes;
+  ctx.summary["relative_gap"] = r.relative_gap;
   ctx.summary["memory_plan"] = plan;
 }
 
@@ -318,11 +363,12 @@ Command fc_command() {
       "`physfit import` writes it, eV and Angstrom), finds the space group with spglib, builds\n"
       "the clusters of each order within its cutoff, their orbits and the independent\n"
       "parameters (symmetry-adapted basis, acoustic sum rule imposed exactly), and fits F = A z\n"
-      "by least squares or LASSO-type regression (Zhou et al. 2014; coordinate descent,\n"
-      "Friedman et al. 2010) with K-fold cross-validation by configuration and an automatic\n"
-      "refit at the chosen lambda. Each rank builds the sensitivity rows of its own\n"
-      "configurations; only the normal equations are reduced. Writes the model (HDF5) and\n"
-      "exports for phonopy, phono3py and ShengBTE.";
+      "by least squares or LASSO-type regression (Zhou et al. 2014) with physfit's LASSO\n"
+      "engine: K-fold cross-validation by configuration and the solution at the chosen lambda\n"
+      "in one run. Each rank builds the sensitivity rows of its own configurations and adds\n"
+      "them to an exact Gram (the same bits on any number of ranks), or keeps them (storage =\n"
+      "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
+      "phonopy, phono3py and ShengBTE.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
@@ -354,8 +400,21 @@ Command fc_command() {
     opts.add<int>("folds", "cross-validation folds by configuration (0: none)")
         .default_value(5)
         .check(config::non_negative<int>());
-    opts.add<double>("tol", "coordinate-descent tolerance")
-        .default_value(1e-8)
+    opts.add<double>("tol", "coordinate descent stops at this relative duality gap")
+        .default_value(1e-10)
+        .check(config::positive<double>());
+    opts.add<double>("rcond",
+                     "least squares: eigenvalues below rcond x the largest are dropped (negative: "
+                     "parameters x machine epsilon)")
+        .default_value(-1.0);
+    opts.add<std::string>(
+            "storage",
+            "gram (exact Gram per rank, streamed rows), residual (each rank keeps its "
+            "rows; LASSO-type methods, no CV) or auto (gram within memory-budget-gb)")
+        .default_value(std::string("auto"))
+        .check(config::one_of({"auto", "gram", "residual"}));
+    opts.add<double>("memory-budget-gb", "per-rank memory for the Gram storage (auto)")
+        .default_value(4.0)
         .check(config::positive<double>());
     opts.add<long long>("first", "first configuration used")
         .default_value(0LL)

@@ -190,23 +190,46 @@ class Errors(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("configuration 4, atom 6", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(d, "out.h5")))
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--storage", "residual",
+                    "--method", "ols", ranks=2)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("method = ols needs the Gram", r.stderr)
 
 
 class Parallel(unittest.TestCase):
-    def test_one_two_and_three_ranks_fit_the_same_force_constants(self):
+    def test_one_two_and_three_ranks_fit_the_same_bits_in_both_storages(self):
+        # Gram storage with 5-fold CV, and residual storage along a path: bitwise the same force
+        # constants (and CV error) on 1, 2 and 3 ranks; the two storages agree to the tolerance.
         d = scratch(self)
-        params = []
-        for ranks in (1, 2, 3):
-            out = os.path.join(d, "fc%d.h5" % ranks)
-            r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0",
-                        "--train", 30, "--method", "lasso", "--lambdas", 10, "--output", out,
-                        "--json", ranks=ranks)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            with h5py.File(out) as f:
-                params.append(f["fc/parameters"][...])
-                self.assertEqual(f["/physfit"].attrs["ranks"], ranks)
-        np.testing.assert_allclose(params[1], params[0], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(params[2], params[0], rtol=1e-9, atol=1e-12)
+        params = {}
+        for storage in ("gram", "residual"):
+            for ranks in (1, 2, 3):
+                out = os.path.join(d, "fc_%s_%d.h5" % (storage, ranks))
+                r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0",
+                            "--train", 30, "--method", "lasso", "--lambdas", 10,
+                            "--storage", storage, "--folds", 5 if storage == "gram" else 0,
+                            "--output", out, "--json", ranks=ranks)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                s = summary(r)
+                self.assertEqual(s["storage"], storage)
+                with h5py.File(out) as f:
+                    params[storage, ranks] = (f["fc/parameters"][...], s["cv_rmse"], s["lambda"])
+                    self.assertEqual(f["/physfit"].attrs["ranks"], ranks)
+                    self.assertEqual(f["fit"].attrs["storage"], storage)
+                    self.assertLess(f["fit"].attrs["relative_gap"], 1e-9)
+            for ranks in (2, 3):
+                np.testing.assert_array_equal(params[storage, ranks][0], params[storage, 1][0])
+                self.assertEqual(repr(params[storage, ranks][1]), repr(params[storage, 1][1]))
+        # The residual path ends at the smallest lambda; the Gram storage refitted at the chosen
+        # one: compare the residual run with a Gram run at that same smallest lambda.
+        out = os.path.join(d, "fc_gram_fixed.h5")
+        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0", "--train", 30,
+                    "--method", "lasso", "--lambda", repr(params["residual", 1][2]), "--folds", 0,
+                    "--output", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out) as f:
+            np.testing.assert_allclose(f["fc/parameters"][...], params["residual", 1][0],
+                                       rtol=1e-6, atol=1e-9)
 
 
 if __name__ == "__main__":

@@ -1,59 +1,67 @@
 #pragma once
 /// @file
 /// Fitting force constants: the regression F = A z of compressive-sensing lattice dynamics
-/// (Zhou et al. 2014), solved by least squares or by LASSO / elastic net / adaptive LASSO
-/// with coordinate descent (Friedman, Hastie and Tibshirani 2010) and K-fold cross-validation
-/// by configuration.
+/// (Zhou et al. 2014), solved by physfit::lasso (least squares, LASSO, elastic net, adaptive
+/// LASSO; K-fold cross-validation by configuration and a refit at the chosen lambda).
 ///
-/// The sensitivity matrix A is never whole anywhere: each rank builds the rows of its own
-/// configurations a few at a time and adds them to the normal equations (A^T A, A^T y, y^T y),
-/// kept whole and per cross-validation fold; one allreduce combines the ranks. Memory per rank
-/// is the folds' p x p matrices plus one batch of rows, not the n x p matrix (which for 512
-/// atoms, 200 configurations and 20000 parameters would be 49 GB). This is the interface the
-/// LASSO engine (physfit::lasso, issue 4) consumes through its Gram mode.
+/// The sensitivity matrix A is never whole anywhere. Two ways to hold the problem:
+///  - **Gram** (the default): each rank builds the rows of its own configurations a batch at a
+///    time and adds them, one configuration per chunk, to a lasso::GramStream, which keeps the
+///    exact fixed-point Gram of [A F] (whole and per fold) and reduces it over the ranks with
+///    one integer allreduce. Memory per rank: the Gram (24 bytes per entry of the lower
+///    triangle, per fold) and one batch of rows, independent of the number of configurations,
+///    and the same bits on any number of ranks. The fixed point needs the columns' scales
+///    first: they come from a sample of configurations (one per 16, at most 8, spread over the
+///    training set) with 4 bits of margin, and if a column of the full data falls outside the
+///    window the stream accepts, the rows are built once more with the exact scales (a second
+///    pass).
+///  - **Residual**: each rank keeps the rows of its configurations (n_local x p, falling as
+///    ranks are added) and the solver computes the Gram columns of the active parameters from
+///    them (lasso's residual mode). For models whose p x p Gram does not fit a rank (the
+///    512-atom, 20000-parameter case); LASSO-type methods with a fixed lambda or a path, no
+///    cross-validation and no least squares.
 
 #include <Eigen/Dense>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "physfit/fc/clusters.hpp"
 #include "physfit/fc/dataset.hpp"
+#include "physfit/lasso/gram.hpp"
+#include "physfit/lasso/problem.hpp"
 #include "physfit/mpi/comm.hpp"
 
 namespace physfit::fc {
 
-/// Sufficient statistics of a least-squares problem over some rows.
-struct NormalEquations {
-  std::int64_t rows = 0;
-  Eigen::MatrixXd ata;
-  Eigen::VectorXd aty;
-  double yty = 0;
-  void resize(int p);
-  NormalEquations& operator+=(const NormalEquations& other);
-  NormalEquations& operator-=(const NormalEquations& other);
-  /// Mean squared residual of coefficients z on these rows: (yty - 2 z.aty + z.ata.z) / rows.
-  double mean_squared_error(const Eigen::VectorXd& z) const;
+/// The training rows, reduced (Gram) or held (residual), ready for the solvers.
+struct FitData {
+  std::shared_ptr<const lasso::ExactGram> gram;  ///< Gram mode
+  std::vector<RowMatrix> rows;                   ///< residual mode: this rank's rows
+  std::vector<Eigen::VectorXd> forces;           ///< residual mode: their forces
+  std::shared_ptr<lasso::Problem> residual;      ///< residual mode: the problem
+  std::int64_t configurations = 0;
+  std::int64_t num_rows = 0;  ///< force components
+  int passes = 0;             ///< times the rows were built (Gram mode: 1, or 2 if the
+                              ///< sampled scales missed)
+  int sampled = 0;            ///< configurations sampled for the scales (Gram mode)
+  double build_seconds = 0;   ///< building sensitivity rows (slowest rank)
+  double reduce_seconds = 0;  ///< Gram products and the allreduce (slowest rank)
+  std::size_t bytes = 0;      ///< bytes held per rank (Gram accumulators or rows)
 };
 
-/// Normal equations of all rows and of each fold's rows (configuration c is in fold c % K).
-struct FitData {
-  NormalEquations total;
-  std::vector<NormalEquations> folds;
-  std::int64_t configurations = 0;
-  double build_seconds = 0;   ///< building sensitivity rows (slowest rank)
-  double reduce_seconds = 0;  ///< products and the allreduce (slowest rank)
-};
+enum class Storage { kGram, kResidual };
 
 /// **Collective.** Builds the sensitivity rows of this rank's configurations (`local`, whose
-/// global indices are local.first + k) `batch` configurations at a time and reduces them over
-/// the ranks. `folds` = 0: no per-fold statistics. Only configurations whose global index is in
-/// [begin, end) are used. `progress` (if set) is called with the number of this rank's
-/// configurations done after each batch.
+/// global indices are local.first + k) in [begin, end), `batch` configurations at a time.
+/// Gram: configuration c (global) is in fold (c - begin) % folds (`folds` = 0: none).
+/// `progress` (if set) is called with the number of this rank's configurations done.
 FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
                    int folds, std::int64_t begin, std::int64_t end, int batch = 4,
-                   const std::function<void(std::int64_t)>& progress = {});
+                   const std::function<void(std::int64_t)>& progress = {},
+                   Storage storage = Storage::kGram);
 
 /// Regression methods.
 enum class Method { kLeastSquares, kLasso, kElasticNet, kAdaptiveLasso };
@@ -66,10 +74,8 @@ struct FitOptions {
   double lambda = -1;          ///< fixed lambda (< 0: chosen by cross-validation)
   int lambdas = 50;            ///< path length
   double lambda_ratio = 1e-4;  ///< smallest / largest lambda
-  double tol = 1e-8;           ///< coordinate descent: stop when the largest scaled change
-                               ///< of a sweep is below tol times the largest coefficient
-  std::int64_t max_epochs = 100000;
-  double rcond = 1e-12;  ///< least squares: relative eigenvalue cutoff
+  double tol = 1e-10;          ///< relative duality gap at which coordinate descent stops
+  double rcond = -1;  ///< least squares: relative eigenvalue cutoff (< 0: p x machine epsilon)
 };
 
 /// A fit and what it measured.
@@ -80,21 +86,28 @@ struct FitResult {
   int chosen = -1;                             ///< index of lambda in `lambdas`
   double train_rmse = 0, train_relative = 0;   ///< eV/Angstrom; relative to the force RMS
   double cv_rmse = 0, cv_relative = 0;         ///< at the chosen lambda (NaN without CV)
+  double relative_gap = 0;                     ///< duality gap / objective (NaN for OLS)
   std::int64_t epochs = 0;
   int rank = 0;  ///< least squares: numerical rank
   double seconds = 0;
 };
 
-/// Fits the parameters from the reduced statistics (the same on every rank; no
-/// communication). LASSO-type methods without a fixed lambda run K-fold cross-validation over
-/// the path and take the lambda of the smallest CV error, refitted on all data in the same run.
+/// **Collective** in residual mode; in Gram mode every rank computes the same bits without
+/// communication. LASSO-type methods without a fixed lambda run K-fold cross-validation over
+/// the path (lasso::cross_validate) and take the lambda of the smallest CV error, whose
+/// solution on all data comes from the same run.
 FitResult fit(const FitData& data, const FitOptions& options);
 
-/// Coordinate descent for min 1/2 x'Qx - c'x + lambda (r sum_j w_j |x_j| + (1-r)/2 |x|^2)
-/// from `x` (warm start); returns the epochs used. Q must have a positive diagonal.
-std::int64_t coordinate_descent(const Eigen::MatrixXd& q, const Eigen::VectorXd& c, double lambda,
-                                double l1_ratio, const Eigen::VectorXd& weights, double tol,
-                                std::int64_t max_epochs, Eigen::VectorXd& x);
+/// Mean squared residual of z on the rows of `m`: (F'F - 2 z'A'F + z'A'A z) / n.
+double mean_squared_error(const lasso::Moments& m, const Eigen::VectorXd& z);
+
+/// **Collective.** Force RMSE of z on the configurations in [begin, end) (and the force RMS),
+/// each configuration's squared error summed in global order: the same bits on any number of
+/// ranks. With `phi` (a 3n x 3n harmonic model) its error instead of the fit's.
+std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace& space,
+                                      const Configurations& local, std::int64_t begin,
+                                      std::int64_t end, const Eigen::VectorXd& z,
+                                      const Eigen::MatrixXd* phi = nullptr);
 
 /// Peak resident memory of this process so far (bytes).
 std::size_t peak_memory_bytes();

@@ -1,6 +1,7 @@
-// The distributed normal equations: every rank builds the rows of its own configurations, and
-// the reduced statistics equal those of one process holding everything, at 1-4 ranks (3 ranks
-// split 20 configurations 7, 7, 6).
+// The distributed fit: every rank builds the rows of its own configurations, and the exact
+// Gram, the fits and the cross-validation are bitwise those of one process holding everything,
+// at 1-4 ranks (3 ranks split 20 configurations 7, 7, 6); the residual storage (rows kept on
+// their ranks) gives the Gram storage's LASSO solution.
 
 #include <gtest/gtest.h>
 
@@ -8,7 +9,10 @@
 #include "../../unit/fc/fc_test_data.hpp"
 #include "physfit/error.hpp"
 #include "physfit/fc/fit.hpp"
+#include "physfit/lasso/solver.hpp"
 #include "physfit/mpi/guard.hpp"
+
+#include <cstring>
 
 using namespace physfit;
 
@@ -22,7 +26,12 @@ struct Silicon {
 
 }  // namespace
 
-TEST(DistributedFit, ReducedNormalEquationsEqualThoseOfOneProcess) {
+bool same_bits(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+TEST(DistributedFit, GramFitAndCrossValidationAreBitwiseThoseOfOneProcess) {
   const mpi::Comm world = test::world();
   const Silicon si;
   const std::string path = fc_test::si_data() + "/si64_rattle_0.03.h5";
@@ -32,20 +41,55 @@ TEST(DistributedFit, ReducedNormalEquationsEqualThoseOfOneProcess) {
   const fc::FitData parallel = fc::accumulate(world, si.space, local, 5, 0, 20, 3);
   const fc::FitData serial = fc::accumulate(mpi::Comm::self(), si.space, all, 5, 0, 20, 2);
   EXPECT_EQ(parallel.configurations, 20);
-  EXPECT_EQ(parallel.total.rows, 20 * 192);
-  const double scale = serial.total.ata.cwiseAbs().maxCoeff();
-  EXPECT_LT((parallel.total.ata - serial.total.ata).cwiseAbs().maxCoeff(), 1e-12 * scale);
-  EXPECT_LT((parallel.total.aty - serial.total.aty).cwiseAbs().maxCoeff(),
-            1e-12 * serial.total.aty.cwiseAbs().maxCoeff());
+  EXPECT_EQ(parallel.num_rows, 20 * 192);
+  const lasso::Moments a = parallel.gram->total(), b = serial.gram->total();
+  EXPECT_TRUE(same_bits(a.ata, b.ata));
+  EXPECT_TRUE(same_bits(a.aty, b.aty));
   for (int k = 0; k < 5; ++k) {
-    EXPECT_EQ(parallel.folds[k].rows, 4 * 192);
-    EXPECT_NEAR(parallel.folds[k].yty, serial.folds[k].yty, 1e-12 * serial.folds[k].yty);
+    EXPECT_EQ(parallel.gram->rows_in_fold(k), 4 * 192);
+    EXPECT_TRUE(same_bits(parallel.gram->without_fold(k).ata, serial.gram->without_fold(k).ata));
   }
-  // And the fits agree.
+  // And the fits: least squares, and LASSO with cross-validation.
+  for (auto method : {fc::Method::kLeastSquares, fc::Method::kLasso}) {
+    fc::FitOptions o;
+    o.method = method;
+    o.lambdas = 10;
+    const auto x = fc::fit(parallel, o), y = fc::fit(serial, o);
+    EXPECT_TRUE(same_bits(x.z, y.z)) << fc::method_name(method);
+    EXPECT_EQ(std::memcmp(&x.cv_rmse, &y.cv_rmse, sizeof(double)), 0);
+    EXPECT_EQ(x.chosen, y.chosen);
+  }
+}
+
+TEST(DistributedFit, TheResidualStorageGivesTheGramStoragesLassoSolution) {
+  const mpi::Comm world = test::world();
+  const Silicon si;
+  const auto local =
+      fc::read_configurations_hdf5(world, fc_test::si_data() + "/si64_rattle_0.03.h5", 64);
+  const fc::FitData gram = fc::accumulate(world, si.space, local, 0, 0, 12, 4);
+  const fc::FitData rows =
+      fc::accumulate(world, si.space, local, 0, 0, 12, 4, {}, fc::Storage::kResidual);
+  EXPECT_EQ(rows.num_rows, 12 * 192);
+  EXPECT_EQ(rows.residual->mode(), lasso::Mode::kResidual);
+  // Each rank keeps only the rows of its own configurations.
+  const std::int64_t mine = static_cast<std::int64_t>(rows.rows.size());
+  EXPECT_EQ(world.allreduce(mine, mpi::Op::kSum), 12);
+  EXPECT_EQ(rows.bytes, static_cast<std::size_t>(mine * 192 * si.space.num_parameters()) * 8);
   fc::FitOptions o;
-  const auto a = fc::fit(parallel, o), b = fc::fit(serial, o);
-  EXPECT_LT((a.z - b.z).cwiseAbs().maxCoeff(), 1e-8 * b.z.cwiseAbs().maxCoeff());
-  EXPECT_NEAR(a.cv_rmse, b.cv_rmse, 1e-9 * b.cv_rmse);
+  o.method = fc::Method::kLasso;
+  o.lambda = 1e-3 * lasso::lambda_max(lasso::Problem::from_gram(gram.gram), 1.0);
+  const auto a = fc::fit(gram, o), b = fc::fit(rows, o);
+  EXPECT_LT((a.z - b.z).cwiseAbs().maxCoeff(), 1e-6 * a.z.cwiseAbs().maxCoeff());
+  // The residual fit too is bitwise that of one process.
+  const auto all = fc::read_configurations_hdf5(mpi::Comm::self(),
+                                                fc_test::si_data() + "/si64_rattle_0.03.h5", 64);
+  const fc::FitData one =
+      fc::accumulate(mpi::Comm::self(), si.space, all, 0, 0, 12, 4, {}, fc::Storage::kResidual);
+  EXPECT_TRUE(same_bits(fc::fit(one, o).z, b.z));
+  EXPECT_NEAR(a.train_rmse, b.train_rmse, 1e-6 * a.train_rmse);
+  // Least squares needs the Gram: a usage error on every rank.
+  o.method = fc::Method::kLeastSquares;
+  EXPECT_THROW(fc::fit(rows, o), UsageError);
 }
 
 TEST(DistributedFit, ABadConfigurationOnOneRankEndsEveryRankWithAUsageError) {

@@ -1,5 +1,6 @@
-// Fits from the normal equations, against the explicit sensitivity matrix solved by QR, and
-// LASSO solutions against their optimality (KKT) conditions; exports read back.
+// Fits from the exact Gram of the streamed rows, against the explicit sensitivity matrix
+// solved by QR, and LASSO solutions against their optimality (KKT) conditions; exports read
+// back.
 
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include "physfit/fc/exports.hpp"
 #include "physfit/fc/fit.hpp"
 #include "physfit/fc/phonons.hpp"
+#include "physfit/lasso/solver.hpp"
 
 using namespace physfit;
 
@@ -31,46 +33,74 @@ TEST(Fit, LeastSquaresEqualsAQrSolveOfTheExplicitMatrix) {
   const Eigen::Map<const Eigen::VectorXd> y(si.configs.forces.data(), a.rows());
   const Eigen::VectorXd reference = Eigen::MatrixXd(a).colPivHouseholderQr().solve(y);
   const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 3, 0, configs, 5);
-  EXPECT_EQ(data.total.rows, a.rows());
+  EXPECT_EQ(data.num_rows, a.rows());
+  EXPECT_EQ(data.passes, 1);  // the sampled scales were good
+  // The Gram against the explicit products.
+  const lasso::Moments m = data.gram->total();
+  const Eigen::MatrixXd ata = a.transpose() * a;
+  EXPECT_LT((m.ata - ata).cwiseAbs().maxCoeff(), 1e-13 * ata.cwiseAbs().maxCoeff());
+  EXPECT_LT((m.aty - a.transpose() * y).cwiseAbs().maxCoeff(),
+            1e-13 * (a.transpose() * y).cwiseAbs().maxCoeff());
   const auto r = fc::fit(data, {});
+  EXPECT_EQ(r.rank, a.cols());
   EXPECT_LT((r.z - reference).norm(), 1e-7 * reference.norm());
   const double rms = std::sqrt(y.squaredNorm() / y.size());
   EXPECT_NEAR(r.train_rmse, std::sqrt((y - a * reference).squaredNorm() / y.size()), 1e-9 * rms);
   // The held-out error of each fold from its statistics equals the explicit residual.
-  const auto& fold = data.folds[1];
-  fc::NormalEquations train = data.total;
-  train -= fold;
-  EXPECT_EQ(fold.rows, 4 * 192);  // configurations 1, 4, 7, 10
+  const lasso::Moments fold = data.gram->fold(1);
+  EXPECT_EQ(fold.n, 4 * 192);  // configurations 1, 4, 7, 10
   double sse = 0;
   for (int c : {1, 4, 7, 10}) {
     const Eigen::VectorXd f = si.space.forces(si.configs.displacements.data() + c * 192, reference);
     sse += (Eigen::Map<const Eigen::VectorXd>(si.configs.forces.data() + c * 192, 192) - f)
                .squaredNorm();
   }
-  EXPECT_NEAR(fold.mean_squared_error(reference), sse / fold.rows, 1e-9 * sse / fold.rows);
+  EXPECT_NEAR(fc::mean_squared_error(fold, reference), sse / fold.n, 1e-9 * sse / fold.n);
+}
+
+TEST(Fit, AConfigurationFarOutsideTheSampledScalesTakesASecondPassAndStaysExact) {
+  // 20 configurations: the scales come from configurations 0 and 10; configuration 13 displaced
+  // 100 times more has third-order columns 10^4 times larger, beyond the stream's window.
+  Silicon si;
+  const int configs = 20;
+  for (int i = 0; i < 192; ++i) si.configs.displacements[13 * 192 + i] *= 100;
+  const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 0, 0, configs, 3);
+  EXPECT_EQ(data.sampled, 2);
+  EXPECT_EQ(data.passes, 2);
+  fc::RowMatrix a;
+  si.space.sensitivity(si.configs.displacements.data(), configs, a);
+  const Eigen::MatrixXd ata = a.transpose() * a;
+  const lasso::Moments m = data.gram->total();
+  for (Eigen::Index j = 0; j < ata.cols(); ++j) {
+    for (Eigen::Index k = 0; k <= j; ++k) {
+      const double scale = std::sqrt(ata(j, j) * ata(k, k));
+      ASSERT_LE(std::abs(m.ata(j, k) - ata(j, k)), 1e-13 * scale) << j << " " << k;
+    }
+  }
 }
 
 TEST(Fit, LassoSolutionsSatisfyTheKktConditions) {
-  // min 1/2 x'Qx - c'x + lambda |x|_1 with a random positive definite Q.
-  std::srand(5);
-  const int p = 40;
-  const Eigen::MatrixXd b = Eigen::MatrixXd::Random(80, p);
-  const Eigen::MatrixXd q = b.transpose() * b / 80.0;
-  const Eigen::VectorXd c = Eigen::VectorXd::Random(p);
-  for (double lambda : {0.3, 0.05, 0.001}) {
-    Eigen::VectorXd x = Eigen::VectorXd::Zero(p);
-    fc::coordinate_descent(q, c, lambda, 1.0, {}, 1e-12, 100000, x);
-    const Eigen::VectorXd g = c - q * x;
-    int active = 0;
-    for (int j = 0; j < p; ++j) {
-      if (x[j] != 0) {
-        EXPECT_NEAR(g[j], lambda * (x[j] > 0 ? 1 : -1), 1e-8) << lambda;
-        ++active;
-      } else {
-        EXPECT_LE(std::abs(g[j]), lambda + 1e-8) << lambda;
-      }
+  // The fitted parameters of a fixed lambda are optimal for the standardised problem: duality
+  // gap within the tolerance, and the KKT conditions (computed from the Gram) hold.
+  const Silicon si;
+  const auto data = fc::accumulate(mpi::Comm::self(), si.space, si.configs, 0, 0, 30, 4);
+  const auto problem = lasso::Problem::from_gram(data.gram);
+  const double top = lasso::lambda_max(problem, 1.0);
+  fc::FitOptions o;
+  o.method = fc::Method::kLasso;
+  for (double ratio : {0.3, 0.01, 1e-4}) {
+    o.lambda = top * ratio;
+    const auto r = fc::fit(data, o);
+    EXPECT_LE(r.relative_gap, 1e-9) << ratio;
+    lasso::Penalty pen;
+    pen.lambda = o.lambda;
+    const auto c = lasso::certify(problem, pen, problem.to_standardized(r.z));
+    EXPECT_LT(c.kkt_violation, 1e-6 * o.lambda) << ratio;
+    const auto nonzero = (r.z.array() != 0).count();
+    EXPECT_GT(nonzero, 0) << ratio;
+    if (ratio == 0.3) {
+      EXPECT_LT(nonzero, r.z.size() / 2);  // sparse at a large lambda
     }
-    EXPECT_GT(active, 0);
   }
 }
 
