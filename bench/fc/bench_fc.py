@@ -4,7 +4,8 @@ figures ALAMODE's alm measured on this machine (the issue's numbers; alm is not 
 and is not run here):
   - Si 64 atoms, 50 configurations, FC2 + FC3 to 10.5 Bohr, 5-fold CV over 50 lambdas: 14 CPU-s;
   - FC2 + FC3 + FC4 OLS with 802 parameters on 200 configurations: 119 CPU-s and 584 MB.
-and the scaling of memory and time with ranks, on the 64-atom and a 512-atom supercell.
+and the scaling of memory and time with ranks, on the 64-atom and a 512-atom supercell (Gram
+storage: flat in the ranks; residual storage: the rows divided over the ranks).
 
     bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR [--out results.jsonl]
 
@@ -48,7 +49,8 @@ def run(binary, args, ranks=1):
             "parameters": result["parameters"], "configurations": result["configurations"],
             "phases": {p["phase"]: round(p["seconds"], 3) for p in result["phases"]},
             "dense_matrix_mb": result["dense_matrix_bytes"] / 1e6,
-            "cv_relative": result.get("cv_relative"), "train_relative": result["train_relative"]}
+            "cv_relative": result.get("cv_relative"), "train_relative": result["train_relative"],
+            "storage": result.get("storage"), "passes": result.get("passes")}
 
 
 def main():
@@ -77,6 +79,12 @@ def main():
     for ranks in (1, 2):
         cases.append(("si512", ranks, ["fc", "--data", si512, "--folds", 0, "--batch", 1,
                                        "--cutoffs=-1,7.5,5.5", "--output", ""]))
+    # The residual storage (rows kept on their ranks): memory per rank falls with the ranks.
+    for ranks in (1, 2, 4):
+        cases.append(("si512_residual", ranks,
+                      ["fc", "--data", si512, "--folds", 0, "--batch", 1, "--cutoffs=-1,7.5,5.5",
+                       "--storage", "residual", "--method", "lasso", "--lambdas", 10,
+                       "--lambda-ratio", 0.01, "--output", ""]))
     with open(a.out, "a") as out:
         for name, ranks, args in cases:
             best = None
