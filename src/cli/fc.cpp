@@ -22,9 +22,9 @@
 namespace physfit::cli {
 namespace {
 
-std::string short_number(double v) {
+std::string short_number(double v, int digits = 2) {
   std::ostringstream s;
-  s << std::setprecision(2) << v;
+  s << std::setprecision(digits) << v;
   return s.str();
 }
 
@@ -218,8 +218,8 @@ void run(Context& ctx) {
   phase("fit");
   log::info("fc: ", fc::method_name(method),
             r.lambdas.empty() ? std::string()
-                              : ", lambda " + std::to_string(r.lambda) + " (relative duality gap " +
-                                    short_number(r.relative_gap) + ")",
+                              : ", lambda " + short_number(r.lambda, 6) +
+                                    " (relative duality gap " + short_number(r.relative_gap) + ")",
             ": training force RMSE ", r.train_rmse, " eV/A (", 100 * r.train_relative, " %)",
             std::isnan(r.cv_rmse)
                 ? std::string()
