@@ -141,16 +141,6 @@ void run(Context& ctx) {
   if (storage_name == "residual" || (storage_name == "auto" && gram_bytes > budget)) {
     storage = fc::Storage::kResidual;
   }
-  const std::string method_option = o.get<std::string>("method");
-  if (storage == fc::Storage::kResidual &&
-      (method_option == "ols" || method_option == "adaptive-lasso")) {
-    mpi::throw_on_all_ranks(
-        comm, UsageError("method = " + method_option + " needs the Gram of the parameters (" +
-                         util::format_bytes(gram_bytes) + " per rank" +
-                         (storage_name == "auto" ? ", over memory-budget-gb" : std::string()) +
-                         "): use storage = gram with a larger memory-budget-gb, or method = "
-                         "lasso or elastic-net with the residual storage"));
-  }
   const double batch_bytes = batch * n3 * (p + px) * 8.0;
   const double config_bytes = 16.0 * n3 * static_cast<double>(local.count());
   util::Json plan = util::Json::object();
@@ -175,6 +165,16 @@ void run(Context& ctx) {
     ctx.summary["orders"] = counts;
     ctx.summary["memory_plan"] = plan;
     return;
+  }
+  const std::string method_option = o.get<std::string>("method");
+  if (storage == fc::Storage::kResidual &&
+      (method_option == "ols" || method_option == "adaptive-lasso")) {
+    mpi::throw_on_all_ranks(
+        comm, UsageError("method = " + method_option + " needs the Gram of the parameters (" +
+                         util::format_bytes(gram_bytes) + " per rank" +
+                         (storage_name == "auto" ? ", over memory-budget-gb" : std::string()) +
+                         "): use storage = gram with a larger memory-budget-gb, or method = "
+                         "lasso or elastic-net with the residual storage"));
   }
   const fc::Method method = fc::parse_method(o.get<std::string>("method"));
   std::int64_t mine = 0;  // this rank's training configurations (rank 0's are shown)

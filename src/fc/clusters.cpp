@@ -64,10 +64,15 @@ std::vector<int> match_slots(const std::vector<int>& from, const std::vector<int
 
 // Reduced row-echelon form in place (partial pivoting, columns in order); returns the pivot
 // columns. Entries below `tol` are set to zero.
-std::vector<int> rref(Eigen::MatrixXd& m, double tol) {
+std::vector<int> rref(Eigen::MatrixXd& out, double tol) {
+  // Row operations on contiguous rows, and only from the pivot column on: left of it the pivot
+  // row is exactly zero (earlier pivot columns were eliminated from it, the other columns were
+  // zeroed below the pivot rows), so the result is the same as updating whole rows.
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m = out;
   std::vector<int> pivots;
   Eigen::Index row = 0;
-  for (Eigen::Index col = 0; col < m.cols() && row < m.rows(); ++col) {
+  const Eigen::Index cols = m.cols();
+  for (Eigen::Index col = 0; col < cols && row < m.rows(); ++col) {
     Eigen::Index best;
     const double big = m.col(col).segment(row, m.rows() - row).cwiseAbs().maxCoeff(&best);
     if (big <= tol) {
@@ -76,17 +81,19 @@ std::vector<int> rref(Eigen::MatrixXd& m, double tol) {
     }
     best += row;
     m.row(row).swap(m.row(best));
-    m.row(row) /= m(row, col);
+    m.row(row).tail(cols - col) /= m(row, col);
+    const auto pivot = m.row(row).tail(cols - col);
     for (Eigen::Index r = 0; r < m.rows(); ++r) {
-      if (r != row && m(r, col) != 0.0) m.row(r) -= m(r, col) * m.row(row);
+      if (r != row && m(r, col) != 0.0) m.row(r).tail(cols - col) -= m(r, col) * pivot;
     }
     pivots.push_back(static_cast<int>(col));
     ++row;
   }
-  m.conservativeResize(row, m.cols());
+  m.conservativeResize(row, cols);
   for (Eigen::Index i = 0; i < m.size(); ++i) {
     if (std::abs(m.data()[i]) < tol) m.data()[i] = 0.0;
   }
+  out = m;
   return pivots;
 }
 
