@@ -38,6 +38,12 @@ namespace physfit::fc {
 
 /// The training rows, reduced (Gram) or held (residual), ready for the solvers.
 struct FitData {
+  FitData() = default;
+  FitData(FitData&&) = default;
+  FitData& operator=(FitData&&) = default;
+  FitData(const FitData&) = delete;  // the residual problem points into `rows` and `forces`
+  FitData& operator=(const FitData&) = delete;
+
   std::shared_ptr<const lasso::ExactGram> gram;  ///< Gram mode
   std::vector<RowMatrix> rows;                   ///< residual mode: this rank's rows
   std::vector<Eigen::VectorXd> forces;           ///< residual mode: their forces
