@@ -8,6 +8,7 @@ and the scaling of memory and time with ranks, on the 64-atom and a 512-atom sup
 storage: flat in the ranks; residual storage: the rows divided over the ranks).
 
     bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR [--out results.jsonl]
+    bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR --scale   # the 23113-parameter model (minutes)
 
 CPU time is user + sys of the whole run (all ranks) from /usr/bin/time; peak memory is the
 largest resident set of one rank (the command's own measurement, --json). The load average is
@@ -60,6 +61,9 @@ def main():
     p.add_argument("--out", default="bench_fc.jsonl")
     p.add_argument("--si512", help="512-atom data (bench/fc/make_si512.py); made if missing")
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--scale", action="store_true",
+                   help="only the 23113-parameter 512-atom model (200 configurations, made if "
+                        "missing): its plan, and a reduced run (4 configurations) at 1 and 2 ranks")
     a = p.parse_args()
     binary = os.path.join(a.build, "bin", "physfit")
     si = lambda name: os.path.join(a.data, name)  # noqa: E731
@@ -85,6 +89,18 @@ def main():
                       ["fc", "--data", si512, "--folds", 0, "--batch", 1, "--cutoffs=-1,7.5,5.5",
                        "--storage", "residual", "--method", "lasso", "--lambdas", 10,
                        "--lambda-ratio", 0.01, "--output", ""]))
+    if a.scale:
+        big = os.path.join(tempfile.gettempdir(), "physfit_si512_200.h5")
+        if not os.path.exists(big):
+            subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                         "make_si512.py"), big, "--configs", "200"],
+                           check=True)
+        model = ["fc", "--data", big, "--cutoffs=-1,11,7.6", "--folds", 0, "--method", "lasso",
+                 "--batch", 1, "--output", ""]
+        cases = [("si512_23113_reduced", ranks,
+                  model + ["--first", 98, "--train", 4, "--lambdas", 8, "--lambda-ratio", 0.001])
+                 for ranks in (1, 2)]
+        a.repeat = 1
     with open(a.out, "a") as out:
         for name, ranks, args in cases:
             best = None
