@@ -102,22 +102,29 @@ void run(Context& ctx) {
   }
   phase("clusters");
 
-  // Configurations: each rank reads its own block.
-  const auto local = mpi::guarded(comm, [&] {
-    auto c = fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms());
-    c.validate(data_path);
-    return c;
+  // Configurations: each rank reads its share of the training range and of the test range.
+  const std::int64_t total = mpi::guarded(comm, [&] {
+    return fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms(), 0, 0).total;
   });
   const std::int64_t first = o.get<long long>("first");
   std::int64_t train = o.get<long long>("train");
   const std::int64_t test = o.get<long long>("test");
-  if (train == 0) train = local.total - first - test;
-  if (first + train + test > local.total || train <= 0) {
+  if (train == 0) train = total - first - test;
+  if (first + train + test > total || train <= 0) {
     mpi::throw_on_all_ranks(
         comm,
         UsageError("first + train + test = " + std::to_string(first + train + test) + " but '" +
-                   data_path + "' has " + std::to_string(local.total) + " configurations"));
+                   data_path + "' has " + std::to_string(total) + " configurations"));
   }
+  auto read = [&](std::int64_t begin, std::int64_t end) {
+    return mpi::guarded(comm, [&] {
+      auto c = fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms(), begin, end);
+      c.validate(data_path);
+      return c;
+    });
+  };
+  const fc::Configurations local = read(first, first + train);
+  const fc::Configurations held = read(first + train, first + train + test);
   phase("read");
   const int folds = o.get<int>("folds");
   const std::string storage_name = o.get<std::string>("storage");
@@ -142,7 +149,7 @@ void run(Context& ctx) {
     storage = fc::Storage::kResidual;
   }
   const double batch_bytes = batch * n3 * (p + px) * 8.0;
-  const double config_bytes = 16.0 * n3 * static_cast<double>(local.count());
+  const double config_bytes = 16.0 * n3 * static_cast<double>(local.count() + held.count());
   util::Json plan = util::Json::object();
   plan["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
   plan["gram_bytes"] = gram_bytes;
@@ -177,10 +184,7 @@ void run(Context& ctx) {
                          "lasso or elastic-net with the residual storage"));
   }
   const fc::Method method = fc::parse_method(o.get<std::string>("method"));
-  std::int64_t mine = 0;  // this rank's training configurations (rank 0's are shown)
-  for (std::int64_t k = 0; k < local.count(); ++k) {
-    mine += local.first + k >= first && local.first + k < first + train;
-  }
+  const std::int64_t mine = local.count();  // this rank's training configurations
   log::Progress progress("fc: sensitivity rows", mine);
   const fc::FitData data = mpi::guarded(comm, [&] {
     return fc::accumulate(
@@ -240,7 +244,7 @@ void run(Context& ctx) {
   util::Json test_json = util::Json::object();
   if (test > 0) {
     const auto [e, rms] = mpi::guarded(comm, [&] {
-      return fc::force_error(comm, *space, local, first + train, first + train + test, r.z);
+      return fc::force_error(comm, *space, held, first + train, first + train + test, r.z);
     });
     test_json["configurations"] = test;
     test_json["rmse"] = e;
@@ -251,7 +255,7 @@ void run(Context& ctx) {
       const auto ref_path = o.get<std::string>("reference-fc2");
       const auto [ref_rmse, ref_rms] = mpi::guarded(comm, [&] {
         const Eigen::MatrixXd phi = fc::read_force_constants_text(ref_path, crystal);
-        return fc::force_error(comm, *space, local, first + train, first + train + test, r.z, &phi);
+        return fc::force_error(comm, *space, held, first + train, first + train + test, r.z, &phi);
       });
       test_json["reference_rmse"] = ref_rmse;
       test_json["reference_relative"] = ref_rmse / ref_rms;

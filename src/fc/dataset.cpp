@@ -151,7 +151,7 @@ IdealStructure read_structure_hdf5(const std::string& path) {
 }
 
 Configurations read_configurations_hdf5(const mpi::Comm& comm, const std::string& path,
-                                        int num_atoms) {
+                                        int num_atoms, std::int64_t begin, std::int64_t end) {
   io::File f = io::File::open(comm, path);
   const io::Dataset u = f.dataset("/configs/displacements");
   const io::Dataset force = f.dataset("/configs/forces");
@@ -160,7 +160,13 @@ Configurations read_configurations_hdf5(const mpi::Comm& comm, const std::string
   Configurations c;
   c.num_atoms = num_atoms;
   c.total = u.rows();
-  const util::Block b = util::block_of(c.total, comm.size(), comm.rank());
+  if (end < 0) end = c.total;
+  if (begin < 0 || begin > end || end > c.total) {
+    throw UsageError("configurations [" + std::to_string(begin) + ", " + std::to_string(end) +
+                     ") asked of '" + path + "', which has " + std::to_string(c.total));
+  }
+  util::Block b = util::block_of(end - begin, comm.size(), comm.rank());
+  b.begin += begin;
   c.first = b.begin;
   c.displacements = u.read_rows<double>(b.begin, b.count);
   c.forces = force.read_rows<double>(b.begin, b.count);

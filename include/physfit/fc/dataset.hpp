@@ -68,10 +68,12 @@ struct Configurations {
 /// Reads /structure of an HDF5 file (on this rank alone). IoError names file and dataset.
 IdealStructure read_structure_hdf5(const std::string& path);
 
-/// **Collective.** Reads this rank's block of the configurations of `path` (configurations
-/// split as util::block_of), checking shapes against the structure (`num_atoms`).
+/// **Collective.** Reads this rank's block of configurations [begin, end) of `path` (end < 0:
+/// all; the range split over the ranks as util::block_of, so each rank gets its share of the
+/// configurations it will use), checking shapes against the structure (`num_atoms`).
 Configurations read_configurations_hdf5(const mpi::Comm& comm, const std::string& path,
-                                        int num_atoms);
+                                        int num_atoms, std::int64_t begin = 0,
+                                        std::int64_t end = -1);
 
 /// Writes /structure (and /configs if `configs` has any) into an open file (serial).
 void write_dataset_hdf5(const io::File& file, const IdealStructure& ideal,

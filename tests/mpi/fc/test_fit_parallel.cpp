@@ -92,6 +92,25 @@ TEST(DistributedFit, TheResidualStorageGivesTheGramStoragesLassoSolution) {
   EXPECT_THROW(fc::fit(rows, o), UsageError);
 }
 
+TEST(DistributedFit, EachRankReadsItsShareOfTheRangeItUses) {
+  // Configurations [10, 17): 7 over the ranks in blocks differing by at most one, the values
+  // those of a whole read; a range outside the file is a usage error naming it.
+  const mpi::Comm world = test::world();
+  const std::string path = fc_test::si_data() + "/si64_rattle_0.03.h5";
+  const auto part = fc::read_configurations_hdf5(world, path, 64, 10, 17);
+  const auto all = fc::read_configurations_hdf5(mpi::Comm::self(), path, 64);
+  EXPECT_EQ(world.allreduce(part.count(), mpi::Op::kSum), 7);
+  EXPECT_LE(
+      world.allreduce(part.count(), mpi::Op::kMax) - world.allreduce(part.count(), mpi::Op::kMin),
+      1);
+  EXPECT_GE(part.first, 10);
+  EXPECT_LE(part.first + part.count(), 17);
+  for (std::size_t i = 0; i < part.forces.size(); ++i) {
+    ASSERT_EQ(part.forces[i], all.forces[static_cast<std::size_t>(part.first) * 192 + i]);
+  }
+  EXPECT_THROW(fc::read_configurations_hdf5(world, path, 64, 150, 250), UsageError);
+}
+
 TEST(DistributedFit, ABadConfigurationOnOneRankEndsEveryRankWithAUsageError) {
   const mpi::Comm world = test::world();
   auto local = fc::read_configurations_hdf5(world, fc_test::si_data() + "/si64_rattle_0.03.h5", 64);
