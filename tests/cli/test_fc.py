@@ -16,6 +16,7 @@ BIN = os.environ.get("PHYSFIT_BIN", "physfit")
 MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
 SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 CUTOFF_FC3 = 10.5 * 0.529177210903  # 10.5 Bohr, the cutoff of the ALAMODE comparison
 
 
@@ -194,6 +195,17 @@ class Errors(unittest.TestCase):
                     "--method", "ols", ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("method = ols needs the Gram", r.stderr)
+
+
+class Examples(unittest.TestCase):
+    def test_the_residual_storage_example_is_accepted_and_planned(self):
+        # inputs/fc_si512_residual.ini on the 64-atom data with a small model: every key valid,
+        # and the plan takes the residual storage.
+        r = physfit("fc", os.path.join(SOURCE, "inputs", "fc_si512_residual.ini"),
+                    "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,4", "--plan-only",
+                    "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(summary(r)["memory_plan"]["storage"], "residual")
 
 
 class Parallel(unittest.TestCase):
