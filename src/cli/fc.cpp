@@ -243,9 +243,8 @@ void run(Context& ctx) {
   // Held-out configurations: the fit's error, and a reference model's if given.
   util::Json test_json = util::Json::object();
   if (test > 0) {
-    const auto [e, rms] = mpi::guarded(comm, [&] {
-      return fc::force_error(comm, *space, held, first + train, first + train + test, r.z);
-    });
+    const auto [e, rms] =
+        fc::force_error(comm, *space, held, first + train, first + train + test, r.z);
     test_json["configurations"] = test;
     test_json["rmse"] = e;
     test_json["relative"] = e / rms;
@@ -253,10 +252,11 @@ void run(Context& ctx) {
               " % of the force RMS)");
     if (o.get<std::string>("reference-fc2") != "") {
       const auto ref_path = o.get<std::string>("reference-fc2");
-      const auto [ref_rmse, ref_rms] = mpi::guarded(comm, [&] {
-        const Eigen::MatrixXd phi = fc::read_force_constants_text(ref_path, crystal);
-        return fc::force_error(comm, *space, held, first + train, first + train + test, r.z, &phi);
-      });
+      // Read in a phase of its own: a rank failing there must not skip force_error's collectives.
+      const Eigen::MatrixXd phi =
+          mpi::guarded(comm, [&] { return fc::read_force_constants_text(ref_path, crystal); });
+      const auto [ref_rmse, ref_rms] =
+          fc::force_error(comm, *space, held, first + train, first + train + test, r.z, &phi);
       test_json["reference_rmse"] = ref_rmse;
       test_json["reference_relative"] = ref_rmse / ref_rms;
       log::info("fc: reference harmonic force constants '", ref_path,

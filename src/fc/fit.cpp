@@ -9,6 +9,7 @@
 #include "physfit/error.hpp"
 #include "physfit/lasso/path.hpp"
 #include "physfit/lasso/solver.hpp"
+#include "physfit/mpi/guard.hpp"
 #include "physfit/util/clock.hpp"
 
 namespace physfit::fc {
@@ -92,12 +93,15 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
 
   if (storage == Storage::kResidual) {
     std::vector<lasso::RowBlock> blocks;
-    for_each_configuration(space, local, which, batch, &build, progress,
-                           [&](std::int64_t k, const RowMatrix& rows, std::int64_t row0) {
-                             data.rows.push_back(rows.middleRows(row0, n3));
-                             data.forces.push_back(Eigen::Map<const Eigen::VectorXd>(
-                                 local.forces.data() + k * n3, n3));
-                           });
+    // Local work only inside the guarded phases: a rank that fails must not skip a collective.
+    mpi::guarded(comm, [&] {
+      for_each_configuration(space, local, which, batch, &build, progress,
+                             [&](std::int64_t k, const RowMatrix& rows, std::int64_t row0) {
+                               data.rows.push_back(rows.middleRows(row0, n3));
+                               data.forces.push_back(Eigen::Map<const Eigen::VectorXd>(
+                                   local.forces.data() + k * n3, n3));
+                             });
+    });
     for (std::size_t i = 0; i < which.size(); ++i) {
       const std::int64_t g = local.first + which[i] - begin;
       blocks.push_back(lasso::RowBlock::view(g * n3, data.rows[i], data.forces[i]));
@@ -121,12 +125,15 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
       const std::int64_t g = begin + (end - begin) * s / sample;
       if (g >= local.first && g < local.first + local.count()) sampled.push_back(g - local.first);
     }
-    for_each_configuration(space, local, sampled, batch, &build, {},
-                           [&](std::int64_t, const RowMatrix& rows, std::int64_t row0) {
-                             const auto block = rows.middleRows(row0, n3);
-                             for (int j = 0; j < p; ++j)
-                               bounds[j] = std::max(bounds[j], block.col(j).cwiseAbs().maxCoeff());
-                           });
+    mpi::guarded(comm, [&] {
+      for_each_configuration(space, local, sampled, batch, &build, {},
+                             [&](std::int64_t, const RowMatrix& rows, std::int64_t row0) {
+                               const auto block = rows.middleRows(row0, n3);
+                               for (int j = 0; j < p; ++j)
+                                 bounds[j] =
+                                     std::max(bounds[j], block.col(j).cwiseAbs().maxCoeff());
+                             });
+    });
     for (std::int64_t k : which) {
       for (std::int64_t i = 0; i < n3; ++i)
         bounds[p] = std::max(bounds[p], std::abs(local.forces[k * n3 + i]));
@@ -139,16 +146,18 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
     go.folds = folds;
     for (int pass = 1;; ++pass) {
       lasso::GramStream stream(p, bounds, go);
-      for_each_configuration(
-          space, local, which, batch, &build, progress,
-          [&](std::int64_t k, const RowMatrix& rows, std::int64_t row0) {
-            util::Stopwatch w;
-            const std::int64_t g = local.first + k - begin;
-            const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
-            stream.add(lasso::RowBlock::view(g * n3, rows.middleRows(row0, n3), f),
-                       folds > 0 ? static_cast<int>(g % folds) : 0);
-            reduce += w.seconds();
-          });
+      mpi::guarded(comm, [&] {
+        for_each_configuration(
+            space, local, which, batch, &build, progress,
+            [&](std::int64_t k, const RowMatrix& rows, std::int64_t row0) {
+              util::Stopwatch w;
+              const std::int64_t g = local.first + k - begin;
+              const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
+              stream.add(lasso::RowBlock::view(g * n3, rows.middleRows(row0, n3), f),
+                         folds > 0 ? static_cast<int>(g % folds) : 0);
+              reduce += w.seconds();
+            });
+      });
       util::Stopwatch w;
       auto gram = std::make_shared<lasso::ExactGram>();
       const bool ok = stream.finish(comm, gram.get());
@@ -296,15 +305,17 @@ std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace&
   const std::int64_t n3 = 3 * std::int64_t(local.num_atoms);
   // Per configuration: squared error and squared force, in global order.
   std::vector<double> mine;
-  for (std::int64_t k = 0; k < local.count(); ++k) {
-    const std::int64_t g = local.first + k;
-    if (g < begin || g >= end) continue;
-    const Eigen::Map<const Eigen::VectorXd> u(local.displacements.data() + k * n3, n3);
-    const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
-    const Eigen::VectorXd model = phi ? Eigen::VectorXd(-*phi * u) : space.forces(u.data(), z);
-    mine.push_back((f - model).squaredNorm());
-    mine.push_back(f.squaredNorm());
-  }
+  mpi::guarded(comm, [&] {
+    for (std::int64_t k = 0; k < local.count(); ++k) {
+      const std::int64_t g = local.first + k;
+      if (g < begin || g >= end) continue;
+      const Eigen::Map<const Eigen::VectorXd> u(local.displacements.data() + k * n3, n3);
+      const Eigen::Map<const Eigen::VectorXd> f(local.forces.data() + k * n3, n3);
+      const Eigen::VectorXd model = phi ? Eigen::VectorXd(-*phi * u) : space.forces(u.data(), z);
+      mine.push_back((f - model).squaredNorm());
+      mine.push_back(f.squaredNorm());
+    }
+  });
   std::vector<double> all = comm.gatherv(mine, 0);
   comm.broadcast(all, 0);
   double sse = 0, sff = 0;
@@ -313,9 +324,10 @@ std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace&
     sff += all[i + 1];
   }
   const double rows = static_cast<double>(all.size() / 2) * static_cast<double>(n3);
-  if (rows == 0)
-    throw UsageError("no configurations in [" + std::to_string(begin) + ", " + std::to_string(end) +
-                     ")");
+  if (rows == 0) {
+    mpi::throw_on_all_ranks(comm, UsageError("no configurations in [" + std::to_string(begin) +
+                                             ", " + std::to_string(end) + ")"));
+  }
   return {std::sqrt(sse / rows), std::sqrt(sff / rows)};
 }
 
