@@ -3,10 +3,7 @@ what physfit writes. Run by CTest (one test per class) with PHYSFIT_BIN, MPIEXEC
 PHYSFIT_TEST_SCRATCH in the environment."""
 
 import glob
-import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import time
@@ -15,26 +12,7 @@ import unittest
 import h5py
 import numpy as np
 
-BIN = os.environ.get("PHYSFIT_BIN", "physfit")
-MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
-SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
-
-
-def scratch(test):
-    path = os.path.join(SCRATCH, "cli", test.id().split(".", 1)[1])
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def physfit(*args, ranks=None, timeout=60):
-    """Runs physfit (under mpiexec when ranks is given); returns the CompletedProcess."""
-    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
+from harness import BIN, MPIEXEC, last_json, physfit, scratch
 
 
 def expected_data(rows, cols, iteration):

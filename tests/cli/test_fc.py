@@ -3,37 +3,17 @@
 layouts. Run by CTest (one test per class) with PHYSFIT_BIN, MPIEXEC, PHYSFIT_SI_DATA and
 PHYSFIT_TEST_SCRATCH in the environment."""
 
-import json
 import os
 import shutil
-import subprocess
 import unittest
 
 import h5py
 import numpy as np
 
-BIN = os.environ.get("PHYSFIT_BIN", "physfit")
-MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
-SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
+from harness import SOURCE, physfit, scratch, summary
+
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 CUTOFF_FC3 = 10.5 * 0.529177210903  # 10.5 Bohr, the cutoff of the issue's ALAMODE comparison
-
-
-def scratch(test):
-    path = os.path.join(SCRATCH, "cli_fc", test.id().split(".", 1)[1])
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def physfit(*args, ranks=None, timeout=120):
-    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-def summary(result):
-    return json.loads(result.stdout.strip().splitlines()[-1])["result"]
 
 
 def si(name):

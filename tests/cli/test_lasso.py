@@ -4,38 +4,17 @@ Run by CTest (one test per class) with PHYSFIT_BIN, MPIEXEC, PHYSFIT_SOURCE_DIR 
 PHYSFIT_TEST_SCRATCH in the environment."""
 
 import glob
-import json
 import os
-import shutil
-import subprocess
 import sys
 import unittest
 
 import h5py
 import numpy as np
 
-BIN = os.environ.get("PHYSFIT_BIN", "physfit")
-MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
-SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
-SOURCE = os.environ.get("PHYSFIT_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+from harness import SOURCE, last_json, physfit, scratch
+
 sys.path.insert(0, os.path.join(SOURCE, "scripts", "lasso"))
 from problems import Spec, generate  # noqa: E402
-
-
-def scratch(test):
-    path = os.path.join(SCRATCH, "cli", test.id().split(".", 1)[1])
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def physfit(*args, ranks=None, timeout=120):
-    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def write_problem(path, spec, groups_of=12, nan_at=None, y_rows=None):

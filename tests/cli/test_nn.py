@@ -3,9 +3,7 @@ predict under mpiexec, checked with h5py. Run by CTest (one test per class) with
 MPIEXEC and PHYSFIT_TEST_SCRATCH in the environment (see tests/nn.cmake)."""
 
 import gzip
-import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -15,25 +13,7 @@ import unittest
 import h5py
 import numpy as np
 
-BIN = os.environ.get("PHYSFIT_BIN", "physfit")
-MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
-SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
-
-
-def scratch(test):
-    path = os.path.join(SCRATCH, "cli-nn", test.id().split(".", 1)[1])
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def physfit(*args, ranks=None, timeout=120):
-    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
+from harness import BIN, MPIEXEC, last_json, physfit, scratch
 
 
 def write_idx(path, array):

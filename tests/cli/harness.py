@@ -1,0 +1,36 @@
+"""What the end-to-end tests share: the program and its launcher (PHYSFIT_BIN, MPIEXEC from the
+environment CTest sets), scratch folders (PHYSFIT_TEST_SCRATCH) and the JSON summary that every
+command prints last with --json."""
+import json
+import os
+import shutil
+import subprocess
+
+BIN = os.environ.get("PHYSFIT_BIN", "physfit")
+MPIEXEC = os.environ.get("MPIEXEC", "mpiexec")
+SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
+SOURCE = os.environ.get("PHYSFIT_SOURCE_DIR",
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def scratch(test):
+    """An empty folder of its own for a test method: SCRATCH/<module>/<class>.<method>."""
+    path = os.path.join(SCRATCH, type(test).__module__, test.id().split(".", 1)[1])
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def physfit(*args, ranks=None, timeout=120):
+    """Runs physfit (under mpiexec when ranks is given); returns the CompletedProcess."""
+    command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def last_json(stdout):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def summary(result):
+    """The "result" object of the --json summary of a CompletedProcess."""
+    return last_json(result.stdout)["result"]
