@@ -202,8 +202,7 @@ void run(Context& ctx) {
                       std::to_string(data.passes) + (data.passes > 1 ? " passes)" : " pass)")
                 : ", residual problem " + util::format_duration(data.reduce_seconds) + " (" +
                       util::format_bytes(static_cast<double>(data.bytes)) + " of rows here)");
-  if (storage == fc::Storage::kResidual && folds > 0 && o.get<std::string>("method") != "ols" &&
-      o.get<double>("lambda") < 0) {
+  if (storage == fc::Storage::kResidual && folds > 0 && o.get<double>("lambda") < 0) {
     log::warning(
         "fc: the residual storage has no cross-validation: the path runs on all the "
         "data and the smallest lambda is kept");
