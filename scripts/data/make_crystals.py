@@ -194,7 +194,8 @@ class Potential:
             atom_modify map array sort 0 0.0
             boundary p p p
             box tilt large
-            region box prism 0 {box[0, 0]!r} 0 {box[1, 1]!r} 0 {box[2, 2]!r} {box[1, 0]!r} {box[2, 0]!r} {box[2, 1]!r} units box
+            region box prism 0 {box[0, 0]!r} 0 {box[1, 1]!r} 0 {box[2, 2]!r} &
+                             {box[1, 0]!r} {box[2, 0]!r} {box[2, 1]!r} units box
             create_box {len(self.elements)} box
         """)
         for t, element in enumerate(self.elements):
@@ -396,7 +397,8 @@ def write_born(out, crystal, ph):
         f.write("\n".join(lines) + "\n")
 
 
-def write_nac_reference(f, out, ph_ref, labels_q, path_q):
+def write_nac_reference(f, out, special_q, path_q):
+    """phonopy's frequencies with the non-analytic correction (BORN), both of its methods."""
     ph = phonopy.load(os.path.join(out, "phonopy_disp.yaml"), born_filename=os.path.join(out, "BORN"),
                       force_constants_filename=os.path.join(out, "FORCE_CONSTANTS"),
                       is_compact_fc=False, log_level=0)
@@ -410,7 +412,7 @@ def write_nac_reference(f, out, ph_ref, labels_q, path_q):
         params["method"] = method
         ph.nac_params = params
         m = g.create_group(method)
-        m["special_frequencies"] = frequencies(ph, labels_q)
+        m["special_frequencies"] = frequencies(ph, special_q)
         m["path_frequencies"] = frequencies(ph, path_q)
         m["gamma_directions"] = directions
         m["gamma_frequencies"] = np.array([frequencies(ph, [[0, 0, 0]], nac_q_direction=d)[0]
@@ -426,9 +428,10 @@ def shortest_vector(lattice):
 def free_parameters(name, unit):
     """The relaxed values a reader wants: cell lengths and angles, and the internal ones."""
     cell = unit.cell
-    a, b, c = np.linalg.norm(cell, axis=1)
-    angle = lambda i, j: np.degrees(np.arccos(cell[i] @ cell[j] / np.linalg.norm(cell[i]) / np.linalg.norm(cell[j])))
-    text = "a=%.6f b=%.6f c=%.6f alpha=%.4f beta=%.4f gamma=%.4f" % (a, b, c, angle(1, 2), angle(0, 2), angle(0, 1))
+    a, b, c = lengths = np.linalg.norm(cell, axis=1)
+    angles = [np.degrees(np.arccos(cell[i] @ cell[j] / lengths[i] / lengths[j]))
+              for i, j in ((1, 2), (0, 2), (0, 1))]
+    text = "a=%.6f b=%.6f c=%.6f alpha=%.4f beta=%.4f gamma=%.4f" % (a, b, c, *angles)
     s = unit.scaled_positions
     if name == "gan_wurtzite":
         text += " u=%.6f c/a=%.6f" % ((s[2, 2] - s[0, 2]) % 1, c / a)
@@ -482,6 +485,8 @@ def make(name, folder, configs):
     x, label_x, path_labels = path.get_linear_kpoint_axis()
     special = frequencies(ref, qpoints)
     along = frequencies(ref, path.kpts)
+    if along.min() < -1e-3:
+        sys.exit("%s: imaginary modes along the path, down to %g THz" % (name, along.min()))
 
     fd = Phonopy(unit, supercell_matrix=ph.supercell_matrix, primitive_matrix=ph.primitive_matrix)
     fd.generate_displacements(distance=0.03, is_plusminus=True)
@@ -523,16 +528,16 @@ def make(name, folder, configs):
             write_random(out, random, pot, amplitude, seed, configs, e0, f)
         if "born" in crystal:
             write_born(out, crystal, ph)
-            write_nac_reference(f, out, ref, qpoints, path.kpts)
+            write_nac_reference(f, out, qpoints, path.kpts)
         f.attrs.update({
             "generator": "scripts/data/make_crystals.py", "potential": crystal["potential"],
             "pair_style": crystal["pair_style"], "phonopy_version": phonopy.__version__,
             "ase_version": ase.__version__, "spglib_version": spglib.__version__,
             "displacement": DISPLACEMENT, "ideal_energy": e0, "max_ideal_force": np.abs(f0).max(),
             "relaxed_pressure": pressure, "relaxed": free_parameters(name, unit)})
-    print("%s: %s (%d), %s; supercell %s = %d atoms, inscribed radius %.3f A; max ideal force "
+    print("%s: %s, %s; supercell %s = %d atoms, inscribed radius %.3f A; max ideal force "
           "%.1e eV/A, max |pressure| %.2e GPa%s; %.2f s" % (
-              name, ref.symmetry.get_international_table(), crystal["space_group"],
+              name, ref.symmetry.get_international_table(),
               free_parameters(name, unit), "x".join(map(str, crystal["supercell"])), len(sc),
               shortest_vector(sc.cell) / 2, np.abs(f0).max(), np.abs(pressure).max(),
               "" if crystal["relax_cell"] else " (strained)", time.time() - start))
