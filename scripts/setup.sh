@@ -22,6 +22,8 @@ packages=(
   slurmctld slurmd slurm-client munge
   # test and example data: LAMMPS (Stillinger-Weber silicon) and phonopy's reference
   python3-lammps liblammps-dev lammps-data python3-phonopy
+  # crystals that are not fcc: ASE (band paths, extended XYZ) and spglib (space groups)
+  python3-ase python3-spglib
 )
 
 if [[ "${1:-}" == "--print" ]]; then
