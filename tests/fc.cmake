@@ -4,6 +4,13 @@ physfit_add_tests(fc_unit_tests SOURCES
   unit/fc/test_clusters.cpp
   unit/fc/test_crystal.cpp
   unit/fc/test_fit.cpp)
+# Structure formats (issue 10): files written by phonopy and ASE at test time, read by physfit.
+set(PHYSFIT_FORMAT_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/formats)
+add_test(NAME data.MakeFormatFiles
+         COMMAND ${PHYSFIT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc/make_format_files.py ${PHYSFIT_FORMAT_DATA})
+set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT 120)
+physfit_add_tests(fc_format_tests SOURCES unit/fc/test_structure_io.cpp)
+target_compile_definitions(fc_format_tests PRIVATE PHYSFIT_FORMAT_DATA_DEFAULT="${PHYSFIT_FORMAT_DATA}")
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
   mpi/fc/test_fit_parallel.cpp)
 foreach(_target fc_unit_tests fc_mpi_tests)
@@ -47,6 +54,10 @@ endif()
 
 get_directory_property(_fc_all_tests TESTS)
 foreach(_test IN LISTS _fc_all_tests)
+  if(_test MATCHES "^fc_format_tests\\.")
+    set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED fc_format_files)
+    set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_FORMAT_DATA=${PHYSFIT_FORMAT_DATA}")
+  endif()
   if(_test MATCHES "^fc_")
     set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED si_data)
     set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")

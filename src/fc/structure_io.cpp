@@ -825,10 +825,10 @@ Structure build_supercell(const Structure& unit, const Eigen::Matrix3i& smat, do
     }
     multi[i] = hi - lo;
   }
-  // relative_axes: row i = smat row i / multi[i]; new fractional = frame fractional inv(R)^T.
+  // relative_axes R: row i = smat row i / multi[i]; new fractional (column) = R^-1 frame's.
   Eigen::Matrix3d rel;
   for (int i = 0; i < 3; ++i) rel.row(i) = m.row(i) / multi[i];
-  const Eigen::Matrix3d rel_inv_t = rel.inverse().transpose();
+  const Eigen::Matrix3d rel_inv = rel.inverse();
   Structure sc;
   sc.lattice = m.transpose() * unit.lattice;
   const Eigen::Matrix3d unit_inv_t = unit.lattice.transpose().inverse();
@@ -841,7 +841,7 @@ Structure build_supercell(const Structure& unit, const Eigen::Matrix3i& smat, do
         for (int l = 0; l < multi[0]; ++l) {
           Eigen::Vector3d frame = x + Eigen::Vector3d(l, b, c);
           for (int k = 0; k < 3; ++k) frame[k] /= multi[k];
-          const Eigen::Vector3d f = wrap01(rel_inv_t * frame);
+          const Eigen::Vector3d f = wrap01(rel_inv * frame);
           bool overlap = false;
           for (const auto& g : kept) {
             Eigen::Vector3d d = g - f;

@@ -461,6 +461,7 @@ std::vector<std::string> Dataset::read_strings() const {
   if (H5Tis_variable_str(type.id()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.id(), H5T_VARIABLE);
+    H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
     std::vector<char*> text(n, nullptr);
     transfer_rows(false, 0, rows(), text.data(), mem.id());
     for (std::size_t k = 0; k < n; ++k) {
@@ -473,6 +474,7 @@ std::vector<std::string> Dataset::read_strings() const {
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.id(), width);
   H5Tset_strpad(mem.id(), H5T_STR_NULLPAD);
+  H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
   std::vector<char> buffer(n * width + 1, '\0');
   transfer_rows(false, 0, rows(), buffer.data(), mem.id());
   for (std::size_t k = 0; k < n; ++k) {
