@@ -36,6 +36,18 @@ foreach(line IN LISTS _fc_cli_classes)
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
+# Structures and data in the formats people have (issue 10): import routes, phonons with any
+# structure, the phonopy.yaml export read back by phonopy.
+file(STRINGS cli/test_fc_formats.py _fc_formats_classes REGEX "^class [A-Za-z0-9_]+\\(Case\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc_formats.py)
+foreach(line IN LISTS _fc_formats_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_formats_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_formats.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_formats_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE}")
+endforeach()
+
 # Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
 # numerical property of the optimised build: not registered in the sanitizer build, where the
 # same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).
