@@ -1022,13 +1022,22 @@ void write_phonopy_yaml(const std::string& path, const IdealStructure& ideal,
     }
   }
   // phonopy's primitive matrix P: primitive lattice (rows) = P^T unit lattice.
-  const Eigen::Matrix3d pmat = (crystal.primitive().lattice * unit.lattice.inverse()).transpose();
+  Eigen::Matrix3d pmat = (crystal.primitive().lattice * unit.lattice.inverse()).transpose();
+  for (int k = 0; k < 9; ++k) {  // rationals as phonopy writes them: 1/2, not 0.4999999...
+    double& x = pmat(k / 3, k % 3);
+    for (int den = 1; den <= 12; ++den) {
+      if (std::abs(x * den - std::round(x * den)) < 1e-9) {
+        x = std::round(x * den) / den + 0.0;
+        break;
+      }
+    }
+  }
   YAML::Emitter e;
   e.SetDoublePrecision(16);
+  e << YAML::Comment(
+      "written by physfit; phonopy.load(\"phonopy.yaml\", "
+      "force_constants_filename=\"FORCE_CONSTANTS\") reads it with physfit's FORCE_CONSTANTS");
   e << YAML::BeginMap;
-  e << YAML::Key << "phonopy" << YAML::Value << YAML::BeginMap << YAML::Key << "version"
-    << YAML::Value << "2.17.1" << YAML::Key << "calculator" << YAML::Value << "vasp"
-    << YAML::EndMap;
   e << YAML::Key << "physical_unit" << YAML::Value << YAML::BeginMap << YAML::Key << "atomic_mass"
     << YAML::Value << "AMU" << YAML::Key << "length" << YAML::Value << "angstrom" << YAML::Key
     << "force_constants" << YAML::Value << "eV/angstrom^2" << YAML::EndMap;
