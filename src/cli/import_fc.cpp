@@ -42,6 +42,29 @@ void refuse_displaced_first_frame(const fc::Structure& s, const std::string& pat
                    "phonopy_disp.yaml, ...)");
 }
 
+// FORCE_SETS and the phonopy YAML given as its structure must describe the same displacements
+// (a FORCE_SETS of another run would otherwise be read against the wrong supercell).
+void check_against_phonopy_yaml(const fc::Configurations& c, const std::string& force_sets,
+                                const std::string& structure) {
+  if (fc::detect_structure_format(structure) != fc::StructureFormat::kPhonopyYaml) return;
+  const fc::PhonopyYaml y = fc::read_phonopy_yaml(structure);
+  if (y.dataset_type == 0) return;
+  const auto& u = y.configurations.displacements;
+  if (u.size() != c.displacements.size()) {
+    throw UsageError(force_sets + " has " + std::to_string(c.count()) + " displacements, " +
+                     structure + " " + std::to_string(y.configurations.count()) +
+                     ": they are not from the same phonopy run");
+  }
+  const std::size_t per = 3 * static_cast<std::size_t>(c.num_atoms);
+  for (std::size_t k = 0; k < u.size(); ++k) {
+    if (std::abs(u[k] - c.displacements[k]) > 1e-6) {
+      throw UsageError(force_sets + ": displacement " + std::to_string(k / per + 1) + " (atom " +
+                       std::to_string(k % per / 3 + 1) + ") differs from " + structure +
+                       "'s: they are not from the same phonopy run");
+    }
+  }
+}
+
 /// One input format of `physfit import`.
 struct ImportFormat {
   std::string name;
@@ -107,6 +130,8 @@ std::vector<ImportFormat> import_formats_fc() {
        [](const config::Values& o) {
          auto s = structure_from(o, "force-sets");
          auto c = fc::read_force_sets(o.get<std::string>("input"), s.supercell);
+         check_against_phonopy_yaml(c, o.get<std::string>("input"),
+                                    o.get<std::string>("structure"));
          return std::make_pair(s, c);
        }},
   };

@@ -340,6 +340,18 @@ void assign_masses(Structure& s, const std::map<std::string, double>& masses,
     }
   }
   for (const auto& [name, mass] : masses) {
+    bool used = false;
+    for (int i = 0; i < s.size() && !used; ++i) used = s.symbol(i) == name;
+    if (!used) {
+      std::vector<std::string> names;
+      for (int i = 0; i < s.size(); ++i) {
+        if (std::find(names.begin(), names.end(), s.symbol(i)) == names.end()) {
+          names.push_back(s.symbol(i));
+        }
+      }
+      throw UsageError(where + ": --masses names '" + name + "', which is not a species of the " +
+                       "structure (" + util::join(names, ", ") + ")");
+    }
     if (!(mass > 0) || !std::isfinite(mass)) {
       throw UsageError(where + ": mass of '" + name + "' is " + std::to_string(mass) +
                        "; masses must be positive (amu)");

@@ -349,6 +349,9 @@ class InconsistentInputs(Case):
         p = lambda name: os.path.join(d, name)  # noqa: E731
         self.expect_error(d, 2, ["FORCE_SETS", "72 atoms, but the structure has 4"],
                           "force-sets", "--input", p("FORCE_SETS"), "--structure", p("POSCAR"))
+        self.expect_error(d, 2, ["FORCE_SETS_rd: displacement 1 (atom 1) differs", "not from the same phonopy run"],
+                          "force-sets", "--input", p("FORCE_SETS_rd"), "--structure",
+                          p("phonopy_disp.yaml"))
         self.expect_error(d, 2, ["differs from --supercell-matrix"], "force-sets", "--input",
                           p("FORCE_SETS"), "--structure", p("phonopy_disp.yaml"),
                           "--supercell-matrix", "2 2 2")

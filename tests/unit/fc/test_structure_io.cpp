@@ -373,3 +373,24 @@ TEST(Options, MatricesParseAsPhonopyWritesThem) {
             }).find("--primitive-matrix: give 9"),
             std::string::npos);
 }
+
+TEST(Masses, OptionOverridesByNameAndAnUnknownNameIsAnError) {
+  StructureOptions o;
+  o.masses = {{"N", 15.0001}};
+  const Structure s = read_poscar(data("GaN_vasp5.POSCAR"), o);
+  EXPECT_EQ(s.masses[0], standard_atomic_weight(31));
+  EXPECT_EQ(s.masses[3], 15.0001);
+  o.masses = {{"Gq", 70.0}};
+  const std::string msg = error_of<UsageError>([&] { read_poscar(data("GaN_vasp5.POSCAR"), o); });
+  EXPECT_NE(msg.find("--masses names 'Gq', which is not a species of the structure (Ga, N)"),
+            std::string::npos)
+      << msg;
+  // Elements without a standard weight need a mass.
+  Structure po;
+  po.positions = {Eigen::Vector3d::Zero()};
+  po.numbers = {84};
+  EXPECT_NE(error_of<UsageError>([&] { assign_masses(po, {}, "po"); }).find("--masses Po="),
+            std::string::npos);
+  assign_masses(po, {{"Po", 209.0}}, "po");
+  EXPECT_EQ(po.masses[0], 209.0);
+}
