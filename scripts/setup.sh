@@ -14,6 +14,8 @@ packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
+  # phonopy's YAML files
+  libyaml-cpp-dev
   # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
   # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
@@ -22,7 +24,8 @@ packages=(
   slurmctld slurmd slurm-client munge
   # test and example data: LAMMPS (Stillinger-Weber silicon) and phonopy's reference
   python3-lammps liblammps-dev lammps-data python3-phonopy
-  # crystals that are not fcc: ASE (band paths, extended XYZ) and spglib (space groups)
+  # crystals that are not fcc and the format tests: ASE (band paths, POSCAR and extended XYZ
+  # files) and spglib (space groups)
   python3-ase python3-spglib
 )
 

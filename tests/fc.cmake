@@ -4,6 +4,13 @@ physfit_add_tests(fc_unit_tests SOURCES
   unit/fc/test_clusters.cpp
   unit/fc/test_crystal.cpp
   unit/fc/test_fit.cpp)
+# Structure formats (issue 10): files written by phonopy and ASE at test time, read by physfit.
+set(PHYSFIT_FORMAT_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/formats)
+add_test(NAME data.MakeFormatFiles
+         COMMAND ${PHYSFIT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc/make_format_files.py ${PHYSFIT_FORMAT_DATA})
+set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT 120)
+physfit_add_tests(fc_format_tests SOURCES unit/fc/test_structure_io.cpp)
+target_compile_definitions(fc_format_tests PRIVATE PHYSFIT_FORMAT_DATA_DEFAULT="${PHYSFIT_FORMAT_DATA}")
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
   mpi/fc/test_fit_parallel.cpp)
 foreach(_target fc_unit_tests fc_mpi_tests)
@@ -29,6 +36,18 @@ foreach(line IN LISTS _fc_cli_classes)
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
+# Structures and data in the formats people have (issue 10): import routes, phonons with any
+# structure, the phonopy.yaml export read back by phonopy.
+file(STRINGS cli/test_fc_formats.py _fc_formats_classes REGEX "^class [A-Za-z0-9_]+\\(Case\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc_formats.py)
+foreach(line IN LISTS _fc_formats_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_formats_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_formats.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_formats_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE}")
+endforeach()
+
 # Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
 # numerical property of the optimised build: not registered in the sanitizer build, where the
 # same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).
@@ -47,6 +66,10 @@ endif()
 
 get_directory_property(_fc_all_tests TESTS)
 foreach(_test IN LISTS _fc_all_tests)
+  if(_test MATCHES "^fc_format_tests\\.")
+    set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED fc_format_files)
+    set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_FORMAT_DATA=${PHYSFIT_FORMAT_DATA}")
+  endif()
   if(_test MATCHES "^fc_")
     set_property(TEST ${_test} APPEND PROPERTY FIXTURES_REQUIRED si_data)
     set_property(TEST ${_test} APPEND PROPERTY ENVIRONMENT "PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")

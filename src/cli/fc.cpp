@@ -303,6 +303,7 @@ void run(Context& ctx) {
       for (const auto& what : o.get<std::vector<std::string>>("exports")) {
         if (what == "phonopy") {
           fc::write_force_constants_text(dir + "/FORCE_CONSTANTS", crystal, phi, compact);
+          fc::write_structure_exports(dir, setup.ideal, crystal);  // phonopy.yaml, SPOSCAR
         } else if (what == "phonopy-hdf5") {
           fc::write_force_constants_hdf5(dir + "/force_constants.hdf5", crystal, phi, compact);
         } else if (what == "phono3py" || what == "shengbte") {
@@ -438,7 +439,9 @@ Command fc_command() {
         .default_value(std::string("fc.h5"));
     opts.add<std::string>("export-dir", "folder for exports ('' for none)")
         .default_value(std::string());
-    opts.add<std::vector<std::string>>("exports", "phonopy, phonopy-hdf5, phono3py, shengbte")
+    opts.add<std::vector<std::string>>("exports",
+                                       "phonopy (FORCE_CONSTANTS with phonopy.yaml, SPOSCAR, "
+                                       "PPOSCAR), phonopy-hdf5, phono3py, shengbte")
         .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"});
     opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
     opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");

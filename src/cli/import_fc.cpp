@@ -4,11 +4,16 @@
 
 #include "import_fc.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <sstream>
 
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
 #include "physfit/fc/dataset.hpp"
+#include "physfit/fc/structure_io.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -16,6 +21,49 @@
 
 namespace physfit::cli {
 namespace {
+
+// Refuses a first frame that is obviously not an ideal crystal: no symmetry at all (spglib
+// finds P1) and no pure translation, as a rattled supercell is. A genuinely P1 crystal can be
+// given with --structure.
+void refuse_displaced_first_frame(const fc::Structure& s, const std::string& path) {
+  const double symprec = 1e-3;
+  const Eigen::Matrix3d lp = fc::Crystal::find_primitive_lattice(s, symprec);
+  if (std::abs(std::abs(s.lattice.determinant()) / std::abs(lp.determinant()) - 1.0) > 1e-6) {
+    return;  // pure translations: a supercell of an ideal crystal
+  }
+  const fc::Crystal c(s, lp, symprec);
+  if (c.operations().size() > 1) return;
+  throw UsageError(path +
+                   ": the first frame, taken as the ideal structure, has no symmetry and "
+                   "no pure translation (within " +
+                   std::to_string(symprec) +
+                   " Angstrom): it looks displaced. The first frame must be the undisplaced "
+                   "supercell; otherwise give the ideal structure with --structure (a POSCAR, "
+                   "phonopy_disp.yaml, ...)");
+}
+
+// FORCE_SETS and the phonopy YAML given as its structure must describe the same displacements
+// (a FORCE_SETS of another run would otherwise be read against the wrong supercell).
+void check_against_phonopy_yaml(const fc::Configurations& c, const std::string& force_sets,
+                                const std::string& structure) {
+  if (fc::detect_structure_format(structure) != fc::StructureFormat::kPhonopyYaml) return;
+  const fc::PhonopyYaml y = fc::read_phonopy_yaml(structure);
+  if (y.dataset_type == 0) return;
+  const auto& u = y.configurations.displacements;
+  if (u.size() != c.displacements.size()) {
+    throw UsageError(force_sets + " has " + std::to_string(c.count()) + " displacements, " +
+                     structure + " " + std::to_string(y.configurations.count()) +
+                     ": they are not from the same phonopy run");
+  }
+  const std::size_t per = 3 * static_cast<std::size_t>(c.num_atoms);
+  for (std::size_t k = 0; k < u.size(); ++k) {
+    if (std::abs(u[k] - c.displacements[k]) > 1e-6) {
+      throw UsageError(force_sets + ": displacement " + std::to_string(k / per + 1) + " (atom " +
+                       std::to_string(k % per / 3 + 1) + ") differs from " + structure +
+                       "'s: they are not from the same phonopy run");
+    }
+  }
+}
 
 /// One input format of `physfit import`.
 struct ImportFormat {
@@ -25,28 +73,41 @@ struct ImportFormat {
   std::function<std::pair<fc::IdealStructure, fc::Configurations>(const config::Values&)> read;
 };
 
+// The ideal structure of a format whose data file holds none: --structure, any format.
 fc::IdealStructure structure_from(const config::Values& o, const std::string& format) {
   const auto path = o.get<std::string>("structure");
   if (path.empty()) {
     throw UsageError("import " + format +
-                     ": give the ideal supercell with --structure (an HDF5 "
-                     "file with /structure, or phonopy_params.yaml)");
+                     ": give the ideal supercell with --structure (a POSCAR/SPOSCAR, a "
+                     "POSCAR unit cell with --supercell-matrix, phonopy_disp.yaml, "
+                     "phonopy.yaml, an ALAMODE input, extended XYZ or physfit HDF5)");
   }
-  const bool yaml = path.size() > 5 && (path.substr(path.size() - 5) == ".yaml" ||
-                                        path.substr(path.size() - 4) == ".yml");
-  return yaml ? fc::read_phonopy_params(path).first : fc::read_structure_hdf5(path);
+  return fc::read_structure(path, structure_options(o));
 }
 
 std::vector<ImportFormat> import_formats_fc() {
   return {
-      {"extxyz", "extended XYZ as ASE writes it (Angstrom, eV/Angstrom; atoms mapped to sites)",
+      {"extxyz",
+       "extended XYZ as ASE writes it (Angstrom, eV/Angstrom; atoms mapped to sites); the ideal "
+       "structure from --structure, or else the file's first frame, which must then be the "
+       "undisplaced structure (it is not a configuration)",
        [](const config::Values& o) {
-         auto s = structure_from(o, "extxyz");
-         auto c = fc::read_extxyz(o.get<std::string>("input"), s.supercell,
-                                  o.get<double>("map-tolerance"));
+         const auto input = o.get<std::string>("input");
+         const bool own = o.get<std::string>("structure").empty();
+         fc::IdealStructure s;
+         if (own) {
+           const auto opts = structure_options(o);
+           s = fc::read_structure(input, opts);
+           if (!opts.supercell_matrix) refuse_displaced_first_frame(s.supercell, input);
+         } else {
+           s = structure_from(o, "extxyz");
+         }
+         auto c = fc::read_extxyz(input, s.supercell, o.get<double>("map-tolerance"), own);
          return std::make_pair(s, c);
        }},
-      {"dfset", "ALAMODE DFSET (Bohr and Ry/Bohr unless --dfset-units ev-angstrom)",
+      {"dfset",
+       "ALAMODE DFSET (Bohr and Ry/Bohr unless --dfset-units ev-angstrom) with --structure "
+       "(the ALAMODE input, a POSCAR, ...)",
        [](const config::Values& o) {
          auto s = structure_from(o, "dfset");
          const auto units = o.get<std::string>("dfset-units") == "ev-angstrom"
@@ -55,14 +116,22 @@ std::vector<ImportFormat> import_formats_fc() {
          auto c = fc::read_dfset(o.get<std::string>("input"), s.supercell, units);
          return std::make_pair(s, c);
        }},
-      {"phonopy", "phonopy_params.yaml: supercell, primitive matrix and the displacement data set",
+      {"phonopy",
+       "phonopy_params.yaml: structure, matrices and the displacement data set (type 1 or 2) "
+       "with forces",
        [](const config::Values& o) {
-         return fc::read_phonopy_params(o.get<std::string>("input"));
+         const auto input = o.get<std::string>("input");
+         auto c = fc::read_phonopy_params(input).second;
+         return std::make_pair(fc::read_structure(input, structure_options(o)), c);
        }},
-      {"force-sets", "phonopy FORCE_SETS (type 1 or 2; eV, Angstrom) with --structure",
+      {"force-sets",
+       "phonopy FORCE_SETS (type 1 or 2; eV, Angstrom) with --structure (phonopy_disp.yaml, "
+       "SPOSCAR, or POSCAR with --supercell-matrix, ...)",
        [](const config::Values& o) {
          auto s = structure_from(o, "force-sets");
          auto c = fc::read_force_sets(o.get<std::string>("input"), s.supercell);
+         check_against_phonopy_yaml(c, o.get<std::string>("input"),
+                                    o.get<std::string>("structure"));
          return std::make_pair(s, c);
        }},
   };
@@ -82,10 +151,66 @@ std::string import_fc_help() {
   return text;
 }
 
+fc::StructureOptions structure_options(const config::Values& o) {
+  fc::StructureOptions s;
+  s.species = o.get<std::vector<std::string>>("species");
+  for (const auto& entry : o.get<std::vector<std::string>>("masses")) {
+    const auto eq = entry.find('=');
+    char* end = nullptr;
+    const double m = eq == std::string::npos ? 0.0 : std::strtod(entry.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || end == entry.c_str() + eq + 1 || *end != '\0' || !(m > 0)) {
+      throw UsageError("--masses: '" + entry +
+                       "' is not SPECIES=MASS (e.g. --masses Ga=69.723,N=14.0067)");
+    }
+    s.masses[util::trim(entry.substr(0, eq))] = m;
+  }
+  const auto smat = o.get<std::string>("supercell-matrix");
+  if (!util::trim(smat).empty()) {
+    std::string text = smat;
+    std::replace(text.begin(), text.end(), ',', ' ');
+    std::vector<double> v;
+    std::istringstream in(text);
+    for (std::string t; in >> t;) {
+      char* end = nullptr;
+      const double x = std::strtod(t.c_str(), &end);
+      if (end == t.c_str() || *end != '\0') {
+        throw UsageError("--supercell-matrix: '" + t + "' is not an integer");
+      }
+      v.push_back(x);
+    }
+    s.supercell_matrix = fc::supercell_matrix_from(v, "--supercell-matrix");
+  }
+  s.primitive_matrix =
+      fc::primitive_matrix_from(o.get<std::string>("primitive-matrix"), "--primitive-matrix");
+  return s;
+}
+
+void declare_structure_options(config::Options& opts) {
+  opts.add<std::vector<std::string>>(
+          "species", "species names of a VASP 4 POSCAR, in the order of its counts (Ga,N)")
+      .default_value(std::vector<std::string>{});
+  opts.add<std::vector<std::string>>(
+          "masses",
+          "masses by species, amu (Ga=69.723,N=14.0067); default: the file's, else "
+          "standard atomic weights")
+      .default_value(std::vector<std::string>{});
+  opts.add<std::string>("supercell-matrix",
+                        "phonopy's DIM, 3 or 9 integers ('2 2 1'): the structure file is the "
+                        "unit cell and the supercell is built in phonopy's atom order")
+      .default_value(std::string());
+  opts.add<std::string>("primitive-matrix",
+                        "phonopy's primitive matrix relative to the unit cell: 9 numbers "
+                        "(1/2 allowed), P/F/I/A/C/R, or auto (found from the supercell)")
+      .default_value(std::string("auto"));
+}
+
 void declare_import_fc(config::Options& opts) {
   opts.add<std::string>("structure",
-                        "ideal supercell: HDF5 with /structure, or phonopy_params.yaml")
+                        "ideal structure, format detected from the content: POSCAR/CONTCAR/"
+                        "SPOSCAR, phonopy_disp.yaml/phonopy.yaml, ALAMODE input, extended XYZ "
+                        "(first frame) or physfit HDF5")
       .default_value(std::string());
+  declare_structure_options(opts);
   opts.add<double>("map-tolerance", "largest distance (Angstrom) of an atom from its site")
       .default_value(1.0)
       .check(config::positive<double>());

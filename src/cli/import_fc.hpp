@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "physfit/cli/command.hpp"
+#include "physfit/fc/structure_io.hpp"
 
 namespace physfit::cli {
 
@@ -15,7 +16,12 @@ namespace physfit::cli {
 std::vector<std::string> import_fc_formats();
 /// A one-line description of each, for --help.
 std::string import_fc_help();
-/// Declares structure, map-tolerance and dfset-units.
+/// Declares the keys that say how to read a structure file (every command that takes one:
+/// species, masses, supercell-matrix, primitive-matrix).
+void declare_structure_options(config::Options& opts);
+/// The fc::StructureOptions those keys give; UsageError naming the key on a bad value.
+fc::StructureOptions structure_options(const config::Values& values);
+/// Declares structure, the structure keys above, map-tolerance and dfset-units.
 void declare_import_fc(config::Options& opts);
 /// **Collective.** Converts --input (format --format) into --output; rank 0 reads and writes.
 void run_import_fc(Context& ctx);

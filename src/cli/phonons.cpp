@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "import_fc.hpp"
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
 #include "physfit/fc/exports.hpp"
@@ -26,16 +27,17 @@ struct Model {
 };
 
 // A physfit model file, or a phonopy FORCE_CONSTANTS with the structure from `structure`.
-Model load(const std::string& path, const std::string& structure, double symprec) {
+Model load(const std::string& path, const std::string& structure, double symprec,
+           const fc::StructureOptions& structure_options) {
   Model m;
   const bool text = path.size() < 3 || path.substr(path.size() - 3) != ".h5";
   if (text) {
     if (structure.empty()) {
       throw UsageError("'" + path +
                        "' is read as phonopy FORCE_CONSTANTS: give --structure "
-                       "(an HDF5 file with /structure, e.g. the fit's data)");
+                       "(SPOSCAR, phonopy_disp.yaml, POSCAR with --supercell-matrix, HDF5...)");
     }
-    m.ideal = fc::read_structure_hdf5(structure);
+    m.ideal = fc::read_structure(structure, structure_options);
     m.crystal = std::make_unique<fc::Crystal>(m.ideal.supercell,
                                               m.ideal.resolve_primitive_lattice(symprec), symprec);
     m.fc2 = fc::read_force_constants_text(path, *m.crystal);
@@ -85,7 +87,8 @@ void run(Context& ctx) {
   const Result result = mpi::guarded(comm, [&] {
     Result res;
     if (!comm.is_root()) return res;
-    const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec);
+    const fc::StructureOptions sopts = structure_options(o);
+    const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
     const fc::DynamicalMatrix d(*m.crystal, m.fc2, symprec);
     const fc::BandPath path = path_of(o);
     const fc::Bands bands = fc::band_structure(d, *m.crystal, path);
@@ -109,7 +112,7 @@ void run(Context& ctx) {
                            o.get<std::string>("reference-structure").empty()
                                ? o.get<std::string>("structure")
                                : o.get<std::string>("reference-structure"),
-                           symprec);
+                           symprec, sopts);
       const fc::DynamicalMatrix dr(*r.crystal, r.fc2, symprec);
       ref = std::make_unique<fc::Bands>(fc::band_structure(dr, *r.crystal, path));
       double worst = 0;
@@ -192,8 +195,11 @@ Command phonons_command() {
     opts.positional("config");
     opts.add<std::string>("fc", "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
         .default_value(std::string());
-    opts.add<std::string>("structure", "HDF5 with /structure (for FORCE_CONSTANTS input)")
+    opts.add<std::string>("structure",
+                          "supercell of a FORCE_CONSTANTS input, any structure format (SPOSCAR, "
+                          "phonopy_disp.yaml, POSCAR + --supercell-matrix, ALAMODE, extxyz, HDF5)")
         .default_value(std::string());
+    declare_structure_options(opts);  // species, masses, supercell-matrix, primitive-matrix
     opts.add<double>("symprec", "symmetry and image tolerance (Angstrom)")
         .default_value(1e-5)
         .check(config::positive<double>());

@@ -7,8 +7,10 @@
 #include <map>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 #include "physfit/error.hpp"
+#include "physfit/fc/elements.hpp"
 
 namespace physfit::fc {
 namespace {
@@ -17,18 +19,6 @@ std::string vec_text(const Eigen::Vector3d& v) {
   std::ostringstream s;
   s << "(" << v[0] << ", " << v[1] << ", " << v[2] << ")";
   return s.str();
-}
-
-// Type ids for spglib: atoms are equivalent only with the same number and mass.
-std::vector<int> type_ids(const Structure& s) {
-  std::map<std::pair<int, double>, int> ids;
-  std::vector<int> out;
-  for (int i = 0; i < s.size(); ++i) {
-    auto key = std::make_pair(s.numbers[i], std::round(s.masses[i] * 1e6) / 1e6);
-    auto it = ids.emplace(key, static_cast<int>(ids.size()) + 1).first;
-    out.push_back(it->second);
-  }
-  return out;
 }
 
 // Cartesian length of the fractional difference d in lattice L after wrapping to the nearest
@@ -92,6 +82,28 @@ Eigen::Matrix3d reduce_basis(Eigen::Matrix3d b) {
 
 }  // namespace
 
+std::vector<int> species_types(const Structure& s) {
+  std::map<std::tuple<std::string, int, double>, int> ids;
+  std::vector<int> out;
+  for (int i = 0; i < s.size(); ++i) {
+    auto key = std::make_tuple(s.symbol(i), s.numbers[i], std::round(s.masses[i] * 1e6) / 1e6);
+    auto it = ids.emplace(key, static_cast<int>(ids.size()) + 1).first;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::string Structure::symbol(int i) const {
+  if (i < static_cast<int>(symbols.size()) && !symbols[i].empty()) return symbols[i];
+  const std::string e = element_symbol(numbers.at(i));
+  return e.empty() ? "Z" + std::to_string(numbers[i]) : e;
+}
+
+void Structure::fill_symbols() {
+  symbols.resize(numbers.size());
+  for (int i = 0; i < static_cast<int>(numbers.size()); ++i) symbols[i] = symbol(i);
+}
+
 Eigen::Vector3d Structure::fractional(int i) const {
   return lattice.transpose().partialPivLu().solve(positions[i]);
 }
@@ -103,6 +115,10 @@ void Structure::validate(const std::string& where) const {
     throw UsageError(where + ": " + std::to_string(n) + " positions but " +
                      std::to_string(numbers.size()) + " atomic numbers and " +
                      std::to_string(masses.size()) + " masses");
+  }
+  if (!symbols.empty() && static_cast<int>(symbols.size()) != n) {
+    throw UsageError(where + ": " + std::to_string(n) + " positions but " +
+                     std::to_string(symbols.size()) + " species names");
   }
   if (!lattice.allFinite() || std::abs(lattice.determinant()) < 1e-8) {
     throw UsageError(where + ": the lattice is singular or not finite");
@@ -120,7 +136,7 @@ void Structure::validate(const std::string& where) const {
 
 Eigen::Matrix3d Crystal::find_primitive_lattice(const Structure& s, double symprec) {
   const int n = s.size();
-  const std::vector<int> types = type_ids(s);
+  const std::vector<int> types = species_types(s);
   std::vector<Eigen::Vector3d> frac(n);
   for (int i = 0; i < n; ++i) frac[i] = s.fractional(i);
   auto close = [&](const Eigen::Vector3d& df) {
@@ -179,7 +195,7 @@ Crystal::Crystal(Structure supercell, const Eigen::Matrix3d& primitive_lattice, 
     throw UsageError("the supercell has " + std::to_string(n) + " atoms, not a multiple of its " +
                      std::to_string(num_cells_) + " primitive cells");
   }
-  const std::vector<int> types = type_ids(supercell_);
+  const std::vector<int> types = species_types(supercell_);
   const Eigen::Matrix3d lp_inv_t = lp.transpose().inverse();
 
   // Translation classes: atoms that differ by a primitive lattice vector.
@@ -225,6 +241,7 @@ Crystal::Crystal(Structure supercell, const Eigen::Matrix3d& primitive_lattice, 
     primitive_.positions.push_back(supercell_.positions[p]);
     primitive_.numbers.push_back(supercell_.numbers[p]);
     primitive_.masses.push_back(supercell_.masses[p]);
+    primitive_.symbols.push_back(supercell_.symbol(p));
   }
 
   // Pure translations: t moves primitive atom 0 to the t-th atom of its class.

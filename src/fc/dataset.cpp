@@ -8,22 +8,14 @@
 #include <sstream>
 
 #include "physfit/error.hpp"
+#include "physfit/fc/elements.hpp"
+#include "physfit/fc/structure_io.hpp"
 #include "physfit/fc/units.hpp"
 #include "physfit/util/partition.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::fc {
 namespace {
-
-const char* const kElements[] = {
-    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
-    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
-    "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
-    "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
-    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
-    "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
-    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
-    "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
 
 std::ifstream open_text(const std::string& path) {
   std::ifstream in(path);
@@ -75,13 +67,6 @@ void write_matrix3(const io::File& f, const std::string& name, const Eigen::Matr
 
 }  // namespace
 
-int atomic_number(const std::string& symbol) {
-  for (int z = 0; z < static_cast<int>(sizeof(kElements) / sizeof(kElements[0])); ++z) {
-    if (symbol == kElements[z]) return z + 1;
-  }
-  return 0;
-}
-
 Eigen::Matrix3d IdealStructure::resolve_primitive_lattice(double symprec) const {
   if (primitive_lattice) return *primitive_lattice;
   if (unit_lattice && primitive_matrix) return primitive_matrix->transpose() * *unit_lattice;
@@ -128,6 +113,12 @@ IdealStructure read_structure_hdf5(const std::string& path) {
   const io::Dataset mass = f.dataset("/structure/masses");
   mass.require_shape({n});
   s.masses = mass.read_all<double>();
+  if (f.exists("/structure/symbols")) {
+    const io::Dataset sym = f.dataset("/structure/symbols");
+    sym.require_shape({n});
+    s.symbols = sym.read_strings();
+  }
+  s.fill_symbols();  // files written before species names: the element symbols
   s.validate(path + ": /structure");
   if (f.exists("/structure/primitive_lattice")) {
     out.primitive_lattice = read_matrix3(f, "/structure/primitive_lattice");
@@ -194,6 +185,9 @@ void write_dataset_hdf5(const io::File& f, const IdealStructure& ideal,
   d = f.create_dataset<double>("/structure/masses", {n});
   d.write_all(s.masses);
   io::set_attribute(d.id(), "unit", "amu");
+  std::vector<std::string> symbols(n);
+  for (std::int64_t i = 0; i < n; ++i) symbols[i] = s.symbol(static_cast<int>(i));
+  f.write_strings("/structure/symbols", symbols);
   if (ideal.primitive_lattice) {
     write_matrix3(f, "/structure/primitive_lattice", *ideal.primitive_lattice, "angstrom");
   }
@@ -276,120 +270,179 @@ std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::V
   return site_atom;
 }
 
-Configurations read_extxyz(const std::string& path, const Structure& ideal, double tolerance) {
+namespace {
+
+// One frame of an extended XYZ file.
+struct XyzFrame {
+  std::string where;  // "path: configuration k (line l)"
+  Eigen::Matrix3d lattice;
+  std::vector<std::string> species;
+  std::vector<Eigen::Vector3d> positions, forces;
+  std::vector<double> masses;  // empty unless the file has a masses column
+  double energy = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Reads the next frame of `in` into `out`; false at the end of the file. Forces are required
+// when `need_forces`.
+bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, int& frame,
+                    bool need_forces, XyzFrame& out) {
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!util::trim(line).empty()) break;
+  }
+  if (!in && util::trim(line).empty()) return false;
+  ++frame;
+  out.where =
+      path + ": configuration " + std::to_string(frame) + " (line " + std::to_string(line_no) + ")";
+  const auto count_v = parse_numbers(line, where_line(path, line_no));
+  if (count_v.size() != 1 || count_v[0] != std::floor(count_v[0]) || count_v[0] < 1) {
+    throw IoError(where_line(path, line_no) + ": expected the number of atoms, got '" + line + "'");
+  }
+  const int n = static_cast<int>(count_v[0]);
+  if (!std::getline(in, line)) throw IoError(where_line(path, line_no) + ": missing comment line");
+  ++line_no;
+  // key=value pairs, values possibly in double quotes.
+  std::map<std::string, std::string> kv;
+  for (std::size_t i = 0; i < line.size();) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    const std::size_t k0 = i;
+    while (i < line.size() && line[i] != '=' && !std::isspace(static_cast<unsigned char>(line[i])))
+      ++i;
+    std::string key = line.substr(k0, i - k0);
+    std::string value;
+    if (i < line.size() && line[i] == '=') {
+      ++i;
+      if (i < line.size() && line[i] == '"') {
+        const std::size_t close = line.find('"', i + 1);
+        if (close == std::string::npos) {
+          throw IoError(where_line(path, line_no) + ": unterminated quote after '" + key + "='");
+        }
+        value = line.substr(i + 1, close - i - 1);
+        i = close + 1;
+      } else {
+        const std::size_t v0 = i;
+        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+        value = line.substr(v0, i - v0);
+      }
+    }
+    if (!key.empty()) kv[util::to_lower(key)] = value;
+  }
+  if (!kv.count("lattice")) throw IoError(where_line(path, line_no) + ": no Lattice=\"...\"");
+  const auto lat = parse_numbers(kv["lattice"], where_line(path, line_no) + ": Lattice");
+  if (lat.size() != 9) throw IoError(where_line(path, line_no) + ": Lattice needs 9 numbers");
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) out.lattice(a, b) = lat[3 * a + b];
+  // Properties=name:type:cols:...
+  const auto props =
+      util::split(kv.count("properties") ? kv["properties"] : "species:S:1:pos:R:3", ':');
+  int col = 0, species_col = -1, pos_col = -1, force_col = -1, mass_col = -1;
+  for (std::size_t k = 0; k + 2 < props.size(); k += 3) {
+    const std::string name = util::to_lower(props[k]);
+    const int cols = std::atoi(props[k + 2].c_str());
+    if (name == "species") species_col = col;
+    if (name == "pos") pos_col = col;
+    if (name == "forces" || name == "force") force_col = col;
+    if (name == "masses" || name == "mass") mass_col = col;
+    col += cols;
+  }
+  const int width = col;
+  if (species_col < 0 || pos_col < 0 || (need_forces && force_col < 0)) {
+    throw IoError(where_line(path, line_no) + ": Properties must name species, pos" +
+                  (need_forces ? " and forces" : "") + " columns");
+  }
+  out.energy = std::numeric_limits<double>::quiet_NaN();
+  if (kv.count("energy")) {
+    out.energy = parse_numbers(kv["energy"], where_line(path, line_no) + ": energy").at(0);
+  }
+  out.species.assign(n, "");
+  out.positions.assign(n, Eigen::Vector3d::Zero());
+  out.forces.assign(force_col >= 0 ? n : 0, Eigen::Vector3d::Zero());
+  out.masses.assign(mass_col >= 0 ? n : 0, 0.0);
+  for (int a = 0; a < n; ++a) {
+    if (!std::getline(in, line)) {
+      throw IoError(out.where + ": the file ends after " + std::to_string(a) + " of " +
+                    std::to_string(n) + " atoms");
+    }
+    ++line_no;
+    std::istringstream s(line);
+    std::vector<std::string> tokens;
+    for (std::string t; s >> t;) tokens.push_back(t);
+    if (static_cast<int>(tokens.size()) != width) {
+      throw IoError(where_line(path, line_no) + ": " + std::to_string(tokens.size()) +
+                    " columns, Properties declares " + std::to_string(width));
+    }
+    out.species[a] = tokens[species_col];
+    std::string text;
+    for (int k = 0; k < 3; ++k) text += tokens[pos_col + k] + " ";
+    if (force_col >= 0) {
+      for (int k = 0; k < 3; ++k) text += tokens[force_col + k] + " ";
+    }
+    if (mass_col >= 0) text += tokens[mass_col];
+    const auto v = parse_numbers(text, where_line(path, line_no));
+    out.positions[a] = Eigen::Vector3d(v[0], v[1], v[2]);
+    if (force_col >= 0) out.forces[a] = Eigen::Vector3d(v[3], v[4], v[5]);
+    if (mass_col >= 0) out.masses[a] = v.back();
+  }
+  return true;
+}
+
+}  // namespace
+
+Structure read_extxyz_structure(const std::string& path) {
+  std::ifstream in = open_text(path);
+  long line_no = 0;
+  int frame = 0;
+  XyzFrame f;
+  if (!next_xyz_frame(in, path, line_no, frame, false, f)) {
+    throw IoError(path + ": no frame (extended XYZ)");
+  }
+  Structure s;
+  s.lattice = f.lattice;
+  s.positions = f.positions;
+  s.symbols = f.species;
+  for (const auto& name : f.species) {
+    const int z = element_of_label(name);
+    if (z == 0) throw IoError(f.where + ": species '" + name + "' is not an element symbol");
+    s.numbers.push_back(z);
+  }
+  s.masses = f.masses;
+  assign_masses(s, {}, path);
+  s.validate(f.where);
+  return s;
+}
+
+Configurations read_extxyz(const std::string& path, const Structure& ideal, double tolerance,
+                           bool skip_first) {
   std::ifstream in = open_text(path);
   Configurations out;
   out.num_atoms = ideal.size();
-  std::string line;
   long line_no = 0;
   int frame = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (util::trim(line).empty()) continue;
-    ++frame;
-    const std::string frame_where = path + ": configuration " + std::to_string(frame) + " (line " +
-                                    std::to_string(line_no) + ")";
-    const auto count_v = parse_numbers(line, where_line(path, line_no));
-    if (count_v.size() != 1 || count_v[0] != std::floor(count_v[0]) || count_v[0] < 1) {
-      throw IoError(where_line(path, line_no) + ": expected the number of atoms, got '" + line +
-                    "'");
-    }
-    const int n = static_cast<int>(count_v[0]);
-    if (!std::getline(in, line))
-      throw IoError(where_line(path, line_no) + ": missing comment line");
-    ++line_no;
-    // key=value pairs, values possibly in double quotes.
-    std::map<std::string, std::string> kv;
-    for (std::size_t i = 0; i < line.size();) {
-      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-      const std::size_t k0 = i;
-      while (i < line.size() && line[i] != '=' &&
-             !std::isspace(static_cast<unsigned char>(line[i])))
-        ++i;
-      std::string key = line.substr(k0, i - k0);
-      std::string value;
-      if (i < line.size() && line[i] == '=') {
-        ++i;
-        if (i < line.size() && line[i] == '"') {
-          const std::size_t close = line.find('"', i + 1);
-          if (close == std::string::npos) {
-            throw IoError(where_line(path, line_no) + ": unterminated quote after '" + key + "='");
-          }
-          value = line.substr(i + 1, close - i - 1);
-          i = close + 1;
-        } else {
-          const std::size_t v0 = i;
-          while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-          value = line.substr(v0, i - v0);
-        }
-      }
-      if (!key.empty()) kv[util::to_lower(key)] = value;
-    }
-    if (!kv.count("lattice")) throw IoError(where_line(path, line_no) + ": no Lattice=\"...\"");
-    const auto lat = parse_numbers(kv["lattice"], where_line(path, line_no) + " (Lattice)");
-    if (lat.size() != 9) throw IoError(where_line(path, line_no) + ": Lattice needs 9 numbers");
+  XyzFrame f;
+  while (next_xyz_frame(in, path, line_no, frame, true, f)) {
+    if (skip_first && frame == 1) continue;
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) {
-        if (std::abs(lat[3 * a + b] - ideal.lattice(a, b)) > 1e-4) {
-          throw UsageError(frame_where + ": its lattice differs from the ideal supercell's (" +
-                           std::to_string(lat[3 * a + b]) + " vs " +
+        if (std::abs(f.lattice(a, b) - ideal.lattice(a, b)) > 1e-4) {
+          throw UsageError(f.where + ": its lattice differs from the ideal supercell's (" +
+                           std::to_string(f.lattice(a, b)) + " vs " +
                            std::to_string(ideal.lattice(a, b)) + " Angstrom)");
         }
       }
-    // Properties=name:type:cols:...
-    const auto props =
-        util::split(kv.count("properties") ? kv["properties"] : "species:S:1:pos:R:3", ':');
-    int col = 0, species_col = -1, pos_col = -1, force_col = -1, width = 0;
-    for (std::size_t k = 0; k + 2 < props.size(); k += 3) {
-      const std::string name = util::to_lower(props[k]);
-      const int cols = std::atoi(props[k + 2].c_str());
-      if (name == "species") species_col = col;
-      if (name == "pos") pos_col = col;
-      if (name == "forces" || name == "force") force_col = col;
-      col += cols;
-    }
-    width = col;
-    if (species_col < 0 || pos_col < 0 || force_col < 0) {
-      throw IoError(where_line(path, line_no) +
-                    ": Properties must name species, pos and forces columns");
-    }
-    double energy = std::numeric_limits<double>::quiet_NaN();
-    if (kv.count("energy")) {
-      energy = parse_numbers(kv["energy"], where_line(path, line_no) + " (energy)").at(0);
-    }
-    std::vector<Eigen::Vector3d> pos(n), force(n);
-    std::vector<int> numbers(n);
-    for (int a = 0; a < n; ++a) {
-      if (!std::getline(in, line)) {
-        throw IoError(frame_where + ": the file ends after " + std::to_string(a) + " of " +
-                      std::to_string(n) + " atoms");
+    std::vector<int> numbers;
+    for (const auto& name : f.species) {
+      numbers.push_back(element_of_label(name));
+      if (numbers.back() == 0) {
+        throw IoError(f.where + ": unknown element '" + name + "'");
       }
-      ++line_no;
-      std::istringstream s(line);
-      std::vector<std::string> tokens;
-      for (std::string t; s >> t;) tokens.push_back(t);
-      if (static_cast<int>(tokens.size()) != width) {
-        throw IoError(where_line(path, line_no) + ": " + std::to_string(tokens.size()) +
-                      " columns, Properties declares " + std::to_string(width));
-      }
-      numbers[a] = atomic_number(tokens[species_col]);
-      if (numbers[a] == 0) {
-        throw IoError(where_line(path, line_no) + ": unknown element '" + tokens[species_col] +
-                      "'");
-      }
-      std::string text;
-      for (int k = 0; k < 3; ++k) text += tokens[pos_col + k] + " ";
-      for (int k = 0; k < 3; ++k) text += tokens[force_col + k] + " ";
-      const auto v = parse_numbers(text, where_line(path, line_no));
-      pos[a] = Eigen::Vector3d(v[0], v[1], v[2]);
-      force[a] = Eigen::Vector3d(v[3], v[4], v[5]);
     }
     std::vector<double> u;
-    const auto site_atom = map_to_ideal(ideal, pos, numbers, tolerance, frame_where, u);
-    std::vector<double> f(3 * out.num_atoms);
+    const auto site_atom = map_to_ideal(ideal, f.positions, numbers, tolerance, f.where, u);
+    std::vector<double> force(3 * out.num_atoms);
     for (int i = 0; i < out.num_atoms; ++i)
-      for (int k = 0; k < 3; ++k) f[3 * i + k] = force[site_atom[i]][k];
-    out.add(u, f, energy);
+      for (int k = 0; k < 3; ++k) force[3 * i + k] = f.forces[site_atom[i]][k];
+    out.add(u, force, f.energy);
   }
   if (out.count() == 0) throw IoError(path + ": no configurations");
   return out;
@@ -506,134 +559,19 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
   return out;
 }
 
-namespace {
-
-// The numbers of a YAML flow sequence "[ a, b, c ]" (optionally after "- " or "key:").
-std::vector<double> yaml_flow(const std::string& text, const std::string& where) {
-  const auto open = text.find('['), close = text.find(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) {
-    throw IoError(where + ": expected a list [ ... ]");
-  }
-  std::string inner = text.substr(open + 1, close - open - 1);
-  std::replace(inner.begin(), inner.end(), ',', ' ');
-  return parse_numbers(inner, where);
-}
-
-int indent_of(const std::string& line) { return static_cast<int>(line.find_first_not_of(' ')); }
-
-}  // namespace
-
 std::pair<IdealStructure, Configurations> read_phonopy_params(const std::string& path) {
-  std::ifstream in = open_text(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) {
-    const auto hash = l.find(" #");
-    if (hash != std::string::npos && l.find('[') == std::string::npos) l = l.substr(0, hash);
-    lines.push_back(l);
+  PhonopyYaml y = read_phonopy_yaml(path);
+  IdealStructure ideal = read_structure(path);
+  if (y.dataset_type == 0) {
+    throw IoError(path + ": no 'displacements' (was it saved without the data set?)");
   }
-  auto where = [&](std::size_t i) { return where_line(path, static_cast<long>(i + 1)); };
-  auto find_top = [&](const std::string& key) -> std::size_t {
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      if (lines[i].rfind(key + ":", 0) == 0) return i;
-    }
-    return lines.size();
-  };
-  auto read_rows3 = [&](std::size_t at) {
-    Eigen::Matrix3d m;
-    for (int r = 0; r < 3; ++r) {
-      const auto v = yaml_flow(lines.at(at + 1 + r), where(at + 1 + r));
-      if (v.size() != 3) throw IoError(where(at + 1 + r) + ": expected 3 numbers");
-      m.row(r) = Eigen::RowVector3d(v[0], v[1], v[2]);
-    }
-    return m;
-  };
-  IdealStructure ideal;
-  const std::size_t pm = find_top("primitive_matrix");
-  if (pm < lines.size()) ideal.primitive_matrix = read_rows3(pm);
-  const std::size_t sm = find_top("supercell_matrix");
-  if (sm < lines.size()) ideal.supercell_matrix = read_rows3(sm).array().round().cast<int>();
-  // A cell block: "  lattice:" with 3 rows, then "  points:" with symbol, coordinates, mass.
-  auto read_cell = [&](std::size_t at, bool need_points) {
-    Structure s;
-    std::size_t i = at + 1;
-    bool have_lattice = false;
-    for (; i < lines.size() && (lines[i].empty() || indent_of(lines[i]) > 0); ++i) {
-      const std::string t = util::trim(lines[i]);
-      if (t == "lattice:") {
-        s.lattice = read_rows3(i);
-        have_lattice = true;
-        i += 3;
-      } else if (t.rfind("- symbol:", 0) == 0) {
-        std::string sym = util::trim(t.substr(9));
-        s.numbers.push_back(atomic_number(sym));
-        if (s.numbers.back() == 0) throw IoError(where(i) + ": unknown element '" + sym + "'");
-        s.masses.push_back(0.0);
-        s.positions.emplace_back(0, 0, 0);
-      } else if (t.rfind("coordinates:", 0) == 0 && !s.positions.empty()) {
-        const auto v = yaml_flow(t, where(i));
-        s.positions.back() = Eigen::Vector3d(v.at(0), v.at(1), v.at(2));
-      } else if (t.rfind("mass:", 0) == 0 && !s.masses.empty()) {
-        s.masses.back() = parse_numbers(t.substr(5), where(i)).at(0);
-      }
-    }
-    if (!have_lattice || (need_points && s.positions.empty())) {
-      throw IoError(where(at) + ": incomplete cell (lattice and points expected)");
-    }
-    for (auto& p : s.positions) p = s.lattice.transpose() * p;  // fractional -> Cartesian
-    return s;
-  };
-  const std::size_t sc = find_top("supercell");
-  if (sc == lines.size()) throw IoError(path + ": no 'supercell:' section");
-  ideal.supercell = read_cell(sc, true);
-  for (auto& m : ideal.supercell.masses) {
-    if (m == 0.0) throw IoError(path + ": an atom of the supercell has no mass");
+  if (!y.has_forces) {
+    throw IoError(path +
+                  ": the displacements have no forces: give the forces as FORCE_SETS "
+                  "(physfit import force-sets --input FORCE_SETS --structure " +
+                  path + ")");
   }
-  ideal.supercell.validate(path + ": supercell");
-  const std::size_t uc = find_top("unit_cell");
-  if (uc < lines.size()) ideal.unit_lattice = read_cell(uc, false).lattice;
-
-  Configurations out;
-  const int n = ideal.supercell.size();
-  out.num_atoms = n;
-  const std::size_t ds = find_top("displacements");
-  if (ds == lines.size()) {
-    throw IoError(path + ": no 'displacements:' section (was it saved without the data set?)");
-  }
-  std::size_t i = ds + 1;
-  while (i < lines.size() && !lines[i].empty() && lines[i][0] == '-') {
-    if (lines[i].rfind("- atom:", 0) != 0) {
-      throw IoError(where(i) +
-                    ": only phonopy's type-1 data set (one displaced atom per "
-                    "supercell, '- atom:') is read; convert type-2 data to DFSET or extended XYZ");
-    }
-    const int atom = static_cast<int>(parse_numbers(lines[i].substr(7), where(i)).at(0)) - 1;
-    if (atom < 0 || atom >= n) throw IoError(where(i) + ": atom index out of range");
-    std::vector<double> u(3 * n, 0.0), f;
-    ++i;
-    for (; i < lines.size() && !lines[i].empty() && lines[i][0] == ' '; ++i) {
-      const std::string t = util::trim(lines[i]);
-      if (t == "displacement:") {
-        const auto v = yaml_flow(lines.at(i + 1), where(i + 1));
-        for (int a = 0; a < 3; ++a) u[3 * atom + a] = v.at(a);
-        ++i;
-      } else if (t == "forces:") {
-        for (int k = 0; k < n; ++k) {
-          const auto v = yaml_flow(lines.at(i + 1 + k), where(i + 1 + k));
-          if (v.size() != 3) throw IoError(where(i + 1 + k) + ": expected 3 force components");
-          f.insert(f.end(), v.begin(), v.end());
-        }
-        i += n;
-      }
-    }
-    if (static_cast<int>(f.size()) != 3 * n) {
-      throw IoError(path + ": displacement of atom " + std::to_string(atom + 1) +
-                    " has no forces (run phonopy with the forces first)");
-    }
-    out.add(u, f, std::numeric_limits<double>::quiet_NaN());
-  }
-  if (out.count() == 0) throw IoError(path + ": the data set has no displacements");
-  out.energies.clear();
-  return {ideal, out};
+  return {ideal, y.configurations};
 }
 
 }  // namespace physfit::fc

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "physfit/error.hpp"
+#include "physfit/fc/structure_io.hpp"
 #include "physfit/io/atomic_write.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/util/strings.hpp"
@@ -65,6 +66,13 @@ void write_force_constants_text(const std::string& path, const Crystal& crystal,
     }
   }
   io::write_file_atomic(path, out);
+}
+
+void write_structure_exports(const std::string& dir, const IdealStructure& ideal,
+                             const Crystal& crystal) {
+  write_phonopy_yaml(dir + "/phonopy.yaml", ideal, crystal);
+  write_poscar(dir + "/SPOSCAR", crystal.supercell(), "supercell (physfit)");
+  write_poscar(dir + "/PPOSCAR", crystal.primitive(), "primitive cell (physfit)");
 }
 
 Eigen::MatrixXd read_force_constants_text(const std::string& path, const Crystal& crystal) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -304,6 +305,23 @@ Dataset File::create_dataset_typed(const std::string& name, const std::vector<st
   return d;
 }
 
+Dataset File::write_strings(const std::string& name, const std::vector<std::string>& values) const {
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size());
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  detail::check(type.id(), "cannot create an HDF5 string type");
+  detail::check(H5Tset_size(type.id(), width), "cannot size an HDF5 string type");
+  H5Tset_strpad(type.id(), H5T_STR_NULLPAD);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  Dataset d = create_dataset_typed(name, {static_cast<std::int64_t>(values.size())}, type.id());
+  std::vector<char> buffer(values.size() * width, '\0');
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    std::memcpy(buffer.data() + k * width, values[k].data(), values[k].size());
+  }
+  d.transfer_rows(true, 0, rank_ == 0 ? d.rows() : 0, buffer.data(), type.id());
+  return d;
+}
+
 Group File::create_group(const std::string& name) const {
   Handle lcpl = link_creation_list();
   const hid_t id = H5Gcreate2(this->id(), name.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT);
@@ -430,6 +448,43 @@ Handle select_rows(hid_t file_space, const std::vector<std::int64_t>& shape, std
 }
 
 }  // namespace
+
+std::vector<std::string> Dataset::read_strings() const {
+  require_rank(1);
+  Handle type(H5Dget_type(id()), H5Tclose);
+  detail::check(type.id(), "cannot read the type of " + where());
+  if (H5Tget_class(type.id()) != H5T_STRING) {
+    throw IoError(where() + " is " + dtype_name(type.id()) + ", expected strings");
+  }
+  const std::size_t n = static_cast<std::size_t>(rows());
+  std::vector<std::string> out(n);
+  if (H5Tis_variable_str(type.id()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.id(), H5T_VARIABLE);
+    H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
+    std::vector<char*> text(n, nullptr);
+    transfer_rows(false, 0, rows(), text.data(), mem.id());
+    for (std::size_t k = 0; k < n; ++k) {
+      out[k] = text[k] ? text[k] : "";
+      H5free_memory(text[k]);
+    }
+    return out;
+  }
+  const std::size_t width = H5Tget_size(type.id());
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.id(), width);
+  H5Tset_strpad(mem.id(), H5T_STR_NULLPAD);
+  H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
+  std::vector<char> buffer(n * width + 1, '\0');
+  transfer_rows(false, 0, rows(), buffer.data(), mem.id());
+  for (std::size_t k = 0; k < n; ++k) {
+    std::string v(buffer.data() + k * width, width);
+    v.resize(std::strlen(v.c_str()));
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    out[k] = v;
+  }
+  return out;
+}
 
 void Dataset::transfer_rows(bool write, std::int64_t begin, std::int64_t count, void* buffer,
                             hid_t type) const {

@@ -23,19 +23,33 @@
 namespace physfit::fc {
 
 /// Atoms in a periodic cell (eV, Angstrom, amu).
+///
+/// Each atom has a species: a name (`symbols`: an element symbol such as "Ga", or a label
+/// that starts with one, such as "Fe1" and "Fe2" for two kinds of iron), an atomic number and
+/// a mass. Atoms are of the same species, for symmetry, only when all three agree.
 struct Structure {
   Eigen::Matrix3d lattice = Eigen::Matrix3d::Identity();  ///< rows are lattice vectors
   std::vector<Eigen::Vector3d> positions;                 ///< Cartesian, Angstrom
   std::vector<int> numbers;                               ///< atomic numbers
   std::vector<double> masses;                             ///< amu
+  /// Species names, one per atom; empty means the element symbols of `numbers`.
+  std::vector<std::string> symbols;
 
   int size() const { return static_cast<int>(positions.size()); }
+  /// The species name of atom i: symbols[i], or the element symbol of numbers[i].
+  std::string symbol(int i) const;
+  /// Fills `symbols` from `numbers` where it is empty.
+  void fill_symbols();
   /// Fractional coordinates of atom i in this lattice.
   Eigen::Vector3d fractional(int i) const;
   /// Throws UsageError naming `where` if sizes differ, the lattice is singular, a mass is not
   /// positive or a value is not finite.
   void validate(const std::string& where) const;
 };
+
+/// spglib type ids (1, 2, ...) of the atoms of `s`, in order of first appearance: atoms share
+/// an id only when their species name, atomic number and mass (to 1e-6 amu) agree.
+std::vector<int> species_types(const Structure& s);
 
 /// One space-group operation of the primitive cell: f' = rotation f + translation
 /// (fractional coordinates of the primitive lattice), and the same rotation in Cartesian

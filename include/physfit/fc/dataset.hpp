@@ -11,6 +11,8 @@
 ///     /structure/positions         [n, 3]   ideal Cartesian positions
 ///     /structure/numbers           [n]      atomic numbers
 ///     /structure/masses            [n]      amu
+///     /structure/symbols           [n]      species names (strings; optional: absent in
+///                                           older files, then the element symbols)
 ///     /structure/primitive_lattice [3, 3]   optional: primitive lattice vectors as rows, or
 ///     /structure/unit_lattice      [3, 3]   optional: with primitive_matrix as phonopy's
 ///     /structure/primitive_matrix  [3, 3]     primitive = primitive_matrix^T unit cell
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "physfit/fc/crystal.hpp"
+#include "physfit/fc/elements.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/mpi/comm.hpp"
 
@@ -92,8 +95,14 @@ std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::V
 
 /// Extended XYZ as ASE writes it (Lattice="...", Properties=species:S:1:pos:R:3:forces:R:3,
 /// energy=...): absolute positions in Angstrom, forces in eV/Angstrom. Atoms are mapped to
-/// the ideal supercell within `tolerance`.
-Configurations read_extxyz(const std::string& path, const Structure& ideal, double tolerance);
+/// the ideal supercell within `tolerance`; with `skip_first` the first frame (the ideal
+/// structure itself) is not a configuration.
+Configurations read_extxyz(const std::string& path, const Structure& ideal, double tolerance,
+                           bool skip_first = false);
+
+/// The first frame of an extended XYZ file as a structure (species from its species column,
+/// masses from a masses column or the standard atomic weights).
+Structure read_extxyz_structure(const std::string& path);
 
 /// ALAMODE's DFSET: per configuration, num_atoms lines "ux uy uz fx fy fz" in the order of
 /// the ideal structure (Bohr and Ry/Bohr by default); lines starting with '#' are comments.
@@ -104,10 +113,7 @@ Configurations read_dfset(const std::string& path, const Structure& ideal, Dfset
 Configurations read_force_sets(const std::string& path, const Structure& ideal);
 
 /// phonopy's phonopy_params.yaml: the supercell, unit cell and primitive matrix, and the
-/// displacement data set (type 1) with forces.
+/// displacement data set (type 1 or 2) with forces (structure_io.hpp reads the file).
 std::pair<IdealStructure, Configurations> read_phonopy_params(const std::string& path);
-
-/// The atomic number of an element symbol ("Si" -> 14); 0 if unknown.
-int atomic_number(const std::string& symbol);
 
 }  // namespace physfit::fc

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "physfit/fc/crystal.hpp"
+#include "physfit/fc/dataset.hpp"
 
 namespace physfit::fc {
 
@@ -26,6 +27,12 @@ void write_force_constants_text(const std::string& path, const Crystal& crystal,
 /// compact form is expanded with the crystal's translations. IoError names file and line.
 Eigen::MatrixXd read_force_constants_text(const std::string& path, const Crystal& crystal);
 
+/// Writes the structure files that go with FORCE_CONSTANTS, in folder `dir`: `phonopy.yaml`
+/// (unit cell, primitive and supercell matrices, supercell, species and masses: phonopy.load
+/// reads it with FORCE_CONSTANTS, structure_io.hpp), `SPOSCAR` (the supercell in physfit's atom
+/// order) and `PPOSCAR` (the primitive cell), VASP 5 POSCARs with the species names.
+void write_structure_exports(const std::string& dir, const IdealStructure& ideal,
+                             const Crystal& crystal);
 /// Writes phonopy's force_constants.hdf5 (dataset force_constants, p2s_map, physical_unit).
 void write_force_constants_hdf5(const std::string& path, const Crystal& crystal,
                                 const Eigen::MatrixXd& fc2, bool compact);

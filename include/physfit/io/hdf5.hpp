@@ -118,6 +118,10 @@ class File {
   /// **Collective** on parallel files.
   template <class T>
   Dataset create_dataset(const std::string& name, const std::vector<std::int64_t>& shape) const;
+  /// Creates a 1-D dataset of strings (fixed length: the longest, UTF-8, null-padded; h5py
+  /// reads it with `.asstr()`) and writes `values`. **Collective** on parallel files: every
+  /// rank passes the same values, rank 0's are written.
+  Dataset write_strings(const std::string& name, const std::vector<std::string>& values) const;
   /// Creates a group and any missing parents. **Collective** on parallel files.
   Group create_group(const std::string& name) const;
   /// Opens an existing group ("/" for the root).
@@ -194,6 +198,10 @@ class Dataset {
     transfer_rows(false, 0, rows(), out.data(), native_type<T>());
     return out;
   }
+  /// Reads a 1-D dataset of strings, fixed or variable length (trailing NULs and, for
+  /// space-padded strings, spaces removed). IoError naming file and dataset if it is not one.
+  /// **Collective** on parallel files.
+  std::vector<std::string> read_strings() const;
   /// Writes rows [begin, begin + count) from `data`. **Collective** on parallel files.
   template <class T>
   void write_rows(std::int64_t begin, std::int64_t count, const T* data) const {

@@ -139,6 +139,21 @@ TEST(Hdf5Attributes, RoundTripStringsNumbersAndArrays) {
   EXPECT_THROW(io::get_string_attribute(d.id(), "mass"), IoError);
 }
 
+TEST(Hdf5File, StringDatasetsRoundTripAndOtherTypesAreRefused) {
+  const std::string path = test::scratch_dir() + "/strings.h5";
+  io::File f = io::File::create(path);
+  const std::vector<std::string> names{"Ga", "N", "", "Fe1", "Å-site"};
+  f.write_strings("/structure/symbols", names);
+  f.create_dataset<double>("/x", {2});
+  f.close();
+  const io::File g = io::File::open(path);
+  const io::Dataset d = g.dataset("/structure/symbols");
+  EXPECT_EQ(d.dtype(), "string");
+  EXPECT_EQ(d.shape(), (std::vector<std::int64_t>{5}));
+  EXPECT_EQ(d.read_strings(), names);
+  EXPECT_THROW(g.dataset("/x").read_strings(), IoError);
+}
+
 TEST(OutputFile, CommitsUnderTheRealNameWithProvenance) {
   const std::string path = test::scratch_dir() + "/result.h5";
   {
