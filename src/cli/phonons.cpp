@@ -57,9 +57,12 @@ std::string matrix_text(const Eigen::Matrix3d& m) {
   std::ostringstream s;
   s.precision(6);
   s << "[";
+  const double scale = m.cwiseAbs().maxCoeff();
   for (int a = 0; a < 3; ++a) {
     s << (a ? "; " : "");
-    for (int b = 0; b < 3; ++b) s << (b ? " " : "") << m(a, b);
+    // Rounding noise of the symmetrisation (1e-33 next to 5) printed as 0.
+    for (int b = 0; b < 3; ++b)
+      s << (b ? " " : "") << (std::abs(m(a, b)) > 1e-12 * scale ? m(a, b) : 0.0);
   }
   s << "]";
   return s.str();

@@ -147,7 +147,8 @@ std::vector<int> independent_atoms(const Crystal& crystal) {
 }
 
 NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::string& where,
-                     double tolerance) {
+                     double tolerance, const std::vector<std::string>* atom_where) {
+  auto at = [&](int atom) { return atom_where ? (*atom_where)[atom] : where; };
   const int np = crystal.num_primitive();
   if (static_cast<int>(nac.born.size()) != np) {
     throw UsageError(where + ": Born charges of " + std::to_string(nac.born.size()) +
@@ -209,7 +210,7 @@ NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::stri
     const double dev = largest_difference(nac.born[i], site, &k);
     check.born_symmetry_deviation = std::max(check.born_symmetry_deviation, dev);
     if (dev > tolerance) {
-      throw UsageError(where + ": the Born charge of atom " + element_label(crystal, i) +
+      throw UsageError(at(i) + ": the Born charge of atom " + element_label(crystal, i) +
                        " breaks its site symmetry in space group " + crystal.international() +
                        ": Z*" + kComponents[k] + " is " + format_number(nac.born[i](k / 3, k % 3)) +
                        " where the site symmetry gives " + format_number(site(k / 3, k % 3)) +
@@ -232,7 +233,7 @@ NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::stri
     const double dev = largest_difference(nac.born[i], born[i], &k);
     check.born_symmetry_deviation = std::max(check.born_symmetry_deviation, dev);
     if (dev > tolerance) {
-      throw UsageError(where + ": the Born charge of atom " + element_label(crystal, i) +
+      throw UsageError(at(i) + ": the Born charge of atom " + element_label(crystal, i) +
                        " does not follow from those of its symmetry-equivalent atoms in space "
                        "group " +
                        crystal.international() + ": Z*" + kComponents[k] + " is " +
@@ -365,7 +366,13 @@ NacParameters read_born(const std::string& path, const Crystal& crystal, NacChec
       break;
     }
   }
-  const NacCheck c = prepare_nac(nac, crystal, path);
+  std::vector<std::string> atom_where(crystal.num_primitive());
+  for (int i = 0; i < crystal.num_primitive(); ++i) {
+    for (int k = 0; k < ni; ++k) {
+      if (independent[k] == s.equivalent[i]) atom_where[i] = path + ":" + std::to_string(3 + k);
+    }
+  }
+  const NacCheck c = prepare_nac(nac, crystal, path, kNacSymmetryTolerance, &atom_where);
   if (check) *check = c;
   return nac;
 }

@@ -88,8 +88,10 @@ std::vector<int> independent_atoms(const Crystal& crystal);
 /// the mean Z* subtracted from every atom (acoustic sum rule: charge neutrality). UsageError
 /// naming `where` if an atom's Z* or epsilon differs from its symmetrised value by more than
 /// `tolerance`, if epsilon is not positive definite, or sizes do not fit the crystal.
+/// `atom_where`, if given, names the origin of each atom's Z* in messages (e.g. "BORN:3").
 NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::string& where,
-                     double tolerance = kNacSymmetryTolerance);
+                     double tolerance = kNacSymmetryTolerance,
+                     const std::vector<std::string>* atom_where = nullptr);
 
 /// Reads phonopy's BORN file for the crystal's primitive cell: line 1 is the unit factor
 /// (optionally followed by G_cutoff and Lambda), or anything else (a comment) for the default
