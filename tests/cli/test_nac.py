@@ -71,8 +71,8 @@ BORNS = {
 
 
 def spring(zi, zj, r):
-    """Longitudinal and transverse spring constants (eV/A^2) of a pair at distance r."""
-    a = 12.0 if zi != zj else 3.0 * (1.0 + 0.1 * (zi % 7))
+    """Longitudinal and transverse spring constants (eV/A^2) of pairs at distances r."""
+    a = np.where(zi != zj, 12.0, 3.0 * (1.0 + 0.1 * (zi % 7)))
     kl = a * np.exp(-(r - 2.0) / 0.6)
     return kl, 0.15 * kl
 
@@ -86,16 +86,16 @@ def pair_force_constants(cell, cutoff):
     r = range(-2, 3)
     shifts = np.array([[a, b, c] for a in r for b in r for c in r]) @ lat
     for i in range(n):
-        for j in range(n):
-            d = pos[j] - pos[i] + shifts
-            dist = np.linalg.norm(d, axis=1)
-            for v, length in zip(d[(dist > 1e-8) & (dist < cutoff)],
-                                 dist[(dist > 1e-8) & (dist < cutoff)]):
-                e = v / length
-                kl, kt = spring(z[i], z[j], length)
-                block = -(kl * np.outer(e, e) + kt * (np.eye(3) - np.outer(e, e)))
-                fc[i, j] += block
-                fc[i, i] -= block
+        d = pos[None, :, :] - pos[i] + shifts[:, None, :]  # [image, j, 3]
+        dist = np.linalg.norm(d, axis=2)
+        keep = (dist > 1e-8) & (dist < cutoff)
+        image, j = np.nonzero(keep)
+        e = d[image, j] / dist[image, j][:, None]
+        kl, kt = spring(z[i], z[j], dist[image, j])
+        ee = e[:, :, None] * e[:, None, :]
+        block = -(kl[:, None, None] * ee + kt[:, None, None] * (np.eye(3) - ee))
+        np.add.at(fc[i], j, block)
+        fc[i, i] -= block.sum(axis=0)
     return fc
 
 
