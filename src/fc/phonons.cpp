@@ -142,11 +142,12 @@ Eigen::MatrixXcd DynamicalMatrix::at(const Eigen::Vector3d& q,
                                      const std::optional<Eigen::Vector3d>& q_direction) const {
   const int m = 3 * num_primitive_;
   const Eigen::Vector3d q_cart = reciprocal_ * q;
+  const bool gamma = q_cart.norm() < kGammaTolerance;
+  // The direction of approach matters at Gamma only (phonopy's callers pass it there alone).
   std::optional<Eigen::Vector3d> direction;
-  if (q_direction && (reciprocal_ * *q_direction).norm() >= kGammaTolerance) {
+  if (gamma && q_direction && (reciprocal_ * *q_direction).norm() >= kGammaTolerance) {
     direction = reciprocal_ * *q_direction;
   }
-  const bool gamma = q_cart.norm() < kGammaTolerance;
   // phonopy: no correction at Gamma without a direction of approach.
   const NacMethod method = (gamma && !direction) ? NacMethod::kNone : method_;
   const bool short_range = method == NacMethod::kGonze;

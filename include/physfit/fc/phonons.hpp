@@ -34,9 +34,8 @@ class DynamicalMatrix {
   /// The dynamical matrix (3 np x 3 np, eV/(Angstrom^2 amu)) at q in reduced coordinates of the
   /// primitive reciprocal lattice. With a non-analytic correction, `q_direction` (reduced, as
   /// phonopy's q_direction; only its direction matters) is the direction of approach used
-  /// where q is Gamma (|q| < 1e-5 1/Angstrom; for Gonze-Lee, also where q is another
-  /// reciprocal lattice vector); elsewhere it is ignored. At Gamma without a direction no
-  /// non-analytic term is added, as phonopy.
+  /// where q is Gamma (|q| < 1e-5 1/Angstrom); elsewhere it is ignored. At Gamma without a
+  /// direction no non-analytic term is added, as phonopy.
   Eigen::MatrixXcd at(const Eigen::Vector3d& q,
                       const std::optional<Eigen::Vector3d>& q_direction = std::nullopt) const;
   /// Frequencies in THz, ascending; an imaginary mode is given as a negative frequency.
