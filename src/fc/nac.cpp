@@ -381,15 +381,15 @@ void write_born(const std::string& path, const NacParameters& nac, const Crystal
   const std::vector<int> independent = independent_atoms(crystal);
   std::string out;
   char b[512];
-  std::snprintf(b, sizeof b, "%.15g", nac.factor);
+  std::snprintf(b, sizeof b, "%.16g", nac.factor);
   out += b;
   if (nac.g_cutoff > 0 || nac.lambda > 0) {
     const double g =
         nac.g_cutoff > 0 ? nac.g_cutoff : default_g_cutoff(volume_of(crystal.primitive().lattice));
-    std::snprintf(b, sizeof b, " %.15g", g);
+    std::snprintf(b, sizeof b, " %.16g", g);
     out += b;
     if (nac.lambda > 0) {
-      std::snprintf(b, sizeof b, " %.15g", nac.lambda);
+      std::snprintf(b, sizeof b, " %.16g", nac.lambda);
       out += b;
     }
   }
@@ -398,7 +398,8 @@ void write_born(const std::string& path, const NacParameters& nac, const Crystal
   out += " (physfit)\n";
   auto line = [&](const Eigen::Matrix3d& m) {
     for (int k = 0; k < 9; ++k) {
-      std::snprintf(b, sizeof b, "%s%.15f", k ? " " : "", m(k / 3, k % 3));
+      const double v = m(k / 3, k % 3);  // rounding noise of the symmetrisation written as 0
+      std::snprintf(b, sizeof b, "%s%.15f", k ? " " : "", std::abs(v) < 1e-13 ? 0.0 : v);
       out += b;
     }
     out += "\n";

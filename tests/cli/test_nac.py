@@ -283,8 +283,17 @@ class FitExportsAndModel(unittest.TestCase):
         exports = os.path.join(d, "exports")
         os.makedirs(exports)
         model = os.path.join(d, "fc.h5")
+        # A bad BORN ends every rank with its error before the fit.
+        bad = os.path.join(d, "BORN_bad")
+        with open(bad, "w") as f:
+            f.write(BORNS["gan"].replace("-2.6 0 0 0 -2.6 0 0 0 -2.7", "-2.6 0 0 0 -2.6"))
+        r = physfit("fc", "--data", data, "--cutoffs=-1", "--folds", 0, "--born", bad,
+                    "--output", model, ranks=2)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("BORN_bad:4", r.stderr)
+        self.assertFalse(os.path.exists(model))
         r = physfit("fc", "--data", data, "--cutoffs=-1", "--folds", 0, "--born", c.born,
-                    "--output", model, "--export-dir", exports, "--exports", "phonopy")
+                    "--output", model, "--export-dir", exports, "--exports", "phonopy", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         # The model carries /nac; the export folder a BORN that phonopy reads back.
         with h5py.File(model) as f:
