@@ -3,7 +3,8 @@
 physfit_add_tests(fc_unit_tests SOURCES
   unit/fc/test_clusters.cpp
   unit/fc/test_crystal.cpp
-  unit/fc/test_fit.cpp)
+  unit/fc/test_fit.cpp
+  unit/fc/test_nac.cpp)
 # Structure formats (issue 10): files written by phonopy and ASE at test time, read by physfit.
 set(PHYSFIT_FORMAT_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/formats)
 add_test(NAME data.MakeFormatFiles
@@ -45,6 +46,18 @@ foreach(line IN LISTS _fc_formats_classes)
   add_test(NAME fc_formats_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_formats.${cls}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
   set_tests_properties(fc_formats_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE}")
+endforeach()
+
+# Polar crystals (issue 10, point 5): the non-analytic correction against phonopy, computed in
+# the test from crystals, force constants and BORN files it makes (no silicon data needed).
+file(STRINGS cli/test_nac.py _fc_nac_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_nac.py)
+foreach(line IN LISTS _fc_nac_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_nac.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_nac.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_nac.${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE}")
 endforeach()
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
@@ -11,6 +12,7 @@
 #include "physfit/fc/exports.hpp"
 #include "physfit/fc/fit.hpp"
 #include "physfit/fc/model.hpp"
+#include "physfit/fc/nac.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/lasso/gram.hpp"
 #include "physfit/log/log.hpp"
@@ -33,6 +35,28 @@ struct Phase {
   double seconds;
   double peak_mb;
 };
+
+// --born: phonopy's BORN for the model (/nac) and the exports (BORN next to FORCE_CONSTANTS).
+// Read on every rank inside a guarded phase: small, and an error ends every rank.
+std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Values& o,
+                                         const fc::Crystal& crystal) {
+  const auto path = o.get<std::string>("born");
+  if (path.empty()) return std::nullopt;
+  fc::NacCheck check;
+  auto nac = mpi::guarded(comm, [&] { return fc::read_born(path, crystal, &check); });
+  std::string atoms;
+  for (int i : check.independent_atoms) atoms += (atoms.empty() ? "" : ",") + std::to_string(i + 1);
+  log::info("fc: Born charges of independent atoms ", atoms, " and the dielectric tensor from '",
+            path, "' (unit factor ", nac.factor, "), stored in the model's /nac");
+  if (check.charge_sum.cwiseAbs().maxCoeff() > 1e-3) {
+    log::warning("fc: the Born charges of '", path,
+                 "' do not sum to zero over the primitive "
+                 "cell (largest component ",
+                 check.charge_sum.cwiseAbs().maxCoeff(),
+                 "); each atom's charge was shifted by the mean, as phonopy does");
+  }
+  return nac;
+}
 
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
@@ -73,6 +97,7 @@ void run(Context& ctx) {
     log::warning("fc: the supercell shape breaks ", crystal.dropped_operations(),
                  " operations of the primitive space group; they are not used");
   }
+  const std::optional<fc::NacParameters> nac = born_of(comm, o, crystal);
   phase("symmetry");
   fc::ClusterOptions copt;
   copt.cutoffs = cutoffs;
@@ -272,6 +297,7 @@ void run(Context& ctx) {
     mpi::guarded(comm, [&] {
       if (!out.writes_here()) return;
       fc::write_model(out.file(), setup.ideal, *space, r.z);
+      if (nac) fc::write_nac_hdf5(out.file(), *nac);
       const io::Group g = out.file().create_group("/fit");
       io::set_attribute(g.id(), "method", fc::method_name(method));
       io::set_attribute(g.id(), "lambda", r.lambda);
@@ -319,6 +345,7 @@ void run(Context& ctx) {
                            "': use phonopy, phonopy-hdf5, phono3py, shengbte");
         }
       }
+      if (nac) fc::write_born(dir + "/BORN", *nac, crystal);  // phonopy and phono3py read it
     });
     log::info("fc: exports written to '", dir, "'");
   }
@@ -372,7 +399,9 @@ Command fc_command() {
       "in one run. Each rank builds the sensitivity rows of its own configurations and adds\n"
       "them to an exact Gram (the same bits on any number of ranks), or keeps them (storage =\n"
       "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
-      "phonopy, phono3py and ShengBTE.";
+      "phonopy, phono3py and ShengBTE. For a polar crystal, --born BORN (phonopy's file: Born\n"
+      "effective charges and dielectric tensor) is checked against the crystal's symmetry and\n"
+      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
@@ -444,6 +473,10 @@ Command fc_command() {
                                        "PPOSCAR), phonopy-hdf5, phono3py, shengbte")
         .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"});
     opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
+    opts.add<std::string>("born",
+                          "phonopy BORN file of a polar crystal: stored in the model (/nac) and "
+                          "written to the export folder ('' for none)")
+        .default_value(std::string());
     opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");
   };
   c.run = run;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "import_fc.hpp"
@@ -10,6 +11,7 @@
 #include "physfit/error.hpp"
 #include "physfit/fc/exports.hpp"
 #include "physfit/fc/model.hpp"
+#include "physfit/fc/nac.hpp"
 #include "physfit/fc/phonons.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
@@ -24,6 +26,7 @@ struct Model {
   fc::IdealStructure ideal;
   std::unique_ptr<fc::Crystal> crystal;
   Eigen::MatrixXd fc2;
+  std::optional<fc::NacParameters> nac;  // /nac of a model file
 };
 
 // A physfit model file, or a phonopy FORCE_CONSTANTS with the structure from `structure`.
@@ -47,8 +50,89 @@ Model load(const std::string& path, const std::string& structure, double symprec
     m.fc2 = std::move(fc2);
     m.crystal = std::make_unique<fc::Crystal>(m.ideal.supercell,
                                               m.ideal.resolve_primitive_lattice(symprec), symprec);
+    m.nac = fc::read_nac_hdf5(path);
   }
   return m;
+}
+
+std::string matrix_text(const Eigen::Matrix3d& m) {
+  std::ostringstream s;
+  s.precision(6);
+  s << "[";
+  const double scale = m.cwiseAbs().maxCoeff();
+  for (int a = 0; a < 3; ++a) {
+    s << (a ? "; " : "");
+    // Rounding noise of the symmetrisation (1e-33 next to 5) printed as 0.
+    for (int b = 0; b < 3; ++b)
+      s << (b ? " " : "") << (std::abs(m(a, b)) > 1e-12 * scale ? m(a, b) : 0.0);
+  }
+  s << "]";
+  return s.str();
+}
+
+// The non-analytic correction: Born data from --born, else the model's /nac; the method from
+// --nac-method (auto: the model's, else Gonze-Lee). Logs what is applied; nullopt for none.
+std::optional<fc::NacParameters> nac_of(const config::Values& o, const Model& m) {
+  const auto born = o.get<std::string>("born");
+  const auto method = o.get<std::string>("nac-method");
+  std::optional<fc::NacParameters> nac;
+  fc::NacCheck check;
+  if (!born.empty()) {
+    nac = fc::read_born(born, *m.crystal, &check);
+    nac->method = fc::NacMethod::kGonze;
+    if (m.nac) log::info("phonons: --born '", born, "' replaces the Born data of the model");
+  } else if (m.nac) {
+    nac = m.nac;
+    check = fc::prepare_nac(*nac, *m.crystal, nac->source);
+  }
+  if (method == "none") {
+    if (nac) log::info("phonons: non-analytic correction: none (--nac-method none)");
+    return std::nullopt;
+  }
+  if (!nac) {
+    if (method != "auto") {
+      throw UsageError("--nac-method " + method +
+                       " needs Born effective charges and the dielectric tensor: give --born "
+                       "BORN (phonopy's file), or a model written by 'physfit fc --born'");
+    }
+    return std::nullopt;
+  }
+  if (method != "auto") nac->method = fc::parse_nac_method(method, "--nac-method");
+  const Eigen::Matrix3d& sum = check.charge_sum;
+  if (sum.cwiseAbs().maxCoeff() > 1e-3) {
+    log::warning("phonons: the Born charges of '", nac->source, "' sum to ", matrix_text(sum),
+                 " over the primitive cell, not zero; each atom's charge was shifted by ",
+                 matrix_text(-sum / m.crystal->num_primitive()),
+                 " (charge neutrality, as phonopy does)");
+  }
+  std::string atoms;
+  for (int i : check.independent_atoms) atoms += (atoms.empty() ? "" : ",") + std::to_string(i + 1);
+  log::info("phonons: non-analytic correction: ",
+            nac->method == fc::NacMethod::kGonze
+                ? "Gonze and Lee, PRB 55, 10355 (1997), dipole-dipole Ewald sum"
+                : "Wang et al., J. Phys.: Condens. Matter 22, 202201 (2010), mixed space",
+            "; Born charges and dielectric tensor from '", nac->source, "' (independent atoms ",
+            atoms, ", unit factor ", nac->factor, ", epsilon ", matrix_text(nac->epsilon),
+            ", largest symmetrisation change ",
+            std::max(check.born_symmetry_deviation, check.epsilon_symmetry_deviation), ")");
+  return nac;
+}
+
+// --q-direction: 3 reduced coordinates, or none.
+std::optional<Eigen::Vector3d> q_direction_of(const config::Values& o) {
+  const auto v = o.get<std::vector<double>>("q-direction");
+  if (v.empty()) return std::nullopt;
+  if (v.size() != 3) {
+    throw UsageError(
+        "--q-direction needs 3 numbers (reduced coordinates of the reciprocal "
+        "lattice), got " +
+        std::to_string(v.size()));
+  }
+  const Eigen::Vector3d d(v[0], v[1], v[2]);
+  if (!d.allFinite() || d.norm() == 0) {
+    throw UsageError("--q-direction must be a finite, non-zero vector");
+  }
+  return d;
 }
 
 fc::BandPath path_of(const config::Values& o) {
@@ -82,6 +166,7 @@ void run(Context& ctx) {
     util::Json points = util::Json::object();
     int bands = 0;
     double min_frequency = 0;
+    std::string nac = "none";
   };
   const io::Provenance provenance = ctx.provenance();  // collective: before rank 0 works alone
   const Result result = mpi::guarded(comm, [&] {
@@ -89,13 +174,20 @@ void run(Context& ctx) {
     if (!comm.is_root()) return res;
     const fc::StructureOptions sopts = structure_options(o);
     const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
-    const fc::DynamicalMatrix d(*m.crystal, m.fc2, symprec);
+    const std::optional<fc::NacParameters> nac = nac_of(o, m);
+    const std::optional<Eigen::Vector3d> q_direction = q_direction_of(o);
+    const fc::DynamicalMatrix d(*m.crystal, m.fc2, symprec, nac ? &*nac : nullptr);
+    if (const auto* dd = d.dipole_dipole()) {
+      log::info("phonons: Gonze-Lee sum over ", dd->num_g_vectors(), " G-vectors within ",
+                dd->g_cutoff(), " 1/A, Lambda ", dd->lambda(), " 1/A");
+    }
+    res.nac = fc::nac_method_name(d.nac_method());
     const fc::BandPath path = path_of(o);
     const fc::Bands bands = fc::band_structure(d, *m.crystal, path);
     res.bands = d.num_bands();
     res.min_frequency = bands.frequencies.minCoeff();
     for (const auto& label : o.get<std::vector<std::string>>("qpoints")) {
-      const Eigen::VectorXd f = d.frequencies(fc::fcc_point(label));
+      const Eigen::VectorXd f = d.frequencies(fc::fcc_point(label), q_direction);
       res.points[label] = util::Json::array(std::vector<double>(f.data(), f.data() + f.size()));
       std::ostringstream s;
       s.precision(6);
@@ -113,7 +205,9 @@ void run(Context& ctx) {
                                ? o.get<std::string>("structure")
                                : o.get<std::string>("reference-structure"),
                            symprec, sopts);
-      const fc::DynamicalMatrix dr(*r.crystal, r.fc2, symprec);
+      // The reference gets the same non-analytic correction (same primitive cell).
+      const bool same_nac = nac && r.crystal->num_primitive() == m.crystal->num_primitive();
+      const fc::DynamicalMatrix dr(*r.crystal, r.fc2, symprec, same_nac ? &*nac : nullptr);
       ref = std::make_unique<fc::Bands>(fc::band_structure(dr, *r.crystal, path));
       double worst = 0;
       for (Eigen::Index k = 0; k < bands.frequencies.size(); ++k) {
@@ -177,6 +271,7 @@ void run(Context& ctx) {
   ctx.summary["frequencies"] = result.points;
   ctx.summary["bands"] = result.bands;
   ctx.summary["min_frequency"] = result.min_frequency;
+  ctx.summary["nac"] = result.nac;
 }
 
 }  // namespace
@@ -190,7 +285,13 @@ Command phonons_command() {
       "or phonopy's FORCE_CONSTANTS with --structure), spreading each supercell constant over\n"
       "the shortest periodic images as phonopy does, and prints the frequencies (THz) at the\n"
       "given special points, the bands along a path and the density of states on a mesh. With\n"
-      "--png it draws the band structure, with --reference another model's bands dashed.";
+      "--png it draws the band structure, with --reference another model's bands dashed.\n"
+      "Polar crystals: with Born effective charges and the dielectric tensor (--born, phonopy's\n"
+      "BORN file, or a model written by 'physfit fc --born') the non-analytic correction is\n"
+      "added as phonopy adds it: Gonze and Lee's dipole-dipole Ewald sum (default) or Wang et\n"
+      "al.'s mixed-space term. At Gamma the LO-TO splitting depends on the direction of\n"
+      "approach: the printed Gamma point uses --q-direction (without it, no correction there,\n"
+      "as phonopy); along a band path a Gamma point takes its segment's direction.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("fc", "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
@@ -231,6 +332,20 @@ Command phonons_command() {
         .default_value(std::string());
     opts.add<std::string>("reference-label", "legend of the reference")
         .default_value(std::string("reference"));
+    opts.add<std::string>("born",
+                          "phonopy BORN file (unit factor or comment, dielectric tensor, Born "
+                          "charges of the symmetry-independent atoms) for the non-analytic "
+                          "correction ('' for none, or the model's /nac)")
+        .default_value(std::string());
+    opts.add<std::string>("nac-method",
+                          "non-analytic correction: gonze (Gonze-Lee, phonopy's default), wang, "
+                          "none, or auto (the model's method, else gonze; none without Born data)")
+        .default_value(std::string("auto"))
+        .check(config::one_of({"auto", "gonze", "wang", "none"}));
+    opts.add<std::vector<double>>("q-direction",
+                                  "direction of approach to Gamma for the printed points (3 "
+                                  "reduced coordinates, as phonopy's q_direction)")
+        .default_value(std::vector<double>{});
   };
   c.run = run;
   return c;

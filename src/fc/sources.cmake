@@ -20,6 +20,7 @@ target_sources(physfit PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/exports.cpp
   ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/nac.cpp
   ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
@@ -32,7 +33,7 @@ target_include_directories(physfit PRIVATE ${PHYSFIT_SPGLIB_INCLUDE_DIR}
 target_link_libraries(physfit PRIVATE ${PHYSFIT_SPGLIB_LIBRARY} ${PHYSFIT_YAMLCPP_LIBRARY})
 # GCC 12 warns inside Eigen's AVX-512 matrix-product kernels (a false positive).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRENT_LIST_DIR}/fit.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp ${CMAKE_CURRENT_LIST_DIR}/nac.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp PROPERTIES COMPILE_OPTIONS
   $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 # Sanitizer builds are unoptimised Debug builds, where Eigen's small products crawl (the fc
@@ -46,5 +47,6 @@ if(PHYSFIT_SANITIZE)
     ${CMAKE_CURRENT_LIST_DIR}/fit.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
     ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
     ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/nac.cpp
     APPEND PROPERTY COMPILE_OPTIONS -O1)
 endif()

@@ -7,14 +7,18 @@
 /// Supercell force constants are spread over periodic images as phonopy does: the constant
 /// between primitive atom i and supercell atom j goes, with weight 1/M, to each of the M
 /// images of j at the shortest distance from i (within a tolerance). So physfit and phonopy
-/// give the same frequencies for the same FORCE_CONSTANTS.
+/// give the same frequencies for the same FORCE_CONSTANTS (and BORN: the non-analytic
+/// correction of polar crystals, nac.hpp).
 
 #include <Eigen/Dense>
 #include <complex>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "physfit/fc/crystal.hpp"
+#include "physfit/fc/nac.hpp"
 
 namespace physfit::fc {
 
@@ -22,23 +26,46 @@ class DynamicalMatrix {
  public:
   /// `fc2`: full supercell force constants (3n x 3n, eV/Angstrom^2, row 3i+a, column 3j+b).
   /// `tolerance` (Angstrom): images within it of the shortest distance share the constant.
-  DynamicalMatrix(const Crystal& crystal, const Eigen::MatrixXd& fc2, double tolerance = 1e-5);
+  /// `nac`: Born charges and dielectric tensor of a polar crystal (prepared with
+  /// prepare_nac), whose non-analytic term is added with nac->method (nac.hpp); none: no term.
+  DynamicalMatrix(const Crystal& crystal, const Eigen::MatrixXd& fc2, double tolerance = 1e-5,
+                  const NacParameters* nac = nullptr);
 
   /// The dynamical matrix (3 np x 3 np, eV/(Angstrom^2 amu)) at q in reduced coordinates of the
-  /// primitive reciprocal lattice.
-  Eigen::MatrixXcd at(const Eigen::Vector3d& q) const;
+  /// primitive reciprocal lattice. With a non-analytic correction, `q_direction` (reduced, as
+  /// phonopy's q_direction; only its direction matters) is the direction of approach used
+  /// where q is Gamma (|q| < 1e-5 1/Angstrom); elsewhere it is ignored. At Gamma without a
+  /// direction no non-analytic term is added, as phonopy.
+  Eigen::MatrixXcd at(const Eigen::Vector3d& q,
+                      const std::optional<Eigen::Vector3d>& q_direction = std::nullopt) const;
   /// Frequencies in THz, ascending; an imaginary mode is given as a negative frequency.
-  Eigen::VectorXd frequencies(const Eigen::Vector3d& q) const;
+  Eigen::VectorXd frequencies(
+      const Eigen::Vector3d& q,
+      const std::optional<Eigen::Vector3d>& q_direction = std::nullopt) const;
   int num_bands() const { return 3 * num_primitive_; }
+  /// The non-analytic correction applied (kNone without Born data).
+  NacMethod nac_method() const { return method_; }
+  /// The Gonze-Lee dipole-dipole sum, when that method is used (its G cutoff, Lambda, ...).
+  const DipoleDipole* dipole_dipole() const { return dipole_.get(); }
 
  private:
   struct Term {
     int p, q;                             // primitive atoms
     Eigen::Matrix3d block;                // Phi / sqrt(m m) / multiplicity
+    Eigen::Matrix3d short_range;          // the same without the dipole-dipole part (Gonze)
     std::vector<Eigen::Vector3d> shifts;  // primitive fractional vectors of the images
   };
+  void subtract_dipole_dipole(const Crystal& crystal);
+
   int num_primitive_ = 0;
+  int num_cells_ = 1;
   std::vector<Term> terms_;
+  NacMethod method_ = NacMethod::kNone;
+  std::optional<NacParameters> nac_;
+  std::shared_ptr<const DipoleDipole> dipole_;
+  Eigen::Matrix3d reciprocal_;  // columns: primitive reciprocal vectors (no 2 pi)
+  Eigen::VectorXd inv_sqrt_mass_;
+  double volume_ = 0;
 };
 
 /// A band path through labelled points.
@@ -52,7 +79,7 @@ struct BandPath {
 /// reduced coordinates of phonopy's FCC primitive reciprocal lattice: G, X, L, W, K, U.
 Eigen::Vector3d fcc_point(const std::string& label);
 
-/// Frequencies along a path.
+/// Frequencies along a path (band_structure).
 struct Bands {
   std::vector<double> distance;          ///< cumulative |dq| (1/Angstrom, without 2 pi)
   std::vector<Eigen::Vector3d> qpoints;  ///< reduced
@@ -60,6 +87,9 @@ struct Bands {
   std::vector<double> label_distance;    ///< where the labelled points are
   std::vector<std::string> labels;
 };
+/// Frequencies along a path. A point of a segment at Gamma takes the segment's direction as its
+/// direction of approach (phonopy's band structure does the same), so the LO-TO splitting of a
+/// polar crystal shows; a Gamma shared by two segments ends the first one.
 Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const BandPath& path);
 
 /// Density of states on a Gamma-centred mesh (mesh^3 points), Gaussian smearing `sigma` (THz),
