@@ -6,6 +6,7 @@ if(NOT PHYSFIT_SPGLIB_INCLUDE_DIR OR NOT PHYSFIT_SPGLIB_LIBRARY)
   message(FATAL_ERROR "physfit needs spglib (Debian: libsymspg-dev): ${_physfit_setup}.")
 endif()
 target_sources(physfit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/bandpath.cpp
   ${CMAKE_CURRENT_LIST_DIR}/clusters.cpp
   ${CMAKE_CURRENT_LIST_DIR}/crystal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "physfit/fc/bandpath.hpp"
 #include "physfit/fc/crystal.hpp"
 
 namespace physfit::fc {
@@ -41,24 +42,15 @@ class DynamicalMatrix {
   std::vector<Term> terms_;
 };
 
-/// A band path through labelled points.
-struct BandPath {
-  std::vector<std::string> labels;
-  std::vector<Eigen::Vector3d> points;  ///< reduced coordinates of the labelled points
-  int segment_points = 51;              ///< q-points per segment, ends included
-};
-
-/// Special points of the face-centred cubic Brillouin zone (Setyawan and Curtarolo 2010) in
-/// reduced coordinates of phonopy's FCC primitive reciprocal lattice: G, X, L, W, K, U.
-Eigen::Vector3d fcc_point(const std::string& label);
-
-/// Frequencies along a path.
+/// Frequencies along a path. At a break of the path the distance does not advance: the next
+/// branch starts where the previous one ended, and the two labels share a tick ("K|U").
 struct Bands {
   std::vector<double> distance;          ///< cumulative |dq| (1/Angstrom, without 2 pi)
   std::vector<Eigen::Vector3d> qpoints;  ///< reduced
+  std::vector<int> branch;               ///< the connected branch of each q-point (0, 1, ...)
   Eigen::MatrixXd frequencies;           ///< points x bands, THz
-  std::vector<double> label_distance;    ///< where the labelled points are
-  std::vector<std::string> labels;
+  std::vector<double> label_distance;    ///< where the labelled points are (ticks)
+  std::vector<std::string> labels;       ///< tick labels; "K|U" at a break
 };
 Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const BandPath& path);
 
