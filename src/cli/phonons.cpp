@@ -1,6 +1,7 @@
 // `physfit phonons`: frequencies, band structure, density of states and a band-structure PNG
 // from second-order force constants (issue 5).
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -107,6 +108,16 @@ std::vector<std::pair<std::string, Eigen::Vector3d>> qpoints_of(const config::Va
     out.emplace_back(label, custom && k < path.labels.size() ? path.points[k] : zone.point(label));
   }
   return out;
+}
+
+// --mesh: one number for every axis, or three.
+Eigen::Vector3i mesh_of(const config::Values& o) {
+  const auto m = o.get<std::vector<int>>("mesh");
+  if ((m.size() != 1 && m.size() != 3) || *std::min_element(m.begin(), m.end()) < 1) {
+    throw UsageError("--mesh '" + o.text("mesh") +
+                     "': give one positive number (n x n x n) or three (n1,n2,n3)");
+  }
+  return m.size() == 1 ? Eigen::Vector3i::Constant(m[0]) : Eigen::Vector3i(m[0], m[1], m[2]);
 }
 
 // The same path in another primitive basis of the same crystal (same Cartesian frame): a
@@ -221,6 +232,10 @@ void run(Context& ctx) {
     const fc::BandPath path = path_of(o, zone);
     log::info("phonons: band path ", path.text(), " (", path.segment_points,
               " q-points per segment)");
+    if (!o.get<std::vector<double>>("points").empty()) {
+      for (std::size_t k = 0; k < path.labels.size(); ++k)
+        log::info("phonons:   ", path.labels[k], "  ", text_of(path.points[k]), " (--points)");
+    }
     fc::Bands bands = fc::band_structure(d, *m.crystal, path);
     bands.frequencies *= scale;
     res.bands = d.num_bands();
@@ -233,7 +248,7 @@ void run(Context& ctx) {
       for (int k = 0; k < f.size(); ++k) s << " " << f[k];
       log::info("phonons: ", label, " (", text_of(q), "):", s.str(), " ", unit.name);
     }
-    fc::Dos dos = fc::density_of_states(d, o.get<int>("mesh"), o.get<double>("sigma"));
+    fc::Dos dos = fc::density_of_states(d, mesh_of(o), o.get<double>("sigma"));
     for (auto& x : dos.frequency) x *= scale;
     for (auto& x : dos.density) x /= scale;
 
@@ -372,7 +387,11 @@ Command phonons_command() {
       "reciprocal basis of the primitive cell physfit uses (given or found), so they are right\n"
       "for any primitive basis. --list-points prints them. --path takes their labels (G, Gamma\n"
       "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
-      "draws the band structure (breaks at '|'), with --reference another model's bands dashed.";
+      "draws the band structure (breaks at '|'), with --reference another model's bands dashed\n"
+      "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
+      "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
+      "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
+      "density}. Conventions: docs/fc/bandpath.md.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("fc", "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
@@ -405,9 +424,9 @@ Command phonons_command() {
     opts.add_flag("list-points",
                   "print the crystal's Bravais lattice, space group, special points and default "
                   "path, then stop (needs only --structure or a model --fc)");
-    opts.add<int>("mesh", "DOS mesh (mesh^3 points)")
-        .default_value(12)
-        .check(config::positive<int>());
+    opts.add<std::vector<int>>(
+            "mesh", "DOS mesh: n (n^3 points) or n1,n2,n3 along the primitive reciprocal vectors")
+        .default_value(std::vector<int>{12});
     opts.add<double>("sigma", "DOS Gaussian smearing (THz, whatever --unit)")
         .default_value(0.1)
         .check(config::positive<double>());

@@ -98,11 +98,18 @@ Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const Ban
 }
 
 Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins) {
+  return density_of_states(d, Eigen::Vector3i::Constant(mesh), sigma, bins);
+}
+
+Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, double sigma,
+                      int bins) {
+  if ((mesh.array() < 1).any()) throw UsageError("a DOS mesh needs 1 or more points per axis");
   std::vector<double> all;
-  for (int a = 0; a < mesh; ++a)
-    for (int b = 0; b < mesh; ++b)
-      for (int c = 0; c < mesh; ++c) {
-        const Eigen::VectorXd f = d.frequencies(Eigen::Vector3d(a, b, c) / mesh);
+  for (int a = 0; a < mesh[0]; ++a)
+    for (int b = 0; b < mesh[1]; ++b)
+      for (int c = 0; c < mesh[2]; ++c) {
+        const Eigen::VectorXd f =
+            d.frequencies(Eigen::Vector3d(a, b, c).cwiseQuotient(mesh.cast<double>()));
         all.insert(all.end(), f.data(), f.data() + f.size());
       }
   double lo = 0, hi = 0;
@@ -113,7 +120,7 @@ Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins
   lo -= 3 * sigma;
   hi += 3 * sigma;
   Dos out;
-  const double weight = 1.0 / (mesh * mesh * mesh) / (sigma * std::sqrt(2 * M_PI));
+  const double weight = 1.0 / mesh.cast<double>().prod() / (sigma * std::sqrt(2 * M_PI));
   for (int k = 0; k < bins; ++k) {
     const double f = lo + (hi - lo) * k / (bins - 1);
     double g = 0;

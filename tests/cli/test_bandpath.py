@@ -386,10 +386,15 @@ class SiliconPrimitiveFoundFromTheSupercell(unittest.TestCase):
             g = f["structure"]
             write_cell(structure, g["lattice"][...], positions=g["positions"][...],
                        numbers=g["numbers"][...], masses=g["masses"][...])
+        # The reference: the same force constants on phonopy's primitive basis (the data's
+        # primitive_matrix), compared along the same Cartesian path.
         r = physfit("phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
-                    structure, "--output", "", "--json")
+                    structure, "--output", "", "--mesh", "4,4,4", "--reference",
+                    os.path.join(DATA, "FORCE_CONSTANTS"), "--reference-structure",
+                    os.path.join(DATA, "si64_rattle_0.01.h5"), "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         s = summary(r)
+        self.assertLess(s["frequencies"]["max_difference_to_reference"], 1e-6)
         primitive = np.array(s["lattice"]["primitive_lattice"])
         phonopy_basis = 5.43095 * np.array([[0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
         self.assertGreater(np.abs(primitive - phonopy_basis).max(), 1.0)  # another basis
@@ -400,6 +405,8 @@ class SiliconPrimitiveFoundFromTheSupercell(unittest.TestCase):
         for name in names:
             np.testing.assert_allclose(s["frequencies"][name], reference[name], atol=1e-6,
                                        err_msg=name)
+        del s["frequencies"]["max_difference_to_reference"]
+        self.assertEqual(set(s["frequencies"]), {"G", "K", "L", "U", "W", "X"})
         # The numbers: W is 7.40 x2, 12.11 x2, 16.00 x2 THz.
         np.testing.assert_allclose(s["frequencies"]["W"], [7.3955] * 2 + [12.1122] * 2 +
                                    [15.9977] * 2, atol=6e-5)

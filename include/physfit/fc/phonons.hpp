@@ -60,5 +60,9 @@ struct Dos {
   std::vector<double> frequency, density;
 };
 Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins = 201);
+/// The same on a mesh[0] x mesh[1] x mesh[2] mesh (divisions of the primitive reciprocal
+/// vectors: anisotropic cells need different numbers along each).
+Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, double sigma,
+                      int bins = 201);
 
 }  // namespace physfit::fc
