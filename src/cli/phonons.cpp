@@ -137,6 +137,14 @@ std::string text_of(const Eigen::Vector3d& q) {
 
 void log_zone(const fc::BrillouinZone& zone, const fc::Crystal& crystal) {
   log::info("phonons: ", zone.description());
+  if (zone.cells > 1) {
+    log::warning("phonons: the primitive cell physfit was given holds ", zone.cells,
+                 " primitive cells of the crystal (no primitive matrix?): the special points are "
+                 "the crystal's, and its bands appear folded ",
+                 zone.cells,
+                 " times; give the primitive cell (/structure/primitive_lattice, or "
+                 "primitive_matrix) for the crystal's own bands");
+  }
   std::ostringstream lattice;
   lattice.precision(8);
   for (int r = 0; r < 3; ++r)
@@ -158,6 +166,7 @@ util::Json zone_json(const fc::BrillouinZone& zone, const fc::Crystal& crystal) 
   j["lattice"] = zone.lattice;
   j["variant"] = zone.variant;
   j["spacegroup"] = zone.spacegroup_number;
+  j["cells"] = zone.cells;
   j["international"] = zone.international;
   j["path"] = zone.path_text();
   j["primitive_lattice"] = rows(crystal.primitive().lattice);

@@ -350,12 +350,6 @@ std::vector<int> type_ids(const Structure& s) {
   return out;
 }
 
-bool is_integer(const Eigen::Vector3d& x, double tol = 1e-6) {
-  return (x - x.array().round().matrix()).cwiseAbs().maxCoeff() < tol;
-}
-
-Eigen::Matrix3i rounded(const Eigen::Matrix3d& m) { return m.array().round().matrix().cast<int>(); }
-
 double angle(const Eigen::Matrix3d& g, int i, int j) {
   return std::acos(std::clamp(g(i, j) / std::sqrt(g(i, i) * g(j, j)), -1.0, 1.0));
 }
@@ -548,20 +542,20 @@ BrillouinZone brillouin_zone(const Structure& primitive, double symprec) {
   Cell cell;
   std::string variant;
   Eigen::Matrix3d transform;  // SC's primitive = transform * primitive
+  Eigen::Matrix3d p, std_rows;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) {
+      p(a, b) = data->transformation_matrix[a][b];
+      std_rows(b, a) = data->std_lattice[a][b];
+    }
+  // spglib: (a_s b_s c_s) = (a b c) P^-1, so conventional rows = P^-T primitive rows.
+  const Eigen::Matrix3d q = p.inverse().transpose();
   if (sg <= 2) {
-    triclinic(lp, zone, cell, transform, variant);
+    // spglib's conventional cell is then a primitive cell of the lattice.
+    triclinic(q * lp, zone, cell, transform, variant);
+    transform = transform * q;
   } else {
-    Eigen::Matrix3d p, std_rows;
-    for (int a = 0; a < 3; ++a)
-      for (int b = 0; b < 3; ++b) {
-        p(a, b) = data->transformation_matrix[a][b];
-        std_rows(b, a) = data->std_lattice[a][b];
-      }
-    // spglib: (a_s b_s c_s) = (a b c) P^-1, so conventional rows = P^-T primitive rows.
-    const Eigen::Matrix3d q = p.inverse().transpose();
     const Eigen::Matrix3d g = std_rows * std_rows.transpose();  // idealised metric
-    // Is the conventional-basis vector f (fractional) a lattice vector?
-    auto lattice_vector = [&](const Eigen::Vector3d& f) { return is_integer(q.transpose() * f); };
     Setting s;
     s.basis = Eigen::Matrix3d::Identity();
     s.centring = Eigen::Matrix3d::Identity();
@@ -590,13 +584,8 @@ BrillouinZone brillouin_zone(const Structure& primitive, double symprec) {
         if (centring == 'I') s.centring = kBodyCentred;
       } else {
         s.lattice = "ORCC";
-        int normal = -1;  // the axis normal to the centred face
-        for (int k = 0; k < 3; ++k) {
-          Eigen::Vector3d f = Eigen::Vector3d::Constant(0.5);
-          f[k] = 0;
-          if (lattice_vector(f)) normal = k;
-        }
-        if (normal < 0) throw Error("brillouin_zone: no centred face in " + zone.international);
+        // The axis normal to the centred face (spglib's settings: C, or A for 38-41).
+        const int normal = centring == 'A' ? 0 : centring == 'B' ? 1 : 2;
         std::array<int, 2> face;
         int m = 0;
         for (int k : order)
@@ -617,16 +606,11 @@ BrillouinZone brillouin_zone(const Structure& primitive, double symprec) {
         s.basis.row(2) = c.transpose();
       } else {
         s.lattice = "MCLC";
-        Eigen::Vector3d a0 = Eigen::Vector3d::Zero();
-        bool found = false;
-        for (const Eigen::Vector3d& t :
-             {Eigen::Vector3d(e0 + e1), Eigen::Vector3d(e1 + e2), Eigen::Vector3d(e0 + e1 + e2)}) {
-          if (!found && lattice_vector(t / 2)) {
-            a0 = t - e1;
-            found = true;
-          }
-        }
-        if (!found) throw Error("brillouin_zone: no centring vector in " + zone.international);
+        // The centring vector (e1 + a0)/2, a0 in the plane normal to the unique axis e1
+        // (spglib's settings: C; A and I for completeness).
+        const Eigen::Vector3d a0 = centring == 'A'   ? e2
+                                   : centring == 'I' ? Eigen::Vector3d(e0 + e2)
+                                                     : e0;
         s.basis = mclc_setting(e1, a0, e0, e2, g);
         s.centring = kMonoclinicCentred;
       }
@@ -683,21 +667,23 @@ BrillouinZone brillouin_zone(const Structure& primitive, double symprec) {
   }
   zone.variant = variant;
 
-  // The standard primitive must be an integer unimodular combination of the given one.
-  const Eigen::Matrix3d tr = transform.array().round().matrix();
-  if ((transform - tr).cwiseAbs().maxCoeff() > 1e-6 ||
-      std::abs(std::abs(tr.determinant()) - 1) > 1e-6) {
+  // The given cell's vectors are lattice vectors: integer combinations of SC's primitive ones,
+  // primitive = T^-1 standard with T^-1 integer (unimodular when the given cell is primitive;
+  // a supercell of the primitive cell when the cell given as primitive is not, and the bands
+  // then fold, but the wave vectors stay right).
+  const Eigen::Matrix3d inverse = transform.inverse();
+  const Eigen::Matrix3d back = inverse.array().round().matrix();  // q = T^-1 q_sc
+  const double cells = std::abs(back.determinant());
+  if ((inverse - back).cwiseAbs().maxCoeff() > 1e-6 || cells < 0.5) {
     std::ostringstream s;
-    s << "the cell given as primitive (" << n << " atoms, lattice rows\n"
-      << lp << ")\nis not primitive for spglib (space group " << zone.international << ", "
-      << zone.spacegroup_number
-      << "): give the lattice of the smallest cell (/structure/primitive_lattice, or "
-         "unit_lattice with primitive_matrix), or leave it out to have it found";
-    throw UsageError(s.str());
+    s << "brillouin_zone: the cell (" << n << " atoms, lattice rows\n"
+      << lp << ")\nis not an integer combination of spglib's primitive cell of "
+      << zone.international << " (" << zone.spacegroup_number << ")";
+    throw Error(s.str());
   }
-  zone.to_standard = rounded(tr);
-  zone.standard_primitive = tr * lp;
-  const Eigen::Matrix3d back = tr.inverse().array().round().matrix();  // q = T^-1 q_sc
+  zone.cells = static_cast<int>(std::lround(cells));
+  zone.to_standard = back.inverse();
+  zone.standard_primitive = zone.to_standard * lp;
 
   const Case table = sc_case(variant, cell);
   for (const auto& [label, qs] : table.points) {

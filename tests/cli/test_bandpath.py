@@ -98,6 +98,24 @@ def expected_variant(lat):
     return "TRI1a" if (cosines < 0).all() else "TRI1b"
 
 
+def conventional_cell(lat):
+    """ASE's conventional cell of a lattice (same Cartesian frame; the hexagonal cell for RHL)
+    and its lattice points."""
+    primitive = lat.tocell()[:]
+    conventional = lat.conventional().tocell()[:]
+    if lat.name == "RHL":  # the hexagonal triple cell (obverse), as hexagonal-setting files
+        conventional = np.array([[1, -1, 0], [0, 1, -1], [1, 1, 1]]) @ primitive
+    ratio = int(round(abs(np.linalg.det(conventional) / np.linalg.det(primitive))))
+    points = []
+    for n in np.ndindex(5, 5, 5):
+        r = (np.array(n) - 2) @ primitive
+        f = r @ np.linalg.inv(conventional)
+        if (f > -1e-9).all() and (f < 1 - 1e-9).all():
+            points.append(r)
+    assert len(points) == ratio, (lat, len(points), ratio)
+    return conventional, np.array(points)
+
+
 def write_cell(path, lattice, primitive=None, positions=None, numbers=None, masses=None):
     """A physfit /structure: the cell `lattice` (rows) with its atoms (one at the origin by
     default) and, when given, the primitive lattice physfit must use."""
@@ -168,12 +186,14 @@ class ZoneChecks:
                                        cartesian(zone["points_standard"][label], ours),
                                        atol=1e-9, err_msg=label)
 
-    def check_against_ase_bandpath(self, zone):
-        """Each label at ASE's Cartesian wave vector for the same cell, up to one lattice
+    def check_against_ase_bandpath(self, zone, primitive=None):
+        """Each label at ASE's Cartesian wave vector for the same cell (or `primitive`, the
+        lattice's primitive cell when physfit was given a larger one), up to one lattice
         point-group operation and reciprocal lattice vectors."""
-        primitive = np.array(zone["primitive_lattice"])
+        given = np.array(zone["primitive_lattice"])
+        primitive = given if primitive is None else primitive
         bandpath = Cell(primitive).bandpath(npoints=0)
-        ours = {k: cartesian(q, primitive) for k, q in zone["points"].items()}
+        ours = {k: cartesian(q, given) for k, q in zone["points"].items()}
         theirs = {k: cartesian(q, primitive) for k, q in bandpath.special_points.items()}
         if zone["lattice"] == "TRI":
             # Different reduced cells: the same eight points, labelled differently.
@@ -206,7 +226,19 @@ class ZoneChecks:
                     want = Cell(np.array(zone["primitive_lattice"])).get_bravais_lattice().vars()
                     for key, value in want.items():
                         self.assertAlmostEqual(got[key], value, places=6, msg=key)
-            # 2. A random unimodular change of basis in a rotated Cartesian frame, given as
+            # 2. The conventional cell of a centred lattice given as "primitive" (as phonopy's
+            # unit cell without a primitive matrix): the same wave vectors, in its basis.
+            conventional, points = conventional_cell(lat)
+            if len(points) > 1:
+                path = os.path.join(d, f"{n}_conventional.h5")
+                write_cell(path, conventional, primitive=conventional, positions=points,
+                           numbers=[14] * len(points), masses=[28.0855] * len(points))
+                zone = list_points(self, path)
+                with self.subTest(lattice=str(lat), basis="conventional"):
+                    self.assertEqual(zone["cells"], len(points))
+                    self.check_standard_cell(zone, variant)
+                    self.check_against_ase_bandpath(zone, primitive=standard)
+            # 3. A random unimodular change of basis in a rotated Cartesian frame, given as
             # the primitive lattice.
             cell = unimodular(RNG) @ standard @ rotation(RNG).T
             path = os.path.join(d, f"{n}_given.h5")
@@ -216,6 +248,24 @@ class ZoneChecks:
                 np.testing.assert_allclose(zone["primitive_lattice"], cell, atol=1e-12)
                 self.check_standard_cell(zone, variant)
                 self.check_against_ase_bandpath(zone)
+
+
+    def check_polar_crystal(self, lat, fractional, numbers, spacegroup):
+        """A two-species crystal on lattice `lat` (atoms at conventional fractional
+        coordinates, repeated on every lattice point) whose space group is `spacegroup`:
+        physfit finds its primitive cell, and its zone is the lattice's."""
+        d = scratch(self)
+        conventional, points = conventional_cell(lat)
+        positions = [p + np.asarray(f) @ conventional for p in points for f in fractional]
+        path = os.path.join(d, "polar.h5")
+        write_cell(path, conventional, positions=np.array(positions),
+                   numbers=[z for _ in points for z in numbers],
+                   masses=[{11: 22.99, 17: 35.45}[z] for _ in points for z in numbers])
+        zone = list_points(self, path)
+        self.assertEqual(zone["spacegroup"], spacegroup)
+        self.assertEqual(zone["cells"], 1)
+        self.check_standard_cell(zone, lat.variant)
+        self.check_against_ase_bandpath(zone)
 
 
 class Cubic(ZoneChecks, unittest.TestCase):
@@ -238,6 +288,11 @@ class Orthorhombic(ZoneChecks, unittest.TestCase):
     def test_special_points_are_ases_in_any_basis(self):
         self.run_family()
 
+    def test_an_a_centred_polar_crystal(self):
+        # C-centred lattice, 2-fold axis along a (in the centred face): spglib's setting is
+        # Amm2 (38), A-centred, which physfit brings back to SC's ORCC (centred face a, b).
+        self.check_polar_crystal(asel.ORCC(3, 4, 5), [[0, 0, 0], [0.3, 0, 0]], [11, 17], 38)
+
 
 class Hexagonal(ZoneChecks, unittest.TestCase):
     family = "Hexagonal"
@@ -251,6 +306,10 @@ class Monoclinic(ZoneChecks, unittest.TestCase):
 
     def test_special_points_are_ases_in_any_basis(self):
         self.run_family()
+
+    def test_a_centred_polar_crystal(self):
+        # Cm (8): a mirror normal to the unique axis and no 2-fold axis.
+        self.check_polar_crystal(asel.MCLC(3, 4, 5, 80), [[0, 0, 0], [0, 0.2, 0.3]], [11, 17], 8)
 
 
 class Triclinic(ZoneChecks, unittest.TestCase):
@@ -410,6 +469,45 @@ class SiliconPrimitiveFoundFromTheSupercell(unittest.TestCase):
         # The issue's numbers: W is 7.40 x2, 12.11 x2, 16.00 x2 THz.
         np.testing.assert_allclose(s["frequencies"]["W"], [7.3955] * 2 + [12.1122] * 2 +
                                    [15.9977] * 2, atol=6e-5)
+
+
+    def test_a_conventional_cell_given_as_primitive_gives_phonopys_folded_bands(self):
+        """phonopy's unit cell taken as primitive (no primitive matrix): 8 atoms, 4 lattice
+        points. The points are still the crystal's wave vectors; the 24 bands equal phonopy's
+        with primitive_matrix = None at the same Cartesian q."""
+        import phonopy
+        from phonopy.file_IO import parse_FORCE_CONSTANTS
+        d = scratch(self)
+        structure = os.path.join(d, "si.h5")
+        with h5py.File(os.path.join(DATA, "si64_rattle_0.01.h5")) as f:
+            g = f["structure"]
+            unit = g["unit_lattice"][...]
+            write_cell(structure, g["lattice"][...], primitive=unit, positions=g["positions"][...],
+                       numbers=g["numbers"][...], masses=g["masses"][...])
+        r = physfit("phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
+                    structure, "--output", "", "--mesh", 2, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("folded 4 times", r.stderr + r.stdout)
+        s = summary(r)
+        zone = s["lattice"]
+        self.assertEqual((zone["lattice"], zone["cells"]), ("FCC", 4))
+        ph = phonopy.load(os.path.join(DATA, "phonopy_params.yaml"), produce_fc=False,
+                          log_level=0)
+        conventional = phonopy.Phonopy(ph.unitcell, supercell_matrix=ph.supercell_matrix,
+                                       primitive_matrix=None, log_level=0)
+        conventional.force_constants = parse_FORCE_CONSTANTS(os.path.join(DATA,
+                                                                          "FORCE_CONSTANTS"))
+        labels = list(zone["points"])
+        conventional.run_qpoints([to_phonopy(zone["points"][k], zone, conventional)
+                                  for k in labels])
+        for label, f in zip(labels, conventional.get_qpoints_dict()["frequencies"]):
+            self.assertEqual(len(s["frequencies"][label]), 24)
+            np.testing.assert_allclose(s["frequencies"][label], f, atol=1e-6, err_msg=label)
+        # W is a W point: the primitive cell's six W frequencies are among the 24.
+        with h5py.File(os.path.join(DATA, "si64_phonopy.h5")) as f:
+            w = f["frequencies"][3]
+        for value in w:
+            self.assertLess(np.abs(np.array(s["frequencies"]["W"]) - value).min(), 1e-6)
 
 
 class UnitsAndPathOptions(unittest.TestCase):

@@ -35,7 +35,9 @@
 ///     primitive vectors, standard = T primitive, so a point with reduced coordinates q_sc in
 ///     SC's reciprocal basis has q = T^-1 q_sc in the crystal's (exact: T is integer). This is
 ///     what makes the points right for any primitive basis (phonopy's, a reduced one found
-///     from a supercell, a rotated or permuted one).
+///     from a supercell, a rotated or permuted one). A cell given as primitive that is not
+///     (phonopy's conventional unit cell without a primitive matrix) works too: T^-1 is still
+///     integer, the points are the same wave vectors and the bands fold (cells > 1).
 ///  4. The case (one of 25: CUB, FCC, BCC, TET, BCT1/2, ORC, ORCF1/2/3, ORCI, ORCC, HEX,
 ///     RHL1/2, MCL, MCLC1-5, TRI1a/1b/2a/2b), its special points and SC's default path come
 ///     from SC's tables with the lattice parameters of the idealised metric. Equalities that
@@ -76,8 +78,13 @@ struct BrillouinZone {
   std::vector<std::pair<std::string, double>> parameters;
   /// SC's standard primitive vectors (rows, Angstrom) in the crystal's Cartesian frame.
   Eigen::Matrix3d standard_primitive;
-  /// standard_primitive = to_standard * the crystal's primitive lattice (integer, det +-1).
-  Eigen::Matrix3i to_standard;
+  /// standard_primitive = to_standard * the crystal's primitive lattice: integer with
+  /// determinant +-1 when the cell is primitive (its inverse is integer in every case).
+  Eigen::Matrix3d to_standard;
+  /// Primitive cells of the lattice in the cell given as primitive: 1, unless that cell is a
+  /// supercell (phonopy's unit cell without a primitive matrix, say): the points are then
+  /// still the right wave vectors, in that cell's reciprocal basis, and the bands fold.
+  int cells = 1;
   std::vector<SpecialPoint> points;  ///< in SC's order, G first
   /// SC's default path as branches: each a run of labels joined by segments; the path jumps
   /// from the end of one branch to the start of the next ('|').
@@ -98,7 +105,7 @@ struct BrillouinZone {
 
 /// The Brillouin zone of the crystal whose primitive cell is `primitive` (lattice rows and
 /// atoms, Cartesian Angstrom; any primitive basis), found with spglib at tolerance `symprec`
-/// (Angstrom). Throws UsageError if spglib finds no space group or the cell is not primitive.
+/// (Angstrom). Throws UsageError if spglib finds no space group.
 BrillouinZone brillouin_zone(const Structure& primitive, double symprec);
 
 /// A band path through labelled points, possibly in several disconnected branches.
