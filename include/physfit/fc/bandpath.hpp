@@ -15,7 +15,7 @@
 ///     the idealised metric only (so the input's orientation never matters):
 ///     - cubic, tetragonal, hexagonal: spglib's setting is SC's (c is the unique axis);
 ///     - orthorhombic: axes sorted so that a < b < c (ORC, ORCF, ORCI); for ORCC a and b span
-///       the centred face (C or A centring, found from the lattice) with a < b;
+///       the centred face (spglib's C, or A for space groups 38-41) with a < b;
 ///     - rhombohedral: the primitive rhombohedral vectors (2A+B+C)/3, (-A+B+C)/3, (-A-2B+C)/3
 ///       of spglib's hexagonal (obverse) cell, all of length a with angles alpha;
 ///     - monoclinic (SC use unique axis a, spglib b): a = spglib's b; b, c span the plane
