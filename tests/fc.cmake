@@ -1,6 +1,7 @@
 # Force-constant tests (issue 5). Unit tests run in one process, MPI tests at 1-4 ranks; all
 # of them may read the silicon data made by the si_data fixture (tests/CMakeLists.txt).
 physfit_add_tests(fc_unit_tests SOURCES
+  unit/fc/test_bandpath.cpp
   unit/fc/test_clusters.cpp
   unit/fc/test_crystal.cpp
   unit/fc/test_fit.cpp
@@ -59,6 +60,17 @@ foreach(line IN LISTS _fc_nac_classes)
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
   set_tests_properties(fc_nac.${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE}")
+endforeach()
+
+# Special points and band paths of any crystal (issue 10, point 2), against ASE and phonopy.
+file(STRINGS cli/test_bandpath.py _fc_bandpath_classes REGEX "^class [A-Za-z0-9_]+\\(.*unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_bandpath.py)
+foreach(line IN LISTS _fc_bandpath_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_bandpath.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_bandpath.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_bandpath.${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
 # Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A

@@ -1,6 +1,7 @@
 // `physfit phonons`: frequencies, band structure, density of states and a band-structure PNG
 // from second-order force constants (issue 5).
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -9,10 +10,12 @@
 #include "import_fc.hpp"
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
+#include "physfit/fc/bandpath.hpp"
 #include "physfit/fc/exports.hpp"
 #include "physfit/fc/model.hpp"
 #include "physfit/fc/nac.hpp"
 #include "physfit/fc/phonons.hpp"
+#include "physfit/fc/units.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -135,45 +138,194 @@ std::optional<Eigen::Vector3d> q_direction_of(const config::Values& o) {
   return d;
 }
 
-fc::BandPath path_of(const config::Values& o) {
-  fc::BandPath p;
-  p.labels = o.get<std::vector<std::string>>("path");
-  p.segment_points = o.get<int>("segment-points");
-  const auto coords = o.get<std::vector<double>>("points");
-  if (!coords.empty() && coords.size() != 3 * p.labels.size()) {
-    throw UsageError("--points needs 3 coordinates per label of --path (" +
-                     std::to_string(3 * p.labels.size()) + "), got " +
-                     std::to_string(coords.size()));
+// --- Special points, band path and frequency unit (issue 10, point 2) ---
+
+// The crystal of a structure alone (for --list-points without force constants).
+std::unique_ptr<fc::Crystal> load_crystal(const config::Values& o, double symprec,
+                                          const fc::StructureOptions& structure_options) {
+  const auto fc_path = o.get<std::string>("fc");
+  const auto structure = o.get<std::string>("structure");
+  fc::IdealStructure ideal;
+  if (!structure.empty()) {
+    ideal = fc::read_structure(structure, structure_options);
+  } else if (fc_path.size() > 3 && fc_path.substr(fc_path.size() - 3) == ".h5") {
+    ideal = fc::read_model_fc2(fc_path).first;
+  } else {
+    throw UsageError(
+        "--list-points needs the crystal: give --structure (an HDF5 file with "
+        "/structure) or --fc with a physfit model (.h5)");
   }
-  for (std::size_t k = 0; k < p.labels.size(); ++k) {
-    p.points.push_back(coords.empty()
-                           ? fc::fcc_point(p.labels[k])
-                           : Eigen::Vector3d(coords[3 * k], coords[3 * k + 1], coords[3 * k + 2]));
+  return std::make_unique<fc::Crystal>(ideal.supercell, ideal.resolve_primitive_lattice(symprec),
+                                       symprec);
+}
+
+// --unit: the frequency unit of every printed and written value.
+fc::FrequencyUnit unit_of(const config::Values& o) {
+  const auto name = o.get<std::string>("unit");
+  for (const auto& u : fc::units::kFrequencyUnits)
+    if (name == u.name) return u;
+  throw UsageError("--unit '" + name + "': use THz, cm-1 or meV");
+}
+
+// --path (labels, ',' or '-' between labels, '|' between branches; empty: the crystal's
+// default path) and --points (3 reduced coordinates per label).
+fc::BandPath path_of(const config::Values& o, const fc::BrillouinZone& zone) {
+  const auto labels = o.get<std::vector<std::string>>("path");
+  const auto branches =
+      labels.empty() ? zone.path : fc::parse_path_text(util::join(labels, ","), "--path");
+  return fc::make_band_path(zone, branches, o.get<std::vector<double>>("points"), "--points",
+                            o.get<int>("segment-points"));
+}
+
+// --qpoints (empty: every special point of the crystal): labels of the zone, or of --path
+// when --points gives their coordinates.
+std::vector<std::pair<std::string, Eigen::Vector3d>> qpoints_of(const config::Values& o,
+                                                                const fc::BrillouinZone& zone,
+                                                                const fc::BandPath& path) {
+  std::vector<std::pair<std::string, Eigen::Vector3d>> out;
+  const auto labels = o.get<std::vector<std::string>>("qpoints");
+  if (labels.empty()) {
+    for (const auto& p : zone.points) out.emplace_back(p.label, p.q);
+    return out;
   }
-  return p;
+  const bool custom = !o.get<std::vector<double>>("points").empty();
+  for (const auto& label : labels) {
+    std::size_t k = 0;
+    while (custom && k < path.labels.size() && path.labels[k] != label) ++k;
+    out.emplace_back(label, custom && k < path.labels.size() ? path.points[k] : zone.point(label));
+  }
+  return out;
+}
+
+// --mesh: one number for every axis, or three.
+Eigen::Vector3i mesh_of(const config::Values& o) {
+  const auto m = o.get<std::vector<int>>("mesh");
+  if ((m.size() != 1 && m.size() != 3) || *std::min_element(m.begin(), m.end()) < 1) {
+    throw UsageError("--mesh '" + o.text("mesh") +
+                     "': give one positive number (n x n x n) or three (n1,n2,n3)");
+  }
+  return m.size() == 1 ? Eigen::Vector3i::Constant(m[0]) : Eigen::Vector3i(m[0], m[1], m[2]);
+}
+
+// The same path in another primitive basis of the same crystal (same Cartesian frame): a
+// reference model whose primitive cell was given or found differently.
+fc::BandPath in_basis(fc::BandPath path, const Eigen::Matrix3d& from, const Eigen::Matrix3d& to) {
+  const Eigen::Matrix3d m = to * from.inverse();  // q_to = L_to L_from^-1 q_from
+  for (auto& q : path.points) q = m * q;
+  return path;
+}
+
+std::string text_of(const Eigen::Vector3d& q) {
+  std::ostringstream s;
+  s.precision(6);
+  s << q[0] << " " << q[1] << " " << q[2];
+  return s.str();
+}
+
+void log_zone(const fc::BrillouinZone& zone, const fc::Crystal& crystal) {
+  log::info("phonons: ", zone.description());
+  if (zone.cells > 1) {
+    log::warning("phonons: the primitive cell physfit was given holds ", zone.cells,
+                 " primitive cells of the crystal (no primitive matrix?): the special points are "
+                 "the crystal's, and its bands appear folded ",
+                 zone.cells,
+                 " times; give the primitive cell (/structure/primitive_lattice, or "
+                 "primitive_matrix) for the crystal's own bands");
+  }
+  std::ostringstream lattice;
+  lattice.precision(8);
+  for (int r = 0; r < 3; ++r)
+    lattice << (r ? "; " : "") << text_of(crystal.primitive().lattice.row(r).transpose());
+  log::info("phonons: primitive lattice (rows, Angstrom): ", lattice.str());
+  log::info("phonons: special points, reduced coordinates in its reciprocal basis:");
+  for (const auto& p : zone.points) log::info("phonons:   ", p.label, "  ", text_of(p.q));
+  log::info("phonons: default path ", zone.path_text());
+}
+
+util::Json zone_json(const fc::BrillouinZone& zone, const fc::Crystal& crystal) {
+  auto rows = [](const Eigen::Matrix3d& m) {
+    util::Json a = util::Json::array();
+    for (int r = 0; r < 3; ++r)
+      a.push_back(util::Json::array(std::vector<double>{m(r, 0), m(r, 1), m(r, 2)}));
+    return a;
+  };
+  util::Json j = util::Json::object();
+  j["lattice"] = zone.lattice;
+  j["variant"] = zone.variant;
+  j["spacegroup"] = zone.spacegroup_number;
+  j["cells"] = zone.cells;
+  j["international"] = zone.international;
+  j["path"] = zone.path_text();
+  j["primitive_lattice"] = rows(crystal.primitive().lattice);
+  j["standard_primitive"] = rows(zone.standard_primitive);
+  util::Json params = util::Json::object(), points = util::Json::object(),
+             standard = util::Json::object();
+  for (const auto& [name, value] : zone.parameters) params[name] = value;
+  for (const auto& p : zone.points) {
+    points[p.label] = util::Json::array(std::vector<double>{p.q[0], p.q[1], p.q[2]});
+    standard[p.label] =
+        util::Json::array(std::vector<double>{p.q_standard[0], p.q_standard[1], p.q_standard[2]});
+  }
+  j["parameters"] = params;
+  j["points"] = points;
+  j["points_standard"] = standard;
+  return j;
+}
+
+// A label as drawn: G as Γ, BCT2's S as Σ, a trailing 1 or 2 as a subscript; "K|U" part by part.
+std::string display_label(const std::string& label, const fc::BrillouinZone& zone) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= label.size()) {
+    const std::size_t bar = std::min(label.find('|', start), label.size());
+    std::string part = label.substr(start, bar - start);
+    if (part == "G" || part == "Gamma") part = "Γ";
+    if (zone.variant == "BCT2" && !part.empty() && part[0] == 'S') part.replace(0, 1, "Σ");
+    if (part.size() > 1 && (part.back() == '1' || part.back() == '2') &&
+        !std::isdigit(static_cast<unsigned char>(part[part.size() - 2]))) {
+      part = part.substr(0, part.size() - 1) + (part.back() == '1' ? "₁" : "₂");
+    }
+    out += (start ? "|" : "") + part;
+    start = bar + 1;
+  }
+  return out;
 }
 
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
   const double symprec = o.get<double>("symprec");
-  if (o.get<std::string>("fc").empty()) {
+  const bool list_points = o.get<bool>("list-points");
+  if (o.get<std::string>("fc").empty() && !list_points) {
     mpi::throw_on_all_ranks(comm, UsageError("give the force constants with --fc FILE (a physfit "
                                              "model .h5, or FORCE_CONSTANTS with --structure)"));
   }
   // Small work: rank 0 computes, the others wait for the outcome.
   struct Result {
     util::Json points = util::Json::object();
+    util::Json zone = util::Json::object();
     int bands = 0;
     double min_frequency = 0;
     std::string nac = "none";
   };
+  const fc::FrequencyUnit unit = unit_of(o);
+  const double scale = unit.per_thz;                   // THz -> unit
   const io::Provenance provenance = ctx.provenance();  // collective: before rank 0 works alone
   const Result result = mpi::guarded(comm, [&] {
     Result res;
     if (!comm.is_root()) return res;
     const fc::StructureOptions sopts = structure_options(o);
+    if (list_points) {
+      const auto crystal = load_crystal(o, symprec, sopts);
+      const fc::BrillouinZone zone = fc::brillouin_zone(crystal->primitive(), symprec);
+      log_zone(zone, *crystal);
+      res.zone = zone_json(zone, *crystal);
+      return res;
+    }
     const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
+    const fc::BrillouinZone zone = fc::brillouin_zone(m.crystal->primitive(), symprec);
+    log_zone(zone, *m.crystal);
+    res.zone = zone_json(zone, *m.crystal);
     const std::optional<fc::NacParameters> nac = nac_of(o, m);
     const std::optional<Eigen::Vector3d> q_direction = q_direction_of(o);
     const fc::DynamicalMatrix d(*m.crystal, m.fc2, symprec, nac ? &*nac : nullptr);
@@ -182,21 +334,30 @@ void run(Context& ctx) {
                 dd->g_cutoff(), " 1/A, Lambda ", dd->lambda(), " 1/A");
     }
     res.nac = fc::nac_method_name(d.nac_method());
-    const fc::BandPath path = path_of(o);
-    const fc::Bands bands = fc::band_structure(d, *m.crystal, path);
+    const fc::BandPath path = path_of(o, zone);
+    log::info("phonons: band path ", path.text(), " (", path.segment_points,
+              " q-points per segment)");
+    if (!o.get<std::vector<double>>("points").empty()) {
+      for (std::size_t k = 0; k < path.labels.size(); ++k)
+        log::info("phonons:   ", path.labels[k], "  ", text_of(path.points[k]), " (--points)");
+    }
+    fc::Bands bands = fc::band_structure(d, *m.crystal, path);
+    bands.frequencies *= scale;
     res.bands = d.num_bands();
     res.min_frequency = bands.frequencies.minCoeff();
-    for (const auto& label : o.get<std::vector<std::string>>("qpoints")) {
-      const Eigen::VectorXd f = d.frequencies(fc::fcc_point(label), q_direction);
+    for (const auto& [label, q] : qpoints_of(o, zone, path)) {
+      const Eigen::VectorXd f = d.frequencies(q, q_direction) * scale;
       res.points[label] = util::Json::array(std::vector<double>(f.data(), f.data() + f.size()));
       std::ostringstream s;
       s.precision(6);
       for (int k = 0; k < f.size(); ++k) s << " " << f[k];
-      log::info("phonons: ", label, ":", s.str(), " THz");
+      log::info("phonons: ", label, " (", text_of(q), "):", s.str(), " ", unit.name);
     }
-    const fc::Dos dos = fc::density_of_states(d, o.get<int>("mesh"), o.get<double>("sigma"));
+    fc::Dos dos = fc::density_of_states(d, mesh_of(o), o.get<double>("sigma"));
+    for (auto& x : dos.frequency) x *= scale;
+    for (auto& x : dos.density) x /= scale;
 
-    // Reference bands (dashed) when given.
+    // Reference bands (dashed) when given, along the same Cartesian path.
     std::unique_ptr<fc::Bands> ref;
     const auto ref_path = o.get<std::string>("reference");
     if (!ref_path.empty()) {
@@ -208,35 +369,53 @@ void run(Context& ctx) {
       // The reference gets the same non-analytic correction (same primitive cell).
       const bool same_nac = nac && r.crystal->num_primitive() == m.crystal->num_primitive();
       const fc::DynamicalMatrix dr(*r.crystal, r.fc2, symprec, same_nac ? &*nac : nullptr);
-      ref = std::make_unique<fc::Bands>(fc::band_structure(dr, *r.crystal, path));
+      ref = std::make_unique<fc::Bands>(fc::band_structure(
+          dr, *r.crystal,
+          in_basis(path, m.crystal->primitive().lattice, r.crystal->primitive().lattice)));
+      ref->frequencies *= scale;
       double worst = 0;
       for (Eigen::Index k = 0; k < bands.frequencies.size(); ++k) {
         worst = std::max(worst, std::abs(bands.frequencies.data()[k] - ref->frequencies.data()[k]));
       }
       res.points["max_difference_to_reference"] = worst;
-      log::info("phonons: largest difference to the reference along the path: ", worst, " THz");
+      log::info("phonons: largest difference to the reference along the path: ", worst, " ",
+                unit.name);
     }
     const auto png = o.get<std::string>("png");
     if (!png.empty()) {
       plot::Figure fig(900, 560);
-      fig.title(o.get<std::string>("title")).ylabel("frequency (THz)");
+      fig.title(o.get<std::string>("title"))
+          .ylabel(std::string("frequency (") + unit.display + ")");
       std::vector<std::string> labels;
-      for (const auto& l : bands.labels) labels.push_back(l == "G" ? "Γ" : l);
+      for (const auto& l : bands.labels) labels.push_back(display_label(l, zone));
       fig.xticks(bands.label_distance, labels);
       // A little room on the right: the figure drops a tick that falls on the last pixel.
       fig.xlim(0, bands.distance.back() * 1.003);
       for (double x : bands.label_distance) fig.vline(x);
+      // One line per band; a NaN between branches breaks it at the path's jumps.
+      auto curve = [](const fc::Bands& bs, int band, std::vector<double>& x,
+                      std::vector<double>& y) {
+        x.clear();
+        y.clear();
+        for (std::size_t k = 0; k < bs.distance.size(); ++k) {
+          if (k > 0 && bs.branch[k] != bs.branch[k - 1]) {
+            x.push_back(bs.distance[k]);
+            y.push_back(std::numeric_limits<double>::quiet_NaN());
+          }
+          x.push_back(bs.distance[k]);
+          y.push_back(bs.frequencies(static_cast<Eigen::Index>(k), band));
+        }
+      };
+      std::vector<double> x, y;
       for (int b = 0; b < res.bands; ++b) {
         if (ref) {
-          std::vector<double> y(ref->distance.size());
-          for (std::size_t k = 0; k < y.size(); ++k) y[k] = ref->frequencies(k, b);
-          auto& s = fig.line(ref->distance, y, b == 0 ? o.get<std::string>("reference-label") : "");
+          curve(*ref, b, x, y);
+          auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("reference-label") : "");
           s.color = {150, 150, 150};
           s.dashed = true;
         }
-        std::vector<double> y(bands.distance.size());
-        for (std::size_t k = 0; k < y.size(); ++k) y[k] = bands.frequencies(k, b);
-        auto& s = fig.line(bands.distance, y, b == 0 ? o.get<std::string>("label") : "");
+        curve(bands, b, x, y);
+        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("label") : "");
         s.color = plot::palette(0);
       }
       fig.save_png(png);
@@ -255,19 +434,44 @@ void run(Context& ctx) {
       f.create_dataset<double>("/bands/qpoints", {np, 3}).write_all(q);
       auto ds = f.create_dataset<double>("/bands/frequencies", {np, res.bands});
       ds.write_all(fr);
-      io::set_attribute(ds.id(), "unit", "THz");
+      io::set_attribute(ds.id(), "unit", unit.name);
       io::set_attribute(ds.id(), "labels", util::join(bands.labels, ","));
+      io::set_attribute(ds.id(), "path", path.text());
+      std::vector<std::int32_t> branch(bands.branch.begin(), bands.branch.end());
+      f.create_dataset<std::int32_t>("/bands/branch", {np}).write_all(branch);
       f.create_dataset<double>("/bands/label_distance",
                                {static_cast<std::int64_t>(bands.label_distance.size())})
           .write_all(bands.label_distance);
+      // The crystal's zone: lattice type, case and special points (reduced, primitive basis).
+      const std::int64_t ns = static_cast<std::int64_t>(zone.points.size());
+      std::vector<double> sq;
+      std::vector<std::string> names;
+      for (const auto& p : zone.points) {
+        sq.insert(sq.end(), p.q.data(), p.q.data() + 3);
+        names.push_back(p.label);
+      }
+      auto sp = f.create_dataset<double>("/bands/special_points", {ns, 3});
+      sp.write_all(sq);
+      io::set_attribute(sp.id(), "labels", util::join(names, ","));
+      io::set_attribute(sp.id(), "lattice", zone.lattice);
+      io::set_attribute(sp.id(), "variant", zone.variant);
+      io::set_attribute(sp.id(), "spacegroup",
+                        zone.international + " (" + std::to_string(zone.spacegroup_number) + ")");
       const std::int64_t nd = static_cast<std::int64_t>(dos.frequency.size());
-      f.create_dataset<double>("/dos/frequency", {nd}).write_all(dos.frequency);
-      f.create_dataset<double>("/dos/density", {nd}).write_all(dos.density);
+      auto df = f.create_dataset<double>("/dos/frequency", {nd});
+      df.write_all(dos.frequency);
+      io::set_attribute(df.id(), "unit", unit.name);
+      auto dd = f.create_dataset<double>("/dos/density", {nd});
+      dd.write_all(dos.density);
+      io::set_attribute(dd.id(), "unit", std::string("states/") + unit.name);
       out.commit();
       log::info("phonons: bands and density of states written to '", output, "'");
     }
     return res;
   });
+  ctx.summary["lattice"] = result.zone;
+  if (list_points) return;
+  ctx.summary["unit"] = unit.name;
   ctx.summary["frequencies"] = result.points;
   ctx.summary["bands"] = result.bands;
   ctx.summary["min_frequency"] = result.min_frequency;
@@ -283,9 +487,19 @@ Command phonons_command() {
   c.description =
       "Builds the dynamical matrix from second-order force constants (a physfit model, *.h5,\n"
       "or phonopy's FORCE_CONSTANTS with --structure), spreading each supercell constant over\n"
-      "the shortest periodic images as phonopy does, and prints the frequencies (THz) at the\n"
-      "given special points, the bands along a path and the density of states on a mesh. With\n"
-      "--png it draws the band structure, with --reference another model's bands dashed.\n"
+      "the shortest periodic images as phonopy does, and prints the frequencies at special\n"
+      "points, the bands along a path and the density of states on a mesh, in THz, cm-1 or meV\n"
+      "(--unit). Special points and the default path come from the crystal itself: spglib finds\n"
+      "its Bravais lattice, and the points are those of Setyawan and Curtarolo (Comput. Mater.\n"
+      "Sci. 49, 299, 2010; ASE's convention) for that lattice's case, expressed in the\n"
+      "reciprocal basis of the primitive cell physfit uses (given or found), so they are right\n"
+      "for any primitive basis. --list-points prints them. --path takes their labels (G, Gamma\n"
+      "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
+      "draws the band structure (breaks at '|'), with --reference another model's bands dashed\n"
+      "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
+      "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
+      "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
+      "density}. Conventions: docs/fc/bandpath.md.\n"
       "Polar crystals: with Born effective charges and the dielectric tensor (--born, phonopy's\n"
       "BORN file, or a model written by 'physfit fc --born') the non-analytic correction is\n"
       "added as phonopy adds it: Gonze and Lee's dipole-dipole Ewald sum (default) or Wang et\n"
@@ -304,20 +518,33 @@ Command phonons_command() {
     opts.add<double>("symprec", "symmetry and image tolerance (Angstrom)")
         .default_value(1e-5)
         .check(config::positive<double>());
-    opts.add<std::vector<std::string>>("path", "labels of the band path (FCC: G X L W K U)")
-        .default_value(std::vector<std::string>{"G", "X", "W", "K", "G", "L"});
-    opts.add<std::vector<double>>("points",
-                                  "reduced coordinates of the path's points (3 per label)")
+    opts.add<std::vector<std::string>>(
+            "path",
+            "band path: labels of this crystal's special points (see --list-points), ',' or '-' "
+            "between labels, '|' where the path jumps (G-X-W-K|L-G); '' for the crystal's "
+            "Setyawan-Curtarolo default path")
+        .default_value(std::vector<std::string>{});
+    opts.add<std::vector<double>>(
+            "points",
+            "reduced coordinates (primitive reciprocal basis) of the --path labels, 3 per "
+            "label; then any labels can be used")
         .default_value(std::vector<double>{});
     opts.add<int>("segment-points", "q-points per path segment")
         .default_value(51)
         .check(config::positive<int>());
-    opts.add<std::vector<std::string>>("qpoints", "special points whose frequencies are printed")
-        .default_value(std::vector<std::string>{"G", "X", "L", "W", "K"});
-    opts.add<int>("mesh", "DOS mesh (mesh^3 points)")
-        .default_value(12)
-        .check(config::positive<int>());
-    opts.add<double>("sigma", "DOS Gaussian smearing (THz)")
+    opts.add<std::vector<std::string>>(
+            "qpoints", "special points whose frequencies are printed ('' for all of the crystal's)")
+        .default_value(std::vector<std::string>{});
+    opts.add<std::string>("unit", "frequency unit of printed and written values: THz, cm-1, meV")
+        .default_value(std::string("THz"))
+        .check(config::one_of({"THz", "cm-1", "meV"}));
+    opts.add_flag("list-points",
+                  "print the crystal's Bravais lattice, space group, special points and default "
+                  "path, then stop (needs only --structure or a model --fc)");
+    opts.add<std::vector<int>>(
+            "mesh", "DOS mesh: n (n^3 points) or n1,n2,n3 along the primitive reciprocal vectors")
+        .default_value(std::vector<int>{12});
+    opts.add<double>("sigma", "DOS Gaussian smearing (THz, whatever --unit)")
         .default_value(0.1)
         .check(config::positive<double>());
     opts.add<std::string>("output", "HDF5 file for bands and DOS ('' for none)")

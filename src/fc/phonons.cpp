@@ -190,53 +190,62 @@ Eigen::VectorXd DynamicalMatrix::frequencies(
   return f;
 }
 
-Eigen::Vector3d fcc_point(const std::string& label) {
-  if (label == "G" || label == "Gamma" || label == "Γ") return {0, 0, 0};
-  if (label == "X") return {0.5, 0, 0.5};
-  if (label == "L") return {0.5, 0.5, 0.5};
-  if (label == "W") return {0.5, 0.25, 0.75};
-  if (label == "K") return {0.375, 0.375, 0.75};
-  if (label == "U") return {0.625, 0.25, 0.625};
-  throw UsageError("unknown special point '" + label +
-                   "' of the FCC zone (G, X, L, W, K, U); "
-                   "give the path's coordinates with band.points");
-}
-
 Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const BandPath& path) {
   if (path.points.size() < 2 || path.points.size() != path.labels.size()) {
     throw UsageError("a band path needs at least two points, each with a label");
   }
+  if (path.segment_points < 2) throw UsageError("a band path needs 2 or more points per segment");
   const Eigen::Matrix3d reciprocal = crystal.primitive().lattice.inverse();  // columns, no 2 pi
   Bands b;
-  b.labels = path.labels;
   std::vector<Eigen::VectorXd> rows;
   double s = 0;
-  b.label_distance.push_back(0);
+  int branch = 0;
+  bool open = false;  // the last q-point added ends a segment that the next one continues
   for (std::size_t seg = 0; seg + 1 < path.points.size(); ++seg) {
+    if (!path.joined(seg)) {
+      if (!b.labels.empty()) b.labels.back() += "|" + path.labels[seg + 1];
+      if (open) ++branch;
+      open = false;
+      continue;
+    }
+    if (b.labels.empty()) {
+      b.labels.push_back(path.labels[seg]);
+      b.label_distance.push_back(s);
+    }
     const Eigen::Vector3d a = path.points[seg], c = path.points[seg + 1];
     const double length = (reciprocal * (c - a)).norm();
-    for (int k = 0; k < path.segment_points; ++k) {
-      if (seg > 0 && k == 0) continue;
+    for (int k = open ? 1 : 0; k < path.segment_points; ++k) {
       const double t = k / double(path.segment_points - 1);
       const Eigen::Vector3d q = a + t * (c - a);
       b.qpoints.push_back(q);
       b.distance.push_back(s + t * length);
+      b.branch.push_back(branch);
       rows.push_back(d.frequencies(q, Eigen::Vector3d(c - a)));  // direction used at Gamma
     }
+    open = true;
     s += length;
+    b.labels.push_back(path.labels[seg + 1]);
     b.label_distance.push_back(s);
   }
+  if (rows.empty()) throw UsageError("the band path has no segment (only breaks)");
   b.frequencies.resize(static_cast<Eigen::Index>(rows.size()), d.num_bands());
   for (std::size_t k = 0; k < rows.size(); ++k) b.frequencies.row(k) = rows[k].transpose();
   return b;
 }
 
 Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins) {
+  return density_of_states(d, Eigen::Vector3i::Constant(mesh), sigma, bins);
+}
+
+Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, double sigma,
+                      int bins) {
+  if ((mesh.array() < 1).any()) throw UsageError("a DOS mesh needs 1 or more points per axis");
   std::vector<double> all;
-  for (int a = 0; a < mesh; ++a)
-    for (int b = 0; b < mesh; ++b)
-      for (int c = 0; c < mesh; ++c) {
-        const Eigen::VectorXd f = d.frequencies(Eigen::Vector3d(a, b, c) / mesh);
+  for (int a = 0; a < mesh[0]; ++a)
+    for (int b = 0; b < mesh[1]; ++b)
+      for (int c = 0; c < mesh[2]; ++c) {
+        const Eigen::VectorXd f =
+            d.frequencies(Eigen::Vector3d(a, b, c).cwiseQuotient(mesh.cast<double>()));
         all.insert(all.end(), f.data(), f.data() + f.size());
       }
   double lo = 0, hi = 0;
@@ -247,7 +256,7 @@ Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins
   lo -= 3 * sigma;
   hi += 3 * sigma;
   Dos out;
-  const double weight = 1.0 / (mesh * mesh * mesh) / (sigma * std::sqrt(2 * M_PI));
+  const double weight = 1.0 / mesh.cast<double>().prod() / (sigma * std::sqrt(2 * M_PI));
   for (int k = 0; k < bins; ++k) {
     const double f = lo + (hi - lo) * k / (bins - 1);
     double g = 0;

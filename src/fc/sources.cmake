@@ -12,6 +12,7 @@ if(NOT PHYSFIT_YAMLCPP_INCLUDE_DIR OR NOT PHYSFIT_YAMLCPP_LIBRARY)
   message(FATAL_ERROR "physfit needs yaml-cpp (Debian: libyaml-cpp-dev): ${_physfit_setup}.")
 endif()
 target_sources(physfit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/bandpath.cpp
   ${CMAKE_CURRENT_LIST_DIR}/clusters.cpp
   ${CMAKE_CURRENT_LIST_DIR}/crystal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "physfit/fc/bandpath.hpp"
 #include "physfit/fc/crystal.hpp"
 #include "physfit/fc/nac.hpp"
 
@@ -68,24 +69,15 @@ class DynamicalMatrix {
   double volume_ = 0;
 };
 
-/// A band path through labelled points.
-struct BandPath {
-  std::vector<std::string> labels;
-  std::vector<Eigen::Vector3d> points;  ///< reduced coordinates of the labelled points
-  int segment_points = 51;              ///< q-points per segment, ends included
-};
-
-/// Special points of the face-centred cubic Brillouin zone (Setyawan and Curtarolo 2010) in
-/// reduced coordinates of phonopy's FCC primitive reciprocal lattice: G, X, L, W, K, U.
-Eigen::Vector3d fcc_point(const std::string& label);
-
-/// Frequencies along a path (band_structure).
+/// Frequencies along a path. At a break of the path the distance does not advance: the next
+/// branch starts where the previous one ended, and the two labels share a tick ("K|U").
 struct Bands {
   std::vector<double> distance;          ///< cumulative |dq| (1/Angstrom, without 2 pi)
   std::vector<Eigen::Vector3d> qpoints;  ///< reduced
+  std::vector<int> branch;               ///< the connected branch of each q-point (0, 1, ...)
   Eigen::MatrixXd frequencies;           ///< points x bands, THz
-  std::vector<double> label_distance;    ///< where the labelled points are
-  std::vector<std::string> labels;
+  std::vector<double> label_distance;    ///< where the labelled points are (ticks)
+  std::vector<std::string> labels;       ///< tick labels; "K|U" at a break
 };
 /// Frequencies along a path. A point of a segment at Gamma takes the segment's direction as its
 /// direction of approach (phonopy's band structure does the same), so the LO-TO splitting of a
@@ -98,5 +90,9 @@ struct Dos {
   std::vector<double> frequency, density;
 };
 Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins = 201);
+/// The same on a mesh[0] x mesh[1] x mesh[2] mesh (divisions of the primitive reciprocal
+/// vectors: anisotropic cells need different numbers along each).
+Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, double sigma,
+                      int bins = 201);
 
 }  // namespace physfit::fc
