@@ -238,6 +238,9 @@ bool flat_end(const CrossValidation& cv, double tolerance) {
 }
 
 constexpr std::int64_t kExtensionEpochs = 10000;
+// No grid reaching below this fraction of lambda_max is advised: the penalty would be at the
+// rounding of the objective.
+constexpr double kSmallestRatio = 1e-16;
 
 std::string number(double v) {
   char b[32];
@@ -384,6 +387,10 @@ CrossValidation cross_validate(const Problem& pr, const PathOptions& o) {
     cv.next_ratio = cv.lambdas.back() / cv.lambda_max * std::pow(10.0, -decades);
     const double per = step > 0 && step < 1 ? std::log(0.1) / std::log(step) : 0.0;
     cv.next_count = per > 0 ? L + static_cast<int>(std::lround(decades * per)) : 0;
+    if (cv.next_ratio < kSmallestRatio) {  // below that, only least squares is left to try
+      cv.next_ratio = 0;
+      cv.next_count = 0;
+    }
   } else {
     cv.end = GridEnd::kInterior;
   }
