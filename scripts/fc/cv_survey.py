@@ -103,14 +103,18 @@ def main():
                 s = json.loads(r.stdout.strip().splitlines()[-1])["result"]
                 warnings = [l for l in r.stderr.splitlines() if "WARNING" in l.upper()]
                 with h5py.File(out) as f:
-                    lambdas = f["fit/lambdas"][...]
-                    chosen = int(np.argmin(np.abs(lambdas - f["fit"].attrs["lambda"])))
+                    if "lambdas" in f["fit"]:  # not for least squares
+                        lambdas = f["fit/lambdas"][...]
+                        chosen = int(np.argmin(np.abs(lambdas - f["fit"].attrs["lambda"])))
+                    else:
+                        lambdas, chosen = [0], -1
                     extended = int(f["fit"].attrs.get("extended", 0))
                 freqs = phonopy_frequencies(data_of(sigma), os.path.join(d, "FORCE_CONSTANTS"),
                                             qpoints)
                 err = float(np.abs(freqs - reference).max())
                 nz = sum(s["nonzero"].values())
                 end = "last" if chosen == len(lambdas) - 1 else ("first" if chosen == 0 else "no")
+                end = "-" if chosen < 0 else end
                 row = {"crystal": name, "sigma": sigma, "method": method,
                        "lambdas": len(lambdas), "chosen": chosen, "end": end,
                        "extended": extended, "max_error_THz": err, "nonzero": nz,
