@@ -377,7 +377,8 @@ CrossValidation cross_validate(const Problem& pr, const PathOptions& o) {
 
   // Where lambda_min is, and the next grid when it is at the small end.
   const auto L = static_cast<int>(cv.lambdas.size());
-  if (L > 1 && cv.index_min == 0) {
+  const bool zero_top = cv.path.nonzeros.front() == 0;  // a generated grid starts at lambda_max
+  if (L > 1 && (cv.index_min == 0 || (cv.index_1se == 0 && zero_top))) {
     cv.end = GridEnd::kTop;
   } else if (cv.index_min == L - 1) {
     cv.end = flat_end(cv, o.flat_tolerance) ? GridEnd::kFlat
@@ -403,9 +404,19 @@ std::string grid_advice(const CrossValidation& cv, const GridOptionNames& names)
   const auto nz = [&](int i) { return cv.path.nonzeros[static_cast<std::size_t>(i)]; };
   std::string s = "cross-validation: ";
   if (cv.end == GridEnd::kTop) {
-    s += "the CV error is smallest at the largest lambda of the path (" +
-         number(cv.lambdas.front()) + (nz(0) == 0 ? ", where every coefficient is zero" : "") +
-         "): the data do not support this model. Too few rows (configurations) for its " +
+    if (cv.index_min == 0) {
+      s += "the CV error is smallest at the largest lambda of the path (" +
+           number(cv.lambdas.front()) +
+           (nz(0) == 0 ? ", where every coefficient is zero" : std::string()) + ")";
+    } else {
+      s += "the CV error at lambda_min (" + number(cv.lambda_min) + ", " +
+           std::to_string(nz(cv.index_min)) + " non-zero, " +
+           number(100 * std::sqrt(cv.error_min() / cv.mean_error.front())) +
+           " % of the all-zero model's root-mean-square error) is within one standard "
+           "error of that at the largest lambda (" +
+           number(cv.lambdas.front()) + ", where every coefficient is zero)";
+    }
+    s += ": the data do not support this model. Too few rows (configurations) for its " +
          std::to_string(cv.path.coef.rows()) +
          " coefficients, targets dominated by noise, or data in the wrong units (force "
          "constants: displacements in Angstrom, forces in eV/Angstrom) do this. Check the data "

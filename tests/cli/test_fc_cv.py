@@ -15,6 +15,7 @@ of LASSO's error and within the crystal's limit (before issue 10 it was 0.12-0.3
 6-7 non-zero parameters, its CV minimum at the end of a grid too short for its weights)."""
 
 import os
+import shutil
 import unittest
 
 import h5py
@@ -147,6 +148,33 @@ class DefaultGrid(unittest.TestCase):
         self.assertEqual(s1["cv"]["select"], "1se")
         self.assertEqual(sum(s1["nonzero"].values()), cv["nonzero_1se"])
         self.assertAlmostEqual(s1["cv_rmse"], cv["rmse_1se"], delta=1e-15)
+
+
+class DataThatDoNotFit(unittest.TestCase):
+    def test_forces_of_other_configurations_are_a_loud_warning(self):
+        # Each configuration's forces replaced by the next one's: no force constants explain
+        # them. The CV error at lambda_min is that of the all-zero model within its standard
+        # error, and the log says the data do not support the model.
+        d = scratch(self)
+        data = os.path.join(d, "shuffled.h5")
+        shutil.copy(CRYSTALS["si_sw"][0], data)
+        with h5py.File(data, "r+") as f:
+            f["configs/forces"][...] = np.roll(f["configs/forces"][...], 1, axis=0)
+        out = os.path.join(d, "fc.h5")
+        r = physfit("fc", "--data", data, "--cutoffs=-1," + str(FC3_SI), "--train", 50,
+                    "--method", "lasso", "--output", out, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cv = summary(r)["cv"]
+        self.assertEqual(cv["end"], "top")
+        self.assertEqual(cv["index_1se"], 0)
+        self.assertGreater(cv["relative_min"], 0.95)  # nothing explained
+        self.assertIn("warning", r.stderr.lower())
+        self.assertIn("the data do not support this model", r.stderr)
+        self.assertIn("wrong units", cv["warning"])
+        with h5py.File(out) as f:
+            self.assertEqual(f["fit"].attrs["end"], "top")
+            self.assertEqual(f["fit/nonzeros"][0], 0)
+            self.assertEqual(f["fit"].attrs["warning"], cv["warning"])
 
 
 class AdaptiveLasso(unittest.TestCase):

@@ -26,8 +26,9 @@
 /// `flat_tolerance` of its standard error (the curve has reached its unpenalised plateau: a
 /// smaller lambda cannot change the error measurably), or `extend_decades` decades have been
 /// added (the floor). What happened is in CrossValidation::end; grid_advice() says it in
-/// words, with the next grid to try. A minimum at lambda_max (every coefficient zero) cannot
-/// be extended: it means the data do not support the model.
+/// words, with the next grid to try. A minimum at lambda_max (every coefficient zero), or one
+/// whose error is within a standard error of that all-zero model's, cannot be extended: it
+/// means the data do not support the model.
 
 #include <Eigen/Core>
 #include <cstdint>
@@ -80,7 +81,7 @@ Path solve_path(const Problem& problem, const PathOptions& options);
 /// Where lambda_min lies on the (possibly extended) grid, and why the extension stopped.
 enum class GridEnd {
   kInterior,     ///< lambda_min has smaller lambdas after it on the path
-  kTop,          ///< at the largest lambda (lambda_max: every coefficient zero)
+  kTop,          ///< at the largest lambda, or within one standard error of its all-zero model
   kFlat,         ///< at the smallest lambda; the curve flat there (within flat_tolerance SE)
   kFloor,        ///< at the smallest lambda; still falling when extend_decades were added
   kNotExtended,  ///< at the smallest lambda; extension disabled or impossible (one lambda)
