@@ -374,6 +374,7 @@ CrossValidation cross_validate(const Problem& pr, const PathOptions& o) {
     summarise(cv);
   }
   cv.extended = static_cast<int>(cv.lambdas.size()) - cv.requested;
+  cv.extension_converged = converged;
 
   // Where lambda_min is, and the next grid when it is at the small end.
   const auto L = static_cast<int>(cv.lambdas.size());
@@ -441,15 +442,18 @@ std::string grid_advice(const CrossValidation& cv, const GridOptionNames& names)
          " of its standard error): a smaller lambda cannot lower the CV error measurably, the "
          "data support (nearly) every coefficient.";
   } else if (cv.end == GridEnd::kFloor) {
-    s += ", still falling when the extension stopped (" + std::to_string(cv.extended) +
-         " lambdas, its limit): the best lambda is below the grid.";
+    s += cv.extension_converged
+             ? ", still falling when the extension stopped (" + std::to_string(cv.extended) +
+                   " lambdas, its limit): the best lambda is below the grid."
+             : ", still falling when the extension stopped: coordinate descent did not converge "
+               "on its last lambdas (the penalty is near the rounding of the objective).";
   } else {
     s += (cv.per_decade > 0 ? ", and the extension of the path is off (" + names.extend + " 0)."
                             : std::string(", and a path of one lambda cannot be extended."));
   }
   if (cv.next_count > 0) {
     s += " Next grid to try: " + names.ratio + " " + number(cv.next_ratio) + " " + names.count +
-         " " + std::to_string(cv.next_count) + " (the same spacing";
+         " " + std::to_string(cv.next_count) + " (about the same spacing";
     s += cv.end == GridEnd::kNotExtended ? "; or " + names.extend + " 6)." : ").";
   }
   s += " Least squares is the lambda -> 0 limit; lambda_1se (" + number(cv.lambda_1se) + ", " +

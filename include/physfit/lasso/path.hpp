@@ -17,15 +17,16 @@
 /// lambda_min the largest lambda at the minimum and lambda_1se the largest lambda whose error
 /// is within one standard error of the minimum.
 ///
-/// A grid that finds its minimum (issue 10): a CV curve whose minimum sits at the small end of
-/// the grid says nothing about where the minimum is. cross_validate then extends the path
-/// downwards, one decade at a time at the grid's own geometric spacing, every path (all the
-/// data and each fold) warm-started from its last solution, and cross-validates the new
-/// lambdas, until lambda_min has at least one decade of the path below it (an interior
-/// minimum, confirmed), or the last decade lowered the CV error by less than
-/// `flat_tolerance` of its standard error (the curve has reached its unpenalised plateau: a
-/// smaller lambda cannot change the error measurably), or `extend_decades` decades have been
-/// added (the floor). What happened is in CrossValidation::end; grid_advice() says it in
+/// A grid that finds its minimum (issue 10): a CV minimum at the small end of the grid says
+/// only that the best lambda is there or below. cross_validate then extends the path downwards,
+/// one decade at a time at the grid's own geometric spacing, every path (all the data and each
+/// fold) warm-started from its last solution, and cross-validates the new lambdas, until
+/// lambda_min has at least one decade of the path below it (an interior minimum, confirmed),
+/// or the last decade lowered the CV error by less than `flat_tolerance` of its standard error
+/// (the curve is on its unpenalised plateau: a smaller lambda cannot change the error
+/// measurably), or `extend_decades` decades have been added (the floor; each solve below the
+/// grid gets at most 10^4 coordinate-descent sweeps, and one that does not converge there also
+/// ends the extension). CrossValidation::end says what happened; grid_advice() says it in
 /// words, with the next grid to try. A minimum at lambda_max (every coefficient zero), or one
 /// whose error is within a standard error of that all-zero model's, cannot be extended: it
 /// means the data do not support the model.
@@ -83,7 +84,7 @@ enum class GridEnd {
   kInterior,     ///< lambda_min has smaller lambdas after it on the path
   kTop,          ///< at the largest lambda, or within one standard error of its all-zero model
   kFlat,         ///< at the smallest lambda; the curve flat there (within flat_tolerance SE)
-  kFloor,        ///< at the smallest lambda; still falling when extend_decades were added
+  kFloor,        ///< at the smallest lambda; still falling at the floor (or unconverged there)
   kNotExtended,  ///< at the smallest lambda; extension disabled or impossible (one lambda)
 };
 const char* grid_end_name(GridEnd end);  ///< "interior", "top", "flat", "floor", "not-extended"
@@ -102,6 +103,9 @@ struct CrossValidation {
   int extended = 0;       ///< lambdas added below it (lambdas.size() - requested)
   int per_decade = 0;     ///< lambdas per decade of the grid's spacing (0: one lambda)
   GridEnd end = GridEnd::kInterior;
+  /// False when the extension stopped because a solve below the grid did not converge within
+  /// its sweeps (10^4 per lambda there).
+  bool extension_converged = true;
   /// The next grid to try when lambda_min is at the small end: its smallest lambda / lambda_max
   /// and its length at the same spacing (0 when there is no advice).
   double next_ratio = 0;
