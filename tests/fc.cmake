@@ -89,6 +89,23 @@ foreach(line IN LISTS _fc_acc_classes)
 endforeach()
 endif()
 
+# Cross-validation that finds its minimum (issue 10, point 4): Si (Stillinger-Weber, Tersoff)
+# and fcc Al (EAM) from scripts/data/make_cv_data.py, made once per test run.
+set(PHYSFIT_CV_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/cv)
+add_test(NAME data.MakeCvCrystals
+         COMMAND ${PHYSFIT_PYTHON} ${PROJECT_SOURCE_DIR}/scripts/data/make_cv_data.py ${PHYSFIT_CV_DATA})
+set_tests_properties(data.MakeCvCrystals PROPERTIES FIXTURES_SETUP cv_data TIMEOUT 300)
+file(STRINGS cli/test_fc_cv.py _fc_cv_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc_cv.py)
+foreach(line IN LISTS _fc_cv_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_cv.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_cv.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_cv.${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED "si_data;cv_data"
+    ENVIRONMENT "PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_CV_DATA=${PHYSFIT_CV_DATA}")
+endforeach()
+
 get_directory_property(_fc_all_tests TESTS)
 foreach(_test IN LISTS _fc_all_tests)
   if(_test MATCHES "^fc_format_tests\\.")

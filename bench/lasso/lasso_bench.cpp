@@ -237,6 +237,7 @@ int main(int argc, char** argv) {
         PathOptions pa;
         pa.count = count;
         pa.ratio = 1e-4;
+        pa.extend_decades = 0;  // the grid of scikit-learn's LassoCV, which has no extension
         pa.solver = so;
         if (task == "path") {
           const Path path = solve_path(pr, pa);

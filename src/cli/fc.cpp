@@ -238,8 +238,15 @@ void run(Context& ctx) {
   fopt.method = method;
   fopt.l1_ratio = o.get<double>("l1-ratio");
   fopt.lambda = o.get<double>("lambda");
-  fopt.lambdas = o.get<int>("lambdas");
-  fopt.lambda_ratio = o.get<double>("lambda-ratio");
+  // Unset, the grid depends on the method (adaptive LASSO spans more decades: fit.hpp).
+  const auto given = [&](const char* key) {
+    return o.origin(key).kind != config::Origin::Kind::kDefault;
+  };
+  fopt.lambdas = given("lambdas") ? o.get<int>("lambdas") : 0;
+  fopt.lambda_ratio = given("lambda-ratio") ? o.get<double>("lambda-ratio") : -1.0;
+  fopt.extend_decades = o.get<double>("lambda-extend");
+  fopt.select_1se = o.get<std::string>("cv-select") == "1se";
+  fopt.adaptive_gamma = o.get<double>("adaptive-gamma");
   fopt.tol = o.get<double>("tol");
   fopt.rcond = o.get<double>("rcond");
   const fc::FitResult r = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
@@ -253,6 +260,38 @@ void run(Context& ctx) {
                 ? std::string()
                 : ", " + std::to_string(folds) + "-fold CV RMSE " + std::to_string(r.cv_rmse) +
                       " eV/A (" + std::to_string(100 * r.cv_relative) + " %)");
+  // Cross-validation: lambda_min and lambda_1se, and a warning when the minimum is at an end.
+  util::Json cv_json = util::Json::object();
+  if (r.cv.done) {
+    const fc::CvReport& c = r.cv;
+    log::info("fc: ", folds, "-fold CV over ", r.lambdas.size(), " lambdas (", c.requested,
+              " asked", c.extended > 0 ? ", " + std::to_string(c.extended) + " added below" : "",
+              "): lambda_min ", short_number(c.lambda_min, 4), " (index ", c.index_min,
+              ", CV RMSE ", short_number(c.rmse_min, 4),
+              " eV/A = ", short_number(100 * c.relative_min, 4), " %, ", c.nonzero_min,
+              " non-zero), lambda_1se ", short_number(c.lambda_1se, 4), " (index ", c.index_1se,
+              ", ", short_number(c.rmse_1se, 4), " eV/A = ", short_number(100 * c.relative_1se, 4),
+              " %, ", c.nonzero_1se, " non-zero); the fit is at lambda_", c.select);
+    if (!c.advice.empty()) log::warning("fc: ", c.advice);
+    cv_json["folds"] = folds;
+    cv_json["lambda_max"] = c.lambda_max;
+    cv_json["lambda_min"] = c.lambda_min;
+    cv_json["lambda_1se"] = c.lambda_1se;
+    cv_json["index_min"] = c.index_min;
+    cv_json["index_1se"] = c.index_1se;
+    cv_json["rmse_min"] = c.rmse_min;
+    cv_json["relative_min"] = c.relative_min;
+    cv_json["rmse_1se"] = c.rmse_1se;
+    cv_json["relative_1se"] = c.relative_1se;
+    cv_json["nonzero_min"] = c.nonzero_min;
+    cv_json["nonzero_1se"] = c.nonzero_1se;
+    cv_json["lambdas"] = static_cast<long long>(r.lambdas.size());
+    cv_json["requested"] = c.requested;
+    cv_json["extended"] = c.extended;
+    cv_json["end"] = c.end;
+    cv_json["select"] = c.select;
+    cv_json["warning"] = c.advice;
+  }
   util::Json nonzero = util::Json::object();
   for (int order = 2; order <= space->max_order(); ++order) {
     long long nz = 0;
@@ -311,10 +350,32 @@ void run(Context& ctx) {
       if (!r.lambdas.empty()) {
         const std::int64_t nl = static_cast<std::int64_t>(r.lambdas.size());
         out.file().create_dataset<double>("/fit/lambdas", {nl}).write_all(r.lambdas);
+        out.file().create_dataset<std::int64_t>("/fit/nonzeros", {nl}).write_all(r.nonzeros);
         if (!r.cv_mse.empty()) {
           out.file().create_dataset<double>("/fit/cv_mse", {nl}).write_all(r.cv_mse);
           out.file().create_dataset<double>("/fit/cv_se", {nl}).write_all(r.cv_se);
         }
+      }
+      if (r.cv.done) {
+        const fc::CvReport& c = r.cv;
+        const hid_t id = g.id();
+        io::set_attribute(id, "folds", static_cast<std::int64_t>(folds));
+        io::set_attribute(id, "lambda_max", c.lambda_max);
+        io::set_attribute(id, "lambda_min", c.lambda_min);
+        io::set_attribute(id, "lambda_1se", c.lambda_1se);
+        io::set_attribute(id, "index_min", static_cast<std::int64_t>(c.index_min));
+        io::set_attribute(id, "index_1se", static_cast<std::int64_t>(c.index_1se));
+        io::set_attribute(id, "cv_rmse_min", c.rmse_min);
+        io::set_attribute(id, "cv_relative_min", c.relative_min);
+        io::set_attribute(id, "cv_rmse_1se", c.rmse_1se);
+        io::set_attribute(id, "cv_relative_1se", c.relative_1se);
+        io::set_attribute(id, "nonzero_min", c.nonzero_min);
+        io::set_attribute(id, "nonzero_1se", c.nonzero_1se);
+        io::set_attribute(id, "requested", static_cast<std::int64_t>(c.requested));
+        io::set_attribute(id, "extended", static_cast<std::int64_t>(c.extended));
+        io::set_attribute(id, "end", c.end);
+        io::set_attribute(id, "cv_select", c.select);
+        io::set_attribute(id, "warning", c.advice);
       }
     });
     out.commit();
@@ -373,6 +434,7 @@ void run(Context& ctx) {
   ctx.summary["cv_rmse"] = r.cv_rmse;
   ctx.summary["cv_relative"] = r.cv_relative;
   ctx.summary["nonzero"] = nonzero;
+  if (r.cv.done) ctx.summary["cv"] = cv_json;
   ctx.summary["test"] = test_json;
   ctx.summary["phases"] = timing;
   ctx.summary["seconds"] = total_clock.seconds();
@@ -424,11 +486,33 @@ Command fc_command() {
     opts.add<double>("l1-ratio", "elastic-net mixing (1: LASSO)")
         .default_value(0.5)
         .check(config::in_range(0.0, 1.0));
-    opts.add<int>("lambdas", "lambdas on the path")
+    opts.add<int>("lambdas",
+                  "lambdas on the path (unset: 50; adaptive-lasso 1 + 49 (1 + adaptive-gamma), "
+                  "the same spacing over its longer grid)")
         .default_value(50)
         .check(config::positive<int>());
-    opts.add<double>("lambda-ratio", "smallest / largest lambda")
+    opts.add<double>("lambda-ratio",
+                     "smallest / largest lambda (unset: 1e-4; adaptive-lasso "
+                     "1e-4^(1 + adaptive-gamma), whose parameters enter later along its path)")
         .default_value(1e-4)
+        .check(config::positive<double>());
+    opts.add<double>("lambda-extend",
+                     "decades the path may be extended below the grid while the CV minimum is "
+                     "within its last decade (one decade at a time, warm-started; stops once "
+                     "lambda_min has a decade below it, or the CV error fell by < 0.1 standard "
+                     "error over the last decade; 0: never). A minimum left at an end is a "
+                     "warning with the next grid to try")
+        .default_value(6.0)
+        .check(config::non_negative<double>());
+    opts.add<std::string>("cv-select",
+                          "the fit at lambda_min (smallest CV error) or lambda_1se (largest "
+                          "lambda within one standard error: sparser)")
+        .default_value(std::string("min"))
+        .check(config::one_of({"min", "1se"}));
+    opts.add<double>("adaptive-gamma",
+                     "adaptive-lasso weights 1/|z_OLS|^gamma on the standardised least-squares "
+                     "parameters (Zou 2006)")
+        .default_value(1.0)
         .check(config::positive<double>());
     opts.add<int>("folds", "cross-validation folds by configuration (0: none)")
         .default_value(5)

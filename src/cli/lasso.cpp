@@ -297,10 +297,23 @@ void run(Context& ctx) {
   bool have_path = false, have_cv = false;
   const bool debias = o.get<bool>("fit.debias") && method != "ols";
   double lmax = 0;
+  // The grid: unset, adaptive LASSO spans (1 + gamma) times the decades at the same spacing
+  // (a coefficient enters its path at about |x_OLS|^gamma times the lambda where it enters
+  // LASSO's; see fc/fit.hpp).
+  const double span = method == "adaptive" ? 1 + o.get<double>("fit.adaptive_gamma") : 1.0;
+  const auto given = [&](const char* key) {
+    return o.origin(key).kind != config::Origin::Kind::kDefault;
+  };
+  const int path_count =
+      given("path.count")
+          ? o.get<int>("path.count")
+          : 1 + static_cast<int>(std::lround((o.get<int>("path.count") - 1) * span));
+  const double path_ratio = given("path.ratio") ? o.get<double>("path.ratio")
+                                                : std::pow(o.get<double>("path.ratio"), span);
   std::unique_ptr<log::Progress> progress;
   if (task != "fit") {
     const std::int64_t lambdas =
-        static_cast<std::int64_t>(o.get<int>("path.count")) * (task == "cv" ? folds + 1 : 1);
+        static_cast<std::int64_t>(path_count) * (task == "cv" ? folds + 1 : 1);
     progress = std::make_unique<log::Progress>(
         task == "cv" ? "lasso: cross-validation, lambdas" : "lasso: path, lambdas", lambdas);
   }
@@ -314,8 +327,9 @@ void run(Context& ctx) {
                                  : o.get<double>("fit.lambda_ratio") * lmax;
     };
     lasso::PathOptions pa;
-    pa.count = o.get<int>("path.count");
-    pa.ratio = o.get<double>("path.ratio");
+    pa.count = path_count;
+    pa.ratio = path_ratio;
+    pa.extend_decades = o.get<double>("path.extend");
     pa.l1_ratio = l1_ratio;
     pa.weights = weights;
     pa.solver = so;
@@ -362,6 +376,20 @@ void run(Context& ctx) {
                  " (raise solver.max_epochs or solver.tol)");
   }
 
+  // Where lambda_min lies: a warning with the next grid when it is at an end.
+  const std::string select = o.get<std::string>("cv.select");
+  const auto i_min = static_cast<std::size_t>(cv.index_min);
+  const auto i_1se = static_cast<std::size_t>(cv.index_1se);
+  std::string advice;
+  if (have_cv) {
+    lasso::GridOptionNames names;
+    names.ratio = "--path.ratio";
+    names.count = "--path.count";
+    names.extend = "--path.extend";
+    names.select = "--cv.select";
+    advice = lasso::grid_advice(cv, names);
+  }
+
   // 5. Results (rank 0 writes; every rank holds the same bits).
   watch.restart();
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
@@ -406,6 +434,18 @@ void run(Context& ctx) {
       io::set_attribute(c, "index_min", static_cast<std::int64_t>(cv.index_min));
       io::set_attribute(c, "index_1se", static_cast<std::int64_t>(cv.index_1se));
       io::set_attribute(c, "folds", static_cast<std::int64_t>(folds));
+      io::set_attribute(c, "lambda_max", cv.lambda_max);
+      io::set_attribute(c, "error_min", cv.error_min());
+      io::set_attribute(c, "standard_error_min", cv.standard_error[i_min]);
+      io::set_attribute(c, "error_1se", cv.error_1se());
+      io::set_attribute(c, "standard_error_1se", cv.standard_error[i_1se]);
+      io::set_attribute(c, "nonzero_min", cv.path.nonzeros[i_min]);
+      io::set_attribute(c, "nonzero_1se", cv.path.nonzeros[i_1se]);
+      io::set_attribute(c, "requested", static_cast<std::int64_t>(cv.requested));
+      io::set_attribute(c, "extended", static_cast<std::int64_t>(cv.extended));
+      io::set_attribute(c, "end", std::string(lasso::grid_end_name(cv.end)));
+      io::set_attribute(c, "select", select);
+      io::set_attribute(c, "warning", advice);
       if (!png.empty()) draw_cv(cv, folds, method, png);
     }
     const io::Group tg = f.create_group("/lasso/timings");
@@ -430,10 +470,14 @@ void run(Context& ctx) {
             " nonzero, objective ", fmt(fit.objective), ", duality gap ", fmt(fit.gap),
             " (relative ", fmt(fit.relative_gap), ")", fit.converged ? "" : " NOT CONVERGED");
   if (have_cv) {
-    log::info("lasso: ", folds, "-fold CV over ", cv.lambdas.size(), " lambdas: lambda_min ",
-              fmt(cv.lambda_min), " (error ",
-              fmt(cv.mean_error[static_cast<std::size_t>(cv.index_min)]), "), lambda_1se ",
-              fmt(cv.lambda_1se));
+    log::info("lasso: ", folds, "-fold CV over ", cv.lambdas.size(), " lambdas (", cv.requested,
+              " asked", cv.extended > 0 ? ", " + std::to_string(cv.extended) + " added below" : "",
+              "): lambda_min ", fmt(cv.lambda_min), " (index ", cv.index_min, ", error ",
+              fmt(cv.error_min()), " +- ", fmt(cv.standard_error[i_min]), ", ",
+              cv.path.nonzeros[i_min], " nonzero), lambda_1se ", fmt(cv.lambda_1se), " (index ",
+              cv.index_1se, ", error ", fmt(cv.error_1se()), " +- ", fmt(cv.standard_error[i_1se]),
+              ", ", cv.path.nonzeros[i_1se], " nonzero); the fit is at lambda_", select);
+    if (!advice.empty()) log::warning("lasso: ", advice);
   }
   log::info("lasso: results in '", output, "'", png.empty() ? "" : " and '" + png + "'", " (",
             util::format_duration(total.seconds()), ")");
@@ -452,6 +496,26 @@ void run(Context& ctx) {
     ctx.summary["lambda_min"] = cv.lambda_min;
     ctx.summary["lambda_1se"] = cv.lambda_1se;
     ctx.summary["cv_error_min"] = cv.mean_error[static_cast<std::size_t>(cv.index_min)];
+    util::Json c = util::Json::object();
+    c["folds"] = folds;
+    c["lambda_max"] = cv.lambda_max;
+    c["lambda_min"] = cv.lambda_min;
+    c["lambda_1se"] = cv.lambda_1se;
+    c["index_min"] = cv.index_min;
+    c["index_1se"] = cv.index_1se;
+    c["error_min"] = cv.error_min();
+    c["standard_error_min"] = cv.standard_error[i_min];
+    c["error_1se"] = cv.error_1se();
+    c["standard_error_1se"] = cv.standard_error[i_1se];
+    c["nonzero_min"] = cv.path.nonzeros[i_min];
+    c["nonzero_1se"] = cv.path.nonzeros[i_1se];
+    c["lambdas"] = static_cast<long long>(cv.lambdas.size());
+    c["requested"] = cv.requested;
+    c["extended"] = cv.extended;
+    c["end"] = lasso::grid_end_name(cv.end);
+    c["select"] = select;
+    c["warning"] = advice;
+    ctx.summary["cv"] = c;
   }
   util::Json t = util::Json::object();
   t["read_s"] = read_seconds;
@@ -506,12 +570,24 @@ Command lasso_command() {
     opts.add<double>("fit.adaptive_gamma", "adaptive LASSO weights 1/|x_OLS|^gamma")
         .default_value(1.0)
         .check(config::positive<double>());
-    opts.add<int>("path.count", "lambdas on the path")
+    opts.add<int>("path.count",
+                  "lambdas on the path (unset: 100; adaptive 1 + 99 (1 + fit.adaptive_gamma), the "
+                  "same spacing over its longer grid)")
         .default_value(100)
         .check(config::positive<int>());
-    opts.add<double>("path.ratio", "smallest lambda / lambda_max")
+    opts.add<double>("path.ratio",
+                     "smallest lambda / lambda_max (unset: 1e-4; adaptive "
+                     "1e-4^(1 + fit.adaptive_gamma), whose coefficients enter later on its path)")
         .default_value(1e-4)
-        .check(config::in_range(1e-12, 0.999999));
+        .check(config::in_range(1e-16, 0.999999));
+    opts.add<double>("path.extend",
+                     "task cv: decades the path may be extended below its smallest lambda while "
+                     "the CV minimum is within its last decade (one decade at a time, "
+                     "warm-started; stops once lambda_min has a decade below it, or the CV error "
+                     "fell by < 0.1 standard error over the last decade; 0: never). A minimum "
+                     "left at an end is a warning with the next grid to try")
+        .default_value(6.0)
+        .check(config::non_negative<double>());
     opts.add<int>("cv.folds", "folds of groups of rows")
         .default_value(5)
         .check(config::in_range(2, 1000));

@@ -236,10 +236,11 @@ FitResult fit(const FitData& data, const FitOptions& o) {
     }
   } else {
     const double l1_ratio = o.method == Method::kElasticNet ? o.l1_ratio : 1.0;
+    const bool adaptive = o.method == Method::kAdaptiveLasso;
     Eigen::VectorXd weights;
-    if (o.method == Method::kAdaptiveLasso) {
+    if (adaptive) {
       if (residual) throw UsageError("adaptive LASSO needs least squares: use storage = gram");
-      weights = lasso::adaptive_weights(pr, 1.0, so);
+      weights = lasso::adaptive_weights(pr, o.adaptive_gamma, so);
     }
     if (o.lambda >= 0) {
       lasso::Penalty pen;
@@ -249,29 +250,54 @@ FitResult fit(const FitData& data, const FitOptions& o) {
       const lasso::Fit f = lasso::solve(pr, pen, so);
       r.z = f.coef;
       r.lambdas = {o.lambda};
+      r.nonzeros = {f.nonzeros};
       r.chosen = 0;
       r.epochs = f.epochs;
       r.relative_gap = f.relative_gap;
     } else {
+      // The default grid: 1e-4 lambda_max in 50 lambdas; adaptive LASSO (1 + gamma) times the
+      // decades at the same spacing (see fit.hpp).
+      const double span = adaptive ? 1 + o.adaptive_gamma : 1.0;
       lasso::PathOptions po;
-      po.count = o.lambdas;
-      po.ratio = o.lambda_ratio;
+      po.count = o.lambdas > 0 ? o.lambdas : 1 + static_cast<int>(std::lround(49 * span));
+      po.ratio = o.lambda_ratio > 0 ? o.lambda_ratio : std::pow(1e-4, span);
       po.l1_ratio = l1_ratio;
       po.weights = weights;
       po.solver = so;
+      po.extend_decades = o.extend_decades;
       lasso::Path path;
       if (folds >= 2) {
         lasso::CrossValidation cv = lasso::cross_validate(pr, po);
         r.cv_mse = cv.mean_error;
         r.cv_se = cv.standard_error;
-        r.chosen = cv.index_min;
-        r.cv_rmse = std::sqrt(cv.mean_error[static_cast<std::size_t>(cv.index_min)]);
+        r.chosen = o.select_1se ? cv.index_1se : cv.index_min;
+        r.cv_rmse = std::sqrt(cv.mean_error[static_cast<std::size_t>(r.chosen)]);
+        const double rms = std::sqrt(pr.yy());
+        CvReport& c = r.cv;
+        c.done = true;
+        c.lambda_max = cv.lambda_max;
+        c.lambda_min = cv.lambda_min;
+        c.lambda_1se = cv.lambda_1se;
+        c.index_min = cv.index_min;
+        c.index_1se = cv.index_1se;
+        c.rmse_min = std::sqrt(cv.error_min());
+        c.rmse_1se = std::sqrt(cv.error_1se());
+        c.relative_min = c.rmse_min / rms;
+        c.relative_1se = c.rmse_1se / rms;
+        c.nonzero_min = cv.path.nonzeros[static_cast<std::size_t>(cv.index_min)];
+        c.nonzero_1se = cv.path.nonzeros[static_cast<std::size_t>(cv.index_1se)];
+        c.requested = cv.requested;
+        c.extended = cv.extended;
+        c.end = lasso::grid_end_name(cv.end);
+        c.select = o.select_1se ? "1se" : "min";
+        c.advice = lasso::grid_advice(cv);
         path = std::move(cv.path);
       } else {
         path = lasso::solve_path(pr, po);
         r.chosen = static_cast<int>(path.lambdas.size()) - 1;  // the smallest lambda
       }
       r.lambdas = path.lambdas;
+      r.nonzeros = path.nonzeros;
       r.z = path.coef.col(r.chosen);
       for (auto e : path.epochs) r.epochs += e;
       r.relative_gap = path.relative_gaps[static_cast<std::size_t>(r.chosen)];

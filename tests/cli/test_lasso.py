@@ -117,6 +117,69 @@ class LassoCommand(unittest.TestCase):
                 coefs[mode] = f["/lasso/fit/coef"][...]
         np.testing.assert_allclose(coefs["residual"], coefs["gram"], rtol=1e-8, atol=1e-12)
 
+    def test_a_minimum_below_the_grid_is_found_or_said_with_the_next_grid(self):
+        # Quiet data (noise 2^-16): the CV minimum of a 41-lambda grid to 1e-4 lambda_max is at
+        # its end; the path is extended below it by decades until the minimum is interior.
+        d = scratch(self)
+        data = os.path.join(d, "quiet.h5")
+        write_problem(data, Spec(rows=600, cols=40, seed=4, scale_range=3, nonzeros=6,
+                                 noise_exponent=-16))
+        def cv(name, *extra):
+            out = os.path.join(d, name + ".h5")
+            r = physfit("lasso", "--input.file", data, "--input.groups", "/groups",
+                        "--output.file", out, "--path.count", 41, "--path.ratio", 1e-4, "--json",
+                        *extra, ranks=2)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return out, last_json(r.stdout)["result"], r.stderr
+        out, res, err = cv("off", "--path.extend", 0)
+        self.assertEqual(res["cv"]["index_min"], 40)
+        self.assertEqual(res["cv"]["end"], "not-extended")
+        self.assertIn("warning", err.lower())
+        self.assertIn("--path.ratio 1e-10 --path.count 101", err)
+        self.assertIn(res["cv"]["warning"], err)
+        out, res, err = cv("extended")
+        c = res["cv"]
+        self.assertEqual(c["end"], "interior")
+        self.assertEqual(c["requested"], 41)
+        self.assertEqual(c["extended"] % 10, 0)  # whole decades of 10 lambdas
+        self.assertGreater(c["extended"], 0)
+        self.assertLessEqual(c["index_min"], 41 + c["extended"] - 11)  # a decade below it
+        self.assertEqual(c["warning"], "")
+        self.assertEqual(res["fit"]["lambda"], c["lambda_min"])
+        with h5py.File(out, "r") as f:
+            g = f["/lasso/cv"]
+            mean, se = g["mean_error"][...], g["standard_error"][...]
+            nz = f["/lasso/path/nonzeros"][...]
+            self.assertEqual(len(mean), 41 + c["extended"])
+            self.assertEqual(f["/lasso/path/coef"].shape, (41 + c["extended"], 40))
+            self.assertEqual(f["/lasso/cv/fold_error"].shape, (5, 41 + c["extended"]))
+            i, j = g.attrs["index_min"], g.attrs["index_1se"]
+            self.assertEqual((i, j), (c["index_min"], c["index_1se"]))
+            self.assertEqual(int(np.argmin(mean)), i)
+            self.assertEqual(g.attrs["error_min"], mean[i])
+            self.assertEqual(g.attrs["standard_error_min"], se[i])
+            self.assertEqual(g.attrs["error_1se"], mean[j])
+            self.assertEqual(g.attrs["standard_error_1se"], se[j])
+            self.assertEqual(g.attrs["nonzero_min"], nz[i])
+            self.assertEqual(g.attrs["nonzero_1se"], nz[j])
+            self.assertEqual(g.attrs["extended"], c["extended"])
+            self.assertEqual(g.attrs["end"], "interior")
+            self.assertEqual(g.attrs["select"], "min")
+            self.assertLessEqual(mean[j], mean[i] + se[i])
+            self.assertTrue(np.all(mean[:j] > mean[i] + se[i]))
+            lam = g["lambda"][...]
+            np.testing.assert_allclose(lam[1:] / lam[:-1], (1e-4) ** 0.025, rtol=1e-12)
+        # Adaptive LASSO's default grid: (1 + gamma) times the decades at the same spacing.
+        out = os.path.join(d, "adaptive.h5")
+        r = physfit("lasso", "--input.file", data, "--input.groups", "/groups", "--output.file",
+                    out, "--fit.method", "adaptive", "--json", ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c = last_json(r.stdout)["result"]["cv"]
+        self.assertEqual(c["requested"], 199)
+        with h5py.File(out, "r") as f:
+            lam = f["/lasso/cv/lambda"][...]
+            self.assertAlmostEqual(lam[198] / lam[0], 1e-8, delta=1e-20)
+
     def test_bad_inputs_are_clear_errors_without_output(self):
         d = scratch(self)
         out = os.path.join(d, "never.h5")

@@ -76,12 +76,33 @@ const char* method_name(Method method);
 
 struct FitOptions {
   Method method = Method::kLeastSquares;
-  double l1_ratio = 1.0;       ///< elastic net mixing (1: LASSO)
-  double lambda = -1;          ///< fixed lambda (< 0: chosen by cross-validation)
-  int lambdas = 50;            ///< path length
-  double lambda_ratio = 1e-4;  ///< smallest / largest lambda
-  double tol = 1e-10;          ///< relative duality gap at which coordinate descent stops
+  double l1_ratio = 1.0;  ///< elastic net mixing (1: LASSO)
+  double lambda = -1;     ///< fixed lambda (< 0: chosen by cross-validation)
+  /// Path length (0: 50 lambdas; adaptive LASSO 1 + 49 (1 + gamma), the same spacing).
+  int lambdas = 0;
+  /// Smallest / largest lambda (<= 0: 1e-4; adaptive LASSO 1e-4^(1 + gamma), see fit()).
+  double lambda_ratio = -1;
+  double extend_decades = 6;  ///< CV: decades the path may grow below the grid (0: never)
+  bool select_1se = false;    ///< CV: the fit at lambda_1se instead of lambda_min
+  double adaptive_gamma = 1;  ///< adaptive LASSO weights 1/|z_OLS|^gamma (Zou 2006)
+  double tol = 1e-10;         ///< relative duality gap at which coordinate descent stops
   double rcond = -1;  ///< least squares: relative eigenvalue cutoff (< 0: p x machine epsilon)
+};
+
+/// What cross-validation found (FitResult::cv; empty without CV).
+struct CvReport {
+  bool done = false;
+  double lambda_max = 0;
+  double lambda_min = 0, lambda_1se = 0;
+  int index_min = -1, index_1se = -1;
+  double rmse_min = 0, relative_min = 0;  ///< CV force RMSE at lambda_min (eV/A; / force RMS)
+  double rmse_1se = 0, relative_1se = 0;  ///< the same at lambda_1se
+  std::int64_t nonzero_min = 0, nonzero_1se = 0;  ///< non-zero parameters at each
+  int requested = 0;                              ///< lambdas of the grid asked for
+  int extended = 0;                               ///< lambdas added below it
+  std::string end;     ///< lasso::grid_end_name: interior, top, flat, floor, not-extended
+  std::string select;  ///< "min" or "1se": the lambda of the fit
+  std::string advice;  ///< the warning when lambda_min is at an end of the grid ("" if not)
 };
 
 /// A fit and what it measured.
@@ -89,19 +110,26 @@ struct FitResult {
   Eigen::VectorXd z;  ///< independent parameters (eV/Angstrom^n)
   double lambda = 0;
   std::vector<double> lambdas, cv_mse, cv_se;  ///< the cross-validation curve (empty if none)
+  std::vector<std::int64_t> nonzeros;          ///< non-zero parameters along the path
   int chosen = -1;                             ///< index of lambda in `lambdas`
   double train_rmse = 0, train_relative = 0;   ///< eV/Angstrom; relative to the force RMS
   double cv_rmse = 0, cv_relative = 0;         ///< at the chosen lambda (NaN without CV)
   double relative_gap = 0;                     ///< duality gap / objective (NaN for OLS)
   std::int64_t epochs = 0;
   int rank = 0;  ///< least squares: numerical rank
+  CvReport cv;   ///< LASSO-type methods with cross-validation
   double seconds = 0;
 };
 
 /// **Collective** in residual mode; in Gram mode every rank computes the same bits without
 /// communication. LASSO-type methods without a fixed lambda run K-fold cross-validation over
-/// the path (lasso::cross_validate) and take the lambda of the smallest CV error, whose
-/// solution on all data comes from the same run.
+/// the path (lasso::cross_validate, which extends the path below the grid while the CV minimum
+/// is at its small end) and take lambda_min (or lambda_1se), whose solution on all data comes
+/// from the same run. Adaptive LASSO: weights 1/|z_OLS,j|^gamma on the standardised
+/// least-squares solution (Zou 2006); a parameter enters its path at about |z_OLS,j|^gamma
+/// times the lambda at which it enters LASSO's, so its path spans (1 + gamma) times the decades
+/// of LASSO's to reach the same parameters: the default grid is 1e-4^(1 + gamma) with the same
+/// spacing (1e-8, 99 lambdas at gamma = 1).
 FitResult fit(const FitData& data, const FitOptions& options);
 
 /// Mean squared residual of z on the rows of `m`: (F'F - 2 z'A'F + z'A'A z) / n.

@@ -16,10 +16,25 @@
 /// the fold errors weighted by fold size, its standard error sqrt(weighted variance / (K-1)),
 /// lambda_min the largest lambda at the minimum and lambda_1se the largest lambda whose error
 /// is within one standard error of the minimum.
+///
+/// A grid that finds its minimum (issue 10): a CV minimum at the small end of the grid says
+/// only that the best lambda is there or below. cross_validate then extends the path downwards,
+/// one decade at a time at the grid's own geometric spacing, every path (all the data and each
+/// fold) warm-started from its last solution, and cross-validates the new lambdas, until
+/// lambda_min has at least one decade of the path below it (an interior minimum, confirmed),
+/// or the last decade lowered the CV error by less than `flat_tolerance` of its standard error
+/// (the curve is on its unpenalised plateau: a smaller lambda cannot change the error
+/// measurably), or `extend_decades` decades have been added (the floor; each solve below the
+/// grid gets at most 10^4 coordinate-descent sweeps, and one that does not converge there also
+/// ends the extension). CrossValidation::end says what happened; grid_advice() says it in
+/// words, with the next grid to try. A minimum at lambda_max (every coefficient zero), or one
+/// whose error is within a standard error of that all-zero model's, cannot be extended: it
+/// means the data do not support the model.
 
 #include <Eigen/Core>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "physfit/lasso/problem.hpp"
@@ -36,6 +51,14 @@ struct PathOptions {
   Eigen::VectorXd weights;  ///< adaptive-LASSO weights (empty: all 1)
   SolverOptions solver;
   bool screening = true;  ///< the sequential strong rule
+  /// cross_validate: decades the path may be extended below its smallest lambda while the CV
+  /// minimum is within the last decade of the path (0: never). The default (6) takes the
+  /// default grid (1e-4 lambda_max) down to 1e-10 lambda_max at most.
+  double extend_decades = 6;
+  /// cross_validate: the extension stops when a decade of the path lowered the CV error by
+  /// less than this fraction of its standard error (the curve is flat: 0.1 SE per decade,
+  /// with the fall shrinking decade after decade, cannot move lambda_min's error measurably).
+  double flat_tolerance = 0.1;
   /// Called after each lambda with (lambdas done, lambdas in all): by solve_path for its path,
   /// by cross_validate over its K + 1 paths.
   std::function<void(std::int64_t, std::int64_t)> progress;
@@ -56,6 +79,16 @@ struct Path {
 /// **Collective** in residual mode.
 Path solve_path(const Problem& problem, const PathOptions& options);
 
+/// Where lambda_min lies on the (possibly extended) grid, and why the extension stopped.
+enum class GridEnd {
+  kInterior,     ///< lambda_min has smaller lambdas after it on the path
+  kTop,          ///< at the largest lambda, or within one standard error of its all-zero model
+  kFlat,         ///< at the smallest lambda; the curve flat there (within flat_tolerance SE)
+  kFloor,        ///< at the smallest lambda; still falling at the floor (or unconverged there)
+  kNotExtended,  ///< at the smallest lambda; extension disabled or impossible (one lambda)
+};
+const char* grid_end_name(GridEnd end);  ///< "interior", "top", "flat", "floor", "not-extended"
+
 struct CrossValidation {
   std::vector<double> lambdas;
   Eigen::MatrixXd fold_error;  ///< folds x lambdas: mean squared error on held-out rows
@@ -65,10 +98,39 @@ struct CrossValidation {
   double lambda_min = 0, lambda_1se = 0;
   Path path;  ///< on all the data
   double seconds = 0;
+  double lambda_max = 0;  ///< of the problem and penalty (the top of a generated grid)
+  int requested = 0;      ///< lambdas of the grid asked for
+  int extended = 0;       ///< lambdas added below it (lambdas.size() - requested)
+  int per_decade = 0;     ///< lambdas per decade of the grid's spacing (0: one lambda)
+  GridEnd end = GridEnd::kInterior;
+  /// False when the extension stopped because a solve below the grid did not converge within
+  /// its sweeps (10^4 per lambda there).
+  bool extension_converged = true;
+  /// The next grid to try when lambda_min is at the small end: its smallest lambda / lambda_max
+  /// and its length at the same spacing (0 when there is no advice).
+  double next_ratio = 0;
+  int next_count = 0;
+  double error_min() const { return mean_error[static_cast<std::size_t>(index_min)]; }
+  double error_1se() const { return mean_error[static_cast<std::size_t>(index_1se)]; }
 };
 
 /// **Collective** in residual mode. Needs a problem built with folds (ProblemOptions::folds).
+/// Extends the path below the grid while the minimum is at its small end (see the file
+/// comment and PathOptions::extend_decades).
 CrossValidation cross_validate(const Problem& problem, const PathOptions& options);
+
+/// Names of a command's options, for the words of grid_advice().
+struct GridOptionNames {
+  std::string ratio = "--lambda-ratio";
+  std::string count = "--lambdas";
+  std::string extend = "--lambda-extend";
+  std::string select = "--cv-select";
+};
+
+/// What the user should know about where lambda_min lies: empty when the minimum is interior,
+/// otherwise a warning that says which end, why the extension stopped, and the next grid to
+/// try as option values (`names`).
+std::string grid_advice(const CrossValidation& cv, const GridOptionNames& names = {});
 
 /// **Collective.** Fold ids for this rank's rows from their group ids (any integers; rows of
 /// one group share a fold). The distinct groups of all ranks are sorted, shuffled if `seed` is

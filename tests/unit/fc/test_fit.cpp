@@ -111,7 +111,12 @@ TEST(Fit, CrossValidatedLassoChoosesALambdaOnThePathAndRefits) {
   o.method = fc::Method::kLasso;
   o.lambdas = 20;
   const auto r = fc::fit(data, o);
-  ASSERT_EQ(r.cv_mse.size(), 20u);
+  // 20 lambdas asked for, and whole decades added below them if the minimum was at the end.
+  EXPECT_EQ(r.cv.requested, 20);
+  ASSERT_EQ(r.cv_mse.size(), 20u + static_cast<std::size_t>(r.cv.extended));
+  ASSERT_EQ(r.lambdas.size(), r.cv_mse.size());
+  EXPECT_EQ(r.cv.index_min, r.chosen);
+  EXPECT_EQ(r.cv.end, "interior");
   ASSERT_GE(r.chosen, 0);
   EXPECT_EQ(r.lambda, r.lambdas[r.chosen]);
   for (double m : r.cv_mse) EXPECT_GE(m, r.cv_mse[r.chosen]);
