@@ -30,7 +30,16 @@
 /// are within the cutoff of p (one image per distinct atom) puts every pair within the cutoff.
 /// Below the limit and for cutoffs shorter than the supercell's interplanar spacings the two
 /// definitions agree; above it the force constant of a supercell cluster sums the physical
-/// clusters of all its compact embeddings (a supercell too small for the model).
+/// clusters of all its compact embeddings (a supercell too small for the model). The sum rule
+/// of such an order is ALAMODE's periodic-image one too (Constraint::
+/// get_constraint_translation_for_periodic_images, used when its periodic_image_conv, called
+/// MIRROR_IMAGE_CONV in alm 1.5, is set): each cluster's constant is spread evenly over its
+/// compact embeddings of smallest total distance (the sum over every pair of its atoms, with
+/// repetitions), and the sum over the last atom is zero separately for each choice of images
+/// of the other atoms, as the lattice constants of those embeddings require. It implies the
+/// supercell sum rule, and with it the counts are ALAMODE's (Si 64 atoms: 107 third-order
+/// parameters at 10.5 Bohr, 196 + 581 at 12.0 and 8.6 Bohr; with the supercell sum rule
+/// alone, 108 and 197).
 ///
 /// Parameters come in three layers:
 ///  - the symmetry-adapted basis of each orbit: the tensors of the orbit's representative that
