@@ -103,11 +103,23 @@ void run(Context& ctx) {
   copt.cutoffs = cutoffs;
   copt.acoustic_sum_rule = o.get<bool>("sum-rule");
   copt.rotational_invariance = o.get<bool>("rotational-invariance");
+  copt.allow_wrapping = o.get<bool>("allow-wrapping");
   if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
     mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
   }
   const auto space =
       mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(crystal, copt); });
+  log::info("fc: largest cutoff without wrapping ", short_number(space->cutoff_limit(), 6),
+            " A (half the shortest supercell lattice vector)");
+  for (int order = 2; order <= space->max_order(); ++order) {
+    if (!space->wraps(order)) continue;
+    log::warning("fc: the cutoff of order ", order, ", ", short_number(cutoffs[order - 2], 6),
+                 " A, is at or above ", short_number(space->cutoff_limit(), 6),
+                 " A (allow-wrapping): clusters that close only around the periodic boundary "
+                 "are kept as ALAMODE keeps them; a larger supercell represents this cutoff "
+                 "without ambiguity");
+  }
+  ctx.summary["cutoff_limit"] = space->cutoff_limit();
   util::Json counts = util::Json::array();
   for (int order = 2; order <= space->max_order(); ++order) {
     const double c = cutoffs[order - 2];
@@ -119,6 +131,7 @@ void run(Context& ctx) {
     util::Json e = util::Json::object();
     e["order"] = order;
     e["cutoff"] = c;
+    e["wraps"] = space->wraps(order);
     e["orbits"] = space->num_orbits(order);
     e["clusters"] = space->num_clusters(order);
     e["symmetry_parameters"] = space->num_symmetry_parameters(order);
@@ -399,7 +412,7 @@ void run(Context& ctx) {
           if (what == "phono3py") {
             fc::write_fc3_hdf5(dir + "/fc3.hdf5", crystal, fc3);
           } else {
-            fc::write_shengbte_fc3(dir + "/FORCE_CONSTANTS_3RD", crystal, fc3);
+            fc::write_shengbte_fc3(dir + "/FORCE_CONSTANTS_3RD", crystal, fc3, cutoffs[1]);
           }
         } else {
           throw UsageError("unknown export '" + what +
@@ -468,9 +481,16 @@ Command fc_command() {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
         .default_value(std::string());
-    opts.add<std::vector<double>>("cutoffs",
-                                  "cutoff (Angstrom) of orders 2, 3, 4...; negative: every cluster")
+    opts.add<std::vector<double>>(
+            "cutoffs",
+            "cutoff (Angstrom) of orders 2, 3, 4...: a cluster is kept if one choice of periodic "
+            "images puts every pair of its atoms within it; negative: every cluster. Must be "
+            "below half the supercell's shortest lattice vector (printed) unless allow-wrapping")
         .default_value(std::vector<double>{-1.0});
+    opts.add_flag("allow-wrapping",
+                  "accept cutoffs at or above half the supercell's shortest lattice vector "
+                  "(a warning instead of an error): clusters that close around the periodic "
+                  "boundary are then counted as ALAMODE counts them");
     opts.add<double>("symprec", "symmetry tolerance (Angstrom)")
         .default_value(1e-5)
         .check(config::positive<double>());

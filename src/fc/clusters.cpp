@@ -3,10 +3,12 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include "physfit/error.hpp"
@@ -111,7 +113,155 @@ double weight_of(const std::vector<int>& sorted) {
   return w;
 }
 
+std::string text(double v) {
+  std::ostringstream s;
+  s << std::setprecision(6) << v;
+  return s.str();
+}
+
+// Lenstra-Lenstra-Lovasz reduction (delta = 3/4) of a basis given as rows.
+Eigen::Matrix3d lll_reduce(Eigen::Matrix3d b) {
+  Eigen::Matrix3d star, mu = Eigen::Matrix3d::Zero();
+  auto orthogonalise = [&] {
+    for (int i = 0; i < 3; ++i) {
+      star.row(i) = b.row(i);
+      for (int j = 0; j < i; ++j) {
+        mu(i, j) = b.row(i).dot(star.row(j)) / star.row(j).squaredNorm();
+        star.row(i) -= mu(i, j) * star.row(j);
+      }
+    }
+  };
+  orthogonalise();
+  int k = 1;
+  for (int step = 0; k < 3 && step < 100000; ++step) {
+    for (int j = k - 1; j >= 0; --j) {
+      const double q = std::round(mu(k, j));
+      if (q != 0.0) {
+        b.row(k) -= q * b.row(j);
+        orthogonalise();
+      }
+    }
+    if (star.row(k).squaredNorm() >=
+        (0.75 - mu(k, k - 1) * mu(k, k - 1)) * star.row(k - 1).squaredNorm()) {
+      ++k;
+    } else {
+      b.row(k).swap(b.row(k - 1));
+      orthogonalise();
+      k = std::max(k - 1, 1);
+    }
+  }
+  return b;
+}
+
 }  // namespace
+
+LatticeImages::LatticeImages(const Eigen::Matrix3d& lattice) {
+  if (!lattice.allFinite() || std::abs(lattice.determinant()) < 1e-12) {
+    throw UsageError("periodic images: the lattice is singular or not finite");
+  }
+  reduced_ = lll_reduce(lattice);
+  inverse_ = reduced_.inverse();
+  for (int k = 0; k < 3; ++k) dual_norms_[k] = inverse_.col(k).norm();
+  // Every lattice vector no longer than the shortest basis vector has |n_k| <= r |b*_k|.
+  const double r = reduced_.rowwise().norm().minCoeff();
+  Eigen::Vector3i box;
+  for (int k = 0; k < 3; ++k) box[k] = static_cast<int>(std::floor(r * dual_norms_[k] + 1e-9));
+  double best = std::numeric_limits<double>::infinity();
+  for (int a = -box[0]; a <= box[0]; ++a)
+    for (int b = -box[1]; b <= box[1]; ++b)
+      for (int c = -box[2]; c <= box[2]; ++c) {
+        if (a == 0 && b == 0 && c == 0) continue;
+        const Eigen::Vector3d v =
+            (a * reduced_.row(0) + b * reduced_.row(1) + c * reduced_.row(2)).transpose();
+        if (v.norm() < best - 1e-12) {
+          best = v.norm();
+          shortest_ = v;
+        }
+      }
+}
+
+std::vector<Eigen::Vector3d> LatticeImages::within(const Eigen::Vector3d& d, double radius) const {
+  std::vector<Eigen::Vector3d> out;
+  if (!(radius >= 0)) return out;
+  const Eigen::RowVector3d f = d.transpose() * inverse_;
+  Eigen::Vector3i lo, hi;
+  for (int k = 0; k < 3; ++k) {
+    lo[k] = static_cast<int>(std::ceil(-radius * dual_norms_[k] - f[k] - 1e-9));
+    hi[k] = static_cast<int>(std::floor(radius * dual_norms_[k] - f[k] + 1e-9));
+  }
+  for (int a = lo[0]; a <= hi[0]; ++a)
+    for (int b = lo[1]; b <= hi[1]; ++b)
+      for (int c = lo[2]; c <= hi[2]; ++c) {
+        const Eigen::Vector3d v =
+            d + (a * reduced_.row(0) + b * reduced_.row(1) + c * reduced_.row(2)).transpose();
+        if (v.norm() <= radius) out.push_back(v);
+      }
+  return out;
+}
+
+Eigen::Vector3d LatticeImages::shortest_image(const Eigen::Vector3d& d) const {
+  Eigen::RowVector3d f = d.transpose() * inverse_;
+  f = f.array().round();
+  const Eigen::Vector3d wrapped = d - (f * reduced_).transpose();
+  const auto all = within(wrapped, wrapped.norm() + 1e-9);
+  Eigen::Vector3d best = wrapped;
+  for (const auto& v : all) {
+    if (v.norm() < best.norm() - 1e-12) best = v;
+  }
+  return best;
+}
+
+double cutoff_limit(const Crystal& crystal) {
+  return 0.5 * LatticeImages(crystal.supercell().lattice).shortest_vector().norm();
+}
+
+std::vector<std::vector<Eigen::Vector3d>> compact_embeddings(const Crystal& crystal,
+                                                             const std::vector<int>& atoms,
+                                                             double cutoff) {
+  return compact_embeddings(crystal, LatticeImages(crystal.supercell().lattice), atoms, cutoff);
+}
+
+std::vector<std::vector<Eigen::Vector3d>> compact_embeddings(const Crystal& crystal,
+                                                             const LatticeImages& images,
+                                                             const std::vector<int>& atoms,
+                                                             double cutoff) {
+  const auto& pos = crystal.supercell().positions;
+  const double rc = cutoff + kCutoffTolerance;
+  const int n = static_cast<int>(atoms.size());
+  // Candidate images of each slot: those within the cutoff of atoms[0]; equal atoms share one.
+  std::vector<std::vector<Eigen::Vector3d>> candidates(n);
+  std::vector<int> same(n, -1);  // earlier slot holding the same atom
+  for (int s = 0; s < n; ++s) {
+    for (int q = 0; q < s && same[s] < 0; ++q) {
+      if (atoms[q] == atoms[s]) same[s] = q;
+    }
+    if (same[s] >= 0) continue;
+    candidates[s] = s == 0 ? std::vector<Eigen::Vector3d>{Eigen::Vector3d::Zero()}
+                           : images.within(pos[atoms[s]] - pos[atoms[0]], rc);
+  }
+  std::vector<std::vector<Eigen::Vector3d>> out;
+  std::vector<Eigen::Vector3d> chosen(n);
+  auto extend = [&](auto&& self, int s) -> void {
+    if (s == n) {
+      out.push_back(chosen);
+      return;
+    }
+    if (same[s] >= 0) {
+      chosen[s] = chosen[same[s]];
+      self(self, s + 1);
+      return;
+    }
+    for (const auto& v : candidates[s]) {
+      bool ok = true;
+      for (int q = 0; q < s && ok; ++q) ok = (v - chosen[q]).norm() <= rc;
+      if (!ok) continue;
+      chosen[s] = v;
+      self(self, s + 1);
+    }
+  };
+  extend(extend, 0);
+  return out;
+}
 
 ClusterSpace::ClusterSpace(const Crystal& crystal, ClusterOptions options)
     : crystal_(&crystal), options_(std::move(options)) {
@@ -122,6 +272,26 @@ ClusterSpace::ClusterSpace(const Crystal& crystal, ClusterOptions options)
   if (crystal.num_atoms() >= 65535) {
     throw UsageError("supercells of 65535 atoms or more are not supported");
   }
+  limit_ = fc::cutoff_limit(crystal);
+  for (int order = 2; order <= max_order(); ++order) {
+    const double c = options_.cutoffs[order - 2];
+    if (!std::isfinite(c)) {
+      throw UsageError("the cutoff of order " + std::to_string(order) + " is not finite");
+    }
+    if (wraps(order) && !options_.allow_wrapping) {
+      throw UsageError(
+          "the cutoff of order " + std::to_string(order) + ", " + text(c) +
+          " Angstrom, is at or above " + text(limit_) +
+          " Angstrom, the largest cutoff this supercell represents without wrapping (half its "
+          "shortest lattice vector, " +
+          text(2 * limit_) +
+          " Angstrom): clusters that long close around the periodic boundary and are "
+          "ambiguous. Use a larger supercell, a cutoff below " +
+          text(limit_) +
+          " Angstrom, or allow wrapping explicitly (physfit fc --allow-wrapping; clusters then "
+          "follow ALAMODE's definition)");
+    }
+  }
   instances_.resize(options_.cutoffs.size());
   instance_of_.resize(options_.cutoffs.size());
   orbits_of_order_.resize(options_.cutoffs.size());
@@ -131,6 +301,11 @@ ClusterSpace::ClusterSpace(const Crystal& crystal, ClusterOptions options)
   for (int order = 2; order <= max_order(); ++order) build_sum_rule(order, entries);
   t_.resize(num_symmetry_parameters(), num_parameters());
   t_.setFromTriplets(entries.begin(), entries.end());
+}
+
+bool ClusterSpace::wraps(int order) const {
+  const double c = options_.cutoffs.at(order - 2);
+  return c >= 0 && c + kCutoffTolerance >= limit_;
 }
 
 std::uint64_t ClusterSpace::key(const std::vector<int>& sorted) const {
@@ -177,35 +352,79 @@ std::vector<int> ClusterSpace::canonical_group(const std::vector<int>& sorted) c
 void ClusterSpace::build_order(int order, double cutoff) {
   const Crystal& cr = *crystal_;
   const int n = cr.num_atoms();
-  const double rc = cutoff < 0 ? std::numeric_limits<double>::infinity() : cutoff + 1e-6;
-  // Clusters with an atom in the home cell, in canonical translation form.
+  const bool every = cutoff < 0;
+  const bool alamode = !every && wraps(order);
+  const double rc = every ? std::numeric_limits<double>::infinity() : cutoff + kCutoffTolerance;
+  const LatticeImages images(cr.supercell().lattice);
+  const auto& pos = cr.supercell().positions;
+  // ALAMODE's images: fractional positions wrapped into [0, 1), shifted by n in {-1, 0, 1}^3
+  // of the supercell lattice as given.
+  std::vector<Eigen::Vector3d> frac;
+  if (alamode) {
+    for (int j = 0; j < n; ++j) {
+      Eigen::Vector3d f = cr.supercell().fractional(j);
+      for (int k = 0; k < 3; ++k) f[k] -= std::floor(f[k] + 1e-10);
+      frac.push_back(f);
+    }
+  }
+  const Eigen::Matrix3d lattice_t = cr.supercell().lattice.transpose();
+  // Clusters with an atom in the home cell, in canonical translation form. Each is found from
+  // its anchor p: the other atoms' candidate images are those within the cutoff of p, and a
+  // multiset is kept if one choice of images (the same for equal atoms) puts every pair
+  // within the cutoff (a depth-first search over non-decreasing neighbour indices).
   std::set<std::vector<int>> clusters;
   for (int p : cr.p2s()) {
     std::vector<int> neighbours;
+    std::vector<std::vector<Eigen::Vector3d>> candidates;
     for (int j = 0; j < n; ++j) {
-      if (cr.distance(p, j) <= rc) neighbours.push_back(j);
+      std::vector<Eigen::Vector3d> v;
+      if (every) {
+        v.push_back(Eigen::Vector3d::Zero());  // geometry unused
+      } else if (alamode) {
+        for (int a = -1; a <= 1; ++a)
+          for (int b = -1; b <= 1; ++b)
+            for (int c = -1; c <= 1; ++c) {
+              const Eigen::Vector3d x = lattice_t * (frac[j] + Eigen::Vector3d(a, b, c) - frac[p]);
+              if (x.norm() <= rc) v.push_back(x);
+            }
+      } else {
+        v = images.within(pos[j] - pos[p], rc);
+      }
+      if (v.empty()) continue;
+      neighbours.push_back(j);
+      candidates.push_back(std::move(v));
     }
     const int m = static_cast<int>(neighbours.size());
-    std::vector<int> idx(order - 1, 0);
-    while (true) {
-      bool ok = true;
-      for (int a = 0; a < order - 1 && ok; ++a)
-        for (int b = a + 1; b < order - 1 && ok; ++b) {
-          ok = cr.distance(neighbours[idx[a]], neighbours[idx[b]]) <= rc;
-        }
-      if (ok) {
-        std::vector<int> c{p};
-        for (int a = 0; a < order - 1; ++a) c.push_back(neighbours[idx[a]]);
+    const int depth = order - 1;
+    std::vector<int> idx(depth);
+    std::vector<const Eigen::Vector3d*> chosen(depth);
+    std::vector<int> c(order);
+    auto extend = [&](auto&& self, int level, int start) -> void {
+      if (level == depth) {
+        c[0] = p;
+        for (int a = 0; a < depth; ++a) c[a + 1] = neighbours[idx[a]];
         std::sort(c.begin(), c.end());
         clusters.insert(canonical_translation(c, nullptr));
+        return;
       }
-      // Next non-decreasing index tuple.
-      int a = order - 2;
-      while (a >= 0 && idx[a] == m - 1) --a;
-      if (a < 0) break;
-      ++idx[a];
-      for (int b = a + 1; b < order - 1; ++b) idx[b] = idx[a];
-    }
+      for (int i = start; i < m; ++i) {
+        idx[level] = i;
+        if (level > 0 && i == idx[level - 1]) {  // the same atom: the same image
+          chosen[level] = chosen[level - 1];
+          self(self, level + 1, i);
+          continue;
+        }
+        for (const auto& v : candidates[i]) {
+          bool ok = true;
+          for (int q = 0; q < level && ok; ++q) ok = every || (v - *chosen[q]).norm() <= rc;
+          if (!ok) continue;
+          chosen[level] = &v;
+          self(self, level + 1, i);
+          if (every) break;
+        }
+      }
+    };
+    extend(extend, 0, 0);
   }
 
   // Orbits under the point operations (translations are folded into the canonical form).
@@ -363,11 +582,29 @@ void ClusterSpace::build_sum_rule(int order, std::vector<Eigen::Triplet<double>>
     }
   }
   const int dim = power3(order);
-  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(reps.size()) * dim, px);
   const auto& instances = instances_[order - 2];
   const auto& instance_of = instance_of_[order - 2];
-  int r = 0;
+  // The sum over the last atom j of every head (a representative of the sub-cluster orbits).
+  // Beyond the cutoff limit, ALAMODE's periodic-image convention: each cluster's constant is
+  // spread evenly over its compact embeddings of smallest total distance (the sum over every
+  // pair of its atoms, with repetitions), and the sum runs separately for each choice of images
+  // of the head's atoms (relative to its first): the sum rule of the lattice constants these
+  // embeddings define, which implies the supercell's. Below the limit each head has one image.
+  const bool per_image = wraps(order);
+  const LatticeImages images(cr.supercell().lattice);
+  struct Term {
+    int block;
+    double weight;
+    int instance;
+    std::vector<int> target;  // head atoms, then j
+  };
+  std::vector<Term> terms;
+  int blocks = 0;
   for (const auto& rep : reps) {
+    std::map<std::vector<long long>, int> block_of;
+    auto block = [&](const std::vector<long long>& k) {
+      return block_of.emplace(k, blocks + static_cast<int>(block_of.size())).first->second;
+    };
     for (int j = 0; j < cr.num_atoms(); ++j) {
       std::vector<int> target = rep;
       target.push_back(j);
@@ -375,18 +612,44 @@ void ClusterSpace::build_sum_rule(int order, std::vector<Eigen::Triplet<double>>
       std::sort(sorted.begin(), sorted.end());
       const auto it = instance_of.find(key(sorted));
       if (it == instance_of.end()) continue;
-      const Instance& in = instances[it->second];
-      const Member& m = members_[in.member];
-      const Orbit& orbit = orbits_[m.orbit];
-      const std::vector<int> atoms(in.atoms.begin(), in.atoms.begin() + order);
-      const auto perm = match_slots(target, atoms);
-      for (int alpha = 0; alpha < dim; ++alpha) {
-        const int beta = permuted_index(alpha, perm, order);
-        c.row(r * dim + alpha).segment(orbit.first_parameter - x0, orbit.size()) +=
-            m.basis.row(beta);
+      if (!per_image) {
+        terms.push_back({block({}), 1.0, it->second, target});
+        continue;
       }
+      const auto all = compact_embeddings(cr, images, target, options_.cutoffs[order - 2]);
+      std::vector<double> total(all.size(), 0.0);
+      double best = std::numeric_limits<double>::infinity();
+      for (std::size_t e = 0; e < all.size(); ++e) {
+        for (int a = 0; a < order; ++a)
+          for (int b = a + 1; b < order; ++b) total[e] += (all[e][a] - all[e][b]).norm();
+        best = std::min(best, total[e]);
+      }
+      std::vector<std::vector<long long>> keys;
+      for (std::size_t e = 0; e < all.size(); ++e) {
+        if (total[e] > best + 1e-6) continue;
+        std::vector<long long> k;
+        for (int a = 1; a + 1 < order; ++a)
+          for (int x = 0; x < 3; ++x) k.push_back(std::llround(all[e][a][x] * 1e4));
+        keys.push_back(std::move(k));
+      }
+      if (keys.empty()) keys.emplace_back();  // no compact embedding (not expected)
+      for (const auto& k : keys)
+        terms.push_back({block(k), 1.0 / static_cast<double>(keys.size()), it->second, target});
     }
-    ++r;
+    blocks += static_cast<int>(block_of.size());
+  }
+  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(blocks) * dim, px);
+  for (const Term& t : terms) {
+    const Instance& in = instances[t.instance];
+    const Member& m = members_[in.member];
+    const Orbit& orbit = orbits_[m.orbit];
+    const std::vector<int> atoms(in.atoms.begin(), in.atoms.begin() + order);
+    const auto perm = match_slots(t.target, atoms);
+    for (int alpha = 0; alpha < dim; ++alpha) {
+      const int beta = permuted_index(alpha, perm, order);
+      c.row(static_cast<Eigen::Index>(t.block) * dim + alpha)
+          .segment(orbit.first_parameter - x0, orbit.size()) += t.weight * m.basis.row(beta);
+    }
   }
   if (order == 2 && options_.rotational_invariance) {
     // Rows sum_j Phi_ab(i,j) R^c - Phi_ac(i,j) R^b for each representative atom i.

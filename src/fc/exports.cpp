@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "physfit/error.hpp"
+#include "physfit/fc/clusters.hpp"
 #include "physfit/fc/structure_io.hpp"
 #include "physfit/io/atomic_write.hpp"
 #include "physfit/io/hdf5.hpp"
@@ -171,10 +172,11 @@ void write_fc3_hdf5(const std::string& path, const Crystal& crystal,
 }
 
 std::size_t write_shengbte_fc3(const std::string& path, const Crystal& crystal,
-                               const std::vector<double>& fc3, double tolerance) {
+                               const std::vector<double>& fc3, double cutoff, double tolerance) {
   const int n = crystal.num_atoms();
   const Eigen::Matrix3d ls = crystal.supercell().lattice;
   const auto& pos = crystal.supercell().positions;
+  const LatticeImages images(ls);
   std::ostringstream body;
   body.precision(10);
   std::size_t blocks = 0;
@@ -187,20 +189,30 @@ std::size_t write_shengbte_fc3(const std::string& path, const Crystal& crystal,
         double big = 0;
         for (int a = 0; a < 27; ++a) big = std::max(big, std::abs(t[a]));
         if (big == 0.0) continue;
-        // Images of j and k (supercell translations -1..1) of smallest total distance.
+        // The triplet's embeddings: its compact ones (every pair within the cutoff; exactly
+        // one below the cutoff limit) or, without a cutoff or if none is compact, the images
+        // of j and k (supercell translations -1..1) of smallest total distance.
+        std::vector<std::pair<Eigen::Vector3d, Eigen::Vector3d>> candidates;
+        if (cutoff >= 0) {
+          for (const auto& e : compact_embeddings(crystal, images, {i, j, k}, cutoff))
+            candidates.emplace_back(e[1], e[2]);
+        }
+        if (candidates.empty()) {
+          const auto vj = crystal.shortest_vectors(i, j, 1e300);
+          const auto vk = crystal.shortest_vectors(i, k, 1e300);
+          for (const auto& a : vj)
+            for (const auto& b : vk) candidates.emplace_back(a, b);
+        }
         std::vector<std::pair<Eigen::Vector3d, Eigen::Vector3d>> best;
         double best_d = 1e300;
-        const auto vj = crystal.shortest_vectors(i, j, 1e300);
-        const auto vk = crystal.shortest_vectors(i, k, 1e300);
-        for (const auto& a : vj)
-          for (const auto& b : vk) {
-            const double d = a.norm() + b.norm() + (b - a).norm();
-            if (d < best_d - tolerance) {
-              best_d = d;
-              best.clear();
-            }
-            if (d <= best_d + tolerance) best.emplace_back(a, b);
+        for (const auto& [a, b] : candidates) {
+          const double d = a.norm() + b.norm() + (b - a).norm();
+          if (d < best_d - tolerance) {
+            best_d = d;
+            best.clear();
           }
+          if (d <= best_d + tolerance) best.emplace_back(a, b);
+        }
         const double w = 1.0 / static_cast<double>(best.size());
         for (const auto& [a, b] : best) {
           // Cell vectors: the image's position minus its unit-cell atom's position.
@@ -221,7 +233,6 @@ std::size_t write_shengbte_fc3(const std::string& path, const Crystal& crystal,
         }
       }
   }
-  (void)ls;
   io::write_file_atomic(path, std::to_string(blocks) + "\n" + body.str());
   return blocks;
 }

@@ -14,6 +14,9 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
   const io::Group g = f.create_group("/fc");
   io::set_attribute(g.id(), "max_order", static_cast<std::int64_t>(space.max_order()));
   io::set_attribute(g.id(), "cutoffs", space.options().cutoffs);
+  io::set_attribute(g.id(), "cutoff_limit", space.cutoff_limit());
+  io::set_attribute(g.id(), "allow_wrapping",
+                    static_cast<std::int64_t>(space.options().allow_wrapping));
   io::set_attribute(g.id(), "spacegroup", cr.international());
   io::set_attribute(g.id(), "spacegroup_number", static_cast<std::int64_t>(cr.spacegroup_number()));
   for (int order = 2; order <= space.max_order(); ++order) {

@@ -13,7 +13,10 @@ import numpy as np
 from harness import SOURCE, physfit, scratch, summary
 
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
-CUTOFF_FC3 = 10.5 * 0.529177210903  # 10.5 Bohr, the cutoff of the issue's ALAMODE comparison
+# Three neighbour shells, below 5.43 Angstrom, the largest cutoff the 64-atom supercell
+# represents without wrapping; 10.5 Bohr (the issue's ALAMODE comparison) needs --allow-wrapping.
+CUTOFF_FC3 = 5.0
+BOHR = 0.529177210903
 
 
 def si(name):
@@ -79,7 +82,8 @@ class FitAndPhonons(unittest.TestCase):
                     "--json", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         s = summary(r)
-        self.assertEqual([o["parameters"] for o in s["orders"]], [25, 120])
+        self.assertEqual([o["parameters"] for o in s["orders"]], [25, 82])
+        self.assertAlmostEqual(s["cutoff_limit"], 5.430950, delta=1e-9)
         self.assertLess(s["train_relative"], 0.002)
         r = physfit("phonons", "--fc", os.path.join(d, "fc.h5"), "--output",
                     os.path.join(d, "phonons.h5"), "--png", os.path.join(d, "bands.png"),
@@ -114,8 +118,30 @@ class FitAndPhonons(unittest.TestCase):
         with h5py.File(os.path.join(d, "fc.h5")) as f:
             np.testing.assert_allclose(f["fc/force_constants"][...], full, atol=1e-12)
             self.assertEqual(f["fc"].attrs["parameters_2"], 25)
+            self.assertAlmostEqual(f["fc"].attrs["cutoff_limit"], 5.430950, delta=1e-9)
         self.assertLess(np.abs(full.sum(axis=1)).max(), 1e-10)  # sum rule, exact
         np.testing.assert_allclose(full, full.transpose(1, 0, 3, 2), atol=1e-12)
+        fc3, blocks = self.check_fc3_exports(d, 4.0)
+        # Below the cutoff limit every triplet has one compact embedding: one block each.
+        self.assertEqual(blocks, np.count_nonzero(np.abs(fc3).reshape(-1, 27).max(axis=1)))
+
+    def test_shengbte_blocks_beyond_the_limit_are_compact_embeddings(self):
+        # 10.5 Bohr on the 64-atom supercell (allow-wrapping): the fourth neighbours sit at
+        # half a supercell vector, so a triplet with one has two compact embeddings; the export
+        # spreads its constant over them, and the blocks still add up to fc3.hdf5.
+        d = scratch(self)
+        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,%r" % (10.5 * BOHR),
+                    "--allow-wrapping", "--train", 40, "--folds", 0, "--output", "",
+                    "--export-dir", d, "--exports", "phono3py,shengbte", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("allow-wrapping", r.stderr)  # the warning
+        self.assertEqual(summary(r)["orders"][1]["parameters"], 107)  # ALAMODE's count
+        fc3, blocks = self.check_fc3_exports(d, 10.5 * BOHR)
+        self.assertGreater(blocks, np.count_nonzero(np.abs(fc3).reshape(-1, 27).max(axis=1)))
+
+    def check_fc3_exports(self, d, cutoff):
+        """phono3py's fc3.hdf5 layout and invariances; ShengBTE's blocks, each at a compact
+        embedding (every pair of its three atoms within the cutoff), add up to it."""
         with h5py.File(os.path.join(d, "fc3.hdf5")) as f:
             fc3 = f["fc3"][...]
             p2s = f["p2s_map"][...]
@@ -123,7 +149,6 @@ class FitAndPhonons(unittest.TestCase):
         self.assertGreater(np.abs(fc3).max(), 1.0)
         np.testing.assert_allclose(fc3, fc3.transpose(0, 2, 1, 3, 5, 4), atol=1e-12)
         self.assertLess(np.abs(fc3.sum(axis=2)).max(), 1e-9)
-        # ShengBTE: summing the blocks of each triplet over its images gives fc3 back.
         rebuilt = np.zeros_like(fc3)
         with h5py.File(si("si64_rattle_0.03.h5")) as f:
             pos = f["structure/positions"][...]
@@ -147,8 +172,12 @@ class FitAndPhonons(unittest.TestCase):
             i, j, l = (int(x) - 1 for x in lines[k + 2].split())
             values = np.array([float(lines[k + 3 + m].split()[3]) for m in range(27)])
             k += 30
+            x1, x2, x3 = pos[p2s[i]], pos[p2s[j]] + r2, pos[p2s[l]] + r3
+            for a, b in ((x1, x2), (x1, x3), (x2, x3)):
+                self.assertLessEqual(np.linalg.norm(a - b), cutoff + 1e-6)
             rebuilt[i, atom_at(j, r2), atom_at(l, r3)] += values.reshape(3, 3, 3)
         np.testing.assert_allclose(rebuilt, fc3, atol=1e-9)
+        return fc3, nblocks
 
 
 class Errors(unittest.TestCase):
@@ -160,6 +189,14 @@ class Errors(unittest.TestCase):
         r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,4,3,2")
         self.assertEqual(r.returncode, 2)
         self.assertIn("orders 2 to 4", r.stderr)
+        # Cutoffs the supercell cannot represent: refused, naming the order, value and limit.
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,5.5563", ranks=2)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        for text in ("order 3", "5.5563", "5.43095", "larger supercell", "--allow-wrapping"):
+            self.assertIn(text, r.stderr)
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=20", "--plan-only")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("order 2, 20", r.stderr)
         r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--train", 300)
         self.assertEqual(r.returncode, 2)
         self.assertIn("200 configurations", r.stderr)
@@ -186,6 +223,9 @@ class Examples(unittest.TestCase):
                     "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(summary(r)["memory_plan"]["storage"], "residual")
+        # The plan gives the cutoff limit too (half the 10.8619 Angstrom supercell edge).
+        self.assertAlmostEqual(summary(r)["cutoff_limit"], 5.430950, delta=1e-9)
+        self.assertIn("largest cutoff without wrapping 5.43095 A", r.stderr)
 
 
 class Parallel(unittest.TestCase):

@@ -2,11 +2,44 @@
 /// @file
 /// Clusters, orbits and the independent force-constant parameters.
 ///
-/// A cluster of order n (2, 3 or 4) is a multiset of n supercell atoms whose pairwise
-/// minimum-image distances are all within the cutoff of that order (a negative cutoff means
-/// none: every cluster of the supercell). Its force-constant block is the supercell force
-/// constant, i.e. the sum over periodic images, as phonopy and phono3py store it. Clusters are
-/// grouped into orbits under the space group (primitive operations times pure translations).
+/// A cluster of order n (2, 3 or 4) is a multiset of n supercell atoms that is compact in the
+/// crystal: one choice of periodic images of its atoms puts every pair within the cutoff of
+/// that order (a negative cutoff means none: every cluster of the supercell). This is the
+/// definition of ALAMODE (alm/cluster.cpp) and hiPhive; for pairs it is the minimum-image
+/// distance. Pairwise minimum-image distances can each be within the cutoff while no single
+/// choice of images is (a triangle whose three shortest vectors add up to a lattice vector of
+/// the supercell, not to zero): such clusters close only around the periodic boundary and are
+/// not clusters of the crystal. Its force-constant block is the supercell force constant, i.e.
+/// the sum over periodic images, as phonopy and phono3py store it. Clusters are grouped into
+/// orbits under the space group (primitive operations times pure translations).
+///
+/// The supercell represents a cutoff without ambiguity only below half its shortest lattice
+/// vector L_min (the inscribed-sphere radius of its Wigner-Seitz cell, cutoff_limit()): then
+/// two images of an atom are more than twice the cutoff apart, so each atom has at most one
+/// image within the cutoff of another, and a compact cluster has exactly one compact
+/// embedding. physfit decides compactness there exactly: with one atom at its site, each other
+/// atom's image within the cutoff (found on a reduced basis of the supercell lattice, every
+/// image, however skewed the cell) and the pairs of those images checked.
+///
+/// A positive cutoff at or above the limit is an error unless ClusterOptions::allow_wrapping
+/// is set; the clusters of such an order are then ALAMODE's exactly (Cluster::
+/// set_interaction_cluster): for each primitive atom p (the lowest supercell index of its
+/// translation class) at its fractional position wrapped into [0, 1), every other atom whose
+/// shortest image among the 27 supercells n in {-1, 0, 1}^3 of the supercell lattice as given
+/// is within the cutoff of p, and the multiset is kept if some choice among those images that
+/// are within the cutoff of p (one image per distinct atom) puts every pair within the cutoff.
+/// Below the limit and for cutoffs shorter than the supercell's interplanar spacings the two
+/// definitions agree; above it the force constant of a supercell cluster sums the physical
+/// clusters of all its compact embeddings (a supercell too small for the model). The sum rule
+/// of such an order is ALAMODE's periodic-image one too (Constraint::
+/// get_constraint_translation_for_periodic_images, used when its periodic_image_conv, called
+/// MIRROR_IMAGE_CONV in alm 1.5, is set): each cluster's constant is spread evenly over its
+/// compact embeddings of smallest total distance (the sum over every pair of its atoms, with
+/// repetitions), and the sum over the last atom is zero separately for each choice of images
+/// of the other atoms, as the lattice constants of those embeddings require. It implies the
+/// supercell sum rule, and with it the counts are ALAMODE's (Si 64 atoms: 107 third-order
+/// parameters at 10.5 Bohr, 196 + 581 at 12.0 and 8.6 Bohr; with the supercell sum rule
+/// alone, 108 and 197).
 ///
 /// Parameters come in three layers:
 ///  - the symmetry-adapted basis of each orbit: the tensors of the orbit's representative that
@@ -47,9 +80,54 @@ struct ClusterOptions {
   /// shortest vectors from i to the images of j (phonopy's split of supercell constants).
   /// Requires acoustic_sum_rule; other orders are not constrained by it.
   bool rotational_invariance = false;
+  /// Accept positive cutoffs at or above cutoff_limit() (the caller should warn): the
+  /// clusters of those orders follow ALAMODE's definition (see above). Off by default: such
+  /// a cutoff is a UsageError naming the order, the cutoff and the limit.
+  bool allow_wrapping = false;
   /// Tolerance of the null-space and elimination steps (relative).
   double tolerance = 1e-9;
 };
+
+/// Tolerance (Angstrom) added to every cutoff when distances are compared with it.
+inline constexpr double kCutoffTolerance = 1e-6;
+
+/// Periodic images in a lattice, found on its reduced basis (Lenstra-Lenstra-Lovasz, 1982, in
+/// three dimensions) with a search box that provably holds every image within a radius
+/// (|n_k| <= radius |b*_k| for the dual basis b*), however skewed the given basis is.
+class LatticeImages {
+ public:
+  /// `lattice`: lattice vectors as rows (Angstrom). Throws UsageError if it is singular.
+  explicit LatticeImages(const Eigen::Matrix3d& lattice);
+  /// The reduced basis (rows) of the same lattice.
+  const Eigen::Matrix3d& reduced() const { return reduced_; }
+  /// A shortest nonzero lattice vector (exact search).
+  const Eigen::Vector3d& shortest_vector() const { return shortest_; }
+  /// Every vector d + L (L a lattice vector) of length at most `radius`.
+  std::vector<Eigen::Vector3d> within(const Eigen::Vector3d& d, double radius) const;
+  /// The shortest of the vectors d + L (the first found among equally short ones).
+  Eigen::Vector3d shortest_image(const Eigen::Vector3d& d) const;
+
+ private:
+  Eigen::Matrix3d reduced_, inverse_;  // inverse_ = reduced_^-1: fractional f = d^T inverse_
+  Eigen::Vector3d dual_norms_, shortest_;
+};
+
+/// Half the length of the supercell's shortest lattice vector: cutoffs below it are
+/// represented without wrapping (see above).
+double cutoff_limit(const Crystal& crystal);
+
+/// The compact embeddings of a cluster: for atoms[0] at its site, every choice of periodic
+/// images of the other atoms (the same image for equal atoms) that puts every pair within
+/// `cutoff` (plus kCutoffTolerance). Each embedding holds the vectors from atoms[0] to the
+/// chosen image of every atom (the first is zero). Below cutoff_limit() there is at most one.
+std::vector<std::vector<Eigen::Vector3d>> compact_embeddings(const Crystal& crystal,
+                                                             const std::vector<int>& atoms,
+                                                             double cutoff);
+/// The same with the supercell's images found once (`images` of the supercell lattice).
+std::vector<std::vector<Eigen::Vector3d>> compact_embeddings(const Crystal& crystal,
+                                                             const LatticeImages& images,
+                                                             const std::vector<int>& atoms,
+                                                             double cutoff);
 
 /// One orbit of clusters under the space group.
 struct Orbit {
@@ -70,12 +148,19 @@ using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 class ClusterSpace {
  public:
   /// Enumerates clusters, orbits, bases and the sum-rule elimination. Throws UsageError on
-  /// options it cannot honour (order above 4, a supercell of 65535 atoms or more).
+  /// options it cannot honour (order above 4, a supercell of 65535 atoms or more, a positive
+  /// cutoff at or above cutoff_limit() without allow_wrapping).
   ClusterSpace(const Crystal& crystal, ClusterOptions options);
 
   const Crystal& crystal() const { return *crystal_; }
   const ClusterOptions& options() const { return options_; }
   int max_order() const { return 1 + static_cast<int>(options_.cutoffs.size()); }
+  /// Half the supercell's shortest lattice vector (Angstrom): the largest cutoff represented
+  /// without wrapping (exclusive).
+  double cutoff_limit() const { return limit_; }
+  /// Whether the cutoff of `order` is at or above cutoff_limit() (allowed by allow_wrapping;
+  /// its clusters then follow ALAMODE's definition).
+  bool wraps(int order) const;
   const std::vector<Orbit>& orbits() const { return orbits_; }
 
   /// Orbits, clusters, symmetry-adapted (x) and independent (z) parameters of one order.
@@ -146,6 +231,7 @@ class ClusterSpace {
 
   const Crystal* crystal_;
   ClusterOptions options_;
+  double limit_ = 0;
   std::vector<Orbit> orbits_;
   std::vector<Member> members_;
   std::vector<std::vector<Instance>> instances_;                     // per order

@@ -6,8 +6,12 @@
 ///  - phonopy `force_constants.hdf5` / phono3py `fc2.hdf5` (full or compact with `p2s_map`);
 ///  - phono3py `fc3.hdf5` (compact, [n_patom, n_satom, n_satom, 3, 3, 3], eV/Angstrom^3);
 ///  - ShengBTE `FORCE_CONSTANTS_3RD` (blocks of three atoms with the cell vectors of atoms 2
-///    and 3, Angstrom, eV/Angstrom^3), the constant of each supercell triplet spread evenly over
-///    its images of smallest total distance, as thirdorder.py does.
+///    and 3, Angstrom, eV/Angstrom^3): the constant of each supercell triplet at its compact
+///    embedding (the images that put every pair within the third-order cutoff, as the cluster
+///    space defines its clusters; one below the cutoff limit, where it is also the embedding of
+///    smallest total distance), spread evenly over the compact embeddings of smallest total
+///    distance beyond it; without a cutoff, over its images of smallest total distance, as
+///    thirdorder.py does.
 /// Text files are written atomically (io::write_file_atomic).
 
 #include <Eigen/Dense>
@@ -39,8 +43,11 @@ void write_force_constants_hdf5(const std::string& path, const Crystal& crystal,
 /// Writes phono3py's fc3.hdf5 from compact third-order constants (ClusterSpace::fc3_compact).
 void write_fc3_hdf5(const std::string& path, const Crystal& crystal,
                     const std::vector<double>& fc3_compact);
-/// Writes ShengBTE's FORCE_CONSTANTS_3RD; returns the number of blocks written.
+/// Writes ShengBTE's FORCE_CONSTANTS_3RD; returns the number of blocks written. `cutoff` is the
+/// third-order cutoff of the clusters (Angstrom; negative: none); `tolerance` (Angstrom) decides
+/// ties of total distance.
 std::size_t write_shengbte_fc3(const std::string& path, const Crystal& crystal,
-                               const std::vector<double>& fc3_compact, double tolerance = 1e-5);
+                               const std::vector<double>& fc3_compact, double cutoff = -1.0,
+                               double tolerance = 1e-5);
 
 }  // namespace physfit::fc

@@ -3,7 +3,8 @@ finite-displacement reference made with the same Stillinger-Weber potential
 (scripts/data/make_si.py; frequencies in si64_phonopy.h5, FORCE_CONSTANTS):
 
 * 50 configurations at sigma = 0.01 Angstrom: FC2 alone (every pair of the supercell) within
-  0.03 THz of the reference at Gamma, X, L, W and K; FC2 + FC3 (10.5 Bohr) within 0.01 THz,
+  0.03 THz of the reference at Gamma, X, L, W and K; FC2 + FC3 (5.0 Angstrom: three neighbour
+  shells, below the 5.43 Angstrom cutoff limit of the 64-atom supercell) within 0.01 THz,
   with the acoustic modes at Gamma below 0.001 THz;
 * at sigma = 0.03 and 0.1 Angstrom, FC2 + FC3 (and + FC4) fitted on 150 configurations: the
   error on 50 held-out configurations is well below (less than half of) the error of phonopy's
@@ -25,8 +26,7 @@ BIN = os.environ.get("PHYSFIT_BIN", "physfit")
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
 SCRATCH = os.environ.get("PHYSFIT_TEST_SCRATCH", "/tmp/physfit-tests")
 REGENERATE = os.environ.get("PHYSFIT_REGENERATE") == "1"
-BOHR = 0.529177210903
-FC3_CUTOFF = 10.5 * BOHR
+FC3_CUTOFF = 5.0  # 10.5 Bohr (5.556 Angstrom) is beyond what the 64-atom supercell represents
 FC4_CUTOFF = 3.9  # first and second neighbours: 90 independent fourth-order parameters
 NAMES = ["G", "X", "L", "W", "K"]
 RESULTS = {}
