@@ -25,7 +25,7 @@ from harness import physfit, scratch, summary
 
 SI = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
 CV = os.environ.get("PHYSFIT_CV_DATA", "/tmp/physfit-cv")
-FC3_SI = 10.5 * 0.529177210903  # 10.5 Bohr
+FC3_SI = 5.0  # Angstrom: three neighbour shells, below the 64-atom cell's 5.43 A limit
 # name: (data at sigma = 0.01, phonopy reference, cutoffs, frequency limit in THz)
 CRYSTALS = {
     "si_sw": (os.path.join(SI, "si64_rattle_0.01.h5"), os.path.join(SI, "si64_phonopy.h5"),
