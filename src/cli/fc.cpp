@@ -1,6 +1,7 @@
 // `physfit fc`: force constants from displacement/force data (issue 5).
 
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <optional>
 #include <sstream>
@@ -399,6 +400,9 @@ void run(Context& ctx) {
     const bool compact = o.get<bool>("compact");
     mpi::guarded(comm, [&] {
       if (!comm.is_root()) return;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) throw IoError("cannot create the export folder '" + dir + "': " + ec.message());
       const Eigen::MatrixXd phi = space->fc2(r.z);
       for (const auto& what : o.get<std::vector<std::string>>("exports")) {
         if (what == "phonopy") {
@@ -414,9 +418,6 @@ void run(Context& ctx) {
           } else {
             fc::write_shengbte_fc3(dir + "/FORCE_CONSTANTS_3RD", crystal, fc3, cutoffs[1]);
           }
-        } else {
-          throw UsageError("unknown export '" + what +
-                           "': use phonopy, phonopy-hdf5, phono3py, shengbte");
         }
       }
       if (nac) fc::write_born(dir + "/BORN", *nac, crystal);  // phonopy and phono3py read it
@@ -570,12 +571,13 @@ Command fc_command() {
         .check(config::positive<int>());
     opts.add<std::string>("output", "HDF5 model file to write ('' for none)")
         .default_value(std::string("fc.h5"));
-    opts.add<std::string>("export-dir", "folder for exports ('' for none)")
+    opts.add<std::string>("export-dir", "folder for exports, made if missing ('' for none)")
         .default_value(std::string());
     opts.add<std::vector<std::string>>("exports",
                                        "phonopy (FORCE_CONSTANTS with phonopy.yaml, SPOSCAR, "
                                        "PPOSCAR), phonopy-hdf5, phono3py, shengbte")
-        .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"});
+        .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"})
+        .check(config::each_one_of({"phonopy", "phonopy-hdf5", "phono3py", "shengbte"}));
     opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
     opts.add<std::string>("born",
                           "phonopy BORN file of a polar crystal: stored in the model (/nac) and "

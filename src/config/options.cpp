@@ -1,5 +1,6 @@
 #include "physfit/config/options.hpp"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <climits>
@@ -487,6 +488,17 @@ Check<std::string> one_of(std::vector<std::string> choices) {
       if (c == v) return std::string();
     }
     return "must be one of: " + util::join(choices, ", ");
+  };
+}
+
+Check<std::vector<std::string>> each_one_of(std::vector<std::string> choices) {
+  return [choices](const std::vector<std::string>& values) {
+    for (const auto& v : values) {
+      if (std::find(choices.begin(), choices.end(), v) == choices.end()) {
+        return "'" + v + "' is not one of: " + util::join(choices, ", ");
+      }
+    }
+    return std::string();
   };
 }
 

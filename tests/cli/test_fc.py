@@ -212,6 +212,18 @@ class Errors(unittest.TestCase):
                     "--method", "ols", ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("method = ols needs the Gram", r.stderr)
+        # An unknown export is a usage error before any work (it used to end the run after the
+        # model was written); a missing export folder is made.
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--output", os.path.join(d, "m.h5"),
+                    "--export-dir", d, "--exports", "phonopy,phono4py", ranks=2)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("'phono4py' is not one of: phonopy,", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "m.h5")))
+        folder = os.path.join(d, "new", "exports")
+        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--train", 20, "--output", "",
+                    "--export-dir", folder, "--exports", "phonopy", ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(folder, "FORCE_CONSTANTS")))
 
 
 class Examples(unittest.TestCase):

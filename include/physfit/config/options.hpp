@@ -237,5 +237,7 @@ Check<T> in_range(T lo, T hi) {
 }
 /// The value must be one of `choices`.
 Check<std::string> one_of(std::vector<std::string> choices);
+/// Every element of a list value must be one of `choices`.
+Check<std::vector<std::string>> each_one_of(std::vector<std::string> choices);
 
 }  // namespace physfit::config
