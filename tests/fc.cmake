@@ -91,6 +91,17 @@ foreach(line IN LISTS _fc_crystal_classes)
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA}")
 endforeach()
 
+# The walk-through docs/fc/walkthrough.md: its commands are scripts/docs/walkthrough.sh's, which
+# runs them on the GaN data and prints what the page quotes (not in the sanitizer build, where
+# fc_crystals.GaNWurtzite runs the same commands).
+if(NOT PHYSFIT_SANITIZE)
+  add_test(NAME fc_walkthrough.Commands COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_walkthrough.Commands
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_walkthrough.Commands PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED crystal_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA}")
+endif()
+
 # Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
 # numerical property of the optimised build: not registered in the sanitizer build, where the
 # same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).

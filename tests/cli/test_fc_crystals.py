@@ -25,8 +25,9 @@ gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
     0.01 A, plus and minus where phonopy needs them): 1e-3. The same data as the reference;
     only the way symmetry is imposed differs (phonopy: site-symmetry expansion, then
     symmetrisation; physfit: symmetry-adapted basis and exact sum rule), and the cubic terms
-    cancel in each plus/minus pair. Measured 9.6e-6, 1.8e-4, 5.4e-5, 1.4e-5, 9.4e-5 (GaN's
-    four displacements have no minus partners: phonopy's symmetry supplies them).
+    cancel in each plus/minus pair; the quartic ones remain, and the two treat them
+    differently. Measured 9.6e-6, 1.8e-4, 5.4e-5, 1.4e-5, 9.4e-5 (GaN, the stiffest bonds:
+    8e-6 of its 23 THz optical modes).
   * FC2 (every pair) + FC3 (FC3_CUTOFF, beyond the second neighbour shell, below the
     supercell's cutoff limit) by LASSO with 5-fold CV on 40 of the 50 random displacements of
     0.01 A (type-2 FORCE_SETS, every atom moved): what the fit cannot model (quartic terms,
