@@ -88,7 +88,7 @@ foreach(line IN LISTS _fc_crystal_classes)
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
   set_tests_properties(fc_crystals.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     FIXTURES_REQUIRED crystal_data
-    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA}")
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA};PHYSFIT_SANITIZE=$<BOOL:${PHYSFIT_SANITIZE}>")
 endforeach()
 
 # The walk-through docs/fc/walkthrough.md: its commands are scripts/docs/walkthrough.sh's, which

@@ -83,6 +83,11 @@ EXACT = 1e-6  # THz: the same force constants, the same dynamical matrix
 FD_LIMIT = 1e-3  # THz: FC2 on phonopy's own finite displacements
 NAC_LIMIT = 1e-4  # THz: the issue's limit for the non-analytic correction
 IMAGINARY = -1e-3  # THz
+# The sanitizer build (CTest sets PHYSFIT_SANITIZE=1) runs GaN alone, with the code paths but
+# less work: FC2 + FC3 by least squares without cross-validation (the LASSO path with its CV
+# takes 2 minutes there), no second structure route, LO-TO along two directions.
+SANITIZE = os.environ.get("PHYSFIT_SANITIZE") == "1"
+FIT_METHOD = ["--method", "ols", "--folds", 0] if SANITIZE else ["--method", "lasso"]
 
 
 def data(name, *parts):
@@ -195,18 +200,21 @@ class CrystalChecks:
                          "--folds", 0, "--output", p("fd", "fc.h5"), "--json")
         born = ["--born", data(name, "BORN")] if cls.POLAR else []
         cls.fit = run("fc", "--data", p("random.h5"), "--cutoffs=-1,%g" % FC3_CUTOFF[name],
-                      "--method", "lasso", "--train", TRAIN, "--output", p("fc.h5"),
+                      *FIT_METHOD, "--train", TRAIN, "--output", p("fc.h5"),
                       "--export-dir", p("exports"), *born, "--json", ranks=cls.RANKS)
         # Phonons along the crystal's default path (no --path): phonopy's constants, the fits.
         cls.phonons = {}
-        for key, args in (
+        runs = (
                 ("phonopy", ["--fc", data(name, "FORCE_CONSTANTS"), "--structure",
                              data(name, "phonopy_disp.yaml")]),
                 ("phonopy_poscar", ["--fc", data(name, "FORCE_CONSTANTS"), "--structure",
                                     data(name, "POSCAR"), "--supercell-matrix",
                                     " ".join(str(v) for v in cls.ref["supercell_matrix"].ravel())]),
                 ("fd", ["--fc", p("fd", "fc.h5")]),
-                ("fit", ["--fc", p("fc.h5"), "--nac-method", "none"])):
+                ("fit", ["--fc", p("fc.h5"), "--nac-method", "none"]))
+        for key, args in runs:
+            if SANITIZE and key == "phonopy_poscar":
+                continue
             out = p("phonons_%s.h5" % key)
             cls.phonons[key] = (run("phonons", *args, "--output", out, "--mesh", 2, "--json"), out)
 
@@ -293,6 +301,8 @@ class CrystalChecks:
         self.assertEqual(parse_path_string(zone["path"].replace("|", ",").replace("-", "")),
                          parse_path_string(self.ref["path"]))
         # physfit's own primitive basis (from POSCAR + --supercell-matrix): the same wave vectors.
+        if SANITIZE:
+            return
         other = self.phonons["phonopy_poscar"][0]["lattice"]
         found = np.array(other["primitive_lattice"])
         for k, q in other["points"].items():
@@ -300,7 +310,7 @@ class CrystalChecks:
 
     def test_phonopys_constants_give_phonopys_frequencies(self):
         ph = phonopy_model(self.NAME, data(self.NAME, "FORCE_CONSTANTS"))
-        for key in ("phonopy", "phonopy_poscar"):
+        for key in ("phonopy",) if SANITIZE else ("phonopy", "phonopy_poscar"):
             s = self.phonons[key][0]
             self.compare_special_points(key, s["frequencies"], EXACT)
             self.compare_path(key, self.phonons[key], ph, EXACT)
@@ -319,14 +329,15 @@ class CrystalChecks:
         self.assertEqual(fit["configurations"], TRAIN)
         self.assertEqual([o["order"] for o in fit["orders"]], [2, 3])
         self.assertAlmostEqual(fit["cutoff_limit"], cutoff_limit(self.ref["supercell"]), places=9)
-        # The CV minimum is inside the grid it ended with (point 4 of the issue).
-        self.assertEqual((fit["cv"]["end"], fit["cv"]["warning"]), ("interior", ""))
-        self.assertGreater(fit["cv"]["index_min"], 0)
         s = self.phonons["fit"]
         self.compare_special_points("fit", s[0]["frequencies"], limit)
         bands = self.compare_path("fit", s, ph, limit)
         self.assertGreater(bands.frequencies.min(), IMAGINARY)
-        type(self).measured["lambda_min index"] = fit["cv"]["index_min"]
+        # The CV minimum is inside the grid it ended with (point 4 of the issue).
+        if not SANITIZE:
+            self.assertEqual((fit["cv"]["end"], fit["cv"]["warning"]), ("interior", ""))
+            self.assertGreater(fit["cv"]["index_min"], 0)
+            type(self).measured["lambda_min index"] = fit["cv"]["index_min"]
 
     def test_cutoff_beyond_the_limit_is_refused(self):
         limit = cutoff_limit(self.ref["supercell"])
@@ -456,7 +467,8 @@ class GaNWurtzite(CrystalChecks, unittest.TestCase):
         # Along the default path, Gamma taking its segment's direction as in phonopy's bands.
         bands = self.compare_path("NAC", (s, out), ph, NAC_LIMIT, directions=True)
         # LO-TO: Gamma along x, z, (1,1,0), (1,0,1) (reduced), the reference's directions.
-        for direction, theirs in zip(nac["gamma_directions"], nac["gamma_frequencies"]):
+        count = 2 if SANITIZE else len(nac["gamma_directions"])
+        for direction, theirs in zip(nac["gamma_directions"][:count], nac["gamma_frequencies"]):
             g = run("phonons", *base, "--q-direction", ",".join("%g" % v for v in direction),
                     "--qpoints", "G", "--output", "", "--mesh", 1, "--json")["frequencies"]["G"]
             self.record("NAC Gamma", np.abs(np.array(g) - theirs).max())
