@@ -13,6 +13,9 @@ the environment.
 What is compared, and the limits (THz; measured with this physfit on make_crystals.py's data,
 largest difference over the special points and the whole default path, in the order mg_hcp,
 gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
+  * Import: the type-1 FORCE_SETS with phonopy_disp.yaml (and with POSCAR + --supercell-matrix)
+    and the type-2 random one give phonopy's supercell, species, masses, primitive matrix and
+    arrays (phonopy's parse_FORCE_SETS).
   * Special points: physfit's, in Cartesian coordinates, are ASE's `Cell.bandpath()` points of
     the same primitive cell up to one operation of the lattice's point group (the same for all
     labels) and reciprocal lattice vectors, as in test_bandpath.py; the default path visits
@@ -278,6 +281,25 @@ class CrystalChecks:
             np.testing.assert_allclose(f["structure/primitive_matrix"][...], ph.primitive_matrix,
                                        atol=1e-12)
             self.assertEqual(list(f["structure/symbols"].asstr()[...]), list(ph.supercell.symbols))
+        # The same from the POSCAR unit cell and the supercell matrix (physfit builds phonopy's
+        # supercell, atoms in phonopy's order).
+        if not SANITIZE:
+            out = os.path.join(self.d, "fd_poscar.h5")
+            run("import", "force-sets", "--input", data(name, "FORCE_SETS"), "--structure",
+                data(name, "POSCAR"), "--supercell-matrix",
+                " ".join(str(v) for v in self.ref["supercell_matrix"].ravel()), "--output", out,
+                "--json")
+            with h5py.File(os.path.join(self.d, "fd.h5"), "r") as f, h5py.File(out, "r") as g:
+                for key in ("configs/displacements", "configs/forces", "structure/lattice",
+                            "structure/masses"):
+                    np.testing.assert_allclose(g[key][...], f[key][...], atol=1e-10, err_msg=key)
+                # The same sites (an atom on a cell face may sit on either side)
+                lattice = f["structure/lattice"][...]
+                shift = (g["structure/positions"][...] - f["structure/positions"][...]) @ \
+                    np.linalg.inv(lattice)
+                self.assertLess(np.abs(shift - np.round(shift)).max(), 1e-10)
+                self.assertEqual(list(g["structure/symbols"].asstr()[...]),
+                                 list(f["structure/symbols"].asstr()[...]))
         random = data(name, "random_0.01")
         fs = parse_FORCE_SETS(natom=n, filename=os.path.join(random, "FORCE_SETS"))
         self.assertEqual(self.random_import["configurations"], len(fs["displacements"]))
