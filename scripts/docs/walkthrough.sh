@@ -82,7 +82,7 @@ physfit import force-sets --input results/gan/rd/FORCE_SETS --structure results/
 step "5. Force constants"
 physfit fc --data results/gan/gan_fd.h5 --method ols --folds 0 --output results/gan/gan_fd_fc.h5
 physfit fc inputs/fc_gan.ini --plan-only
-mpirun -np 2 physfit fc inputs/fc_gan.ini 2>&1 | tee results/gan/fc.log
+mpirun -np 2 physfit fc inputs/fc_gan.ini
 
 step "6. Phonons"
 physfit phonons --fc results/gan/gan_fc.h5 --list-points
