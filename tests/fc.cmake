@@ -73,6 +73,35 @@ foreach(line IN LISTS _fc_bandpath_classes)
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()
 
+# Crystals that are not fcc (issue 10, point 6): import, fc and phonons on the data of
+# scripts/data/make_crystals.py against phonopy; one test per crystal (class). The sanitizer
+# build runs GaN alone (two species, NAC, a 2-rank fit): the others repeat its code paths with
+# other numbers.
+file(STRINGS cli/test_fc_crystals.py _fc_crystal_classes REGEX "^class [A-Za-z0-9_]+\\(.*unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc_crystals.py)
+foreach(line IN LISTS _fc_crystal_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  if(PHYSFIT_SANITIZE AND NOT cls STREQUAL "GaNWurtzite")
+    continue()
+  endif()
+  add_test(NAME fc_crystals.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_crystals.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_crystals.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED crystal_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA};PHYSFIT_SANITIZE=$<BOOL:${PHYSFIT_SANITIZE}>")
+endforeach()
+
+# The walk-through docs/fc/walkthrough.md: its commands are scripts/docs/walkthrough.sh's, which
+# runs them on the GaN data and prints what the page quotes (not in the sanitizer build, where
+# fc_crystals.GaNWurtzite runs the same commands).
+if(NOT PHYSFIT_SANITIZE)
+  add_test(NAME fc_walkthrough.Commands COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_walkthrough.Commands
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_walkthrough.Commands PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED crystal_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_CRYSTAL_DATA=${PHYSFIT_CRYSTAL_DATA}")
+endif()
+
 # Accuracy regression (issue 5, point 8): fitted silicon against phonopy's reference. A
 # numerical property of the optimised build: not registered in the sanitizer build, where the
 # same code paths run in the unit and end-to-end tests (its fits took over 2 minutes there).

@@ -59,6 +59,18 @@ std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Va
   return nac;
 }
 
+// Creates a folder and its parents (as mkdir -p) for the option `key`; nothing for ''.
+void make_folder(const std::string& folder, const std::string& key) {
+  if (folder.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec || !std::filesystem::is_directory(folder)) {
+    throw IoError(key + " '" + folder + "': cannot create the folder (" +
+                  (ec ? ec.message() : std::string("a file of that name exists")) +
+                  "); give a folder you can write to");
+  }
+}
+
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
@@ -212,6 +224,14 @@ void run(Context& ctx) {
     ctx.summary["memory_plan"] = plan;
     return;
   }
+  // The folders of the outputs are made now, not after a fit that may have run for hours.
+  mpi::guarded(comm, [&] {
+    if (comm.is_root()) {
+      make_folder(o.get<std::string>("export-dir"), "export-dir");
+      make_folder(std::filesystem::path(o.get<std::string>("output")).parent_path().string(),
+                  "output");
+    }
+  });
   const std::string method_option = o.get<std::string>("method");
   if (storage == fc::Storage::kResidual &&
       (method_option == "ols" || method_option == "adaptive-lasso")) {
@@ -400,9 +420,6 @@ void run(Context& ctx) {
     const bool compact = o.get<bool>("compact");
     mpi::guarded(comm, [&] {
       if (!comm.is_root()) return;
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) throw IoError("cannot create the export folder '" + dir + "': " + ec.message());
       const Eigen::MatrixXd phi = space->fc2(r.z);
       for (const auto& what : o.get<std::vector<std::string>>("exports")) {
         if (what == "phonopy") {
@@ -569,9 +586,10 @@ Command fc_command() {
     opts.add<int>("batch", "configurations per block of sensitivity rows")
         .default_value(4)
         .check(config::positive<int>());
-    opts.add<std::string>("output", "HDF5 model file to write ('' for none)")
+    opts.add<std::string>("output",
+                          "HDF5 model file to write, its folder created if missing ('' for none)")
         .default_value(std::string("fc.h5"));
-    opts.add<std::string>("export-dir", "folder for exports, made if missing ('' for none)")
+    opts.add<std::string>("export-dir", "folder for exports, created if missing ('' for none)")
         .default_value(std::string());
     opts.add<std::vector<std::string>>("exports",
                                        "phonopy (FORCE_CONSTANTS with phonopy.yaml, SPOSCAR, "

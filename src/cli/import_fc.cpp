@@ -42,12 +42,21 @@ void refuse_displaced_first_frame(const fc::Structure& s, const std::string& pat
                    "phonopy_disp.yaml, ...)");
 }
 
-// FORCE_SETS and the phonopy YAML given as its structure must describe the same displacements
-// (a FORCE_SETS of another run would otherwise be read against the wrong supercell).
-void check_against_phonopy_yaml(const fc::Configurations& c, const std::string& force_sets,
-                                const std::string& structure) {
+// FORCE_SETS holds the numbers of the calculator of its phonopy run (Quantum ESPRESSO: Bohr
+// and Ry/Bohr): with that run's phonopy YAML as the structure they are converted to Angstrom
+// and eV/Angstrom. The two must describe the same displacements (a FORCE_SETS of another run
+// would otherwise be read against the wrong supercell).
+void convert_and_check_against_phonopy_yaml(fc::Configurations& c, const std::string& force_sets,
+                                            const std::string& structure) {
   if (fc::detect_structure_format(structure) != fc::StructureFormat::kPhonopyYaml) return;
   const fc::PhonopyYaml y = fc::read_phonopy_yaml(structure);
+  if (y.calculator != "vasp") {
+    for (auto& u : c.displacements) u *= y.angstrom_per_length;
+    for (auto& f : c.forces) f *= y.ev_per_angstrom_per_force;
+    log::info("import: ", force_sets, " read in the units of calculator '", y.calculator, "' (",
+              structure, "): ", y.angstrom_per_length, " Angstrom per length unit, ",
+              y.ev_per_angstrom_per_force, " eV/Angstrom per force unit");
+  }
   if (y.dataset_type == 0) return;
   const auto& u = y.configurations.displacements;
   if (u.size() != c.displacements.size()) {
@@ -125,13 +134,14 @@ std::vector<ImportFormat> import_formats_fc() {
          return std::make_pair(fc::read_structure(input, structure_options(o)), c);
        }},
       {"force-sets",
-       "phonopy FORCE_SETS (type 1 or 2; eV, Angstrom) with --structure (phonopy_disp.yaml, "
-       "SPOSCAR, or POSCAR with --supercell-matrix, ...)",
+       "phonopy FORCE_SETS (type 1 or 2; eV/Angstrom and Angstrom, or the units of the "
+       "calculator a phonopy YAML --structure names, e.g. Quantum ESPRESSO's Ry/Bohr and Bohr) "
+       "with --structure (phonopy_disp.yaml, SPOSCAR, or POSCAR with --supercell-matrix, ...)",
        [](const config::Values& o) {
          auto s = structure_from(o, "force-sets");
          auto c = fc::read_force_sets(o.get<std::string>("input"), s.supercell);
-         check_against_phonopy_yaml(c, o.get<std::string>("input"),
-                                    o.get<std::string>("structure"));
+         convert_and_check_against_phonopy_yaml(c, o.get<std::string>("input"),
+                                                o.get<std::string>("structure"));
          return std::make_pair(s, c);
        }},
   };

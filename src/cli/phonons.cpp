@@ -406,17 +406,20 @@ void run(Context& ctx) {
           y.push_back(bs.frequencies(static_cast<Eigen::Index>(k), band));
         }
       };
+      // The reference dashed on top, in another colour than the grey lines of the special
+      // points: where the two agree it shows as dashes on the solid line.
       std::vector<double> x, y;
       for (int b = 0; b < res.bands; ++b) {
-        if (ref) {
-          curve(*ref, b, x, y);
-          auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("reference-label") : "");
-          s.color = {150, 150, 150};
-          s.dashed = true;
-        }
         curve(bands, b, x, y);
         auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("label") : "");
         s.color = plot::palette(0);
+      }
+      for (int b = 0; ref && b < res.bands; ++b) {
+        curve(*ref, b, x, y);
+        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("reference-label") : "");
+        s.color = plot::palette(1);
+        s.width = 1.5;
+        s.dashed = true;
       }
       fig.save_png(png);
       log::info("phonons: band structure drawn in '", png, "'");

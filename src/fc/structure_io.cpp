@@ -552,11 +552,82 @@ void write_poscar(const std::string& path, const Structure& s, const std::string
 
 // ------------------------------------------------------------------------------ phonopy YAML
 
+namespace {
+
+// The units of a phonopy calculator interface: phonopy's get_default_physical_units (length,
+// and force = its force-constant unit times length), in Angstrom and eV/Angstrom.
+struct CalculatorUnits {
+  const char* name;
+  double length;
+  double force;
+};
+constexpr double kHaPerBohr = units::kHartree / units::kBohr;
+constexpr CalculatorUnits kCalculatorUnits[] = {
+    {"vasp", 1.0, 1.0},
+    {"aims", 1.0, 1.0},
+    {"castep", 1.0, 1.0},
+    {"crystal", 1.0, 1.0},
+    {"qe", units::kBohr, units::kRyPerBohr},
+    {"wien2k", units::kBohr, 1e-3 * units::kRyPerBohr},
+    {"abinit", units::kBohr, 1.0},
+    {"siesta", units::kBohr, 1.0},
+    {"abacus", units::kBohr, 1.0},
+    {"elk", units::kBohr, kHaPerBohr},
+    {"dftbp", units::kBohr, kHaPerBohr},
+    {"turbomole", units::kBohr, kHaPerBohr},
+    {"fleur", units::kBohr, kHaPerBohr},
+    {"cp2k", 1.0, kHaPerBohr},
+};
+
+// The calculator of a phonopy YAML file and its units; physical_unit.length, when present,
+// must agree.
+CalculatorUnits calculator_units(const YAML::Node& root, const std::string& path) {
+  CalculatorUnits units = kCalculatorUnits[0];
+  const YAML::Node header = root["phonopy"];
+  if (header && header.IsMap() && header["calculator"]) {
+    const std::string name = util::to_lower(header["calculator"].Scalar());
+    const auto* found = std::find_if(std::begin(kCalculatorUnits), std::end(kCalculatorUnits),
+                                     [&](const CalculatorUnits& u) { return name == u.name; });
+    if (found == std::end(kCalculatorUnits)) {
+      std::string known;
+      for (const auto& u : kCalculatorUnits)
+        known += (known.empty() ? "" : ", ") + std::string(u.name);
+      throw IoError(yaml_where(path, header["calculator"]) + ": phonopy.calculator '" + name +
+                    "': physfit does not know its units (it knows " + known +
+                    "); convert the files to VASP units (Angstrom, eV/Angstrom)");
+    }
+    units = *found;
+  }
+  const YAML::Node unit = root["physical_unit"];
+  if (unit && unit.IsMap() && unit["length"]) {
+    const std::string length = util::to_lower(unit["length"].Scalar());
+    const bool angstrom = length == "angstrom";
+    if ((!angstrom && length != "au") || angstrom != (units.length == 1.0)) {
+      throw IoError(yaml_where(path, unit["length"]) + ": physical_unit.length '" + length +
+                    "' is not the unit of calculator '" + units.name + "' (" +
+                    (units.length == 1.0 ? "angstrom" : "au") + ")");
+    }
+  }
+  return units;
+}
+
+void scale_cell(std::optional<Structure>& cell, double factor) {
+  if (!cell || factor == 1.0) return;
+  cell->lattice *= factor;
+  for (auto& r : cell->positions) r *= factor;
+}
+
+}  // namespace
+
 PhonopyYaml read_phonopy_yaml(const std::string& path) {
   const YAML::Node root = load_yaml(path);
   if (!root.IsMap()) throw IoError(path + ": not a phonopy YAML file (no top-level mapping)");
   PhonopyYaml out;
   try {
+    const CalculatorUnits units = calculator_units(root, path);
+    out.calculator = units.name;
+    out.angstrom_per_length = units.length;
+    out.ev_per_angstrom_per_force = units.force;
     if (root["supercell_matrix"]) {
       const Eigen::Matrix3d m = yaml_matrix3(root["supercell_matrix"], path, "supercell_matrix");
       if ((m - m.array().round().matrix()).cwiseAbs().maxCoeff() > 1e-8) {
@@ -680,7 +751,10 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
   }
   for (auto* cell : {&out.unit_cell, &out.primitive_cell, &out.supercell}) {
     if (*cell) assign_masses(**cell, {}, path);
+    scale_cell(*cell, out.angstrom_per_length);
   }
+  for (auto& u : out.configurations.displacements) u *= out.angstrom_per_length;
+  for (auto& f : out.configurations.forces) f *= out.ev_per_angstrom_per_force;
   return out;
 }
 

@@ -506,7 +506,9 @@ Image Figure::render() const {
   }
   canvas.frame({p.x0 - 1, p.y0 - 1, p.x1 + 1, p.y1 + 1}, kFrame);
 
-  // Legend, top right inside the plot.
+  // Legend, inside the plot where it covers the fewest data: the first of the places below
+  // (top right first, as matplotlib's loc="best") whose box holds the fewest points sampled
+  // every pixel along the lines, markers and error bars.
   struct Entry {
     std::string label;
     Color color;
@@ -525,8 +527,44 @@ Image Figure::render() const {
     int w = 0;
     for (const auto& e : entries) w = std::max(w, text_width(e.label));
     const int row = kTextHeight + 3;
-    const Rect box{p.x1 - w - 50, p.y0 + 8, p.x1 - 8,
-                   p.y0 + 8 + static_cast<int>(entries.size()) * row + 8};
+    const int bw = w + 42, bh = static_cast<int>(entries.size()) * row + 8;
+    std::vector<std::pair<double, double>> points;  // pixel positions of the data
+    for (const auto& s : series_) {
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!usable(s.x[i], s.y[i])) continue;
+        const double x = px(s.x[i]), y = py(s.y[i]);
+        points.emplace_back(x, y);
+        if (s.style == Series::Style::kErrorBars) {
+          const double e = std::abs(s.err[i]);
+          const double lo = ay.log && s.y[i] - e <= 0 ? p.y1 : py(s.y[i] - e);
+          for (double t = std::min(lo, py(s.y[i] + e)); t <= std::max(lo, py(s.y[i] + e)); ++t)
+            points.emplace_back(x, t);
+        }
+        if (s.style == Series::Style::kLine && i > 0 && usable(s.x[i - 1], s.y[i - 1])) {
+          const double x0 = px(s.x[i - 1]), y0 = py(s.y[i - 1]);
+          const int n = static_cast<int>(std::ceil(std::hypot(x - x0, y - y0)));
+          for (int k = 1; k < n; ++k)
+            points.emplace_back(x0 + (x - x0) * k / n, y0 + (y - y0) * k / n);
+        }
+      }
+    }
+    const int left = p.x0 + 8, right = p.x1 - 8 - bw, centre = (p.x0 + p.x1 - bw) / 2;
+    const int top = p.y0 + 8, bottom = p.y1 - 8 - bh, middle = (p.y0 + p.y1 - bh) / 2;
+    const std::pair<int, int> places[] = {{right, top},   {left, top},      {right, bottom},
+                                          {left, bottom}, {right, middle},  {left, middle},
+                                          {centre, top},  {centre, bottom}, {centre, middle}};
+    Rect box{right, top, right + bw, top + bh};
+    std::size_t fewest = std::numeric_limits<std::size_t>::max();
+    for (const auto& [x0, y0] : places) {
+      const Rect r{x0, y0, x0 + bw, y0 + bh};
+      std::size_t covered = 0;
+      for (const auto& [x, y] : points)
+        covered += x > r.x0 - 3 && x < r.x1 + 3 && y > r.y0 - 3 && y < r.y1 + 3;
+      if (covered < fewest) {
+        fewest = covered;
+        box = r;
+      }
+    }
     canvas.fill(box, kWhite);
     canvas.frame(box, kGrid);
     for (std::size_t i = 0; i < entries.size(); ++i) {

@@ -283,6 +283,72 @@ class PhonopyYamlExport(Case):
                 self.assertEqual(lines[6].split(), ["36", "36"])
 
 
+class QuantumEspressoUnits(Case):
+    """phonopy keeps a calculator's own units in its files: with Quantum ESPRESSO
+    (`phonopy --qe`) phonopy_disp.yaml is in Bohr and FORCE_SETS in Bohr and Ry/Bohr. The files
+    are made by phonopy's command line as a QE user makes them (`phonopy --qe -d`, then
+    `phonopy --qe -f` on pw.x outputs holding LAMMPS's forces in Ry/au), and physfit must read
+    them as the same Angstrom and eV/Angstrom numbers as the VASP-unit files of the same run."""
+
+    def test_phonopy_files_of_a_qe_run_are_converted_to_angstrom_and_ev(self):
+        import subprocess
+        from phonopy import Phonopy
+        d = scratch(self)
+        unit = wurtzite()
+        with open(os.path.join(d, "pw.in"), "w") as f:
+            f.write("&control\n  calculation = 'scf'\n  tprnfor = .true.\n/\n&system\n"
+                    "  ibrav = 0\n  nat = 4\n  ntyp = 2\n  ecutwfc = 60\n/\n&electrons\n/\n"
+                    "ATOMIC_SPECIES\n  Ga 69.723 Ga.UPF\n  N 14.007 N.UPF\nCELL_PARAMETERS angstrom\n")
+            for row in unit.cell:
+                f.write("  %.16f %.16f %.16f\n" % tuple(row))
+            f.write("ATOMIC_POSITIONS crystal\n")
+            for s, p in zip(unit.symbols, unit.scaled_positions):
+                f.write("  %s %.16f %.16f %.16f\n" % (s, *p))
+            f.write("K_POINTS automatic\n  4 4 3 0 0 0\n")
+        dim = [str(v) for v in SMAT]
+        subprocess.run(["phonopy", "--qe", "-d", "--dim", *dim, "-c", "pw.in"], cwd=d, check=True,
+                       capture_output=True)
+        # pw.x outputs with LAMMPS's forces (eV/A -> Ry/au, CODATA 2018 as physfit) on phonopy's
+        # displaced supercells (Bohr -> A).
+        import phonopy
+        disp = phonopy.load(os.path.join(d, "phonopy_disp.yaml"), produce_fc=False, log_level=0)
+        ideal = Phonopy(unit, supercell_matrix=SMAT).supercell  # Angstrom, the same atom order
+        lmp = GaNForces(ideal)
+        outputs, u_ang, f_ev = [], [], []
+        for k, entry in enumerate(disp.dataset["first_atoms"]):
+            u = np.zeros((len(ideal), 3))
+            u[entry["number"]] = np.asarray(entry["displacement"]) * BOHR
+            force = lmp(ideal.positions + u)
+            force -= force.mean(axis=0)  # phonopy removes the drift; LAMMPS's is 1e-16 anyway
+            u_ang.append(u)
+            f_ev.append(force)
+            name = "disp-%03d.out" % (k + 1)
+            with open(os.path.join(d, name), "w") as f:
+                f.write("     Forces acting on atoms (cartesian axes, Ry/au):\n\n")
+                for i, v in enumerate(force * BOHR / RYDBERG):
+                    f.write("     atom %4d type  1   force = %20.14f %20.14f %20.14f\n" % (i + 1, *v))
+                f.write("\n     Total force =     0.0\n")
+            outputs.append(name)
+        subprocess.run(["phonopy", "--qe", "-f", *outputs], cwd=d, check=True, capture_output=True)
+        got = self.import_(d, "qe", "force-sets", "--input", os.path.join(d, "FORCE_SETS"),
+                           "--structure", os.path.join(d, "phonopy_disp.yaml"))
+        ref = {"lattice": ideal.cell, "positions": ideal.positions, "symbols": list(ideal.symbols),
+               "masses": disp.supercell.masses}  # phonopy's, as its YAML has them
+        # phonopy's Bohr (0.529177207) and CODATA 2018's (physfit's) differ by 7e-9.
+        self.assert_structure(got, ref, tol=1e-7)
+        np.testing.assert_allclose(got["u"], u_ang, atol=1e-12)
+        np.testing.assert_allclose(got["f"], f_ev, atol=3e-9)  # FORCE_SETS: 10 decimals of Ry/au
+        self.assertGreater(np.abs(got["f"]).max(), 0.01)
+        # A calculator physfit does not know is an error that names it.
+        with open(os.path.join(d, "phonopy_disp.yaml")) as f:
+            text = f.read().replace("calculator: qe", "calculator: nwchem", 1)
+        with open(os.path.join(d, "other.yaml"), "w") as f:
+            f.write(text)
+        self.expect_error(d, 4, ["other.yaml:", "calculator 'nwchem'", "qe"], "force-sets",
+                          "--input", os.path.join(d, "FORCE_SETS"), "--structure",
+                          os.path.join(d, "other.yaml"))
+
+
 class PhononsAnyStructure(Case):
     def test_phonons_reads_force_constants_with_every_structure_format(self):
         d = scratch(self)

@@ -105,6 +105,13 @@ struct PhonopyYaml {
   Configurations configurations;
   bool has_forces = false;
   std::optional<PhonopyNac> nac;
+  /// phonopy's calculator (`phonopy: calculator:`; "vasp" when absent). phonopy keeps each
+  /// calculator's own units in its files (Quantum ESPRESSO: Bohr and Ry/Bohr, as its
+  /// get_default_physical_units lists them); everything above is converted to Angstrom and
+  /// eV/Angstrom with these factors, which also convert the FORCE_SETS of the same run.
+  std::string calculator = "vasp";
+  double angstrom_per_length = 1.0;        ///< Angstrom per the file's unit of length
+  double ev_per_angstrom_per_force = 1.0;  ///< eV/Angstrom per the file's unit of force
 };
 
 /// Parses a phonopy YAML file (yaml-cpp). IoError naming file, line and key on a malformed or

@@ -9,6 +9,7 @@ namespace physfit::fc::units {
 inline constexpr double kBohr = 0.529177210903;         ///< Angstrom per Bohr
 inline constexpr double kRydberg = 13.605693122994;     ///< eV per Rydberg
 inline constexpr double kRyPerBohr = kRydberg / kBohr;  ///< eV/Angstrom per Ry/Bohr
+inline constexpr double kHartree = 27.211386245988;     ///< eV per Hartree
 /// sqrt(eV / (Angstrom^2 amu)) / (2 pi) in THz: frequency of an eigenvalue of the dynamical
 /// matrix in eV/(Angstrom^2 amu); phonopy's VaspToTHz (its older CODATA constants), so that
 /// frequencies agree with phonopy's to every digit.

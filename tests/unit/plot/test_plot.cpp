@@ -100,6 +100,37 @@ TEST(Figure, DrawsErrorBarsToTheirEnds) {
   EXPECT_FALSE(near_color(im, end.first, end.second - 3, blue));
 }
 
+TEST(Figure, PutsTheLegendWhereItCoversNoData) {
+  // Dark pixels (the legend's text) in a rectangle of the image.
+  auto dark = [](const plot::Image& im, double x0, double y0, double x1, double y1) {
+    int n = 0;
+    for (int y = static_cast<int>(std::min(y0, y1)); y < static_cast<int>(std::max(y0, y1)); ++y)
+      for (int x = static_cast<int>(std::min(x0, x1)); x < static_cast<int>(std::max(x0, x1)); ++x)
+        n += im.at(x, y).r < 80 && im.at(x, y).g < 80 && im.at(x, y).b < 80;
+    return n;
+  };
+  const plot::Color blue = plot::palette(0);
+  // Free top right: the legend goes there (the default place).
+  plot::Figure a(500, 300);
+  a.xlim(0, 1).ylim(0, 1);
+  a.line({0.0, 1.0}, {0.0, 0.2}, "low line");
+  const plot::Image ia = a.render();
+  const auto ar = a.to_pixel(0.6, 1.0), ar1 = a.to_pixel(1.0, 0.75);
+  EXPECT_GT(dark(ia, ar.first, ar.second, ar1.first, ar1.second), 20);
+  // A line through the top right (as the optical bands of a band structure): the legend moves
+  // to the top left, and the line stays visible under where the legend used to be.
+  plot::Figure b(500, 300);
+  b.xlim(0, 1).ylim(0, 1);
+  b.line({0.0, 1.0}, {0.0, 0.97}, "rising line");
+  const plot::Image ib = b.render();
+  const auto br = b.to_pixel(0.95, 0.97 * 0.95);
+  EXPECT_TRUE(near_color(ib, br.first, br.second, blue));
+  const auto bl = b.to_pixel(0.0, 1.0), bl1 = b.to_pixel(0.4, 0.75);
+  EXPECT_GT(dark(ib, bl.first, bl.second, bl1.first, bl1.second), 20);
+  const auto tr = b.to_pixel(0.6, 1.0), tr1 = b.to_pixel(1.0, 0.75);
+  EXPECT_EQ(dark(ib, tr.first, tr.second, tr1.first, tr1.second), 0);
+}
+
 TEST(Figure, RejectsInconsistentData) {
   plot::Figure f;
   f.line({1, 2, 3}, {1, 2});
