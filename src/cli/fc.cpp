@@ -49,6 +49,7 @@ std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Va
   for (int i : check.independent_atoms) atoms += (atoms.empty() ? "" : ",") + std::to_string(i + 1);
   log::info("fc: Born charges of independent atoms ", atoms, " and the dielectric tensor from '",
             path, "' (unit factor ", nac.factor, "), stored in the model's /nac");
+  if (const auto w = fc::replaced_factor_warning(check, path); !w.empty()) log::warning("fc: ", w);
   if (check.charge_sum.cwiseAbs().maxCoeff() > 1e-3) {
     log::warning("fc: the Born charges of '", path,
                  "' do not sum to zero over the primitive "

@@ -82,6 +82,9 @@ std::optional<fc::NacParameters> nac_of(const config::Values& o, const Model& m)
   fc::NacCheck check;
   if (!born.empty()) {
     nac = fc::read_born(born, *m.crystal, &check);
+    if (const auto w = fc::replaced_factor_warning(check, born); !w.empty()) {
+      log::warning("phonons: ", w);
+    }
     nac->method = fc::NacMethod::kGonze;
     if (m.nac) log::info("phonons: --born '", born, "' replaces the Born data of the model");
   } else if (m.nac) {

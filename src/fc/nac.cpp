@@ -372,9 +372,24 @@ NacParameters read_born(const std::string& path, const Crystal& crystal, NacChec
       if (independent[k] == s.equivalent[i]) atom_where[i] = path + ":" + std::to_string(3 + k);
     }
   }
-  const NacCheck c = prepare_nac(nac, crystal, path, kNacSymmetryTolerance, &atom_where);
+  NacCheck c = prepare_nac(nac, crystal, path, kNacSymmetryTolerance, &atom_where);
+  if (std::abs(nac.factor / kDefaultNacFactor - 1) > 1e-3) {
+    c.replaced_factor = nac.factor;
+    nac.factor = kDefaultNacFactor;
+  }
   if (check) *check = c;
   return nac;
+}
+
+std::string replaced_factor_warning(const NacCheck& check, const std::string& path) {
+  if (check.replaced_factor == 0) return {};
+  std::ostringstream s;
+  s.precision(10);
+  s << "the unit factor " << check.replaced_factor << " on line 1 of '" << path
+    << "' is for another calculator's units (2 is Rydberg-Bohr, 1 Hartree-Bohr); physfit's "
+       "force constants are in eV and Angstrom, so "
+    << kDefaultNacFactor << " (e^2 / 4 pi epsilon_0 in eV Angstrom) is used";
+  return s.str();
 }
 
 void write_born(const std::string& path, const NacParameters& nac, const Crystal& crystal) {

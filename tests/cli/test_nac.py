@@ -344,7 +344,17 @@ class BornFiles(unittest.TestCase):
             r = self.run_born(c, head + base + "\n\n")  # trailing blank lines are fine
             self.assertEqual(r.returncode, 0, head + r.stderr)
             if reference is None:
-                reference = r.stderr
+                reference = r.stdout
+        # A factor for another calculator's units (Quantum ESPRESSO's Rydberg-Bohr: 2) is
+        # replaced by the eV-Angstrom one, physfit's units, with a warning: same frequencies.
+        def gamma_line(text):
+            return [line for line in text.splitlines() if line.startswith("phonons: G ")]
+        r = self.run_born(c, "2.0\n" + base)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the unit factor 2 on line 1", r.stderr)
+        self.assertIn("14.39965173 (e^2 / 4 pi epsilon_0 in eV Angstrom) is used", r.stderr)
+        self.assertEqual(gamma_line(r.stdout), gamma_line(reference))
+        self.assertTrue(gamma_line(reference))
         # G_cutoff and Lambda on line 1 (phonopy's optional parameters) are used as phonopy does.
         with open(c.born, "w") as f:
             f.write("14.4 1.5 0.4\n" + base)

@@ -72,6 +72,9 @@ struct NacCheck {
   double born_symmetry_deviation = 0;  ///< largest |Z* - its symmetrised value| (e)
   double epsilon_symmetry_deviation = 0;
   Eigen::Matrix3d charge_sum = Eigen::Matrix3d::Zero();  ///< sum of Z* over the primitive cell
+  /// A BORN file's unit factor that was not e^2 / (4 pi epsilon_0) in eV Angstrom (another
+  /// calculator's units, e.g. 2 for Rydberg and Bohr); 0 when it was (or absent).
+  double replaced_factor = 0;
 };
 
 /// Tolerance (e, and dielectric units) beyond which Born data that break the crystal's
@@ -97,9 +100,16 @@ NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::stri
 /// (optionally followed by G_cutoff and Lambda), or anything else (a comment) for the default
 /// factor; line 2 the dielectric tensor (9 numbers); then one line of 9 numbers per
 /// symmetry-independent atom. The charges are expanded to the other atoms by symmetry and
-/// prepared with prepare_nac (whose findings go to `check`). IoError naming file, line and
-/// field for malformed text; UsageError for data that do not fit the crystal.
+/// prepared with prepare_nac (whose findings go to `check`). physfit's force constants are
+/// always in eV and Angstrom (imports convert other calculators' units), so the factor used is
+/// always kDefaultNacFactor: a file's factor that differs by more than 0.1 % (written for a
+/// calculator in other units, such as Quantum ESPRESSO's Rydberg and Bohr) is replaced, and
+/// reported in `check->replaced_factor`. IoError naming file, line and field for malformed
+/// text; UsageError for data that do not fit the crystal.
 NacParameters read_born(const std::string& path, const Crystal& crystal, NacCheck* check = nullptr);
+/// The warning for a BORN factor read_born replaced (empty when none was): says which factor
+/// was found, which is used and why.
+std::string replaced_factor_warning(const NacCheck& check, const std::string& path);
 /// Writes phonopy's BORN (factor line, epsilon, Z* of the independent atoms), atomically.
 void write_born(const std::string& path, const NacParameters& nac, const Crystal& crystal);
 
