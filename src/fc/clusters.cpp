@@ -136,8 +136,9 @@ struct SparseRow {
 // below `drop` (rounding noise, far below `tol`) are not stored. Returns the pivot columns;
 // `rows` becomes the reduced pivot rows in pivot order, without their leading 1 and with
 // entries below `tol` removed. `peak` receives the largest number of stored entries.
-std::vector<int> sparse_rref(std::vector<SparseRow>& rows, int cols, double tol,
-                             std::int64_t* peak) {
+template <class Check>
+std::vector<int> sparse_rref(std::vector<SparseRow>& rows, int cols, double tol, std::int64_t* peak,
+                             Check&& check) {
   const double drop = tol * 1e-3;
   std::vector<std::vector<int>> bucket(static_cast<std::size_t>(cols));
   std::int64_t stored = 0;
@@ -206,7 +207,10 @@ std::vector<int> sparse_rref(std::vector<SparseRow>& rows, int cols, double tol,
       std::swap(k.val, merged.val);
       rebucket(r);
     }
-    *peak = std::max(*peak, stored);
+    if (stored > *peak) {
+      *peak = stored;
+      check(stored);
+    }
     pivots.push_back(col);
     pivot_rows.push_back(best);
   }
@@ -519,6 +523,18 @@ void ClusterSpace::build(const mpi::Comm& comm) {
   report_.sum_rule_seconds = watch.seconds();
 }
 
+void ClusterSpace::check_budget(int order, const std::string& what, double bytes,
+                                const std::string& sizes) const {
+  if (options_.memory_budget <= 0 || bytes <= options_.memory_budget) return;
+  std::ostringstream s;
+  s << std::setprecision(3) << "building the cluster space needs about " << bytes / 1e9
+    << " GB per rank for " << what << " of order " << order << " (" << sizes
+    << "), over the memory budget of " << options_.memory_budget / 1e9
+    << " GB left for it: shorten the cutoff of order " << order
+    << ", or raise the budget (physfit fc --memory-budget-gb)";
+  throw UsageError(s.str());
+}
+
 bool ClusterSpace::wraps(int order) const {
   const double c = options_.cutoffs.at(order - 2);
   return c >= 0 && c + kCutoffTolerance >= limit_;
@@ -668,6 +684,8 @@ void ClusterSpace::build_order(const mpi::Comm& comm, int order, double cutoff) 
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   report_.translation_classes += static_cast<std::int64_t>(keys.size());
+  check_budget(order, "its clusters up to translation", static_cast<double>(keys.size()) * 48,
+               std::to_string(keys.size()) + " of them");
   report_.enumerate_seconds += watch.seconds();
   watch.restart();
 
@@ -1105,6 +1123,11 @@ void ClusterSpace::build_sum_rule(const mpi::Comm& comm, int order,
       }
     }
   }
+  std::int64_t entries = 0;
+  for (const auto& r : rows) entries += static_cast<std::int64_t>(r.size());
+  check_budget(order, "the sum-rule rows",
+               static_cast<double>(entries) * 12 + static_cast<double>(rows.size()) * 48,
+               std::to_string(rows.size()) + " rows, " + std::to_string(entries) + " entries");
   report_.constraint_rows += static_cast<std::int64_t>(rows.size());
   for (const auto& r : rows) report_.constraint_nonzeros += static_cast<std::int64_t>(r.size());
   report_.peak_transient_bytes =
@@ -1114,7 +1137,12 @@ void ClusterSpace::build_sum_rule(const mpi::Comm& comm, int order,
   // 3. Sparse reduced row-echelon form (every rank, the same bits), and x = T z.
   std::int64_t peak = 0;
   const std::vector<int> pivots = mpi::guarded(comm, [&] {
-    return sparse_rref(rows, px, options_.tolerance * std::max(scale, 1.0), &peak);
+    return sparse_rref(rows, px, options_.tolerance * std::max(scale, 1.0), &peak,
+                       [&](std::int64_t stored) {
+                         check_budget(order, "the reduction of the sum-rule rows",
+                                      static_cast<double>(stored) * 12,
+                                      std::to_string(stored) + " entries as it fills in");
+                       });
   });
   report_.reduced_nonzeros = std::max(report_.reduced_nonzeros, peak);
   report_.peak_transient_bytes =

@@ -87,6 +87,11 @@ struct ClusterOptions {
   bool allow_wrapping = false;
   /// Tolerance of the null-space and elimination steps (relative).
   double tolerance = 1e-9;
+  /// Bytes the construction may use per rank beyond what the space keeps (0: no limit). The
+  /// list of clusters up to translation and the sum-rule rows, and the entries of their
+  /// reduction as it fills in, are checked against it: over it, a UsageError (on every rank)
+  /// names the stage and the sizes.
+  double memory_budget = 0;
 };
 
 /// Tolerance (Angstrom) added to every cutoff when distances are compared with it.
@@ -290,6 +295,9 @@ class ClusterSpace {
     std::int64_t num_instances = 0;
   };
   void build(const mpi::Comm& comm);
+  // Throws UsageError if `bytes` exceed options_.memory_budget.
+  void check_budget(int order, const std::string& what, double bytes,
+                    const std::string& sizes) const;
   void build_order(const mpi::Comm& comm, int order, double cutoff);
   void build_sum_rule(const mpi::Comm& comm, int order,
                       std::vector<Eigen::Triplet<double>>& t_entries);
