@@ -162,7 +162,15 @@ void run(Context& ctx) {
   copt.acoustic_sum_rule = o.get<bool>("sum-rule");
   copt.rotational_invariance = o.get<bool>("rotational-invariance");
   copt.allow_wrapping = o.get<bool>("allow-wrapping");
-  copt.memory_budget = std::max(0.0, budget - base_bytes);
+  if (base_bytes > budget) {
+    mpi::throw_on_all_ranks(
+        comm, UsageError("physfit itself holds " + size_text(base_bytes) +
+                         " per rank before the fit (libraries, MPI, HDF5, the crystal), over "
+                         "--memory-budget-gb " +
+                         short_number(budget / 1e9, 4) +
+                         ": no number of ranks brings it below; raise --memory-budget-gb"));
+  }
+  copt.memory_budget = budget - base_bytes;
   if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
     mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
   }
