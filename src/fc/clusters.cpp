@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -1291,37 +1292,49 @@ void ClusterSpace::orbit_rows(int index, const double* rotated_u, RowMatrix& m, 
   const Eigen::Index width = static_cast<Eigen::Index>(n) * dim;
   m.resize(n3, width);
   m.setZero();
-  double outer[27];
-  for (int mi = orbit.first_member; mi < orbit.first_member + orbit.num_members; ++mi) {
-    const Member& mem = members_[mi];
-    const Eigen::Matrix3d& r = cr.operations()[mem.op].cartesian;
-    const double* u = rotated_u + static_cast<std::size_t>(mem.op) * n3;
-    for_each_translate(mem, [&](const Atoms& atoms) {
-      for (int p = 0; p < n; ++p) {
-        int size = 1;
-        outer[0] = -mem.weight;
-        for (int q = 0; q < n; ++q) {
-          if (q == p) continue;
-          const double* v = u + 3 * atoms[q];
-          for (int k = size - 1; k >= 0; --k) {
-            const double y = outer[k];
-            outer[3 * k] = y * v[0];
-            outer[3 * k + 1] = y * v[1];
-            outer[3 * k + 2] = y * v[2];
+  // The order is a compile-time constant in the loop over clusters (fully unrolled products).
+  auto accumulate = [&](auto order_tag) {
+    constexpr int N = decltype(order_tag)::value;
+    constexpr int kSub = N == 2 ? 3 : N == 3 ? 9 : 27, kDim = 3 * kSub;
+    double outer[kSub];
+    for (int mi = orbit.first_member; mi < orbit.first_member + orbit.num_members; ++mi) {
+      const Member& mem = members_[mi];
+      const Eigen::Matrix3d& r = cr.operations()[mem.op].cartesian;
+      const double* u = rotated_u + static_cast<std::size_t>(mem.op) * n3;
+      for_each_translate(mem, [&](const Atoms& atoms) {
+        for (int p = 0; p < N; ++p) {
+          // outer[beta] = -w prod over the other slots q (in order) of (R^T u_q)[beta_q].
+          int size = 1;
+          outer[0] = -mem.weight;
+          for (int q = 0; q < N; ++q) {
+            if (q == p) continue;
+            const double* v = u + 3 * atoms[q];
+            for (int k = size - 1; k >= 0; --k) {
+              const double y = outer[k];
+              outer[3 * k] = y * v[0];
+              outer[3 * k + 1] = y * v[1];
+              outer[3 * k + 2] = y * v[2];
+            }
+            size *= 3;
           }
-          size *= 3;
-        }
-        for (int a = 0; a < 3; ++a) {
-          double* row = m.data() + (3 * static_cast<Eigen::Index>(atoms[p]) + a) * width +
-                        static_cast<Eigen::Index>(p) * dim;
-          for (int c = 0; c < 3; ++c) {
-            const double rac = r(a, c);
-            double* dst = row + c * sub;
-            for (int beta = 0; beta < sub; ++beta) dst[beta] += rac * outer[beta];
+          double* row = m.data() + 3 * static_cast<Eigen::Index>(atoms[p]) * width + p * kDim;
+          for (int a = 0; a < 3; ++a, row += width) {
+            for (int c = 0; c < 3; ++c) {
+              const double rac = r(a, c);
+              double* dst = row + c * kSub;
+              for (int beta = 0; beta < kSub; ++beta) dst[beta] += rac * outer[beta];
+            }
           }
         }
-      }
-    });
+      });
+    }
+  };
+  if (n == 2) {
+    accumulate(std::integral_constant<int, 2>());
+  } else if (n == 3) {
+    accumulate(std::integral_constant<int, 3>());
+  } else {
+    accumulate(std::integral_constant<int, 4>());
   }
   // b[(p, c, beta), k] = basis(component with digit c in slot p and beta elsewhere, k).
   b.resize(width, d);
@@ -1342,6 +1355,7 @@ void ClusterSpace::sensitivity_into(const double* u, double* rows, std::int64_t 
   const std::vector<double> ru = rotated(u);
   const Eigen::Index np = static_cast<Eigen::Index>(pivot_x_.size());
   RowMatrix m, b, x, eliminated(n3, np);
+  prefer_huge_pages(eliminated);
   for (std::size_t o = 0; o < orbits_.size(); ++o) {
     const Orbit& orbit = orbits_[o];
     orbit_rows(static_cast<int>(o), ru.data(), m, b, x);
