@@ -622,7 +622,9 @@ Command fc_command() {
       "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
       "phonopy, phono3py and ShengBTE. For a polar crystal, --born BORN (phonopy's file: Born\n"
       "effective charges and dielectric tensor) is checked against the crystal's symmetry and\n"
-      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.";
+      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.\n"
+      "Before building rows it prints a memory plan per rank and in all (cluster space, rows,\n"
+      "Gram or solver, output) and refuses a plan over --memory-budget-gb.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
@@ -696,7 +698,10 @@ Command fc_command() {
             "rows; LASSO-type methods, no CV) or auto (gram within memory-budget-gb)")
         .default_value(std::string("auto"))
         .check(config::one_of({"auto", "gram", "residual"}));
-    opts.add<double>("memory-budget-gb", "per-rank memory for the Gram storage (auto)")
+    opts.add<double>("memory-budget-gb",
+                     "memory per rank (GB, 1e9 bytes) the run may use: the plan (printed before "
+                     "any row is built) must fit, else the run is refused with the fewest ranks "
+                     "that fit; storage = auto takes the Gram storage when its plan fits")
         .default_value(4.0)
         .check(config::positive<double>());
     opts.add<long long>("first", "first configuration used")
@@ -727,7 +732,9 @@ Command fc_command() {
                           "phonopy BORN file of a polar crystal: stored in the model (/nac) and "
                           "written to the export folder ('' for none)")
         .default_value(std::string());
-    opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");
+    opts.add_flag("plan-only",
+                  "build the cluster space, print the parameter counts and the memory plan "
+                  "(per rank and in all, at this rank count and at 2, 4, 8 times it), and stop");
   };
   c.run = run;
   return c;

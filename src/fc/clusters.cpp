@@ -1092,62 +1092,93 @@ void ClusterSpace::build_sum_rule(const mpi::Comm& comm, int order,
     }
     return out;
   });
-  packed = allgather(comm, packed);
-  // Assemble: the sum-rule rows of every head in head order, then the rotational ones.
-  std::vector<std::size_t> start(heads.size(), 0);
-  for (std::size_t at = 0; at < packed.size();) {
-    start[static_cast<std::size_t>(packed[at])] = at;
-    const auto rows = static_cast<std::size_t>(packed[at + 1] + packed[at + 2]);
-    at += 3;
-    for (std::size_t r = 0; r < rows; ++r) at += 1 + 2 * static_cast<std::size_t>(packed[at]);
-  }
-  std::vector<SparseRow> rows;
-  double scale = 0;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (std::size_t h = 0; h < heads.size(); ++h) {
-      std::size_t at = start[h];
-      const auto first = static_cast<std::size_t>(packed[at + 1]);
-      const auto extra = static_cast<std::size_t>(packed[at + 2]);
+  // 3. Rank 0 assembles the rows (every head's sum-rule rows in head order, then the
+  // rotational ones) and reduces them (sparse reduced row-echelon form); every rank gets the
+  // pivots and the reduced rows (T) in one broadcast. The same computation at any rank count.
+  packed = comm.gatherv(packed, 0);
+  std::vector<double> result = mpi::guarded(comm, [&] {
+    std::vector<double> out;
+    if (!comm.is_root()) return out;
+    std::vector<std::size_t> start(heads.size(), 0);
+    for (std::size_t at = 0; at < packed.size();) {
+      start[static_cast<std::size_t>(packed[at])] = at;
+      const auto count = static_cast<std::size_t>(packed[at + 1] + packed[at + 2]);
       at += 3;
-      for (std::size_t r = 0; r < first + extra; ++r) {
-        const auto count = static_cast<std::size_t>(packed[at]);
-        if ((r < first) == (pass == 0)) {
-          SparseRow row;
-          for (std::size_t e = 0; e < count; ++e) {
-            row.col.push_back(static_cast<int>(packed[at + 1 + e]));
-            row.val.push_back(packed[at + 1 + count + e]);
-            scale = std::max(scale, std::abs(row.val.back()));
+      for (std::size_t r = 0; r < count; ++r) at += 1 + 2 * static_cast<std::size_t>(packed[at]);
+    }
+    std::vector<SparseRow> rows;
+    double scale = 0;
+    std::int64_t entries = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t h = 0; h < heads.size(); ++h) {
+        std::size_t at = start[h];
+        const auto first = static_cast<std::size_t>(packed[at + 1]);
+        const auto extra = static_cast<std::size_t>(packed[at + 2]);
+        at += 3;
+        for (std::size_t r = 0; r < first + extra; ++r) {
+          const auto count = static_cast<std::size_t>(packed[at]);
+          if ((r < first) == (pass == 0)) {
+            SparseRow row;
+            for (std::size_t e = 0; e < count; ++e) {
+              row.col.push_back(static_cast<int>(packed[at + 1 + e]));
+              row.val.push_back(packed[at + 1 + count + e]);
+              scale = std::max(scale, std::abs(row.val.back()));
+            }
+            entries += static_cast<std::int64_t>(count);
+            rows.push_back(std::move(row));
           }
-          rows.push_back(std::move(row));
+          at += 1 + 2 * count;
         }
-        at += 1 + 2 * count;
       }
     }
-  }
-  std::int64_t entries = 0;
-  for (const auto& r : rows) entries += static_cast<std::int64_t>(r.size());
-  check_budget(order, "the sum-rule rows",
-               static_cast<double>(entries) * 12 + static_cast<double>(rows.size()) * 48,
-               std::to_string(rows.size()) + " rows, " + std::to_string(entries) + " entries");
-  report_.constraint_rows += static_cast<std::int64_t>(rows.size());
-  for (const auto& r : rows) report_.constraint_nonzeros += static_cast<std::int64_t>(r.size());
-  report_.peak_transient_bytes =
-      std::max(report_.peak_transient_bytes, packed.size() * sizeof(double));
-  packed = {};
-
-  // 3. Sparse reduced row-echelon form (every rank, the same bits), and x = T z.
-  std::int64_t peak = 0;
-  const std::vector<int> pivots = mpi::guarded(comm, [&] {
-    return sparse_rref(rows, px, options_.tolerance * std::max(scale, 1.0), &peak,
-                       [&](std::int64_t stored) {
-                         check_budget(order, "the reduction of the sum-rule rows",
-                                      static_cast<double>(stored) * 12,
-                                      std::to_string(stored) + " entries as it fills in");
-                       });
+    const std::size_t packed_bytes = packed.size() * sizeof(double);
+    packed = {};
+    check_budget(order, "the sum-rule rows",
+                 static_cast<double>(entries) * 12 + static_cast<double>(rows.size()) * 48,
+                 std::to_string(rows.size()) + " rows, " + std::to_string(entries) + " entries");
+    std::int64_t peak = 0;
+    const std::size_t count = rows.size();
+    const std::vector<int> pivots = sparse_rref(
+        rows, px, options_.tolerance * std::max(scale, 1.0), &peak, [&](std::int64_t stored) {
+          check_budget(order, "the reduction of the sum-rule rows",
+                       static_cast<double>(stored) * 12,
+                       std::to_string(stored) + " entries as it fills in");
+        });
+    // [rows, entries, peak, bytes gathered, pivots, then per pivot: column, count, columns,
+    // values].
+    out = {static_cast<double>(count), static_cast<double>(entries), static_cast<double>(peak),
+           static_cast<double>(packed_bytes), static_cast<double>(pivots.size())};
+    for (std::size_t i = 0; i < pivots.size(); ++i) {
+      out.push_back(pivots[i]);
+      out.push_back(static_cast<double>(rows[i].size()));
+      out.insert(out.end(), rows[i].col.begin(), rows[i].col.end());
+      out.insert(out.end(), rows[i].val.begin(), rows[i].val.end());
+    }
+    return out;
   });
+  packed = {};
+  comm.broadcast(result, 0);
+  report_.constraint_rows += static_cast<std::int64_t>(result[0]);
+  report_.constraint_nonzeros += static_cast<std::int64_t>(result[1]);
+  const auto peak = static_cast<std::int64_t>(result[2]);
   report_.reduced_nonzeros = std::max(report_.reduced_nonzeros, peak);
   report_.peak_transient_bytes =
-      std::max(report_.peak_transient_bytes, static_cast<std::size_t>(peak) * 12);
+      std::max({report_.peak_transient_bytes, static_cast<std::size_t>(result[3]),
+                static_cast<std::size_t>(peak) * 12, result.size() * sizeof(double)});
+  std::vector<int> pivots;
+  std::vector<SparseRow> rows;
+  for (std::size_t at = 5; at < result.size();) {
+    pivots.push_back(static_cast<int>(result[at]));
+    const auto count = static_cast<std::size_t>(result[at + 1]);
+    SparseRow row;
+    for (std::size_t e = 0; e < count; ++e) {
+      row.col.push_back(static_cast<int>(result[at + 2 + e]));
+      row.val.push_back(result[at + 2 + count + e]);
+    }
+    rows.push_back(std::move(row));
+    at += 2 + 2 * count;
+  }
+  result = {};
   std::vector<int> z_of(static_cast<std::size_t>(px), -1);
   std::vector<char> is_pivot(static_cast<std::size_t>(px), 0);
   for (int p : pivots) is_pivot[p] = 1;

@@ -214,7 +214,9 @@ MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& o) {
     go.folds = o.folds;
     m.gram_build =
         static_cast<double>(lasso::ExactGram::bytes_needed(static_cast<std::int64_t>(p), go));
-    m.gram_fit = m.gram_build + (o.folds > 0 ? 3.0 : 2.0) * 8.0 * p * p;
+    // bytes_needed counts the accumulators with a sum of them, the chunk kernel and one dense
+    // p x p; cross-validation adds a fold's problem and the solver's copy.
+    m.gram_fit = m.gram_build + (o.folds > 0 ? 2.0 : 0.0) * 8.0 * p * p;
     m.batch = 8.0 * std::max(1, o.batch) * n3 * p;
     phase = std::max(m.gram_build + m.batch + m.row_scratch, m.gram_fit);
   } else {

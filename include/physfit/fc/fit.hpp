@@ -4,6 +4,14 @@
 /// (Zhou et al. 2014), solved by physfit::lasso (least squares, LASSO, elastic net, adaptive
 /// LASSO; K-fold cross-validation by configuration and a refit at the chosen lambda).
 ///
+/// What each rank holds: the cluster space, whole and the same on every rank (small: orbits,
+/// bases, members and T; see clusters.hpp), the displacements and forces of its own
+/// configurations, and by storage the rows below. A configuration's rows are built straight
+/// into z columns (ClusterSpace::sensitivity_into) with a scratch of the eliminated x columns
+/// (3n x eliminated parameters), never a 3n x num_symmetry_parameters() buffer. plan_memory()
+/// estimates all of it per rank and in all before any row is built; `physfit fc` prints it
+/// and refuses a plan over --memory-budget-gb.
+///
 /// The sensitivity matrix A is never whole anywhere. Two ways to hold the problem:
 ///  - **Gram** (the default): each rank builds the rows of its own configurations a batch at a
 ///    time and adds them, one configuration per chunk, to a lasso::GramStream, which keeps the
@@ -16,9 +24,10 @@
 ///    window the stream accepts, the rows are built once more with the exact scales (a second
 ///    pass).
 ///  - **Residual**: each rank keeps the rows of its configurations (n_local x p, falling as
-///    ranks are added) and the solver computes the Gram columns of the active parameters from
-///    them (lasso's residual mode). For models whose p x p Gram does not fit a rank (the
-///    512-atom, 20000-parameter case); LASSO-type methods with a fixed lambda or a path, no
+///    ranks are added), each built where it is kept (no batch buffer), and the solver computes
+///    the Gram columns of the active parameters from them (lasso's residual mode, chunks of
+///    residual_chunk_rows()). For models whose p x p Gram does not fit a rank (the 512-atom,
+///    21154-parameter case); LASSO-type methods with a fixed lambda or a path, no
 ///    cross-validation and no least squares.
 
 #include <Eigen/Dense>
