@@ -207,6 +207,7 @@ void run(Context& ctx) {
     counts.push_back(e);
   }
   phase("clusters");
+  const double space_peak = phases.back().peak_mb * 1e6;  // building the cluster space
   {
     const fc::ClusterBuildReport& b = space->build_report();
     log::info("fc: cluster space built on ", comm.size(), " rank", comm.size() > 1 ? "s" : "",
@@ -249,7 +250,6 @@ void run(Context& ctx) {
   const std::string storage_name = o.get<std::string>("storage");
   // Memory plan per rank, before any row is built (fit.hpp, MemoryPlan): the cluster space is
   // built and measured; rows, Gram, solver and output are estimated.
-  const double space_peak = phases[1].peak_mb * 1e6;
   fc::MemoryPlanOptions mo;
   mo.ranks = comm.size();
   mo.train = train;
@@ -273,6 +273,7 @@ void run(Context& ctx) {
     storage = fc::Storage::kResidual;
   }
   const fc::MemoryPlan plan = plan_for(storage, comm.size());
+  const fc::MemoryPlan residual_plan = plan_for(fc::Storage::kResidual, comm.size());
   const char* storage_text = storage == fc::Storage::kGram ? "gram" : "residual";
   // What more ranks would give (the residual storage divides the rows; the Gram does not),
   // and the fewest ranks within the budget.
@@ -305,7 +306,9 @@ void run(Context& ctx) {
   const int fewest = fewest_ranks(storage);
   util::Json plan_j = plan_json(plan);
   plan_j["gram_bytes"] = gram_plan.gram_fit;
-  plan_j["residual_rows_bytes"] = plan_for(fc::Storage::kResidual, comm.size()).rows;
+  plan_j["residual_rows_bytes"] = residual_plan.rows;
+  plan_j["gram_per_rank_bytes"] = gram_plan.per_rank;
+  plan_j["residual_per_rank_bytes"] = residual_plan.per_rank;
   plan_j["clusters_bytes"] = static_cast<double>(space->memory_bytes());
   plan_j["dense_matrix_bytes"] = plan.dense_matrix;
   plan_j["budget_bytes"] = budget;
@@ -314,7 +317,8 @@ void run(Context& ctx) {
   log::info("fc: memory plan at ", comm.size(), " rank", comm.size() > 1 ? "s" : "", ": ",
             size_text(plan.per_rank), " per rank (largest), ", size_text(plan.total),
             " in all, storage ", storage_text, " (", storage_name, "; the Gram storage needs ",
-            size_text(gram_plan.per_rank), " per rank whatever the ranks); ", plan_text(plan),
+            size_text(gram_plan.per_rank), " per rank whatever the ranks, the residual storage ",
+            size_text(residual_plan.per_rank), " per rank here); ", plan_text(plan),
             "; the dense sensitivity matrix would be ", size_text(plan.dense_matrix));
   log::info("fc: with more ranks: ", more_text,
             fewest > 0 ? "; fewest ranks within --memory-budget-gb " +
@@ -323,7 +327,7 @@ void run(Context& ctx) {
                              short_number(budget / 1e9, 4));
   if (plan.per_rank > budget) {
     std::string how;
-    const fc::MemoryPlan residual_here = plan_for(fc::Storage::kResidual, comm.size());
+    const fc::MemoryPlan& residual_here = residual_plan;
     if (storage == fc::Storage::kGram && residual_here.per_rank <= budget) {
       how = "use storage = residual (LASSO-type methods; " + size_text(residual_here.per_rank) +
             " per rank here)";
