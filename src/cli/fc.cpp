@@ -77,16 +77,17 @@ std::string plan_text(const fc::MemoryPlan& m) {
   std::string parts = "base " + size_text(m.base) + ", cluster space " +
                       size_text(m.cluster_space) + " (building it: +" + size_text(m.construction) +
                       "), configurations " + size_text(m.configurations) + ", ";
+  const std::string output =
+      m.output > 0 ? " and the output on rank 0 " + size_text(m.output) : std::string();
   if (m.storage == fc::Storage::kGram) {
-    parts += "exact Gram " + size_text(m.gram_build) + " + one batch of rows " +
-             size_text(m.batch) + " + row scratch " + size_text(m.row_scratch) +
-             ", then for the fit " + size_text(m.gram_fit);
+    parts += "exact Gram " + size_text(m.gram_build) + " + the larger of one batch of rows " +
+             size_text(m.batch) + " with row scratch " + size_text(m.row_scratch) + output +
+             "; the fit " + size_text(m.gram_fit);
   } else {
     parts += "rows " + size_text(m.rows) + " + the larger of row scratch " +
-             size_text(m.row_scratch) + " and solver " + size_text(m.solver) +
-             " (Gram columns of " + std::to_string(m.active) + " active parameters assumed)";
+             size_text(m.row_scratch) + ", solver " + size_text(m.solver) + " (Gram columns of " +
+             std::to_string(m.active) + " active parameters assumed)" + output;
   }
-  if (m.output > 0) parts += ", output on rank 0 " + size_text(m.output);
   return parts;
 }
 

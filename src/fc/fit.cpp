@@ -207,7 +207,18 @@ MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& o) {
   m.configurations = 2 * 8.0 * n3 * (share(o.train) + share(o.test));
   m.row_scratch = static_cast<double>(space.row_scratch_bytes());
   m.dense_matrix = 8.0 * n3 * static_cast<double>(o.train) * p;
-  double phase = 0;
+  // The largest of the phases after the cluster space: building rows, the fit, the output (on
+  // rank 0, once the solver's working memory is freed; the rows or the Gram are still held).
+  double phase = 0, with_output = 0;
+  if (o.model || o.exports) {
+    const double np = space.crystal().num_primitive();
+    const double fc2 = 72.0 * n * n, fc3 = space.max_order() >= 3 ? 216.0 * np * n * n : 0.0;
+    // The model: the 3n x 3n matrix and its copy, fc3, and a block of the cluster list; the
+    // exports: the matrix, the text of FORCE_CONSTANTS (about 300 bytes per block), fc3.
+    const double model = o.model ? 2 * fc2 + fc3 + 40.0 * (1 << 20) : 0.0;
+    const double exports = o.exports ? fc2 + 300.0 * n * n + fc3 : 0.0;
+    m.output = std::max(model, exports);
+  }
   if (o.storage == Storage::kGram) {
     lasso::GramOptions go;
     go.chunk_rows = static_cast<std::int64_t>(n3);
@@ -219,6 +230,7 @@ MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& o) {
     m.gram_fit = m.gram_build + (o.folds > 0 ? 2.0 : 0.0) * 8.0 * p * p;
     m.batch = 8.0 * std::max(1, o.batch) * n3 * p;
     phase = std::max(m.gram_build + m.batch + m.row_scratch, m.gram_fit);
+    with_output = std::max(phase, m.gram_build + m.output);
   } else {
     m.rows = 8.0 * n3 * p * share(o.train);
     m.active = o.active > 0 ? o.active : std::min<std::int64_t>(static_cast<std::int64_t>(p), 512);
@@ -227,24 +239,16 @@ MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& o) {
     // their gathered copy: about 8 p doubles per column, 64 columns) and the cached columns.
     m.solver = 8.0 * p * (chunk + 8.0 * 64 + 2.0 * static_cast<double>(m.active));
     phase = m.rows + std::max(m.row_scratch, m.solver);
-  }
-  if (o.model || o.exports) {
-    const double np = space.crystal().num_primitive();
-    const double fc2 = 72.0 * n * n, fc3 = space.max_order() >= 3 ? 216.0 * np * n * n : 0.0;
-    // The model: the 3n x 3n matrix and its copy, fc3, and a block of the cluster list; the
-    // exports: the matrix, the text of FORCE_CONSTANTS (about 300 bytes per block), fc3.
-    const double model = o.model ? 2 * fc2 + fc3 + 40.0 * (1 << 20) : 0.0;
-    const double exports = o.exports ? fc2 + 300.0 * n * n + fc3 : 0.0;
-    m.output = std::max(model, exports);
+    with_output = m.rows + std::max({m.row_scratch, m.solver, m.output});
   }
   const double common = m.base + m.cluster_space + m.configurations;
-  m.per_rank = common + std::max(phase + m.output, m.construction);
+  m.per_rank = common + std::max(with_output, m.construction);
   // Summed over the ranks: configurations and rows as they are dealt (some ranks hold one
-  // fewer), the rest on every rank.
+  // fewer), the rest on every rank, the output on rank 0.
   const double all_configs = 2 * 8.0 * n3 * static_cast<double>(o.train + o.test);
   const double all_rows = m.storage == Storage::kResidual ? 8.0 * n3 * p * o.train : 0.0;
   m.total = m.ranks * (m.base + m.cluster_space + std::max(phase - m.rows, m.construction)) +
-            all_configs + all_rows + m.output;
+            all_configs + all_rows + (with_output - phase);
   return m;
 }
 

@@ -187,8 +187,10 @@ struct MemoryPlanOptions {
 ///  - residual: its rows (ceil(train / ranks) configurations x 3n x p doubles, falling as
 ///    ranks are added), plus the rows' scratch while building them or the solver's working
 ///    set (its packed chunk, the Gram columns of the active parameters, twice for growth).
-/// Rank 0 adds the output (force-constant arrays) at the end. The peak is the base, the
-/// cluster space, the configurations and the larger of the phases.
+/// Rank 0 writes the output (force-constant arrays) at the end, when the solver's working set
+/// is freed but the rows or the Gram are still held. The peak is the base, the cluster space,
+/// the configurations and the largest of the phases (building the cluster space, the rows,
+/// the fit, the output).
 struct MemoryPlan {
   int ranks = 1;
   Storage storage = Storage::kGram;
