@@ -1087,8 +1087,6 @@ void ClusterSpace::build_sum_rule(const mpi::Comm& comm, int order,
         }
         out[at] = count;
       }
-      report_.peak_transient_bytes =
-          std::max(report_.peak_transient_bytes, static_cast<std::size_t>(c.size()) * 8);
     }
     return out;
   });
@@ -1162,9 +1160,6 @@ void ClusterSpace::build_sum_rule(const mpi::Comm& comm, int order,
   report_.constraint_nonzeros += static_cast<std::int64_t>(result[1]);
   const auto peak = static_cast<std::int64_t>(result[2]);
   report_.reduced_nonzeros = std::max(report_.reduced_nonzeros, peak);
-  report_.peak_transient_bytes =
-      std::max({report_.peak_transient_bytes, static_cast<std::size_t>(result[3]),
-                static_cast<std::size_t>(peak) * 12, result.size() * sizeof(double)});
   std::vector<int> pivots;
   std::vector<SparseRow> rows;
   for (std::size_t at = 5; at < result.size();) {

@@ -172,7 +172,6 @@ struct ClusterBuildReport {
   std::int64_t constraint_rows = 0;      ///< sum-rule (and rotational) rows, all orders
   std::int64_t constraint_nonzeros = 0;  ///< their non-zero entries
   std::int64_t reduced_nonzeros = 0;     ///< largest fill of the sparse reduction (entries)
-  std::size_t peak_transient_bytes = 0;  ///< largest working memory of a stage (estimate)
 };
 
 /// The cluster space of a crystal: orbits, parameters and sensitivity rows.
