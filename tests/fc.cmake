@@ -14,6 +14,7 @@ set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_fi
 physfit_add_tests(fc_format_tests SOURCES unit/fc/test_structure_io.cpp)
 target_compile_definitions(fc_format_tests PRIVATE PHYSFIT_FORMAT_DATA_DEFAULT="${PHYSFIT_FORMAT_DATA}")
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/fc/test_clusters_parallel.cpp
   mpi/fc/test_fit_parallel.cpp)
 foreach(_target fc_unit_tests fc_mpi_tests)
   target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
@@ -34,6 +35,18 @@ foreach(line IN LISTS _fc_cli_classes)
   add_test(NAME fc_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc.${cls}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
   set_tests_properties(fc_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
+    FIXTURES_REQUIRED si_data
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
+endforeach()
+
+# Memory per rank (issue 10, point 7): the plan against the measured peaks, the budget.
+file(STRINGS cli/test_fc_memory.py _fc_memory_classes REGEX "^class [A-Za-z0-9_]+\\(unittest.TestCase\\)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_fc_memory.py)
+foreach(line IN LISTS _fc_memory_classes)
+  string(REGEX REPLACE "^class ([A-Za-z0-9_]+)\\(.*" "\\1" cls "${line}")
+  add_test(NAME fc_memory_cli.${cls} COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_fc_memory.${cls}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(fc_memory_cli.${cls} PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     FIXTURES_REQUIRED si_data
     ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SI_DATA=${PHYSFIT_SI_DATA}")
 endforeach()

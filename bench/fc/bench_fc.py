@@ -10,13 +10,21 @@ and the scaling of memory and time with ranks, on the 64-atom and a 512-atom sup
 storage: flat in the ranks; residual storage: the rows divided over the ranks).
 
     bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR [--out results.jsonl]
-    bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR --scale   # the 23113-parameter model (minutes)
+    bench/fc/bench_fc.py BUILD_DIR SI_DATA_DIR --scale [--before OLD_PHYSFIT]
 
 CPU time is user + sys of the whole run (all ranks) from /usr/bin/time; peak memory is the
 largest resident set of one rank (the command's own measurement, --json). The load average is
 recorded with every run: on the shared 2-core machine, compare CPU times, not wall times.
+
+--scale: the 512-atom model with cutoffs -1, 11, 7.6 Angstrom (21154 parameters with compact
+clusters; 23113 before them), its plan (--plan-only) and its reduced run (4 configurations,
+LASSO path of 8 lambdas, residual storage) at 1, 2 and 4 ranks: every rank under its own
+/usr/bin/time, so the peak of each rank and their sum are measured, and the fitted parameters'
+bits (SHA-256 of /fc/parameters) compared between rank counts. --before runs an older
+physfit binary the same way (the figures before a change).
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -56,6 +64,93 @@ def run(binary, args, ranks=1):
             "storage": result.get("storage"), "passes": result.get("passes")}
 
 
+def run_ranks(binary, args, ranks, model=None):
+    """Each rank under /usr/bin/time: per-rank peak (kB) and CPU; the fit's parameter bits."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "fc.h5") if model else ""
+        inner = " ".join(["/usr/bin/time", "-f", "'%e %U %S %M'", "-o",
+                          os.path.join(d, "rank_${OMPI_COMM_WORLD_RANK:-0}")] +
+                         [binary] + ["'%s'" % a for a in args] + ["--output", "'%s'" % out,
+                                                                   "--json"])
+        cmd = ["/usr/bin/time", "-f", "%e", "-o", os.path.join(d, "wall"),
+               "mpiexec", "-n", str(ranks), "sh", "-c", inner]
+        before = loadavg()
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        after = loadavg()
+        if r.returncode == 2 and "--plan-only" in args:  # refused: keep its message
+            return {"ranks": ranks, "refused": next(
+                line for line in r.stderr.splitlines() if "memory plan needs" in line)}
+        if r.returncode != 0:
+            sys.exit(r.stderr)
+        ranks_rss, cpu = [], 0.0
+        for k in range(ranks):
+            with open(os.path.join(d, "rank_%d" % k)) as f:
+                _, user, system, rss = f.read().split()[-4:]
+            ranks_rss.append(round(int(rss) * 1024 / 1e6, 1))  # kB (KiB) to MB
+            cpu += float(user) + float(system)
+        with open(os.path.join(d, "wall")) as f:
+            wall = float(f.read().split()[-1])
+        result = json.loads(r.stdout.strip().splitlines()[-1])["result"]
+        if "--plan-only" in args:
+            return {"ranks": ranks, "wall_s": wall, "cpu_s": round(cpu, 2),
+                    "load_before": before, "load_after": after, "peak_rank_mb": max(ranks_rss),
+                    "parameters": result["parameters"], "plan": result["memory_plan"]}
+        bits = None
+        if model:
+            import h5py
+            with h5py.File(out) as f:
+                bits = hashlib.sha256(f["fc/parameters"][...].tobytes()).hexdigest()[:16]
+    phases = {p["phase"]: p for p in result["phases"]}
+    return {"ranks": ranks, "wall_s": wall, "cpu_s": round(cpu, 2), "load_before": before,
+            "load_after": after, "rank_peak_mb": ranks_rss, "peak_rank_mb": max(ranks_rss),
+            "total_mb": round(sum(ranks_rss), 1),
+            "fit_peak_rank_mb": phases["fit"]["peak_memory_mb"],
+            "clusters_s": round(phases["clusters"]["seconds"], 2),
+            "phases": {k: round(v["seconds"], 2) for k, v in phases.items()},
+            "parameters": result["parameters"], "lambda": result["lambda"],
+            "train_relative": result["train_relative"], "nonzero": result["nonzero"],
+            "relative_gap": result.get("relative_gap"), "parameter_bits": bits,
+            "plan": result.get("memory_plan")}
+
+
+def scale(a):
+    """The 512-atom model's plan and reduced run at 1, 2 and 4 ranks (see the docstring)."""
+    big = os.path.join(tempfile.gettempdir(), "physfit_si512_200.h5")
+    if not os.path.exists(big):
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "make_si512.py"),
+                        big, "--configs", "200"], check=True)
+    # 11 Angstrom reaches the 10.86 Angstrom limit of the 512-atom supercell.
+    model = ["fc", "--data", big, "--cutoffs=-1,11,7.6", "--allow-wrapping", "--folds", "0",
+             "--method", "lasso", "--batch", "1"]
+    reduced = model + ["--first", "98", "--train", "4", "--lambdas", "8", "--lambda-ratio",
+                       "0.001"]
+    binaries = [("after", os.path.join(a.build, "bin", "physfit"))]
+    if a.before:
+        binaries.insert(0, ("before", a.before))
+    with open(a.out, "a") as out:
+        for label, binary in binaries:
+            if label == "after":  # the plans (with their projections to more ranks)
+                # The whole fit: refused at the default budget (4 GB per rank, with the fewest
+                # ranks that fit), planned within 64 GB; the reduced run.
+                for name, args in (("si512_21154_plan", model + ["--plan-only"]),
+                                   ("si512_21154_plan", model + ["--plan-only", "--storage",
+                                                                 "residual", "--memory-budget-gb",
+                                                                 "64"]),
+                                   ("si512_21154_reduced_plan", reduced + ["--plan-only"])):
+                    r = run_ranks(binary, args, 1)
+                    r.update(case=name, label=label)
+                    print(json.dumps(r))
+                    out.write(json.dumps(r) + "\n")
+            for ranks in (1, 2, 4):
+                r = run_ranks(binary, reduced, ranks, model=True)
+                r.update(case="si512_21154_reduced", label=label, binary=binary)
+                print(json.dumps(r))
+                out.write(json.dumps(r) + "\n")
+                out.flush()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("build")
@@ -64,9 +159,13 @@ def main():
     p.add_argument("--si512", help="512-atom data (bench/fc/make_si512.py); made if missing")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--scale", action="store_true",
-                   help="only the 23113-parameter 512-atom model (200 configurations, made if "
-                        "missing): its plan, and a reduced run (4 configurations) at 1 and 2 ranks")
+                   help="only the 512-atom model (cutoffs -1, 11, 7.6; 200 configurations, made "
+                        "if missing): its plan, and a reduced run (4 configurations) at 1, 2 "
+                        "and 4 ranks")
+    p.add_argument("--before", help="--scale: also run this (older) physfit binary")
     a = p.parse_args()
+    if a.scale:
+        return scale(a)
     binary = os.path.join(a.build, "bin", "physfit")
     si = lambda name: os.path.join(a.data, name)  # noqa: E731
     cases = [
@@ -92,19 +191,6 @@ def main():
                       ["fc", "--data", si512, "--folds", 0, "--batch", 1, "--cutoffs=-1,7.5,5.5",
                        "--storage", "residual", "--method", "lasso", "--lambdas", 10,
                        "--lambda-ratio", 0.01, "--output", ""]))
-    if a.scale:
-        big = os.path.join(tempfile.gettempdir(), "physfit_si512_200.h5")
-        if not os.path.exists(big):
-            subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                         "make_si512.py"), big, "--configs", "200"],
-                           check=True)
-        # 11 Angstrom reaches the 10.86 Angstrom limit of the 512-atom supercell.
-        model = ["fc", "--data", big, "--cutoffs=-1,11,7.6", "--allow-wrapping", "--folds", 0,
-                 "--method", "lasso", "--batch", 1, "--output", ""]
-        cases = [("si512_23113_reduced", ranks,
-                  model + ["--first", 98, "--train", 4, "--lambdas", 8, "--lambda-ratio", 0.001])
-                 for ranks in (1, 2)]
-        a.repeat = 1
     with open(a.out, "a") as out:
         for name, ranks, args in cases:
             best = None

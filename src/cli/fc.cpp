@@ -34,8 +34,63 @@ std::string short_number(double v, int digits = 2) {
 struct Phase {
   std::string name;
   double seconds;
-  double peak_mb;
+  double peak_mb;        // the largest rank's peak so far
+  double total_peak_mb;  // the ranks' peaks summed
 };
+
+// Decimal units, as --memory-budget-gb.
+std::string size_text(double bytes) {
+  std::ostringstream s;
+  if (bytes >= 1e9) {
+    s << std::fixed << std::setprecision(2) << bytes / 1e9 << " GB";
+  } else {
+    s << std::fixed << std::setprecision(bytes >= 1e7 ? 0 : 1) << bytes / 1e6 << " MB";
+  }
+  return s.str();
+}
+
+// The plan's parts, for the log and --json.
+util::Json plan_json(const fc::MemoryPlan& m) {
+  util::Json j = util::Json::object();
+  j["ranks"] = m.ranks;
+  j["storage"] = m.storage == fc::Storage::kGram ? "gram" : "residual";
+  j["per_rank_bytes"] = m.per_rank;
+  j["total_bytes"] = m.total;
+  j["base_bytes"] = m.base;
+  j["cluster_space_bytes"] = m.cluster_space;
+  j["construction_bytes"] = m.construction;
+  j["configurations_bytes"] = m.configurations;
+  j["row_scratch_bytes"] = m.row_scratch;
+  if (m.storage == fc::Storage::kGram) {
+    j["gram_build_bytes"] = m.gram_build;
+    j["gram_fit_bytes"] = m.gram_fit;
+    j["batch_rows_bytes"] = m.batch;
+  } else {
+    j["residual_rows_bytes"] = m.rows;
+    j["solver_bytes"] = m.solver;
+    j["solver_active_assumed"] = m.active;
+  }
+  j["output_bytes"] = m.output;
+  return j;
+}
+
+std::string plan_text(const fc::MemoryPlan& m) {
+  std::string parts = "base " + size_text(m.base) + ", cluster space " +
+                      size_text(m.cluster_space) + " (building it: +" + size_text(m.construction) +
+                      "), configurations " + size_text(m.configurations) + ", ";
+  const std::string output =
+      m.output > 0 ? " and the output on rank 0 " + size_text(m.output) : std::string();
+  if (m.storage == fc::Storage::kGram) {
+    parts += "exact Gram " + size_text(m.gram_build) + " + the larger of one batch of rows " +
+             size_text(m.batch) + " with row scratch " + size_text(m.row_scratch) + output +
+             "; the fit " + size_text(m.gram_fit);
+  } else {
+    parts += "rows " + size_text(m.rows) + " + the larger of row scratch " +
+             size_text(m.row_scratch) + ", solver " + size_text(m.solver) + " (Gram columns of " +
+             std::to_string(m.active) + " active parameters assumed)" + output;
+  }
+  return parts;
+}
 
 // --born: phonopy's BORN for the model (/nac) and the exports (BORN next to FORCE_CONSTANTS).
 // Read on every rank inside a guarded phase: small, and an error ends every rank.
@@ -86,8 +141,10 @@ void run(Context& ctx) {
   std::vector<Phase> phases;
   util::Stopwatch clock;
   auto phase = [&](const std::string& name) {
-    const double peak = comm.allreduce(static_cast<double>(fc::peak_memory_bytes()), mpi::Op::kMax);
-    phases.push_back({name, comm.allreduce(clock.seconds(), mpi::Op::kMax), peak / 1e6});
+    const double mine = static_cast<double>(fc::peak_memory_bytes());
+    const double peak = comm.allreduce(mine, mpi::Op::kMax);
+    const double sum = comm.allreduce(mine, mpi::Op::kSum);
+    phases.push_back({name, comm.allreduce(clock.seconds(), mpi::Op::kMax), peak / 1e6, sum / 1e6});
     clock.restart();
   };
 
@@ -113,16 +170,28 @@ void run(Context& ctx) {
   }
   const std::optional<fc::NacParameters> nac = born_of(comm, o, crystal);
   phase("symmetry");
+  const double base_bytes = phases.back().peak_mb * 1e6;
+  const double budget = o.get<double>("memory-budget-gb") * 1e9;
   fc::ClusterOptions copt;
   copt.cutoffs = cutoffs;
   copt.acoustic_sum_rule = o.get<bool>("sum-rule");
   copt.rotational_invariance = o.get<bool>("rotational-invariance");
   copt.allow_wrapping = o.get<bool>("allow-wrapping");
+  if (base_bytes > budget) {
+    mpi::throw_on_all_ranks(
+        comm, UsageError("physfit itself holds " + size_text(base_bytes) +
+                         " per rank before the fit (libraries, MPI, HDF5, the crystal), over "
+                         "--memory-budget-gb " +
+                         short_number(budget / 1e9, 4) +
+                         ": no number of ranks brings it below; raise --memory-budget-gb"));
+  }
+  copt.memory_budget = budget - base_bytes;
   if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
     mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
   }
+  // Built by all ranks together (collective; the same bits on every rank).
   const auto space =
-      mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(crystal, copt); });
+      mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(comm, crystal, copt); });
   log::info("fc: largest cutoff without wrapping ", short_number(space->cutoff_limit(), 6),
             " A (half the shortest supercell lattice vector)");
   for (int order = 2; order <= space->max_order(); ++order) {
@@ -153,6 +222,20 @@ void run(Context& ctx) {
     counts.push_back(e);
   }
   phase("clusters");
+  const double space_peak = phases.back().peak_mb * 1e6;  // building the cluster space
+  {
+    const fc::ClusterBuildReport& b = space->build_report();
+    log::info("fc: cluster space built on ", comm.size(), " rank", comm.size() > 1 ? "s" : "",
+              " in ", util::format_duration(phases.back().seconds), " (clusters ",
+              util::format_duration(b.enumerate_seconds), ", orbits and bases ",
+              util::format_duration(b.orbit_seconds), ", sum rule ",
+              util::format_duration(b.sum_rule_seconds), ": ", b.constraint_rows, " rows, ",
+              b.constraint_nonzeros, " entries, at most ", b.reduced_nonzeros,
+              " while reduced): ", b.translation_classes, " clusters up to translation, ",
+              space->num_members(), " members; it holds ",
+              size_text(static_cast<double>(space->memory_bytes())), " per rank, peak ",
+              size_text(phases.back().peak_mb * 1e6), " per rank");
+  }
 
   // Configurations: each rank reads its share of the training range and of the test range.
   const std::int64_t total = mpi::guarded(comm, [&] {
@@ -180,49 +263,113 @@ void run(Context& ctx) {
   phase("read");
   const int folds = o.get<int>("folds");
   const std::string storage_name = o.get<std::string>("storage");
-  // Memory plan per rank, against the dense sensitivity matrix.
-  const double p = space->num_parameters(), px = space->num_symmetry_parameters();
-  const double n3 = 3.0 * crystal.num_atoms();
-  const int batch = o.get<int>("batch");
-  std::int64_t clusters = 0;
-  for (int order = 2; order <= space->max_order(); ++order) clusters += space->num_clusters(order);
-  const double mine_configs = std::ceil(static_cast<double>(train) / comm.size());
-  lasso::GramOptions go;
-  go.chunk_rows = static_cast<std::int64_t>(n3);
-  go.folds = folds;
-  // Gram: the exact accumulators (per fold), the dense standardised Q and its solver copy.
-  const double gram_bytes =
-      static_cast<double>(lasso::ExactGram::bytes_needed(static_cast<std::int64_t>(p), go)) +
-      (folds > 0 ? 3.0 : 2.0) * 8.0 * p * p;
-  const double rows_bytes = 8.0 * n3 * mine_configs * p;  // residual: this rank's rows
-  const double budget = o.get<double>("memory-budget-gb") * 1e9;
+  // Memory plan per rank, before any row is built (fit.hpp, MemoryPlan): the cluster space is
+  // built and measured; rows, Gram, solver and output are estimated.
+  fc::MemoryPlanOptions mo;
+  mo.ranks = comm.size();
+  mo.train = train;
+  mo.test = test;
+  mo.batch = o.get<int>("batch");
+  mo.folds = folds;
+  mo.base_bytes = base_bytes;
+  mo.construction_bytes =
+      std::max(0.0, space_peak - base_bytes - static_cast<double>(space->memory_bytes()));
+  mo.model = !o.get<std::string>("output").empty();
+  mo.exports = !o.get<std::string>("export-dir").empty();
+  auto plan_for = [&](fc::Storage st, int ranks) {
+    fc::MemoryPlanOptions x = mo;
+    x.storage = st;
+    x.ranks = ranks;
+    return fc::plan_memory(*space, x);
+  };
+  const fc::MemoryPlan gram_plan = plan_for(fc::Storage::kGram, comm.size());
   fc::Storage storage = fc::Storage::kGram;
-  if (storage_name == "residual" || (storage_name == "auto" && gram_bytes > budget)) {
+  if (storage_name == "residual" || (storage_name == "auto" && gram_plan.per_rank > budget)) {
     storage = fc::Storage::kResidual;
   }
-  const double batch_bytes = batch * n3 * (p + px) * 8.0;
-  const double config_bytes = 16.0 * n3 * static_cast<double>(local.count() + held.count());
-  util::Json plan = util::Json::object();
-  plan["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
-  plan["gram_bytes"] = gram_bytes;
-  plan["residual_rows_bytes"] = rows_bytes;
-  plan["batch_rows_bytes"] = batch_bytes;
-  plan["configurations_bytes"] = config_bytes;
-  plan["clusters_bytes"] = 32.0 * static_cast<double>(clusters);
-  plan["dense_matrix_bytes"] = 8.0 * n3 * static_cast<double>(train) * p;
-  log::info(
-      "fc: memory plan per rank: storage ", storage == fc::Storage::kGram ? "gram" : "residual",
-      " (", storage_name, "; the exact Gram needs ", util::format_bytes(gram_bytes),
-      " whatever the ranks, the residual storage ", util::format_bytes(rows_bytes), " of rows at ",
-      comm.size(), " rank", comm.size() > 1 ? "s" : "", "), one batch of rows ",
-      util::format_bytes(batch_bytes), ", configurations ", util::format_bytes(config_bytes),
-      ", clusters ", util::format_bytes(32.0 * static_cast<double>(clusters)),
-      "; the dense sensitivity matrix would be ",
-      util::format_bytes(8.0 * n3 * static_cast<double>(train) * p));
+  const fc::MemoryPlan plan = plan_for(storage, comm.size());
+  const fc::MemoryPlan residual_plan = plan_for(fc::Storage::kResidual, comm.size());
+  const char* storage_text = storage == fc::Storage::kGram ? "gram" : "residual";
+  // What more ranks would give (the residual storage divides the rows; the Gram does not),
+  // and the fewest ranks within the budget.
+  util::Json more = util::Json::array();
+  std::string more_text;
+  for (int k = 2; k <= 8; k *= 2) {
+    const fc::MemoryPlan m = plan_for(storage, comm.size() * k);
+    util::Json e = util::Json::object();
+    e["ranks"] = m.ranks;
+    e["per_rank_bytes"] = m.per_rank;
+    e["total_bytes"] = m.total;
+    more.push_back(e);
+    more_text += (more_text.empty() ? "" : ", ") + std::to_string(m.ranks) + " ranks " +
+                 size_text(m.per_rank) + " per rank (" + size_text(m.total) + " in all)";
+  }
+  // The fewest ranks whose per-rank peak fits the budget (0: none, the floor is above it).
+  auto fewest_ranks = [&](fc::Storage st) {
+    if (plan_for(st, 1 << 20).per_rank > budget) return 0;
+    int lo = 1, hi = 1 << 20;
+    while (lo < hi) {
+      const int mid = lo + (hi - lo) / 2;
+      if (plan_for(st, mid).per_rank <= budget) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  };
+  const int fewest = fewest_ranks(storage);
+  util::Json plan_j = plan_json(plan);
+  plan_j["gram_bytes"] = gram_plan.gram_fit;
+  plan_j["residual_rows_bytes"] = residual_plan.rows;
+  plan_j["gram_per_rank_bytes"] = gram_plan.per_rank;
+  plan_j["residual_per_rank_bytes"] = residual_plan.per_rank;
+  plan_j["clusters_bytes"] = static_cast<double>(space->memory_bytes());
+  plan_j["dense_matrix_bytes"] = plan.dense_matrix;
+  plan_j["budget_bytes"] = budget;
+  plan_j["fewest_ranks"] = fewest;
+  plan_j["more_ranks"] = more;
+  log::info("fc: memory plan at ", comm.size(), " rank", comm.size() > 1 ? "s" : "", ": ",
+            size_text(plan.per_rank), " per rank (largest), ", size_text(plan.total),
+            " in all, storage ", storage_text, " (", storage_name, "; the Gram storage needs ",
+            size_text(gram_plan.per_rank), " per rank whatever the ranks, the residual storage ",
+            size_text(residual_plan.per_rank), " per rank here); ", plan_text(plan),
+            "; the dense sensitivity matrix would be ", size_text(plan.dense_matrix));
+  log::info("fc: with more ranks: ", more_text,
+            fewest > 0 ? "; fewest ranks within --memory-budget-gb " +
+                             short_number(budget / 1e9, 4) + ": " + std::to_string(fewest)
+                       : "; no rank count brings it within --memory-budget-gb " +
+                             short_number(budget / 1e9, 4));
+  if (plan.per_rank > budget) {
+    std::string how;
+    const fc::MemoryPlan& residual_here = residual_plan;
+    if (storage == fc::Storage::kGram && residual_here.per_rank <= budget) {
+      how = "use storage = residual (LASSO-type methods; " + size_text(residual_here.per_rank) +
+            " per rank here)";
+    } else if (fewest > 0) {
+      how = "run on " + std::to_string(fewest) + " ranks or more (" +
+            size_text(plan_for(storage, fewest).per_rank) + " per rank there)";
+      if (storage == fc::Storage::kGram) how += ", or use storage = residual";
+    } else {
+      how = "no number of ranks brings it below the budget (what every rank holds: " +
+            size_text(plan_for(storage, 1 << 20).per_rank) + ")";
+    }
+    mpi::throw_on_all_ranks(
+        comm,
+        UsageError("the memory plan needs " + size_text(plan.per_rank) + " per rank (" +
+                   size_text(plan.total) + " in all at " + std::to_string(comm.size()) + " rank" +
+                   (comm.size() > 1 ? "s" : "") + ", storage " + storage_text + ": " +
+                   plan_text(plan) + "), over --memory-budget-gb " + short_number(budget / 1e9, 4) +
+                   ": " + how + ", fit fewer configurations, or raise --memory-budget-gb"));
+  }
   if (o.get<bool>("plan-only")) {
     ctx.summary["parameters"] = space->num_parameters();
     ctx.summary["orders"] = counts;
-    ctx.summary["memory_plan"] = plan;
+    const double peak = comm.allreduce(static_cast<double>(fc::peak_memory_bytes()), mpi::Op::kMax);
+    plan_j["plan_only_peak_bytes"] = peak;
+    log::info("fc: --plan-only: this run's own peak ", size_text(peak), " per rank, within ",
+              "--memory-budget-gb ", short_number(budget / 1e9, 4));
+    ctx.summary["memory_plan"] = plan_j;
     return;
   }
   // The folders of the outputs are made now, not after a fit that may have run for hours.
@@ -233,12 +380,13 @@ void run(Context& ctx) {
                   "output");
     }
   });
+  const int batch = mo.batch;
   const std::string method_option = o.get<std::string>("method");
   if (storage == fc::Storage::kResidual &&
       (method_option == "ols" || method_option == "adaptive-lasso")) {
     mpi::throw_on_all_ranks(
         comm, UsageError("method = " + method_option + " needs the Gram of the parameters (" +
-                         util::format_bytes(gram_bytes) + " per rank" +
+                         size_text(gram_plan.per_rank) + " per rank" +
                          (storage_name == "auto" ? ", over memory-budget-gb" : std::string()) +
                          "): use storage = gram with a larger memory-budget-gb, or method = "
                          "lasso or elastic-net with the residual storage"));
@@ -447,11 +595,14 @@ void run(Context& ctx) {
   util::Json timing = util::Json::array();
   for (const auto& p : phases) {
     log::info("fc: phase ", p.name, ": ", util::format_duration(p.seconds), ", peak memory ",
-              static_cast<long long>(p.peak_mb), " MB per rank (largest)");
+              static_cast<long long>(p.peak_mb), " MB per rank (largest), ",
+              static_cast<long long>(p.total_peak_mb), " MB over the ", comm.size(), " rank",
+              comm.size() > 1 ? "s" : "");
     util::Json e = util::Json::object();
     e["phase"] = p.name;
     e["seconds"] = p.seconds;
     e["peak_memory_mb"] = p.peak_mb;
+    e["peak_memory_total_mb"] = p.total_peak_mb;
     timing.push_back(e);
   }
   ctx.summary["spacegroup"] = crystal.international();
@@ -474,7 +625,7 @@ void run(Context& ctx) {
   ctx.summary["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
   ctx.summary["passes"] = data.passes;
   ctx.summary["relative_gap"] = r.relative_gap;
-  ctx.summary["memory_plan"] = plan;
+  ctx.summary["memory_plan"] = plan_j;
 }
 
 }  // namespace
@@ -495,7 +646,9 @@ Command fc_command() {
       "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
       "phonopy, phono3py and ShengBTE. For a polar crystal, --born BORN (phonopy's file: Born\n"
       "effective charges and dielectric tensor) is checked against the crystal's symmetry and\n"
-      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.";
+      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.\n"
+      "Before building rows it prints a memory plan per rank and in all (cluster space, rows,\n"
+      "Gram or solver, output) and refuses a plan over --memory-budget-gb.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
@@ -569,7 +722,10 @@ Command fc_command() {
             "rows; LASSO-type methods, no CV) or auto (gram within memory-budget-gb)")
         .default_value(std::string("auto"))
         .check(config::one_of({"auto", "gram", "residual"}));
-    opts.add<double>("memory-budget-gb", "per-rank memory for the Gram storage (auto)")
+    opts.add<double>("memory-budget-gb",
+                     "memory per rank (GB, 1e9 bytes) the run may use: the plan (printed before "
+                     "any row is built) must fit, else the run is refused with the fewest ranks "
+                     "that fit; storage = auto takes the Gram storage when its plan fits")
         .default_value(4.0)
         .check(config::positive<double>());
     opts.add<long long>("first", "first configuration used")
@@ -602,7 +758,9 @@ Command fc_command() {
                           "phonopy BORN file of a polar crystal: stored in the model (/nac) and "
                           "written to the export folder ('' for none)")
         .default_value(std::string());
-    opts.add_flag("plan-only", "stop after the parameter counts and the memory plan");
+    opts.add_flag("plan-only",
+                  "build the cluster space, print the parameter counts and the memory plan "
+                  "(per rank and in all, at this rank count and at 2, 4, 8 times it), and stop");
   };
   c.run = run;
   return c;

@@ -31,6 +31,9 @@ namespace {
 constexpr int kSample = 8;        // at most this many configurations sampled for the scales,
 constexpr int kSampleEvery = 16;  // and one per 16 training configurations
 constexpr double kMargin = 16;    // 4 bits above the sample's maxima
+// Residual storage: rows per chunk of the exact column sums at most this (a divisor of the
+// configuration's rows): the solver packs one chunk (chunk x p doubles) to compute Gram columns.
+constexpr std::int64_t kResidualChunk = 512;
 
 // This rank's configurations in [begin, end), as local indices.
 std::vector<std::int64_t> mine_in(const Configurations& local, std::int64_t begin,
@@ -70,6 +73,12 @@ void for_each_configuration(const ClusterSpace& space, const Configurations& loc
 
 }  // namespace
 
+std::int64_t residual_chunk_rows(std::int64_t n3) {
+  std::int64_t k = (n3 + kResidualChunk - 1) / kResidualChunk;
+  while (n3 % k != 0) ++k;
+  return n3 / k;
+}
+
 FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
                    int folds, std::int64_t begin, std::int64_t end, int batch,
                    const std::function<void(std::int64_t)>& progress, Storage storage) {
@@ -94,13 +103,19 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
   if (storage == Storage::kResidual) {
     std::vector<lasso::RowBlock> blocks;
     // Local work only inside the guarded phases: a rank that fails must not skip a collective.
+    // Each configuration's rows are built where they are kept: no batch buffer.
     mpi::guarded(comm, [&] {
-      for_each_configuration(space, local, which, batch, &build, progress,
-                             [&](std::int64_t k, const RowMatrix& rows, std::int64_t row0) {
-                               data.rows.push_back(rows.middleRows(row0, n3));
-                               data.forces.push_back(Eigen::Map<const Eigen::VectorXd>(
-                                   local.forces.data() + k * n3, n3));
-                             });
+      data.rows.reserve(which.size());
+      for (std::size_t i = 0; i < which.size(); ++i) {
+        const std::int64_t k = which[i];
+        data.rows.emplace_back(n3, p);
+        prefer_huge_pages(data.rows.back());
+        util::Stopwatch w;
+        space.sensitivity_into(local.displacements.data() + k * n3, data.rows.back().data(), p);
+        build += w.seconds();
+        data.forces.push_back(Eigen::Map<const Eigen::VectorXd>(local.forces.data() + k * n3, n3));
+        if (progress) progress(static_cast<std::int64_t>(i + 1));
+      }
     });
     for (std::size_t i = 0; i < which.size(); ++i) {
       const std::int64_t g = local.first + which[i] - begin;
@@ -110,7 +125,7 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
     util::Stopwatch w;
     lasso::ProblemOptions po;
     po.mode = lasso::Mode::kResidual;
-    po.chunk_rows = n3;
+    po.chunk_rows = residual_chunk_rows(n3);
     data.residual =
         std::make_shared<lasso::Problem>(lasso::Problem::from_rows(comm, blocks, p, po));
     reduce = w.seconds();
@@ -175,6 +190,66 @@ FitData accumulate(const mpi::Comm& comm, const ClusterSpace& space, const Confi
   data.build_seconds = comm.allreduce(build, mpi::Op::kMax);
   data.reduce_seconds = comm.allreduce(reduce, mpi::Op::kMax);
   return data;
+}
+
+MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& o) {
+  MemoryPlan m;
+  m.ranks = std::max(1, o.ranks);
+  m.storage = o.storage;
+  const double n = space.crystal().num_atoms(), n3 = 3 * n;
+  const double p = space.num_parameters();
+  const auto share = [&](std::int64_t count) {
+    return std::ceil(static_cast<double>(count) / static_cast<double>(m.ranks));
+  };
+  m.base = o.base_bytes;
+  m.cluster_space = static_cast<double>(space.memory_bytes());
+  m.construction = o.construction_bytes;
+  m.configurations = 2 * 8.0 * n3 * (share(o.train) + share(o.test));
+  m.row_scratch = static_cast<double>(space.row_scratch_bytes());
+  m.dense_matrix = 8.0 * n3 * static_cast<double>(o.train) * p;
+  // The largest of the phases after the cluster space: building rows, the fit, the output (on
+  // rank 0, once the solver's working memory is freed; the rows or the Gram are still held).
+  double phase = 0, with_output = 0;
+  if (o.model || o.exports) {
+    const double np = space.crystal().num_primitive();
+    const double fc2 = 72.0 * n * n, fc3 = space.max_order() >= 3 ? 216.0 * np * n * n : 0.0;
+    // The model: the 3n x 3n matrix and its copy, fc3, and a block of the cluster list; the
+    // exports: the matrix, the text of FORCE_CONSTANTS (about 300 bytes per block), fc3.
+    const double model = o.model ? 2 * fc2 + fc3 + 40.0 * (1 << 20) : 0.0;
+    const double exports = o.exports ? fc2 + 300.0 * n * n + fc3 : 0.0;
+    m.output = std::max(model, exports);
+  }
+  if (o.storage == Storage::kGram) {
+    lasso::GramOptions go;
+    go.chunk_rows = static_cast<std::int64_t>(n3);
+    go.folds = o.folds;
+    m.gram_build =
+        static_cast<double>(lasso::ExactGram::bytes_needed(static_cast<std::int64_t>(p), go));
+    // bytes_needed counts the accumulators with a sum of them, the chunk kernel and one dense
+    // p x p; cross-validation adds a fold's problem and the solver's copy.
+    m.gram_fit = m.gram_build + (o.folds > 0 ? 2.0 : 0.0) * 8.0 * p * p;
+    m.batch = 8.0 * std::max(1, o.batch) * n3 * p;
+    phase = std::max(m.gram_build + m.batch + m.row_scratch, m.gram_fit);
+    with_output = std::max(phase, m.gram_build + m.output);
+  } else {
+    m.rows = 8.0 * n3 * p * share(o.train);
+    m.active = o.active > 0 ? o.active : std::min<std::int64_t>(static_cast<std::int64_t>(p), 512);
+    const double chunk = static_cast<double>(residual_chunk_rows(static_cast<std::int64_t>(n3)));
+    // The packed chunk, a request's column batches (packed columns, products, exact sums and
+    // their gathered copy: about 8 p doubles per column, 64 columns) and the cached columns.
+    m.solver = 8.0 * p * (chunk + 8.0 * 64 + 2.0 * static_cast<double>(m.active));
+    phase = m.rows + std::max(m.row_scratch, m.solver);
+    with_output = m.rows + std::max({m.row_scratch, m.solver, m.output});
+  }
+  const double common = m.base + m.cluster_space + m.configurations;
+  m.per_rank = common + std::max(with_output, m.construction);
+  // Summed over the ranks: configurations and rows as they are dealt (some ranks hold one
+  // fewer), the rest on every rank, the output on rank 0.
+  const double all_configs = 2 * 8.0 * n3 * static_cast<double>(o.train + o.test);
+  const double all_rows = m.storage == Storage::kResidual ? 8.0 * n3 * p * o.train : 0.0;
+  m.total = m.ranks * (m.base + m.cluster_space + std::max(phase - m.rows, m.construction)) +
+            all_configs + all_rows + (with_output - phase);
+  return m;
 }
 
 Method parse_method(const std::string& name) {

@@ -70,17 +70,33 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
   f.create_dataset<double>("/fc/orbits/max_distance", {no}).write_all(dist);
   f.create_dataset<double>("/fc/orbits/basis", {static_cast<std::int64_t>(basis.size())})
       .write_all(basis);
+  // Every cluster, generated from the members and written a block at a time (the list is not
+  // held: 6 million clusters of 512-atom silicon would be 240 MB).
+  constexpr std::int64_t kBlock = std::int64_t(1) << 20;
   for (int o = 2; o <= space.max_order(); ++o) {
-    const auto& in = space.instances(o);
+    const std::string base = "/fc/clusters/order_" + std::to_string(o);
+    const std::int64_t nc = space.num_clusters(o);
+    const io::Dataset atoms_set = f.create_dataset<std::int64_t>(base + "/atoms", {nc, o});
+    const io::Dataset orbit_set = f.create_dataset<std::int64_t>(base + "/orbit", {nc});
     std::vector<std::int64_t> atoms, orbit;
-    for (const auto& c : in) {
+    std::int64_t written = 0;
+    auto flush = [&] {
+      const auto count = static_cast<std::int64_t>(orbit.size());
+      atoms_set.write_rows(written, count, atoms.data());
+      orbit_set.write_rows(written, count, orbit.data());
+      written += count;
+      atoms.clear();
+      orbit.clear();
+    };
+    space.for_each_instance(o, [&](const ClusterSpace::Instance& c) {
       for (int k = 0; k < o; ++k) atoms.push_back(c.atoms[k]);
       orbit.push_back(space.member_orbit(c.member));
-    }
-    const std::string base = "/fc/clusters/order_" + std::to_string(o);
-    const std::int64_t nc = static_cast<std::int64_t>(in.size());
-    f.create_dataset<std::int64_t>(base + "/atoms", {nc, o}).write_all(atoms);
-    f.create_dataset<std::int64_t>(base + "/orbit", {nc}).write_all(orbit);
+      if (static_cast<std::int64_t>(orbit.size()) == kBlock) flush();
+    });
+    if (!orbit.empty()) flush();
+    if (written != nc)
+      throw Error("write_model: " + std::to_string(written) + " clusters of order " +
+                  std::to_string(o) + " written, " + std::to_string(nc) + " counted");
   }
   const Eigen::MatrixXd phi = space.fc2(z);
   std::vector<double> full(static_cast<std::size_t>(n * n * 9));

@@ -4,6 +4,14 @@
 /// (Zhou et al. 2014), solved by physfit::lasso (least squares, LASSO, elastic net, adaptive
 /// LASSO; K-fold cross-validation by configuration and a refit at the chosen lambda).
 ///
+/// What each rank holds: the cluster space, whole and the same on every rank (small: orbits,
+/// bases, members and T; see clusters.hpp), the displacements and forces of its own
+/// configurations, and by storage the rows below. A configuration's rows are built straight
+/// into z columns (ClusterSpace::sensitivity_into) with a scratch of the eliminated x columns
+/// (3n x eliminated parameters), never a 3n x num_symmetry_parameters() buffer. plan_memory()
+/// estimates all of it per rank and in all before any row is built; `physfit fc` prints it
+/// and refuses a plan over --memory-budget-gb.
+///
 /// The sensitivity matrix A is never whole anywhere. Two ways to hold the problem:
 ///  - **Gram** (the default): each rank builds the rows of its own configurations a batch at a
 ///    time and adds them, one configuration per chunk, to a lasso::GramStream, which keeps the
@@ -16,9 +24,10 @@
 ///    window the stream accepts, the rows are built once more with the exact scales (a second
 ///    pass).
 ///  - **Residual**: each rank keeps the rows of its configurations (n_local x p, falling as
-///    ranks are added) and the solver computes the Gram columns of the active parameters from
-///    them (lasso's residual mode). For models whose p x p Gram does not fit a rank (the
-///    512-atom, 20000-parameter case); LASSO-type methods with a fixed lambda or a path, no
+///    ranks are added), each built where it is kept (no batch buffer), and the solver computes
+///    the Gram columns of the active parameters from them (lasso's residual mode, chunks of
+///    residual_chunk_rows()). For models whose p x p Gram does not fit a rank (the 512-atom,
+///    21154-parameter case); LASSO-type methods with a fixed lambda or a path, no
 ///    cross-validation and no least squares.
 
 #include <Eigen/Dense>
@@ -145,5 +154,61 @@ std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace&
 
 /// Peak resident memory of this process so far (bytes).
 std::size_t peak_memory_bytes();
+
+/// Rows per chunk of the residual storage's exact sums (lasso::ProblemOptions::chunk_rows):
+/// the largest divisor of a configuration's `n3` force components not above 512, so chunks
+/// never straddle configurations and the solver's packed copy of a chunk (chunk x p doubles)
+/// stays small (512-atom silicon: 87 MB instead of 260 MB for a whole configuration).
+std::int64_t residual_chunk_rows(std::int64_t n3);
+
+/// What `physfit fc` plans to hold, from the cluster space and the run's sizes, before any
+/// row is built.
+struct MemoryPlanOptions {
+  int ranks = 1;
+  std::int64_t train = 0, test = 0;  ///< configurations (dealt evenly to the ranks)
+  int batch = 4;                     ///< Gram storage: configurations per block of rows
+  int folds = 0;                     ///< Gram storage: cross-validation folds
+  Storage storage = Storage::kGram;
+  /// Residual storage: parameters whose Gram columns the solver keeps (the path's support;
+  /// unknown beforehand: 0 takes min(p, 512)).
+  std::int64_t active = 0;
+  double base_bytes = 0;          ///< the process before the fit (libraries, MPI, HDF5, crystal)
+  double construction_bytes = 0;  ///< building the cluster space, beyond what it keeps
+  bool model = false;             ///< rank 0 writes the model file
+  bool exports = false;           ///< rank 0 writes phonopy / phono3py / ShengBTE files
+};
+
+/// Bytes per rank by part, the largest rank's peak and the sum over ranks. Every rank holds
+/// the cluster space (ClusterSpace::memory_bytes()), its configurations and, by storage:
+///  - Gram: while building rows, the exact accumulators (lasso::ExactGram::bytes_needed: per
+///    fold, 24 bytes per entry of the lower triangle) plus one batch of rows and the rows'
+///    scratch; then for the fit the dense standardised Gram and the solver's copy (and a
+///    fold's): the same on any number of ranks;
+///  - residual: its rows (ceil(train / ranks) configurations x 3n x p doubles, falling as
+///    ranks are added), plus the rows' scratch while building them or the solver's working
+///    set (its packed chunk, the Gram columns of the active parameters, twice for growth).
+/// Rank 0 writes the output (force-constant arrays) at the end, when the solver's working set
+/// is freed but the rows or the Gram are still held. The peak is the base, the cluster space,
+/// the configurations and the largest of the phases (building the cluster space, the rows,
+/// the fit, the output).
+struct MemoryPlan {
+  int ranks = 1;
+  Storage storage = Storage::kGram;
+  double base = 0, cluster_space = 0, construction = 0, configurations = 0;
+  double gram_build = 0;  ///< Gram: accumulators while rows are added
+  double gram_fit = 0;    ///< Gram: accumulators, dense Q and solver copy during the fit
+  double batch = 0;       ///< Gram: one batch of rows
+  double rows = 0;        ///< residual: this rank's rows
+  double row_scratch = 0;
+  double solver = 0;  ///< residual: packed chunk and Gram columns
+  std::int64_t active = 0;
+  double output = 0;        ///< rank 0 only
+  double per_rank = 0;      ///< the largest rank's peak (rank 0)
+  double total = 0;         ///< summed over the ranks
+  double dense_matrix = 0;  ///< the whole sensitivity matrix, for comparison
+};
+
+/// The plan of a run (see MemoryPlan). Pure arithmetic: the same on every rank.
+MemoryPlan plan_memory(const ClusterSpace& space, const MemoryPlanOptions& options);
 
 }  // namespace physfit::fc
