@@ -54,13 +54,14 @@ SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$state/munge/munge.socket
+AuthInfo=socket=$state/munge/munge.socket,cred_expire=20
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
+SchedulerParameters=sched_interval=2
 ReturnToService=2
 StateSaveLocation=$state/spool/ctld
 SlurmdSpoolDir=$state/spool/d
