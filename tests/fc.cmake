@@ -145,7 +145,7 @@ foreach(line IN LISTS _fc_cv_classes)
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
   set_tests_properties(fc_cv.${cls} PROPERTIES TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
     FIXTURES_REQUIRED "si_data;cv_data"
-    ENVIRONMENT "PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_CV_DATA=${PHYSFIT_CV_DATA}")
+    ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;PHYSFIT_CV_DATA=${PHYSFIT_CV_DATA}")
 endforeach()
 
 get_directory_property(_fc_all_tests TESTS)
