@@ -24,8 +24,5 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
 endif()
 
 # End-to-end tests of `physfit lasso` (Debian's Python with numpy and h5py).
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_lasso.py)
-add_test(NAME cli.LassoCommand COMMAND ${PHYSFIT_PYTHON} -m unittest -v test_lasso.LassoCommand
-         WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
-set_tests_properties(cli.LassoCommand PROPERTIES PROCESSORS 2 TIMEOUT ${PHYSFIT_TEST_TIMEOUT}
-  ENVIRONMENT "${_mpi_env};PHYSFIT_BIN=$<TARGET_FILE:physfit_app>;MPIEXEC=${MPIEXEC_EXECUTABLE};PHYSFIT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+physfit_add_python_tests(cli. cli/test_lasso.py PROCESSORS 2
+  ENVIRONMENT PHYSFIT_SOURCE_DIR=${PROJECT_SOURCE_DIR})

@@ -92,7 +92,9 @@ TEST(DistributedFit, CrossValidationOnTheDefaultGridExtendsAlikeOnEveryRankCount
     EXPECT_TRUE(same_bits(x.z, y.z));
     EXPECT_EQ(x.chosen, y.chosen);
     EXPECT_EQ(x.chosen, x.cv.index_min);
-    if (lasso) EXPECT_LT(x.chosen, static_cast<int>(x.lambdas.size()) - 1);
+    if (lasso) {
+      EXPECT_LT(x.chosen, static_cast<int>(x.lambdas.size()) - 1);
+    }
   }
 }
 
