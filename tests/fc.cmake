@@ -87,9 +87,9 @@ endforeach()
 # against phonopy on three crystals and the BORN file checks (test_nac.cpp reads malformed BORN
 # files in one process), four of the lattice families, and cross-validation's minimum on three
 # crystals and their data (fc_mpi_tests and lasso_unit_tests extend the path under the
-# sanitizers). The memory
-# plan's test compares the plan with the resident memory measured, which under AddressSanitizer
-# is its shadow memory and quarantine, not physfit's. ctest lists them as disabled here.
+# sanitizers). The memory plan's test compares the plan with the resident memory measured, which
+# under AddressSanitizer is its shadow memory and quarantine, not physfit's. ctest lists them as
+# disabled here.
 if(PHYSFIT_SANITIZE)
   get_directory_property(_fc_all_tests TESTS)
   foreach(_test IN LISTS _fc_all_tests)
