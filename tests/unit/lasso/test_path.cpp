@@ -250,7 +250,9 @@ TEST(LassoGrid, AMinimumBelowTheGridIsFoundByExtendingThePath) {
   // And the true coefficients are all found at lambda_min.
   const Eigen::VectorXd x = cv.path.coef.col(cv.index_min);
   for (Eigen::Index j = 0; j < x.size(); ++j) {
-    if (sp.x_true(j) != 0) EXPECT_NEAR(x(j), sp.x_true(j), 1e-3 * std::fabs(sp.x_true(j)));
+    if (sp.x_true(j) != 0) {
+      EXPECT_NEAR(x(j), sp.x_true(j), 1e-3 * std::fabs(sp.x_true(j)));
+    }
   }
 }
 
