@@ -624,6 +624,13 @@ Command lasso_command() {
         .default_value(std::string(""));
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.input(o, "input.file");
+    f.output(o, "output.file");
+    f.output(o, "output.png");
+    return f;
+  };
   return c;
 }
 

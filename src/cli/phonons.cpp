@@ -581,6 +581,15 @@ Command phonons_command() {
         .default_value(std::vector<double>{});
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    for (const char* key : {"fc", "structure", "reference", "reference-structure", "born"}) {
+      f.input(o, key);
+    }
+    f.output(o, "output");
+    f.output(o, "png");
+    return f;
+  };
   return c;
 }
 
