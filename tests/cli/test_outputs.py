@@ -301,5 +301,27 @@ class FcCommitsTogether(Case):
             self.assertEqual({p: digest(p) for p in self.files()}, previous, "%d ranks" % n)
 
 
+class PhononsCommitsTogether(Case):
+    """phonons writes its PNG and its HDF5 file together: when the HDF5 file cannot be written,
+    the previous figure stays as it was."""
+
+    def test_a_failed_output_keeps_the_previous_figure(self):
+        d = scratch(self)
+        png = os.path.join(d, "bands.png")
+        args = ["phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
+                os.path.join(DATA, "si64_phonopy.h5"), "--png", png]
+        r = physfit(*args, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = digest(png)
+        missing = os.path.join(d, "missing")
+        for n in RANKS:
+            r = physfit(*args, "--title", "another figure", "--output",
+                        os.path.join(missing, "bands.h5"), ranks=n)
+            self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
+            self.assertIn("directory '%s'" % missing, r.stderr)
+            self.assertEqual(digest(png), before, "%d ranks" % n)
+            self.assertEqual(sorted(os.listdir(d)), ["bands.png"], "%d ranks" % n)
+
+
 if __name__ == "__main__":
     unittest.main()
