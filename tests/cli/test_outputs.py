@@ -53,8 +53,8 @@ def write_csv(path, rows=40):
             f.write("%.6f,%.6f,%.6f,%d\n" % (x[0], x[1], x[2], int(x[0] > 0)))
 
 
-class OutputIsAnInput(Case):
-    """Every command that reads and writes: an output path that names an input is refused."""
+class WithData:
+    """A CSV table and the dataset imported from it, in a fresh folder."""
 
     def setUp(self):
         self.d = scratch(self)
@@ -64,6 +64,10 @@ class OutputIsAnInput(Case):
         r = physfit("import", "csv", "--input", self.csv, "--label-column", "label", "--output",
                     self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class OutputIsAnInput(WithData, Case):
+    """train and predict: an output path that names an input is refused."""
 
     def trained_model(self):
         model = os.path.join(self.d, "model.h5")
@@ -95,6 +99,9 @@ class OutputIsAnInput(Case):
         os.makedirs(os.path.join(self.d, "sub"))
         self.refused(["predict", model, self.data, "--output", other],
                      ["--output", "--data", "'%s'" % other], [model, self.data])
+
+class OutputIsAnInputOfImportOrLasso(WithData, Case):
+    """import (every format of training sets), lasso, and the configuration file of any command."""
 
     def test_import_output_is_the_input_in_every_format(self):
         self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
