@@ -14,6 +14,7 @@
 #include "physfit/fc/fit.hpp"
 #include "physfit/fc/model.hpp"
 #include "physfit/fc/nac.hpp"
+#include "physfit/io/atomic_write.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/lasso/gram.hpp"
 #include "physfit/log/log.hpp"
@@ -113,6 +114,30 @@ std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Va
                  "); each atom's charge was shifted by the mean, as phonopy does");
   }
   return nac;
+}
+
+// The files the exports of these options write in export-dir (none for export-dir ''); those of
+// third order only when there is a cutoff of order 3 or more.
+std::vector<std::string> export_files(const config::Values& o) {
+  const auto dir = o.get<std::string>("export-dir");
+  std::vector<std::string> files;
+  if (dir.empty()) return files;
+  const bool third = o.get<std::vector<double>>("cutoffs").size() >= 2;
+  for (const auto& what : o.get<std::vector<std::string>>("exports")) {
+    if (what == "phonopy") {
+      for (const char* name : {"FORCE_CONSTANTS", "phonopy.yaml", "SPOSCAR", "PPOSCAR"}) {
+        files.push_back(dir + "/" + name);
+      }
+    } else if (what == "phonopy-hdf5") {
+      files.push_back(dir + "/force_constants.hdf5");
+    } else if (what == "phono3py" && third) {
+      files.push_back(dir + "/fc3.hdf5");
+    } else if (what == "shengbte" && third) {
+      files.push_back(dir + "/FORCE_CONSTANTS_3RD");
+    }
+  }
+  if (!o.get<std::string>("born").empty()) files.push_back(dir + "/BORN");
+  return files;
 }
 
 // Creates a folder and its parents (as mkdir -p) for the option `key`; nothing for ''.
@@ -512,7 +537,10 @@ void run(Context& ctx) {
     phase("test");
   }
 
-  // Outputs (rank 0).
+  // Outputs (rank 0): the model and every export go to temporary files first and are renamed
+  // together once all are written; if one fails, every previous file stays as it was and the
+  // temporaries are removed (StagedOutputs' destructor).
+  io::StagedOutputs staged;
   const auto output = o.get<std::string>("output");
   if (!output.empty()) {
     io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
@@ -562,7 +590,6 @@ void run(Context& ctx) {
       }
     });
     out.commit();
-    log::info("fc: model written to '", output, "'");
   }
   const auto dir = o.get<std::string>("export-dir");
   if (!dir.empty()) {
@@ -588,8 +615,10 @@ void run(Context& ctx) {
       }
       if (nac) fc::write_born(dir + "/BORN", *nac, crystal);  // phonopy and phono3py read it
     });
-    log::info("fc: exports written to '", dir, "'");
   }
+  mpi::guarded(comm, [&] { staged.commit(); });  // rank 0's files; nothing on the others
+  if (!output.empty()) log::info("fc: model written to '", output, "'");
+  if (!dir.empty()) log::info("fc: exports written to '", dir, "'");
   phase("output");
 
   util::Json timing = util::Json::array();
@@ -644,9 +673,12 @@ Command fc_command() {
       "in one run. Each rank builds the sensitivity rows of its own configurations and adds\n"
       "them to an exact Gram (the same bits on any number of ranks), or keeps them (storage =\n"
       "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
-      "phonopy, phono3py and ShengBTE. For a polar crystal, --born BORN (phonopy's file: Born\n"
-      "effective charges and dielectric tensor) is checked against the crystal's symmetry and\n"
-      "stored in the model (/nac, used by 'physfit phonons'), and the exports get a BORN file.\n"
+      "phonopy, phono3py and ShengBTE, all under temporary names first and renamed together\n"
+      "once every one is written (a failed export keeps the previous model and exports).\n"
+      "The export files and --output must not be inputs (--data, --reference-fc2, --born).\n"
+      "For a polar crystal, --born BORN (phonopy's file: Born effective charges and dielectric\n"
+      "tensor) is checked against the crystal's symmetry and stored in the model (/nac, used\n"
+      "by 'physfit phonons'), and the exports get a BORN file.\n"
       "Before building rows it prints a memory plan per rank and in all (cluster space, rows,\n"
       "Gram or solver, output) and refuses a plan over --memory-budget-gb.";
   c.declare = [](config::Options& opts) {
@@ -763,6 +795,13 @@ Command fc_command() {
                   "(per rank and in all, at this rank count and at 2, 4, 8 times it), and stop");
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    for (const char* key : {"data", "reference-fc2", "born"}) f.input(o, key);
+    f.output(o, "output");
+    for (const auto& path : export_files(o)) f.outputs.push_back({"--export-dir", path});
+    return f;
+  };
   return c;
 }
 

@@ -280,6 +280,12 @@ Command import_command() {
     declare_import_fc(opts);
   };
   c.run = [](Context& ctx) { run(ctx); };
+  c.files = [](const config::Values& o) {
+    Files f;
+    for (const char* key : {"images", "labels", "input", "structure"}) f.input(o, key);
+    f.output(o, "output");
+    return f;
+  };
   return c;
 }
 

@@ -10,6 +10,7 @@
 
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
+#include "physfit/io/atomic_write.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/lasso/path.hpp"
@@ -392,6 +393,8 @@ void run(Context& ctx) {
 
   // 5. Results (rank 0 writes; every rank holds the same bits).
   watch.restart();
+  // The HDF5 file and the PNG go to temporary names and are renamed together at the end.
+  io::StagedOutputs staged;
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
   mpi::guarded(comm, [&] {
     if (!out.writes_here()) return;
@@ -463,6 +466,7 @@ void run(Context& ctx) {
     }
   });
   out.commit();
+  mpi::guarded(comm, [&] { staged.commit(); });  // rank 0's files; nothing on the others
   const double write_seconds = watch.seconds();
 
   // 6. Summary.
@@ -624,6 +628,13 @@ Command lasso_command() {
         .default_value(std::string(""));
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.input(o, "input.file");
+    f.output(o, "output.file");
+    f.output(o, "output.png");
+    return f;
+  };
   return c;
 }
 

@@ -16,6 +16,14 @@
 
 namespace physfit::cli {
 
+void Files::input(const config::Values& options, const std::string& key) {
+  if (options.has(key)) inputs.push_back({"--" + key, options.get<std::string>(key)});
+}
+
+void Files::output(const config::Values& options, const std::string& key) {
+  if (options.has(key)) outputs.push_back({"--" + key, options.get<std::string>(key)});
+}
+
 io::Provenance Context::provenance(std::int64_t threads) const {
   return io::current_provenance(comm, command, options.effective_ini(), start_time, threads);
 }
@@ -62,7 +70,9 @@ std::string program_help(const std::vector<Command>& commands) {
       << "`section.key` is `key` under `[section]`); the command line overrides the file.\n"
       << "Exit codes: 0 ok, 1 internal error, 2 usage or configuration, 3 stopped on a signal\n"
       << "after a checkpoint (resubmit to continue), 4 input/output, 5 numerical,\n"
-      << "6 ranks disagree or another rank failed.\n";
+      << "6 ranks disagree or another rank failed.\n"
+      << "An output that is one of the command's inputs, or an existing output that is not a\n"
+      << "regular file (a device, folder, FIFO or socket), is refused before any work (code 2).\n";
   return out.str();
 }
 
@@ -171,6 +181,12 @@ int main(int argc, char** argv, const std::vector<Command>& commands) {
                     values.get<double>("progress-interval")});
 
     Context context{world, std::move(values), name, start_time};
+    // Before any work: no output may destroy an input or anything but a regular file.
+    if (command->files) {
+      Files files = command->files(context.options);
+      if (has_config) files.input(context.options, "config");
+      io::check_output_paths(world, files.inputs, files.outputs);
+    }
     log::debug("running '", name, "' on ", world.size(), " ranks");
     command->run(context);
     summary = std::move(context.summary);

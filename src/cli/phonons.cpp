@@ -16,6 +16,7 @@
 #include "physfit/fc/nac.hpp"
 #include "physfit/fc/phonons.hpp"
 #include "physfit/fc/units.hpp"
+#include "physfit/io/atomic_write.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -384,6 +385,8 @@ void run(Context& ctx) {
       log::info("phonons: largest difference to the reference along the path: ", worst, " ",
                 unit.name);
     }
+    // The PNG and the HDF5 file go to temporary names and are renamed together at the end.
+    io::StagedOutputs staged;
     const auto png = o.get<std::string>("png");
     if (!png.empty()) {
       plot::Figure fig(900, 560);
@@ -425,7 +428,6 @@ void run(Context& ctx) {
         s.dashed = true;
       }
       fig.save_png(png);
-      log::info("phonons: band structure drawn in '", png, "'");
     }
     const auto output = o.get<std::string>("output");
     if (!output.empty()) {
@@ -471,6 +473,10 @@ void run(Context& ctx) {
       dd.write_all(dos.density);
       io::set_attribute(dd.id(), "unit", std::string("states/") + unit.name);
       out.commit();
+    }
+    staged.commit();
+    if (!png.empty()) log::info("phonons: band structure drawn in '", png, "'");
+    if (!output.empty()) {
       log::info("phonons: bands and density of states written to '", output, "'");
     }
     return res;
@@ -581,6 +587,15 @@ Command phonons_command() {
         .default_value(std::vector<double>{});
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    for (const char* key : {"fc", "structure", "reference", "reference-structure", "born"}) {
+      f.input(o, key);
+    }
+    f.output(o, "output");
+    f.output(o, "png");
+    return f;
+  };
   return c;
 }
 

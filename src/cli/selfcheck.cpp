@@ -195,6 +195,11 @@ Command selfcheck_command() {
         .check(config::positive<int>());
   };
   c.run = run;
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.output(o, "output");
+    return f;
+  };
   return c;
 }
 

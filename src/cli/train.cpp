@@ -416,6 +416,15 @@ Command train_command() {
         .check(config::non_negative<long long>());
   };
   c.run = run_train;
+  // train.resume is not an input that output.model could destroy: continuing from the output
+  // and writing it again is how a requeued job resumes.
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.input(o, "data.train");
+    f.input(o, "data.validation");
+    f.output(o, "output.model");
+    return f;
+  };
   return c;
 }
 
@@ -453,6 +462,13 @@ Command predict_command() {
     opts.positional("data");
   };
   c.run = run_predict;
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.input(o, "model");
+    f.input(o, "data");
+    f.output(o, "output");
+    return f;
+  };
   return c;
 }
 

@@ -29,10 +29,7 @@ void write_hdf5_atomic(const std::string& path, Body&& body) {
     std::remove(tmp.c_str());
     throw;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot rename '" + tmp + "' to '" + path + "'");
-  }
+  io::publish_file(tmp, path);  // now, or with the other outputs (io::StagedOutputs)
 }
 
 std::vector<std::int64_t> p2s_of(const Crystal& c) {

@@ -10,6 +10,8 @@
 #include <exception>
 
 #include "physfit/error.hpp"
+#include "physfit/io/atomic_write.hpp"
+#include "physfit/io/output_paths.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
 
@@ -35,9 +37,7 @@ void check_writable_destination(const std::string& path) {
   if (::access(dir.c_str(), W_OK) != 0) {
     throw IoError("cannot write '" + path + "': directory '" + dir + "' is not writable");
   }
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    throw IoError("cannot write '" + path + "': it is a directory");
-  }
+  check_replaceable(path);  // a device, folder, socket or FIFO is never replaced
 }
 
 void sync_path(const std::string& path, int flags) {
@@ -47,15 +47,11 @@ void sync_path(const std::string& path, int flags) {
   ::close(fd);
 }
 
-// Flushes the temporary file to disk and renames it over the destination (rank 0).
+// Flushes the temporary file to disk and renames it over the destination (rank 0), now or at
+// the commit of the active io::StagedOutputs.
 void publish(const std::string& temporary, const std::string& path) {
   sync_path(temporary, O_RDONLY);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw IoError("cannot rename '" + temporary + "' to '" + path + "': " + reason);
-  }
-  sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+  publish_file(temporary, path);
 }
 
 }  // namespace

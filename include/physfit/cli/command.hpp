@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "physfit/config/options.hpp"
+#include "physfit/io/output_paths.hpp"
 #include "physfit/io/provenance.hpp"
 #include "physfit/mpi/comm.hpp"
 #include "physfit/util/json.hpp"
@@ -27,6 +28,15 @@ struct Context {
   io::Provenance provenance(std::int64_t threads = 1) const;
 };
 
+/// The files a command reads and writes, each with the option that names it.
+struct Files {
+  std::vector<io::NamedPath> inputs;
+  std::vector<io::NamedPath> outputs;
+  /// Adds the path of the string option `key` (as "--key"), if it is set and not empty.
+  void input(const config::Values& options, const std::string& key);
+  void output(const config::Values& options, const std::string& key);
+};
+
 /// A subcommand.
 struct Command {
   std::string name;
@@ -34,6 +44,10 @@ struct Command {
   std::string description;  ///< paragraphs, for `physfit <name> --help`
   std::function<void(config::Options&)> declare;
   std::function<void(Context&)> run;
+  /// The files the command reads and writes with these options. Before run(), the entry point
+  /// checks them (and the configuration file, an input) with io::check_output_paths: an output
+  /// that is an input, or that exists and is not a regular file, is a usage error (exit 2).
+  std::function<Files(const config::Values&)> files;
 };
 
 /// The commands of the `physfit` program, in the order `--help` lists them.

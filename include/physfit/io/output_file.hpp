@@ -27,7 +27,8 @@ class OutputFile {
   };
 
   /// **Collective.** Checks that the destination can be written, creates the temporary file
-  /// and writes the `/physfit` provenance group. Errors are collective (exit code 4).
+  /// and writes the `/physfit` provenance group. Errors are collective (exit code 4; 2 if the
+  /// destination exists and is not a regular file: a device, folder, socket or FIFO).
   OutputFile(const mpi::Comm& comm, const std::string& path, const Provenance& provenance,
              Writers writers);
   /// Without commit(): closes and removes the temporary file.

@@ -1,0 +1,334 @@
+"""Outputs never destroy anything (issue 11, point 1): an output that is one of the command's
+inputs, or that exists and is not a regular file, is a usage error (exit 2) naming the options
+and the path, before any work; the inputs keep their bytes and no temporary file is left. Real
+files, every command that writes, at 1 and 2 ranks. Run by CTest (one test per class) with
+PHYSFIT_BIN, MPIEXEC, PHYSFIT_SI_DATA and PHYSFIT_TEST_SCRATCH in the environment."""
+
+import glob
+import hashlib
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+from harness import physfit, scratch
+
+DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
+RANKS = (1, 2)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Case(unittest.TestCase):
+    def refused(self, args, fragments, keep, ranks=RANKS):
+        """Runs `physfit args` at each rank count: exit 2, every fragment in the message, the
+        files in `keep` byte-identical, no temporary file beside them."""
+        before = {p: digest(p) for p in keep}
+        for n in ranks:
+            r = physfit(*args, ranks=n)
+            self.assertEqual(r.returncode, 2, "%d ranks: %s" % (n, r.stderr))
+            for fragment in fragments:
+                self.assertIn(fragment, r.stderr, "%d ranks" % n)
+            for p in keep:
+                self.assertEqual(digest(p), before[p], "%s changed (%d ranks)" % (p, n))
+                self.assertEqual(glob.glob(p + ".tmp-*"), [], "%d ranks" % n)
+        return r
+
+
+def write_csv(path, rows=40):
+    rng = np.random.default_rng(1)
+    with open(path, "w") as f:
+        f.write("a,b,c,label\n")
+        for _ in range(rows):
+            x = rng.normal(size=3)
+            f.write("%.6f,%.6f,%.6f,%d\n" % (x[0], x[1], x[2], int(x[0] > 0)))
+
+
+class WithData:
+    """A CSV table and the dataset imported from it, in a fresh folder."""
+
+    def setUp(self):
+        self.d = scratch(self)
+        self.csv = os.path.join(self.d, "table.csv")
+        write_csv(self.csv)
+        self.data = os.path.join(self.d, "data.h5")
+        r = physfit("import", "csv", "--input", self.csv, "--label-column", "label", "--output",
+                    self.data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class OutputIsAnInput(WithData, Case):
+    """train and predict: an output path that names an input is refused."""
+
+    def trained_model(self):
+        model = os.path.join(self.d, "model.h5")
+        r = physfit("train", "--data.train", self.data, "--model.layers", "dense 2",
+                    "--train.epochs", 1, "--output.model", model, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return model
+
+    def test_train_output_model_is_the_training_file(self):
+        self.refused(["train", "--data.train", self.data, "--model.layers", "dense 2",
+                      "--output.model", self.data],
+                     ["--output.model", "--data.train", "'%s'" % self.data], [self.data])
+
+    def test_train_output_model_is_the_validation_file_through_a_link(self):
+        val = os.path.join(self.d, "validation.h5")
+        os.link(self.data, val)  # a hard link: another name, the same inode
+        link = os.path.join(self.d, "out-link.h5")
+        os.symlink("data.h5", link)  # a symbolic link to it
+        self.refused(["train", "--data.train", self.data, "--data.validation", val,
+                      "--model.layers", "dense 2", "--output.model", link],
+                     ["--output.model", "'%s'" % link, "--data."], [self.data])
+
+    def test_predict_output_is_the_model_or_the_data(self):
+        model = self.trained_model()
+        self.refused(["predict", model, self.data, "--output", model],
+                     ["--output", "--model", "'%s'" % model], [model, self.data])
+        # The same file under another spelling (./, ..): the canonical path, then the inode.
+        other = os.path.join(self.d, ".", "sub", "..", "data.h5")
+        os.makedirs(os.path.join(self.d, "sub"))
+        self.refused(["predict", model, self.data, "--output", other],
+                     ["--output", "--data", "'%s'" % other], [model, self.data])
+
+class OutputIsAnInputOfImportOrLasso(WithData, Case):
+    """import (every format of training sets), lasso, and the configuration file of any command."""
+
+    def test_import_output_is_the_input_in_every_format(self):
+        self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
+                      "--output", self.csv], ["--output", "--input", "'%s'" % self.csv],
+                     [self.csv])
+        images = os.path.join(self.d, "images.idx")
+        labels = os.path.join(self.d, "labels.idx")
+        with open(images, "wb") as f:  # 2 images of 2 x 2
+            f.write(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(range(8)))
+        with open(labels, "wb") as f:
+            f.write(bytes([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]))
+        self.refused(["import", "idx", "--images", images, "--labels", labels, "--output", labels],
+                     ["--output", "--labels", "'%s'" % labels], [images, labels])
+        self.refused(["import", "idx", "--images", images, "--output", images],
+                     ["--output", "--images", "'%s'" % images], [images])
+
+    def test_lasso_output_is_the_input_and_two_outputs_are_one_file(self):
+        path = os.path.join(self.d, "ay.h5")
+        rng = np.random.default_rng(2)
+        with h5py.File(path, "w") as f:
+            f["A"] = rng.normal(size=(20, 4))
+            f["y"] = rng.normal(size=20)
+        self.refused(["lasso", "--input.file", path, "--output.file", path],
+                     ["--output.file", "--input.file", "'%s'" % path], [path])
+        out = os.path.join(self.d, "fit.h5")
+        self.refused(["lasso", "--input.file", path, "--task", "cv", "--output.file", out,
+                      "--output.png", out], ["--output.file", "--output.png", "same file"], [path])
+        self.assertFalse(os.path.exists(out))
+
+    def test_the_configuration_file_is_an_input(self):
+        ini = os.path.join(self.d, "run.ini")
+        with open(ini, "w") as f:
+            f.write("rows = 8\n")
+        self.refused(["selfcheck", ini, "--output", ini], ["--output", "--config", "'%s'" % ini],
+                     [ini])
+
+
+class NotARegularFile(Case):
+    """An existing output that is a device, a folder, a FIFO or a socket is never replaced."""
+
+    def setUp(self):
+        self.d = scratch(self)
+        self.csv = os.path.join(self.d, "table.csv")
+        write_csv(self.csv)
+
+    def test_devices_stay_devices(self):
+        for device in ("/dev/full", "/dev/null"):
+            before = os.stat(device)
+            self.refused(["selfcheck", "--output", device],
+                         ["--output '%s'" % device, "character device"], [self.csv])
+            self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
+                          "--output", device], ["'%s'" % device, "character device"], [self.csv])
+            after = os.stat(device)
+            self.assertTrue(stat.S_ISCHR(after.st_mode))
+            self.assertEqual((after.st_ino, after.st_rdev), (before.st_ino, before.st_rdev))
+            self.assertEqual(glob.glob(device + ".tmp-*"), [])
+
+    def test_folder_fifo_and_socket_are_refused(self):
+        folder = os.path.join(self.d, "folder")
+        os.makedirs(folder)
+        fifo = os.path.join(self.d, "fifo")
+        os.mkfifo(fifo)
+        short = tempfile.mkdtemp(prefix="physfit-")  # a socket's path has at most 107 bytes
+        sock_path = os.path.join(short, "sock")
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.bind(sock_path)
+            for path, kind in ((folder, "a folder"), (fifo, "a FIFO"), (sock_path, "a socket")):
+                self.refused(["selfcheck", "--output", path], ["'%s'" % path, kind], [self.csv])
+                self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
+                              "--output", path], ["'%s'" % path, kind], [self.csv])
+            self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode))
+            self.assertTrue(stat.S_ISSOCK(os.stat(sock_path).st_mode))
+            self.assertEqual(os.listdir(folder), [])
+        finally:
+            sock.close()
+            shutil.rmtree(short, ignore_errors=True)
+
+    def test_a_text_export_onto_a_folder_is_refused(self):
+        # phonons --png (a PNG, written by the atomic writer of text and figures).
+        folder = os.path.join(self.d, "plot.png")
+        os.makedirs(folder)
+        fc = os.path.join(DATA, "FORCE_CONSTANTS")
+        structure = os.path.join(DATA, "si64_phonopy.h5")
+        self.refused(["phonons", "--fc", fc, "--structure", structure, "--png", folder],
+                     ["--png", "'%s'" % folder, "a folder"], [fc, structure])
+
+
+class ForceConstantOutputs(Case):
+    """fc, its exports, phonons and the structure/force imports on the silicon data."""
+
+    def setUp(self):
+        self.d = scratch(self)
+
+    def si(self, name):
+        return os.path.join(DATA, name)
+
+    def test_fc_output_is_the_data(self):
+        data = os.path.join(self.d, "si.h5")
+        with open(self.si("si64_rattle_0.01.h5"), "rb") as src, open(data, "wb") as dst:
+            dst.write(src.read())
+        self.refused(["fc", "--data", data, "--output", data],
+                     ["--output", "--data", "'%s'" % data], [data])
+
+    def test_an_export_would_replace_an_input(self):
+        # The reference FORCE_CONSTANTS lives in the export folder the phonopy export writes to.
+        ref = os.path.join(self.d, "FORCE_CONSTANTS")
+        with open(self.si("FORCE_CONSTANTS"), "rb") as src, open(ref, "wb") as dst:
+            dst.write(src.read())
+        out = os.path.join(self.d, "fc.h5")
+        self.refused(["fc", "--data", self.si("si64_rattle_0.01.h5"), "--reference-fc2", ref,
+                      "--output", out, "--export-dir", self.d, "--exports", "phonopy"],
+                     ["--export-dir", "--reference-fc2", "'%s'" % ref], [ref])
+        self.assertFalse(os.path.exists(out))
+
+    def test_phonons_outputs_are_not_its_inputs(self):
+        fc = os.path.join(self.d, "FORCE_CONSTANTS")
+        with open(self.si("FORCE_CONSTANTS"), "rb") as src, open(fc, "wb") as dst:
+            dst.write(src.read())
+        structure = self.si("si64_phonopy.h5")
+        self.refused(["phonons", "--fc", fc, "--structure", structure, "--output", fc],
+                     ["--output", "--fc", "'%s'" % fc], [fc, structure])
+        self.refused(["phonons", "--fc", fc, "--structure", structure, "--png", structure],
+                     ["--png", "--structure", "'%s'" % structure], [fc, structure])
+
+    def test_structure_imports_do_not_replace_their_inputs(self):
+        dfset = os.path.join(self.d, "DFSET")
+        with open(self.si("DFSET_0.01"), "rb") as src, open(dfset, "wb") as dst:
+            dst.write(src.read())
+        structure = os.path.join(self.d, "si64.h5")
+        with open(self.si("si64_rattle_0.01.h5"), "rb") as src, open(structure, "wb") as dst:
+            dst.write(src.read())
+        self.refused(["import", "dfset", "--input", dfset, "--structure", structure, "--output",
+                      dfset], ["--output", "--input", "'%s'" % dfset], [dfset, structure])
+        self.refused(["import", "dfset", "--input", dfset, "--structure", structure, "--output",
+                      structure], ["--output", "--structure", "'%s'" % structure],
+                     [dfset, structure])
+
+
+class FcCommitsTogether(Case):
+    """fc writes its model and exports to temporary files and renames them all at the end: an
+    export that fails (a full file system, a small tmpfs here) leaves the previous model and
+    exports byte-identical and no temporary file behind."""
+
+    def setUp(self):
+        self.d = scratch(self)
+        self.fs = os.path.join(self.d, "fs")
+        os.makedirs(self.fs)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M", "tmpfs", self.fs],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (needs root): " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", self.fs], capture_output=True)
+
+    def fc(self, ranks):
+        return physfit("fc", "--data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--train", 20,
+                       "--output", os.path.join(self.fs, "fc.h5"), "--export-dir",
+                       os.path.join(self.fs, "exports"), "--exports", "phonopy", ranks=ranks)
+
+    def files(self):
+        out = []
+        for root, _, names in os.walk(self.fs):
+            out += [os.path.join(root, n) for n in names if n != "filler"]
+        return sorted(out)
+
+    def test_a_failed_export_keeps_the_previous_model_and_exports(self):
+        r = self.fc(2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        model = os.path.join(self.fs, "fc.h5")
+        fcs = os.path.join(self.fs, "exports", "FORCE_CONSTANTS")
+        previous = {p: digest(p) for p in self.files()}
+        self.assertEqual(len(previous), 5)  # fc.h5, FORCE_CONSTANTS, phonopy.yaml, S/PPOSCAR
+        # Fill the file system but for the model's size and 256 KiB: a new model fits, the
+        # FORCE_CONSTANTS export after it (800 KiB) does not.
+        self.assertGreater(os.path.getsize(fcs), 512 * 1024)
+        st = os.statvfs(self.fs)
+        free = st.f_bavail * st.f_frsize
+        with open(os.path.join(self.fs, "filler"), "wb") as f:
+            f.write(bytes(free - os.path.getsize(model) - 256 * 1024))
+        for n in RANKS:
+            r = self.fc(n)
+            self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
+            self.assertIn("cannot write '%s': No space left on device" % fcs, r.stderr)
+            self.assertEqual({p: digest(p) for p in self.files()}, previous, "%d ranks" % n)
+        # With room again, the next run replaces them all.
+        os.remove(os.path.join(self.fs, "filler"))
+        r = self.fc(2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.files(), sorted(previous))
+        self.assertNotEqual(digest(model), previous[model])  # a new model (new provenance)
+
+    def test_an_export_onto_a_folder_is_refused_before_the_fit(self):
+        r = self.fc(2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        yaml = os.path.join(self.fs, "exports", "phonopy.yaml")
+        os.remove(yaml)
+        os.makedirs(yaml)
+        previous = {p: digest(p) for p in self.files()}
+        for n in RANKS:
+            r = self.fc(n)
+            self.assertEqual(r.returncode, 2, "%d ranks: %s" % (n, r.stderr))
+            self.assertIn("cannot write --export-dir '%s': it is a folder" % yaml, r.stderr)
+            self.assertNotIn("fc: phase", r.stderr)  # refused before any work
+            self.assertEqual({p: digest(p) for p in self.files()}, previous, "%d ranks" % n)
+
+
+class PhononsCommitsTogether(Case):
+    """phonons writes its PNG and its HDF5 file together: when the HDF5 file cannot be written,
+    the previous figure stays as it was."""
+
+    def test_a_failed_output_keeps_the_previous_figure(self):
+        d = scratch(self)
+        png = os.path.join(d, "bands.png")
+        args = ["phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
+                os.path.join(DATA, "si64_phonopy.h5"), "--png", png]
+        r = physfit(*args, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = digest(png)
+        missing = os.path.join(d, "missing")
+        for n in RANKS:
+            r = physfit(*args, "--title", "another figure", "--output",
+                        os.path.join(missing, "bands.h5"), ranks=n)
+            self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
+            self.assertIn("directory '%s'" % missing, r.stderr)
+            self.assertEqual(digest(png), before, "%d ranks" % n)
+            self.assertEqual(sorted(os.listdir(d)), ["bands.png"], "%d ranks" % n)
+
+
+if __name__ == "__main__":
+    unittest.main()
