@@ -317,7 +317,9 @@ class PhononsCommitsTogether(Case):
         png = os.path.join(d, "bands.png")
         args = ["phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
                 os.path.join(DATA, "si64_phonopy.h5"), "--png", png]
-        r = physfit(*args, ranks=2)
+        kept = os.path.join(d, "kept")
+        os.makedirs(kept)
+        r = physfit(*args, "--output", os.path.join(kept, "bands.h5"), ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         before = digest(png)
         missing = os.path.join(d, "missing")
@@ -327,7 +329,7 @@ class PhononsCommitsTogether(Case):
             self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
             self.assertIn("directory '%s'" % missing, r.stderr)
             self.assertEqual(digest(png), before, "%d ranks" % n)
-            self.assertEqual(sorted(os.listdir(d)), ["bands.png"], "%d ranks" % n)
+            self.assertEqual(sorted(os.listdir(d)), ["bands.png", "kept"], "%d ranks" % n)
 
 
 if __name__ == "__main__":
