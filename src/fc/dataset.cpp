@@ -109,7 +109,15 @@ IdealStructure read_structure_hdf5(const std::string& path) {
     s.positions.emplace_back(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
   const io::Dataset num = f.dataset("/structure/numbers");
   num.require_shape({n});
-  for (auto z : num.read_all<std::int64_t>()) s.numbers.push_back(static_cast<int>(z));
+  for (auto z : num.read_all<std::int64_t>()) {
+    if (element_symbol(z >= 1 && z <= 1000 ? static_cast<int>(z) : 0).empty()) {
+      throw IoError(path + ": /structure/numbers, atom " + std::to_string(s.numbers.size() + 1) +
+                    ": atomic number " + std::to_string(z) +
+                    " is not an element (1 H to 118 Og); write the file with 'physfit import' "
+                    "or fix the number");
+    }
+    s.numbers.push_back(static_cast<int>(z));
+  }
   const io::Dataset mass = f.dataset("/structure/masses");
   mass.require_shape({n});
   s.masses = mass.read_all<double>();
