@@ -264,5 +264,69 @@ class Sizes(Case):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class DesignMatrix(Case):
+    """physfit lasso on a design matrix without information (every column zero), a target that
+    is zero, or an empty problem: exit 4 naming the file and the dataset (an all-zero matrix
+    "solved" with a NaN duality gap and exit 0)."""
+
+    def setUp(self):
+        self.d = scratch(self)
+        self.out = os.path.join(self.d, "out.h5")
+
+    def write(self, name, a, y):
+        path = os.path.join(self.d, name)
+        with h5py.File(path, "w") as f:
+            f["A"], f["y"] = a, y
+        return path
+
+    def lasso(self, path, task):
+        args = ["lasso", "--input.file", path, "--output.file", self.out, "--task", task]
+        return args + (["--fit.lambda_ratio", 0.1] if task == "fit" else [])
+
+    def test_the_good_problem_solves_and_the_bad_ones_are_errors(self):
+        rng = np.random.default_rng(5)
+        a = rng.standard_normal((30, 6))
+        y = a @ [1, 0, -2, 0, 0, 0.5] + 0.01 * rng.standard_normal(30)
+        good = self.write("good.h5", a, y)
+        for n in RANKS:
+            r = physfit(*self.lasso(good, "fit"), ranks=n)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            os.remove(self.out)
+        zero_a = self.write("zero_a.h5", np.zeros((30, 6)), y)
+        zero_y = self.write("zero_y.h5", a, np.zeros(30))
+        for task in ("fit", "cv"):
+            self.assert_fails(self.lasso(zero_a, task), 4,
+                              "dataset '/A' in '%s': every one of its 6 columns is zero" % zero_a)
+            self.assert_fails(self.lasso(zero_y, task), 4,
+                              "dataset '/y' in '%s' is zero in every row" % zero_y)
+        self.assert_fails(self.lasso(zero_a, "fit") + ["--fit.intercept", "true"], 4,
+                          "every one of its 6 columns is zero or constant")
+        no_rows = self.write("no_rows.h5", np.zeros((0, 6)), np.zeros(0))
+        no_cols = self.write("no_cols.h5", np.zeros((30, 0)), y)
+        for path in (no_rows, no_cols):
+            self.assert_fails(self.lasso(path, "fit"), 4, "dataset '/A' in '%s' is empty" % path)
+        self.assertFalse(os.path.exists(self.out))
+
+
+class ForceData(Case):
+    """physfit fc on data whose displacements or forces are zero everywhere: exit 4 naming the
+    file and the dataset (the fit gave a NaN relative error with exit 0, or exit 5)."""
+
+    def test_zero_displacements_or_forces_are_errors(self):
+        d = scratch(self)
+        out = os.path.join(d, "fc.h5")
+        for field in ("displacements", "forces"):
+            bad = os.path.join(d, "zero_%s.h5" % field)
+            write_fc_data(bad)
+            with h5py.File(bad, "r+") as f:
+                f["configs/" + field][...] = 0
+            for method in ("ols", "lasso"):
+                self.assert_fails(["fc", "--data", bad, "--cutoffs=3.8", "--method", method,
+                                   "--output", out, "--export-dir", ""], 4,
+                                  "%s: /configs/%s are zero in every atom of the training "
+                                  "configurations 1 to 6" % (bad, field))
+        self.assertFalse(os.path.exists(out))
+
+
 if __name__ == "__main__":
     unittest.main()
