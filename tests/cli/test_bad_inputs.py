@@ -6,6 +6,7 @@ fragment of the message naming the file, the field and the value. Run by CTest (
 class) with PHYSFIT_BIN, MPIEXEC and PHYSFIT_TEST_SCRATCH in the environment."""
 
 import os
+import re
 import struct
 import unittest
 
@@ -58,6 +59,7 @@ class Case(unittest.TestCase):
             for fragment in fragments:
                 self.assertIn(fragment, r.stderr, "%d ranks" % n)
             self.assertNotIn("internal error", r.stderr)
+        return r
 
 
 class TrainingData(Case):
@@ -326,6 +328,79 @@ class ForceData(Case):
                                   "%s: /configs/%s are zero in every atom of the training "
                                   "configurations 1 to 6" % (bad, field))
         self.assertFalse(os.path.exists(out))
+
+
+def write_extxyz(path, data, shift):
+    """The configurations of a write_fc_data file as extended XYZ (as ASE writes it), atom 5 of
+    the first one moved by `shift` Angstrom along x."""
+    with h5py.File(data, "r") as f:
+        lattice, positions = f["structure/lattice"][...], f["structure/positions"][...]
+        u, forces = f["configs/displacements"][...], f["configs/forces"][...]
+    with open(path, "w") as out:
+        for c in range(len(u)):
+            out.write("%d\nLattice=\"%s\" Properties=species:S:1:pos:R:3:forces:R:3 pbc=\"T T T\"\n"
+                      % (len(positions), " ".join("%.10f" % v for v in lattice.ravel())))
+            for i, (p, f) in enumerate(zip(positions + u[c], forces[c])):
+                if c == 0 and i == 4:
+                    p = p + [shift, 0, 0]
+                out.write("Ar %.10f %.10f %.10f %.10f %.10f %.10f\n" % (tuple(p) + tuple(f)))
+
+
+class ExitCodes(Case):
+    """The exit-code table (README): malformed input data is 4, whatever the format and the
+    command. A NaN force gave 2 (HDF5 data) and a configuration off the ideal supercell gave 2,
+    the code of a bad option; a NaN in the lasso's A gave 5, the code of a numerical failure
+    during the computation."""
+
+    def setUp(self):
+        self.d = scratch(self)
+        self.data = os.path.join(self.d, "data.h5")
+        write_fc_data(self.data)
+
+    def test_a_non_finite_force_in_hdf5_data_is_4(self):
+        bad = os.path.join(self.d, "nan.h5")
+        write_fc_data(bad)
+        with h5py.File(bad, "r+") as f:
+            f["configs/forces"][1, 2, 0] = np.inf
+        self.assert_fails(["fc", "--data", bad, "--cutoffs=3.8", "--output",
+                           os.path.join(self.d, "fc.h5"), "--export-dir", ""], 4,
+                          "%s: configuration 2, atom 3: displacement or force is not finite" % bad)
+
+    def test_a_configuration_off_the_ideal_supercell_is_4(self):
+        out = os.path.join(self.d, "out.h5")
+        good = os.path.join(self.d, "good.extxyz")
+        write_extxyz(good, self.data, 0.0)
+        for n in RANKS:
+            r = physfit("import", "extxyz", "--input", good, "--structure", self.data, "--output",
+                        out, ranks=n)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with h5py.File(out, "r") as f, h5py.File(self.data, "r") as ref:
+                np.testing.assert_allclose(f["configs/displacements"][...],
+                                           ref["configs/displacements"][...], atol=1e-9)
+            os.remove(out)
+        bad = os.path.join(self.d, "far.extxyz")
+        write_extxyz(bad, self.data, 1.6)
+        with h5py.File(self.data, "r") as f:
+            distance = np.linalg.norm(f["configs/displacements"][0, 4] + [1.6, 0, 0])
+        r = self.assert_fails(["import", "extxyz", "--input", bad, "--structure", self.data,
+                               "--output", out], 4,
+                              "%s: configuration 1 (line 1), atom 5: the nearest site of the "
+                              "ideal supercell (site 5) is " % bad,
+                              "Angstrom away, beyond the mapping tolerance 1.000000 Angstrom")
+        printed = re.search(r"\(site 5\) is ([0-9.]+) Angstrom away", r.stderr).group(1)
+        self.assertAlmostEqual(float(printed), distance, delta=1e-6)
+        self.assertFalse(os.path.exists(out))
+
+    def test_a_nan_in_the_lasso_design_matrix_is_4(self):
+        rng = np.random.default_rng(2)
+        a = rng.standard_normal((20, 4))
+        y = a @ [1, 2, 0, 0]
+        a[7, 2] = np.nan
+        path = os.path.join(self.d, "nan_a.h5")
+        with h5py.File(path, "w") as f:
+            f["A"], f["y"] = a, y
+        self.assert_fails(["lasso", "--input.file", path, "--output.file",
+                           os.path.join(self.d, "out.h5")], 4, "A(7, 2) = nan is not finite")
 
 
 if __name__ == "__main__":
