@@ -2,6 +2,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "physfit/error.hpp"
 #include "physfit/util/strings.hpp"
@@ -34,22 +36,36 @@ AvailableMemory available_memory() {
     double kib = 0;
     if (fields >> kib) m = {kib * 1024, "MemAvailable in /proc/meminfo"};
   }
-  // cgroup v2, then v1: a limit far above the machine's memory means "none".
-  const struct {
-    const char* limit;
-    const char* usage;
-  } groups[] = {{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
-                {"/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"}};
-  for (const auto& g : groups) {
-    const double limit = read_number(g.limit);
-    if (limit <= 0 || limit > 1e18) continue;
-    const double usage = read_number(g.usage);
+  // This process's cgroup (a Slurm job's, when Slurm confines jobs: "0::/path" for v2,
+  // "N:memory:/path" for v1 in /proc/self/cgroup), then the roots (a container's); the
+  // smallest room wins. A missing file or "max" means no limit there.
+  std::vector<std::string> dirs, v1_dirs;
+  std::ifstream self("/proc/self/cgroup");
+  while (std::getline(self, line)) {
+    const auto colon = line.find(':'), slash = line.find(":/");
+    if (colon == std::string::npos || slash == std::string::npos || line.size() <= slash + 2) {
+      continue;
+    }
+    const std::string controllers = line.substr(colon + 1, slash - colon - 1);
+    const std::string path = line.substr(slash + 1);
+    if (controllers.empty()) dirs.push_back("/sys/fs/cgroup" + path);
+    if (controllers == "memory") v1_dirs.push_back("/sys/fs/cgroup/memory" + path);
+  }
+  dirs.push_back("/sys/fs/cgroup");
+  v1_dirs.push_back("/sys/fs/cgroup/memory");
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& d : dirs) files.emplace_back(d + "/memory.max", d + "/memory.current");
+  for (const auto& d : v1_dirs) {
+    files.emplace_back(d + "/memory.limit_in_bytes", d + "/memory.usage_in_bytes");
+  }
+  for (const auto& [limit_file, usage_file] : files) {
+    const double limit = read_number(limit_file);
+    if (limit <= 0 || limit > 1e18) continue;  // none (v1 writes a huge number for none)
+    const double usage = read_number(usage_file);
     const double room = limit - (usage > 0 ? usage : 0);
     if (m.bytes == 0 || room < m.bytes) {
-      m = {room > 0 ? room : 1, std::string("the cgroup's memory limit (") + g.limit + ")"};
+      m = {room > 0 ? room : 1, "the cgroup's memory limit (" + limit_file + ")"};
     }
-    break;
   }
   return m;
 }

@@ -13,9 +13,10 @@ struct AvailableMemory {
   std::string source;  ///< "MemAvailable in /proc/meminfo" or "the cgroup's memory limit"
 };
 
-/// The smaller of the kernel's MemAvailable (/proc/meminfo) and the room left under the
-/// cgroup's memory limit (cgroup v2 memory.max less memory.current, or v1
-/// memory.limit_in_bytes less memory.usage_in_bytes), as a Slurm job's limit is.
+/// The smallest of the kernel's MemAvailable (/proc/meminfo) and the room left under the
+/// memory limits of this process's cgroup and of the cgroup root (v2 memory.max less
+/// memory.current, or v1 memory.limit_in_bytes less memory.usage_in_bytes): a Slurm job's
+/// limit, a container's.
 AvailableMemory available_memory();
 
 /// Throws UsageError "<what> needs <bytes> (util::format_bytes) of memory per rank, but <available>
