@@ -18,8 +18,8 @@ enum class ExitCode : int {
   kInternal = 1,   ///< a bug or an unexpected condition (std::exception that is not ours)
   kUsage = 2,      ///< bad command line, bad configuration file or bad option value
   kStopped = 3,    ///< stopped on a signal after writing a checkpoint: resubmit to continue
-  kIo = 4,         ///< a file is missing, unreadable, malformed or cannot be written
-  kNumerical = 5,  ///< NaN, divergence, singular system
+  kIo = 4,         ///< input data missing, unreadable or malformed; or a file cannot be written
+  kNumerical = 5,  ///< numerical failure during the computation: NaN, divergence, singular
   kParallel = 6,   ///< ranks disagree, or another rank failed
 };
 
@@ -44,13 +44,13 @@ class UsageError : public Error {
   explicit UsageError(const std::string& message) : Error(message, ExitCode::kUsage) {}
 };
 
-/// A file cannot be read, parsed or written (exit code 4).
+/// A file cannot be read, parsed or written, or its data are malformed (exit code 4).
 class IoError : public Error {
  public:
   explicit IoError(const std::string& message) : Error(message, ExitCode::kIo) {}
 };
 
-/// NaN, divergence, singular systems (exit code 5).
+/// Numerical failure during the computation: NaN, divergence, singular system (exit code 5).
 class NumericalError : public Error {
  public:
   explicit NumericalError(const std::string& message) : Error(message, ExitCode::kNumerical) {}

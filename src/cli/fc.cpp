@@ -1,5 +1,6 @@
 // `physfit fc`: force constants from displacement/force data (issue 5).
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -285,6 +286,31 @@ void run(Context& ctx) {
   };
   const fc::Configurations local = read(first, first + train);
   const fc::Configurations held = read(first + train, first + train + test);
+  // Training data without displacements, or without forces, hold nothing to fit: input data,
+  // not a numerical failure (they gave a NaN relative error with exit 0, or exit 5).
+  {
+    double largest[2] = {0, 0};
+    for (double u : local.displacements) largest[0] = std::max(largest[0], std::abs(u));
+    for (double f : local.forces) largest[1] = std::max(largest[1], std::abs(f));
+    comm.allreduce_in_place(largest, 2, mpi::Op::kMax);
+    const std::string range =
+        "configurations " + std::to_string(first + 1) + " to " + std::to_string(first + train);
+    if (largest[0] == 0) {
+      mpi::throw_on_all_ranks(
+          comm, IoError(data_path +
+                        ": /configs/displacements are zero in every atom of the "
+                        "training " +
+                        range +
+                        ": they carry no information about the force "
+                        "constants. Check the file (displacements in Angstrom from the ideal "
+                        "positions) and --first/--train"));
+    }
+    if (largest[1] == 0) {
+      mpi::throw_on_all_ranks(
+          comm, IoError(data_path + ": /configs/forces are zero in every atom of the training " +
+                        range + ": there is nothing to fit. Check the file and --first/--train"));
+    }
+  }
   phase("read");
   const int folds = o.get<int>("folds");
   const std::string storage_name = o.get<std::string>("storage");

@@ -72,7 +72,15 @@ void import_idx(Context& ctx) {
       if (!labels.bytes.empty()) {
         l.assign(labels.bytes.begin(), labels.bytes.end());
       } else {
-        for (float v : labels.values) l.push_back(static_cast<std::int32_t>(v));
+        for (std::size_t i = 0; i < labels.values.size(); ++i) {
+          const float v = labels.values[i];
+          if (!(v >= 0 && v <= 1e9f && v == std::floor(v))) {
+            throw IoError("'" + labels_path + "', label " + std::to_string(i) + ": " +
+                          std::to_string(v) + " (IDX type " + labels.dtype +
+                          ") is not a non-negative integer; labels are class indices");
+          }
+          l.push_back(static_cast<std::int32_t>(v));
+        }
       }
       const std::int32_t top = *std::max_element(l.begin(), l.end());
       const std::int32_t low = *std::min_element(l.begin(), l.end());

@@ -285,6 +285,23 @@ void run(Context& ctx) {
         comm, {lasso::RowBlock::view(mine.begin, a, y, fold.empty() ? nullptr : fold.data())}, p,
         po);
   });
+  // A design matrix without information, or nothing to fit: input data, not a numerical
+  // failure (an all-zero A "solved" with a NaN duality gap and exit 0). Every rank holds the
+  // same reduced problem, so every rank decides the same.
+  if ((problem.scale().array() == 0).all()) {
+    mpi::throw_on_all_ranks(
+        comm, IoError("dataset '" + matrix + "' in '" + input + "': every one of its " +
+                      std::to_string(p) + " columns is zero" +
+                      (po.intercept ? " or constant (the intercept takes constant columns)" : "") +
+                      ": the design matrix carries no information about y. Check input.matrix "
+                      "and the file; a fit needs at least one column that varies"));
+  }
+  if (!(problem.yy() > 0)) {
+    mpi::throw_on_all_ranks(
+        comm, IoError("dataset '" + target + "' in '" + input + "' is zero in every row" +
+                      (po.intercept ? " (after removing its mean: the intercept fits it)" : "") +
+                      ": there is nothing to fit. Check input.target and the file"));
+  }
   const double reduce_seconds = watch.seconds();
   log::info("lasso: ", lasso::mode_name(problem.mode()), " mode (", problem.mode_reason(),
             "); reduced in ", util::format_duration(reduce_seconds));

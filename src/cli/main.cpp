@@ -69,7 +69,8 @@ std::string program_help(const std::vector<Command>& commands) {
   out << "\nEvery command reads an optional INI configuration file (keys as in its --help;\n"
       << "`section.key` is `key` under `[section]`); the command line overrides the file.\n"
       << "Exit codes: 0 ok, 1 internal error, 2 usage or configuration, 3 stopped on a signal\n"
-      << "after a checkpoint (resubmit to continue), 4 input/output, 5 numerical,\n"
+      << "after a checkpoint (resubmit to continue), 4 input data missing, unreadable or\n"
+      << "malformed (or an output not writable), 5 numerical failure during the computation,\n"
       << "6 ranks disagree or another rank failed.\n"
       << "An output that is one of the command's inputs, or an existing output that is not a\n"
       << "regular file (a device, folder, FIFO or socket), is refused before any work (code 2).\n";

@@ -189,7 +189,8 @@ void run_train(Context& ctx) {
     spec.margin = o.get<double>("model.margin");
     spec.l2 = o.get<double>("model.l2");
     const std::string where = o.origin("model.layers").describe();
-    model = std::make_unique<nn::Model>(spec, where);
+    // Guarded: the model's memory check may fail on one node only.
+    mpi::guarded(comm, [&] { model = std::make_unique<nn::Model>(spec, where); });
     nn::OptimizerSettings os;
     os.type = o.get<std::string>("optimizer.type");
     os.learning_rate = o.get<double>("optimizer.learning-rate");

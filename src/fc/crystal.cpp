@@ -110,26 +110,30 @@ Eigen::Vector3d Structure::fractional(int i) const {
 
 void Structure::validate(const std::string& where) const {
   const int n = size();
-  if (n == 0) throw UsageError(where + ": the structure has no atoms");
+  if (n == 0) throw IoError(where + ": the structure has no atoms");
   if (static_cast<int>(numbers.size()) != n || static_cast<int>(masses.size()) != n) {
-    throw UsageError(where + ": " + std::to_string(n) + " positions but " +
-                     std::to_string(numbers.size()) + " atomic numbers and " +
-                     std::to_string(masses.size()) + " masses");
+    throw IoError(where + ": " + std::to_string(n) + " positions but " +
+                  std::to_string(numbers.size()) + " atomic numbers and " +
+                  std::to_string(masses.size()) + " masses");
   }
   if (!symbols.empty() && static_cast<int>(symbols.size()) != n) {
-    throw UsageError(where + ": " + std::to_string(n) + " positions but " +
-                     std::to_string(symbols.size()) + " species names");
+    throw IoError(where + ": " + std::to_string(n) + " positions but " +
+                  std::to_string(symbols.size()) + " species names");
   }
   if (!lattice.allFinite() || std::abs(lattice.determinant()) < 1e-8) {
-    throw UsageError(where + ": the lattice is singular or not finite");
+    throw IoError(where + ": the lattice is singular or not finite");
   }
   for (int i = 0; i < n; ++i) {
     if (!positions[i].allFinite()) {
-      throw UsageError(where + ": position of atom " + std::to_string(i + 1) + " is not finite");
+      throw IoError(where + ": position of atom " + std::to_string(i + 1) + " is not finite");
+    }
+    if (element_symbol(numbers[i]).empty()) {
+      throw IoError(where + ": atom " + std::to_string(i + 1) + " has atomic number " +
+                    std::to_string(numbers[i]) + ", which is not an element (1 H to 118 Og)");
     }
     if (!(masses[i] > 0) || !std::isfinite(masses[i])) {
-      throw UsageError(where + ": mass of atom " + std::to_string(i + 1) + " is " +
-                       std::to_string(masses[i]) + "; masses must be positive (amu)");
+      throw IoError(where + ": mass of atom " + std::to_string(i + 1) + " is " +
+                    std::to_string(masses[i]) + "; masses must be positive (amu)");
     }
   }
 }

@@ -88,8 +88,8 @@ void Configurations::validate(const std::string& where) const {
       for (int a = 0; a < 3; ++a) {
         const std::size_t k = (c * num_atoms + i) * 3 + a;
         if (!std::isfinite(displacements[k]) || !std::isfinite(forces[k])) {
-          throw UsageError(where + ": configuration " + std::to_string(first + c + 1) + ", atom " +
-                           std::to_string(i + 1) + ": displacement or force is not finite");
+          throw IoError(where + ": configuration " + std::to_string(first + c + 1) + ", atom " +
+                        std::to_string(i + 1) + ": displacement or force is not finite");
         }
       }
     }
@@ -109,7 +109,15 @@ IdealStructure read_structure_hdf5(const std::string& path) {
     s.positions.emplace_back(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
   const io::Dataset num = f.dataset("/structure/numbers");
   num.require_shape({n});
-  for (auto z : num.read_all<std::int64_t>()) s.numbers.push_back(static_cast<int>(z));
+  for (auto z : num.read_all<std::int64_t>()) {
+    if (element_symbol(z >= 1 && z <= 1000 ? static_cast<int>(z) : 0).empty()) {
+      throw IoError(path + ": /structure/numbers, atom " + std::to_string(s.numbers.size() + 1) +
+                    ": atomic number " + std::to_string(z) +
+                    " is not an element (1 H to 118 Og); write the file with 'physfit import' "
+                    "or fix the number");
+    }
+    s.numbers.push_back(static_cast<int>(z));
+  }
   const io::Dataset mass = f.dataset("/structure/masses");
   mass.require_shape({n});
   s.masses = mass.read_all<double>();
@@ -224,6 +232,7 @@ std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::V
                               const std::string& where, std::vector<double>& displacements) {
   const int n = ideal.size();
   if (static_cast<int>(positions.size()) != n) {
+    // The structure does not fit the data (a unit cell without --supercell-matrix): usage.
     throw UsageError(where + ": " + std::to_string(positions.size()) +
                      " atoms, but the ideal supercell has " + std::to_string(n));
   }
@@ -249,20 +258,20 @@ std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::V
     std::ostringstream atom;
     atom << where << ", atom " << a + 1;
     if (best_d > tolerance) {
-      throw UsageError(atom.str() + ": the nearest site of the ideal supercell (site " +
-                       std::to_string(best + 1) + ") is " + std::to_string(best_d) +
-                       " Angstrom away, beyond the mapping tolerance " + std::to_string(tolerance) +
-                       " Angstrom (wrong structure, or raise the tolerance)");
+      throw IoError(atom.str() + ": the nearest site of the ideal supercell (site " +
+                    std::to_string(best + 1) + ") is " + std::to_string(best_d) +
+                    " Angstrom away, beyond the mapping tolerance " + std::to_string(tolerance) +
+                    " Angstrom (wrong structure, or raise the tolerance)");
     }
     if (numbers[a] != ideal.numbers[best]) {
-      throw UsageError(atom.str() + " (Z = " + std::to_string(numbers[a]) +
-                       ") is nearest to site " + std::to_string(best + 1) +
-                       " of element Z = " + std::to_string(ideal.numbers[best]));
+      throw IoError(atom.str() + " (Z = " + std::to_string(numbers[a]) + ") is nearest to site " +
+                    std::to_string(best + 1) +
+                    " of element Z = " + std::to_string(ideal.numbers[best]));
     }
     if (site_atom[best] >= 0) {
-      throw UsageError(atom.str() + " and atom " + std::to_string(site_atom[best] + 1) +
-                       " both map to site " + std::to_string(best + 1) +
-                       " of the ideal supercell (lower the tolerance, or check the structure)");
+      throw IoError(atom.str() + " and atom " + std::to_string(site_atom[best] + 1) +
+                    " both map to site " + std::to_string(best + 1) +
+                    " of the ideal supercell (lower the tolerance, or check the structure)");
     }
     site_atom[best] = a;
     for (int k = 0; k < 3; ++k) displacements[3 * best + k] = best_v[k];
@@ -425,6 +434,7 @@ Configurations read_extxyz(const std::string& path, const Structure& ideal, doub
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) {
         if (std::abs(f.lattice(a, b) - ideal.lattice(a, b)) > 1e-4) {
+          // The structure does not fit the data (a unit cell without --supercell-matrix).
           throw UsageError(f.where + ": its lattice differs from the ideal supercell's (" +
                            std::to_string(f.lattice(a, b)) + " vs " +
                            std::to_string(ideal.lattice(a, b)) + " Angstrom)");
@@ -503,6 +513,8 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
   if (first.size() == 1) {
     // Type 1: natom, ndisp, then per displacement: atom, displacement, natom forces.
     if (static_cast<int>(first[0]) != n) {
+      // A structure that does not fit the data file (usually a unit cell given without
+      // --supercell-matrix): fixed by the options, hence a usage error.
       throw UsageError(where_line(path, lines[0].first) + ": " +
                        std::to_string(static_cast<int>(first[0])) +
                        " atoms, but the structure has " + std::to_string(n));

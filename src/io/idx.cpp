@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -98,13 +99,32 @@ IdxArray read_idx(const std::string& path) {
     unsigned char b[4];
     if (f.read(b, 4) != 4) throw IoError("'" + path + "': truncated IDX header");
     a.shape.push_back(big_endian32(b));
+    if (a.shape.back() == 0) {
+      throw IoError("'" + path + "': IDX header declares dimension " + std::to_string(d) +
+                    " as 0: the file holds no data (wrong file, or a header written wrongly)");
+    }
+    // No file holds 2^62 bytes: stop before the product overflows.
+    if (count > (std::int64_t{1} << 62) / size / a.shape.back()) {
+      throw IoError("'" + path + "': the IDX header declares dimensions of more than 2^62 " +
+                    "bytes of data in all; it is corrupt");
+    }
     count *= a.shape.back();
   }
-  std::vector<unsigned char> raw(static_cast<std::size_t>(count * size));
-  const std::size_t got = f.read(raw.data(), raw.size());
-  if (got != raw.size()) {
+  // Read in steps, so that a header promising more than the file holds (2^31 images in a
+  // small file) is a truncation error, not an allocation of everything it promises.
+  const auto total = static_cast<std::size_t>(count * size);
+  std::vector<unsigned char> raw;
+  std::size_t got = 0;
+  while (got < total) {
+    const std::size_t step = std::min<std::size_t>(total - got, std::size_t{64} << 20);
+    raw.resize(got + step);
+    const std::size_t n = f.read(raw.data() + got, step);
+    got += n;
+    if (n < step) break;
+  }
+  if (got != total) {
     throw IoError("'" + path + "': truncated IDX data: the header promises " +
-                  std::to_string(count) + " values (" + std::to_string(raw.size()) +
+                  std::to_string(count) + " values (" + std::to_string(total) +
                   " bytes), the file has " + std::to_string(got) + " bytes of data");
   }
   unsigned char extra;

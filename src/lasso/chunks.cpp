@@ -75,17 +75,16 @@ std::vector<double> check_blocks(const std::vector<RowBlock>& blocks, std::int64
       for (std::int64_t i = 0; i < rb.rows; ++i) {
         const double v = rb.at(i, j);
         if (!std::isfinite(v)) {
-          throw NumericalError("A(" + std::to_string(rb.global_begin + i) + ", " +
-                               std::to_string(j) + ") = " + std::to_string(v) +
-                               " is not finite; remove or repair that row");
+          throw IoError("A(" + std::to_string(rb.global_begin + i) + ", " + std::to_string(j) +
+                        ") = " + std::to_string(v) + " is not finite; remove or repair that row");
         }
       }
     }
     for (std::int64_t i = 0; i < rb.rows; ++i) {
       const double v = rb.y_at(i);
       if (!std::isfinite(v)) {
-        throw NumericalError("y(" + std::to_string(rb.global_begin + i) + ") = " +
-                             std::to_string(v) + " is not finite; remove or repair that row");
+        throw IoError("y(" + std::to_string(rb.global_begin + i) + ") = " + std::to_string(v) +
+                      " is not finite; remove or repair that row");
       }
       colmax[static_cast<std::size_t>(cols)] =
           std::max(colmax[static_cast<std::size_t>(cols)], std::fabs(v));

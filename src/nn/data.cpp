@@ -2,10 +2,45 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <sstream>
 
 #include "physfit/error.hpp"
 
 namespace physfit::nn {
+
+namespace {
+
+// The most classes a label attribute may declare (scores are one int-indexed row per class).
+constexpr std::int64_t kMaxClasses = std::numeric_limits<std::int32_t>::max();
+
+// The attribute `name` of the features (`scale` or `offset`), `fallback` when it is absent: one
+// finite number, else IoError naming the file and the value.
+double scaling_attribute(const io::Dataset& x, const char* name, double fallback,
+                         const std::string& where) {
+  if (!io::has_attribute(x.id(), name)) return fallback;
+  const std::vector<double> v = io::get_numeric_attribute(x.id(), name);
+  if (v.size() != 1) {
+    throw IoError("attribute '" + std::string(name) + "' of " + where + " has " +
+                  std::to_string(v.size()) + " values; it must be one number");
+  }
+  if (!std::isfinite(v[0])) {
+    std::ostringstream text;
+    text << v[0];
+    throw IoError("attribute '" + std::string(name) + "' of " + where + " is " + text.str() +
+                  "; it scales every input and must be a finite number (the model's input is "
+                  "features * scale + offset)");
+  }
+  return v[0];
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+}  // namespace
 
 DataInfo inspect_data(const std::string& path, bool require_outputs) {
   DataInfo info;
@@ -20,11 +55,26 @@ DataInfo inspect_data(const std::string& path, bool require_outputs) {
   }
   info.rows = shape[0];
   if (info.rows <= 0) throw IoError(where + " has no rows");
+  // Every dimension of a sample is positive and fits the int the layers use: a zero
+  // dimension would be an empty sample, a huge one overflows.
+  for (std::size_t d = 1; d < shape.size(); ++d) {
+    if (shape[d] <= 0 || shape[d] > std::numeric_limits<int>::max()) {
+      throw IoError(where + " has shape " + shape_text(shape) + ": dimension " + std::to_string(d) +
+                    " is " + std::to_string(shape[d]) +
+                    "; every dimension of a sample must be positive (at most " +
+                    std::to_string(std::numeric_limits<int>::max()) + ")");
+    }
+  }
   if (shape.size() == 2) info.sample = {1, 1, static_cast<int>(shape[1])};
   if (shape.size() == 3) info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]), 1};
   if (shape.size() == 4) {
     info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]),
                    static_cast<int>(shape[3])};
+  }
+  if (info.sample.size() > std::numeric_limits<int>::max()) {
+    throw IoError(where + " has shape " + shape_text(shape) + ": " +
+                  std::to_string(info.sample.size()) + " values per sample, more than " +
+                  std::to_string(std::numeric_limits<int>::max()));
   }
   const std::string dtype = x.dtype();
   if (dtype == "uint8") {
@@ -32,19 +82,29 @@ DataInfo inspect_data(const std::string& path, bool require_outputs) {
   } else if (dtype != "float32" && dtype != "float64") {
     throw IoError(where + " has type " + dtype + "; expected uint8 or float32");
   }
-  if (io::has_attribute(x.id(), "scale"))
-    info.scale = io::get_numeric_attribute(x.id(), "scale").at(0);
-  if (io::has_attribute(x.id(), "offset")) {
-    info.offset = io::get_numeric_attribute(x.id(), "offset").at(0);
-  }
+  info.scale = scaling_attribute(x, "scale", 1.0, where);
+  info.offset = scaling_attribute(x, "offset", 0.0, where);
   if (f.exists("/labels")) {
     const io::Dataset l = f.dataset("/labels");
     l.require_shape({info.rows});
+    const std::string ltype = l.dtype();
+    if (ltype.rfind("int", 0) != 0 && ltype.rfind("uint", 0) != 0) {
+      throw IoError("'/labels' in '" + path + "' has type " + ltype +
+                    "; labels are class indices and must be integers (int32): convert them "
+                    "(e.g. numpy's astype('int32') after checking they are whole numbers) or "
+                    "write the file with 'physfit import'");
+    }
     info.classification = true;
     if (!io::has_attribute(l.id(), "classes")) {
       throw IoError("'/labels' in '" + path + "' has no attribute 'classes'");
     }
-    info.classes = static_cast<int>(io::get_int_attribute(l.id(), "classes"));
+    const std::int64_t classes = io::get_int_attribute(l.id(), "classes");
+    if (classes < 1 || classes > kMaxClasses) {
+      throw IoError("attribute 'classes' of '/labels' in '" + path + "' is " +
+                    std::to_string(classes) + "; it must be the number of classes, 1 to " +
+                    std::to_string(kMaxClasses));
+    }
+    info.classes = static_cast<int>(classes);
   } else if (f.exists("/targets")) {
     const io::Dataset t = f.dataset("/targets");
     t.require_rank(2);

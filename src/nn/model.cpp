@@ -1,9 +1,11 @@
 #include "physfit/nn/model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "physfit/error.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::nn {
@@ -39,6 +41,11 @@ Model::Model(const ModelSpec& spec, const std::string& where)
     }
     offset += layer->parameter_count();
   }
+  // Parameters and gradients, 4 bytes each, checked before allocating.
+  util::require_memory(8.0 * static_cast<double>(offset),
+                       where + ": model.layers: the model's " + std::to_string(offset) +
+                           " parameters (with their gradients)",
+                       "use fewer or smaller layers");
   params_.assign(static_cast<std::size_t>(offset), 0.0f);
   grads_.assign(static_cast<std::size_t>(offset), 0.0f);
   offset = 0;
@@ -165,6 +172,20 @@ std::unique_ptr<Model> load_model(const io::File& file, const std::string& group
   const io::Dataset d = file.dataset(group + "/parameters");
   d.require_shape({model->parameter_count()});
   d.read_rows(0, model->parameter_count(), model->parameters());
+  const float* p = model->parameters();
+  for (std::int64_t i = 0; i < model->parameter_count(); ++i) {
+    if (std::isfinite(p[i])) continue;
+    std::string tensor;
+    for (const auto& t : model->tensors()) {
+      if (i >= t.info.offset && i < t.info.offset + t.info.count) tensor = t.name;
+    }
+    throw IoError("dataset '" + group + "/parameters' in '" + file.path() + "': parameter " +
+                  std::to_string(i) +
+                  (tensor.empty() ? "" : " (" + group + "/layers/" + tensor + ")") + " is " +
+                  std::to_string(p[i]) +
+                  "; a model with a non-finite parameter cannot evaluate anything: retrain it, or "
+                  "resume from an earlier checkpoint");
+  }
   return model;
 }
 

@@ -16,6 +16,7 @@
 #include "physfit/mpi/stop.hpp"
 #include "physfit/nn/random.hpp"
 #include "physfit/util/clock.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/partition.hpp"
 
 namespace physfit::nn {
@@ -62,6 +63,43 @@ std::vector<ParameterRange> ranges_of(const Model& model) {
   std::vector<ParameterRange> r;
   for (const auto& t : model.tensors()) r.push_back({t.info.offset, t.info.count, t.info.weight});
   return r;
+}
+
+// Checks, before anything is allocated, that the batch sizes fit in memory and in the
+// reducer: UsageError naming train.batch and train.micro-batch, the memory they need per rank
+// and what the machine has (instead of std::bad_alloc or an int overflow, exit 1).
+void check_batch(const Model& model, const TrainSettings& s, const DataInfo& train,
+                 std::int64_t rows, int ranks) {
+  const std::int64_t micro = s.micro();
+  const std::int64_t shards = (s.batch + micro - 1) / micro;  // both positive: no overflow
+  const std::string sizes = "train.batch " + std::to_string(s.batch) + " in micro-batches of " +
+                            std::to_string(micro) + " samples (train.micro-batch)";
+  // Activations and work space of one micro-batch (Model::reserve and the trainer's buffers).
+  double per_sample = static_cast<double>(model.input_shape().size());
+  double largest = per_sample;
+  for (const auto& layer : model.layers()) {
+    const auto size = static_cast<double>(layer->output_shape().size());
+    per_sample += size;
+    largest = std::max(largest, size);
+  }
+  per_sample += 2 * largest + model.outputs() + std::max(1, train.targets) + 2;
+  // The records a rank exchanges for one batch, twice (send and receive), and the per-shard
+  // loss sums and reducer slots of a batch.
+  const double batch_rows = static_cast<double>(std::min(s.batch, std::max<std::int64_t>(rows, 1)));
+  const double per_batch = std::ceil(std::ceil(batch_rows / static_cast<double>(micro)) / ranks) *
+                           static_cast<double>(micro) * static_cast<double>(train.record_bytes());
+  const double bytes = 4.0 * static_cast<double>(micro) * per_sample + 2 * per_batch +
+                       static_cast<double>(shards) * (sizeof(LossSums) + 8 * 8);
+  util::require_memory(bytes, sizes, "lower train.batch or train.micro-batch");
+  if (micro > INT_MAX) {
+    throw UsageError(sizes + ": a micro-batch holds at most " + std::to_string(INT_MAX) +
+                     " samples; lower train.micro-batch");
+  }
+  if (shards > 4096) {
+    throw UsageError(sizes + " makes " + std::to_string(shards) +
+                     " micro-batches per batch; at most 4096 are allowed: lower train.batch or "
+                     "raise train.micro-batch");
+  }
 }
 
 }  // namespace
@@ -402,6 +440,7 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
                      "' has samples of " + train.sample.str());
   }
   Impl* p = mpi::guarded(comm, [&] {
+    check_batch(model, settings, train, train_rows, comm.size());
     return new Impl(comm, model, optimizer, settings, train, train_rows, validation, val_begin,
                     val_rows);
   });

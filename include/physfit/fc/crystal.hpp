@@ -42,8 +42,8 @@ struct Structure {
   void fill_symbols();
   /// Fractional coordinates of atom i in this lattice.
   Eigen::Vector3d fractional(int i) const;
-  /// Throws UsageError naming `where` if sizes differ, the lattice is singular, a mass is not
-  /// positive or a value is not finite.
+  /// Throws IoError (malformed data, exit 4) naming `where` if sizes differ, the lattice is
+  /// singular, a Z is not an element, a mass is not positive or a value is not finite.
   void validate(const std::string& where) const;
 };
 

@@ -64,7 +64,7 @@ struct Configurations {
   }
   /// Appends one configuration (energy NaN when unknown).
   void add(const std::vector<double>& u, const std::vector<double>& f, double energy);
-  /// Throws UsageError naming `where`, the configuration and the atom on a non-finite value.
+  /// Throws IoError (exit 4) naming `where`, the configuration and the atom on a non-finite value.
   void validate(const std::string& where) const;
 };
 
@@ -88,7 +88,7 @@ enum class DfsetUnits { kRydbergBohr, kEvAngstrom };
 /// Maps the atoms of one configuration (absolute Cartesian positions) to the sites of the
 /// ideal supercell: each atom to the site of the same atomic number within `tolerance`
 /// (Angstrom, minimum image), one atom per site. Returns the displacement of each site's
-/// atom and the permutation site -> atom. Throws UsageError naming `where` and the atom.
+/// atom and the permutation site -> atom. IoError (4) naming `where` and an unmapped atom.
 std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::Vector3d>& positions,
                               const std::vector<int>& numbers, double tolerance,
                               const std::string& where, std::vector<double>& displacements);

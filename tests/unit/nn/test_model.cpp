@@ -240,3 +240,29 @@ TEST(ModelFile, LoadingAFileWithoutAModelNamesTheFile) {
     EXPECT_NE(std::string(e.what()).find("empty.h5' holds no model"), std::string::npos);
   }
 }
+
+TEST(ModelFile, ANonFiniteParameterIsAnErrorNamingTheFileAndTheDataset) {
+  Model model(small_cnn());
+  model.initialize(3);
+  const std::string path = physfit::test::scratch_dir() + "/nan_model.h5";
+  {
+    io::File f = io::File::create(path);
+    save_model(f, model);
+    std::vector<float> p(model.parameters(), model.parameters() + model.parameter_count());
+    p[7] = std::nanf("");
+    f.dataset("/model/parameters").write_rows(0, model.parameter_count(), p.data());
+    f.close();
+  }
+  io::File f = io::File::open(path);
+  try {
+    load_model(f);
+    FAIL() << "a model with a NaN parameter was loaded";
+  } catch (const IoError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("dataset '/model/parameters' in '" + path + "': parameter 7"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("/model/layers/00_conv2d/kernel"), std::string::npos) << m;
+    EXPECT_NE(m.find("is nan"), std::string::npos) << m;
+  }
+}

@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "../../support/mpi_test.hpp"
 #include "physfit/error.hpp"
 #include "physfit/io/csv.hpp"
+#include "physfit/io/hdf5.hpp"
 #include "physfit/io/idx.hpp"
+#include "physfit/nn/data.hpp"
 
 using namespace physfit;
 
@@ -91,4 +96,109 @@ TEST(CsvReader, ReadsNumbersAndReportsBadValuesWithLineAndColumn) {
   std::ofstream(dir + "/semi.csv") << "1;2\n3;4\n";
   EXPECT_EQ(io::read_csv(dir + "/semi.csv", ';', false).columns,
             (std::vector<std::string>{"c0", "c1"}));
+}
+
+namespace {
+
+// A small dataset file: 4 images of 2 x 3 uint8 and labels of type T with `classes`.
+template <class T>
+std::string write_data(const std::string& name, std::int64_t classes, double scale = 1.0 / 255,
+                       std::vector<std::int64_t> shape = {4, 2, 3}) {
+  const std::string path = test::scratch_dir() + "/" + name;
+  io::File f = io::File::create(path);
+  std::int64_t values = 1;
+  for (auto d : shape) values *= d;
+  const io::Dataset x = f.create_dataset<std::uint8_t>("/features", shape);
+  if (values > 0) x.write_all(std::vector<std::uint8_t>(static_cast<std::size_t>(values), 7));
+  io::set_attribute(x.id(), "scale", scale);
+  const io::Dataset l = f.create_dataset<T>("/labels", {shape[0]});
+  l.write_all(std::vector<T>{0, static_cast<T>(1.5), 2, 1});
+  io::set_attribute(l.id(), "classes", classes);
+  f.close();
+  return path;
+}
+
+}  // namespace
+
+TEST(DataReader, AcceptsAGoodFileAndReadsItsLabels) {
+  const nn::DataInfo info = nn::inspect_data(write_data<std::int32_t>("good.h5", 3));
+  EXPECT_EQ(info.rows, 4);
+  EXPECT_EQ(info.classes, 3);
+  EXPECT_EQ(info.scale, 1.0 / 255);
+  nn::RecordReader reader(info);
+  std::vector<unsigned char> records(static_cast<std::size_t>(4 * info.record_bytes()));
+  reader.read(0, 4, records.data());
+  std::int32_t label;
+  std::memcpy(&label, records.data() + info.record_bytes() + 6, 4);
+  EXPECT_EQ(label, 1);
+}
+
+TEST(DataReader, FloatLabelsAreAnErrorNotTruncated) {
+  const std::string path = write_data<double>("float_labels.h5", 3);
+  const std::string m = io_error([&] { nn::inspect_data(path); });
+  EXPECT_NE(m.find("'/labels' in '" + path +
+                   "' has type float64; labels are class indices and "
+                   "must be integers"),
+            std::string::npos)
+      << m;
+}
+
+TEST(DataReader, ANonFiniteScaleIsAnError) {
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    const std::string path = write_data<std::int32_t>("nan_scale.h5", 3, bad);
+    const std::string m = io_error([&] { nn::inspect_data(path); });
+    EXPECT_NE(m.find("attribute 'scale' of '/features' in '" + path + "' is " +
+                     (std::isnan(bad) ? "nan" : "inf") + "; it scales every input"),
+              std::string::npos)
+        << m;
+  }
+}
+
+TEST(DataReader, AClassCountOutsideAnIntIsAnErrorWithTheExactValue) {
+  for (std::int64_t bad : {std::int64_t{1000000000000}, std::int64_t{0}, std::int64_t{-3}}) {
+    const std::string path = write_data<std::int32_t>("classes.h5", bad);
+    const std::string m = io_error([&] { nn::inspect_data(path); });
+    EXPECT_NE(m.find("attribute 'classes' of '/labels' in '" + path + "' is " +
+                     std::to_string(bad) + "; it must be the number of classes, 1 to 2147483647"),
+              std::string::npos)
+        << m;
+  }
+}
+
+TEST(DataReader, AZeroImageDimensionIsAnError) {
+  const std::string path = write_data<std::int32_t>("zero_dim.h5", 3, 1.0, {4, 0, 3});
+  const std::string m = io_error([&] { nn::inspect_data(path); });
+  EXPECT_NE(m.find("'/features' in '" + path +
+                   "' has shape [4, 0, 3]: dimension 1 is 0; every dimension of a sample must be "
+                   "positive"),
+            std::string::npos)
+      << m;
+}
+
+TEST(IdxReader, AHeaderPromisingMoreThanTheFileIsATruncationErrorNotAnAllocation) {
+  const std::string dir = test::scratch_dir();
+  // 2^31 images of 28 x 28 (1.7 TB) promised, 100 bytes present.
+  std::string raw = {0, 0, 0x08, 3, char(0x80), 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+  raw += std::string(100, 'x');
+  std::ofstream(dir + "/huge.idx", std::ios::binary) << raw;
+  const std::string m = io_error([&] { io::read_idx(dir + "/huge.idx"); });
+  EXPECT_NE(m.find("huge.idx': truncated IDX data: the header promises 1683627180032 values "
+                   "(1683627180032 bytes), the file has 100 bytes of data"),
+            std::string::npos)
+      << m;
+  // Dimensions whose product overflows 64 bits.
+  raw = {0, 0, 0x0E, 3};
+  for (int d = 0; d < 3; ++d) raw += std::string({char(0xFF), char(0xFF), char(0xFF), char(0xFF)});
+  std::ofstream(dir + "/overflow.idx", std::ios::binary) << raw;
+  EXPECT_NE(io_error([&] { io::read_idx(dir + "/overflow.idx"); }).find("it is corrupt"),
+            std::string::npos);
+}
+
+TEST(IdxReader, AZeroDimensionIsAnError) {
+  const std::string dir = test::scratch_dir();
+  io::write_idx(dir + "/zero.idx", {5, 0, 3}, {});
+  EXPECT_NE(io_error([&] {
+              io::read_idx(dir + "/zero.idx");
+            }).find("zero.idx': IDX header declares dimension 1 as 0: the file holds no data"),
+            std::string::npos);
 }

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 
 #include "physfit/error.hpp"
 #include "physfit/util/json.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/partition.hpp"
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
@@ -107,4 +109,35 @@ TEST(ExitCodes, FollowTheDocumentedTable) {
   EXPECT_EQ(static_cast<int>(ExitCode::kStopped), 3);
   EXPECT_EQ(static_cast<int>(ExitCode::kParallel), 6);
   EXPECT_EQ(message_of(std::make_exception_ptr(IoError("disk full"))), "disk full");
+}
+
+TEST(Memory, AvailableMemoryIsAtMostTheKernelsMemAvailable) {
+  // An independent reading of /proc/meminfo: the cgroup limit can only lower it.
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") break;
+  }
+  ASSERT_EQ(key, "MemAvailable:");
+  const util::AvailableMemory m = util::available_memory();
+  EXPECT_GT(m.bytes, 0);
+  // MemAvailable moves between the two readings: allow 1 GB of drift.
+  EXPECT_LE(m.bytes, kib * 1024 + 1e9);
+  EXPECT_FALSE(m.source.empty());
+}
+
+TEST(Memory, ASizeNoMachineHoldsIsAUsageErrorNamingTheOptionAndBothAmounts) {
+  EXPECT_NO_THROW(util::require_memory(1000, "train.batch 4", "lower it"));
+  try {
+    util::require_memory(2e20, "train.batch 5", "lower it");
+    FAIL() << "200 EB were accepted";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find("train.batch 5 needs 181898940.4 TiB of memory per rank, but "), 0u) << m;
+    EXPECT_NE(m.find(" is available (" + util::available_memory().source + "); lower it"),
+              std::string::npos)
+        << m;
+  }
 }
