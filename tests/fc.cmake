@@ -10,7 +10,7 @@ physfit_add_tests(fc_unit_tests SOURCES
 set(PHYSFIT_FORMAT_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/formats)
 add_test(NAME data.MakeFormatFiles
          COMMAND ${PHYSFIT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc/make_format_files.py ${PHYSFIT_FORMAT_DATA})
-set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT 120)
+set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT 300)
 physfit_add_tests(fc_format_tests SOURCES unit/fc/test_structure_io.cpp)
 target_compile_definitions(fc_format_tests PRIVATE PHYSFIT_FORMAT_DATA_DEFAULT="${PHYSFIT_FORMAT_DATA}")
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
