@@ -148,7 +148,7 @@ TEST(DistributedFit, EachRankReadsItsShareOfTheRangeItUses) {
   EXPECT_THROW(fc::read_configurations_hdf5(world, path, 64, 150, 250), UsageError);
 }
 
-TEST(DistributedFit, ABadConfigurationOnOneRankEndsEveryRankWithAUsageError) {
+TEST(DistributedFit, ABadConfigurationOnOneRankEndsEveryRankWithAnInputDataError) {
   const mpi::Comm world = test::world();
   auto local = fc::read_configurations_hdf5(world, fc_test::si_data() + "/si64_rattle_0.03.h5", 64);
   if (world.rank() == world.size() - 1) local.forces[7] = std::nan("");
@@ -156,7 +156,8 @@ TEST(DistributedFit, ABadConfigurationOnOneRankEndsEveryRankWithAUsageError) {
     mpi::guarded(world, [&] { local.validate("data"); });
     ADD_FAILURE() << "no error";
   } catch (const mpi::CollectiveError& e) {
-    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    // A non-finite force read from the data is malformed input data: exit 4.
+    EXPECT_EQ(e.code(), ExitCode::kIo);
     EXPECT_EQ(e.origin_rank(), world.size() - 1);
     EXPECT_NE(std::string(e.what()).find("atom 3"), std::string::npos) << e.what();
   }
