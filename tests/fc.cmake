@@ -20,9 +20,6 @@ foreach(_target fc_unit_tests fc_mpi_tests)
   target_include_directories(${_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc)
   target_compile_definitions(${_target} PRIVATE PHYSFIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                              PHYSFIT_SI_DATA_DEFAULT="${PHYSFIT_SI_DATA}")
-  if(PHYSFIT_SANITIZE)
-    target_compile_options(${_target} PRIVATE -O1)  # Eigen at -O0 is too slow (see sources.cmake)
-  endif()
 endforeach()
 
 

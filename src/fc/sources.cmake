@@ -37,17 +37,3 @@ set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRE
   ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp ${CMAKE_CURRENT_LIST_DIR}/nac.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp PROPERTIES COMPILE_OPTIONS
   $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
-# Sanitizer builds are unoptimised Debug builds, where Eigen's small products crawl (the fc
-# tests took minutes): optimise the force-constant sources lightly there (ASan and UBSan work
-# with -O1; the checks stay on).
-if(PHYSFIT_SANITIZE)
-  set_property(SOURCE
-    ${CMAKE_CURRENT_LIST_DIR}/clusters.cpp ${CMAKE_CURRENT_LIST_DIR}/crystal.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp ${CMAKE_CURRENT_LIST_DIR}/exports.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/structure_io.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/fit.cpp ${CMAKE_CURRENT_LIST_DIR}/model.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/fc.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/../cli/phonons.cpp ${CMAKE_CURRENT_LIST_DIR}/../cli/import_fc.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/nac.cpp
-    APPEND PROPERTY COMPILE_OPTIONS -O1)
-endif()
