@@ -171,6 +171,36 @@ class PhononsStop(StopCase, unittest.TestCase):
                 self.assertIn("while computing the density of states", stderr)
 
 
+class TrainStops(unittest.TestCase):
+    """train writes its state on SIGUSR2 through mpirun and on SIGINT (Ctrl-C) sent to it."""
+
+    def test_usr2_and_int_write_the_state_and_exit_with_three(self):
+        from test_nn import write_blobs_csv, write_config
+        d = scratch(self)
+        csv = os.path.join(d, "blobs.csv")
+        write_blobs_csv(csv, rows=240)
+        data = os.path.join(d, "blobs.h5")
+        r = subprocess.run([BIN, "import", "csv", "--input", csv, "--label-column", "kind",
+                            "--output", data], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name, ranks in [("USR2", 2)] if SANITIZE else [("USR2", 2), ("INT", 1)]:
+            with self.subTest(signal=name, ranks=ranks):
+                ini = os.path.join(d, name + ".ini")
+                out = os.path.join(d, name + ".h5")
+                write_config(ini, data, out, epochs=100000, extra="checkpoint-every = 0\n")
+                job = Job(["train", ini], ranks, through_mpirun=name == "USR2")
+                job.wait_for_line(r"^epoch 2/")
+                job.signal(name)
+                code, stdout, stderr = job.finish()
+                self.assertEqual(code, 3, stdout + stderr)
+                self.assertRegex(stderr, "error: stopped by SIG%s in epoch \\d+ after batch "
+                                 "\\d+; '%s' holds the state: continue with --train.resume"
+                                 % (name, re.escape(out)))
+                with h5py.File(out, "r") as f:
+                    self.assertGreaterEqual(int(f["/training"].attrs["epochs_done"]), 2)
+                self.assertEqual(glob.glob(out + ".tmp*"), [])
+
+
 class TrainKilled(unittest.TestCase):
     """SIGKILL at points chosen by events, then `--train.resume auto`: the same bits as a run
     that was never interrupted (tests/cli/test_nn.py's model and data)."""
