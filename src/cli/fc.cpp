@@ -21,7 +21,9 @@
 #include "physfit/log/log.hpp"
 #include "physfit/log/progress.hpp"
 #include "physfit/mpi/guard.hpp"
+#include "physfit/mpi/stop.hpp"
 #include "physfit/util/clock.hpp"
+#include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::cli {
@@ -163,6 +165,13 @@ void run(Context& ctx) {
     mpi::throw_on_all_ranks(comm, UsageError("give the training data with --data FILE.h5 (or "
                                              "data = ... in the configuration file)"));
   }
+  // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: stop at the next safe point (the end of a phase, a
+  // batch of sensitivity rows, a lambda of the path or of a CV fold) with exit code 3. The fit
+  // keeps no partial state: resuming would need the cluster space and the Gram again, the
+  // bulk of the work, so nothing is written and a stopped run is run again.
+  const util::StopHandlers stop_handlers;
+  const std::string stopped_tail =
+      ": nothing written (the model and the exports unchanged); run the same command again";
   util::Stopwatch total_clock;
   std::vector<Phase> phases;
   util::Stopwatch clock;
@@ -172,6 +181,8 @@ void run(Context& ctx) {
     const double sum = comm.allreduce(mine, mpi::Op::kSum);
     phases.push_back({name, comm.allreduce(clock.seconds(), mpi::Op::kMax), peak / 1e6, sum / 1e6});
     clock.restart();
+    // Every phase before the outputs ends at a safe point; the outputs, once begun, finish.
+    if (name != "output") mpi::stop_point(comm, "after fc's " + name + " phase" + stopped_tail);
   };
 
   // Structure, symmetry and the cluster space: small, the same on every rank.
@@ -448,7 +459,12 @@ void run(Context& ctx) {
   const fc::FitData data = mpi::guarded(comm, [&] {
     return fc::accumulate(
         comm, *space, local, storage == fc::Storage::kGram ? folds : 0, first, first + train, batch,
-        [&](std::int64_t done) { progress.update(done); }, storage);
+        [&](std::int64_t done) {
+          progress.update(done);
+          // Local work inside a guarded phase: a stop on any rank ends every rank there.
+          util::throw_if_stop_requested("while building the sensitivity rows" + stopped_tail);
+        },
+        storage);
   });
   progress.finish();
   log::info("fc: ", data.configurations, " training configurations, ", data.num_rows,
@@ -483,6 +499,11 @@ void run(Context& ctx) {
   fopt.adaptive_gamma = o.get<double>("adaptive-gamma");
   fopt.tol = o.get<double>("tol");
   fopt.rcond = o.get<double>("rcond");
+  // After each lambda, at the same point on every rank.
+  fopt.progress = [&](std::int64_t done, std::int64_t all) {
+    mpi::stop_point(comm, "after " + std::to_string(done) + " of " + std::to_string(all) +
+                              " lambdas of fc's fit" + stopped_tail);
+  };
   const fc::FitResult r = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
   phase("fit");
   log::info("fc: ", fc::method_name(method),
@@ -706,7 +727,11 @@ Command fc_command() {
       "tensor) is checked against the crystal's symmetry and stored in the model (/nac, used\n"
       "by 'physfit phonons'), and the exports get a BORN file.\n"
       "Before building rows it prints a memory plan per rank and in all (cluster space, rows,\n"
-      "Gram or solver, output) and refuses a plan over --memory-budget-gb.";
+      "Gram or solver, output) and refuses a plan over --memory-budget-gb.\n"
+      "A stop signal is polled per batch of sensitivity rows, per lambda and per phase.\n"
+      "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
+      "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
+      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")

@@ -18,8 +18,10 @@
 #include "physfit/log/log.hpp"
 #include "physfit/log/progress.hpp"
 #include "physfit/mpi/guard.hpp"
+#include "physfit/mpi/stop.hpp"
 #include "physfit/util/clock.hpp"
 #include "physfit/util/partition.hpp"
+#include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
 // The CV-curve figure needs the plot module (PNG through zlib); builds without it refuse
@@ -181,6 +183,9 @@ auto replicated(const mpi::Comm& comm, F&& work) -> decltype(work()) {
 }
 
 void run(Context& ctx) {
+  // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: stop at the next safe point (between phases, after each
+  // lambda of a path or of a fold) with exit code 3, writing nothing.
+  const util::StopHandlers stop_handlers;
   const util::Stopwatch total;
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
@@ -192,6 +197,14 @@ void run(Context& ctx) {
   const auto method = o.get<std::string>("fit.method");
   const auto output = o.get<std::string>("output.file");
   const auto png = o.get<std::string>("output.png");
+  // Where a stop leaves the user. The lasso keeps no partial state: resuming a path or a CV
+  // would need the reduced problem (the Gram of every fold) again, which is the data pass the
+  // run repeats anyway, so a stopped run is simply run again.
+  const auto stop_point = [&](const std::string& where) {
+    mpi::stop_point(comm, where + ": nothing written ('" + output + "'" +
+                              (png.empty() ? "" : " and '" + png + "'") +
+                              " unchanged); run the same command again");
+  };
 
   lasso::ProblemOptions po;
   po.standardize = o.get<bool>("fit.standardize");
@@ -262,6 +275,7 @@ void run(Context& ctx) {
     f.close();
   }
   const double read_seconds = watch.seconds();
+  stop_point("after reading the data");
   log::info("lasso: ", n, " rows x ", p, " columns from '", input, "' (", comm.size(), " rank",
             comm.size() > 1 ? "s" : "", ", ", util::format_duration(read_seconds), ")");
 
@@ -303,6 +317,7 @@ void run(Context& ctx) {
                       ": there is nothing to fit. Check input.target and the file"));
   }
   const double reduce_seconds = watch.seconds();
+  stop_point("after the reduction");
   log::info("lasso: ", lasso::mode_name(problem.mode()), " mode (", problem.mode_reason(),
             "); reduced in ", util::format_duration(reduce_seconds));
 
@@ -351,12 +366,12 @@ void run(Context& ctx) {
     pa.l1_ratio = l1_ratio;
     pa.weights = weights;
     pa.solver = so;
-    if (progress) {
-      pa.progress = [&](std::int64_t done, std::int64_t all) {
-        (void)all;
-        progress->update(done);
-      };
-    }
+    // Called after each lambda, at the same points on every rank: a safe point.
+    pa.progress = [&](std::int64_t done, std::int64_t all) {
+      if (progress) progress->update(done);
+      stop_point("after " + std::to_string(done) + " of " + std::to_string(all) +
+                 (task == "cv" ? " lambdas of the cross-validation" : " lambdas of the path"));
+    };
     if (task == "fit") {
       fit = method == "ols"
                 ? lasso::least_squares(problem, so)
@@ -388,6 +403,7 @@ void run(Context& ctx) {
   });
   if (progress) progress->finish();
   const double solve_seconds = watch.seconds();
+  stop_point("after the solve");
   if (!fit.converged) {
     log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",
                  fmt(fit.relative_gap), " > tol ", fmt(so.tol),
@@ -561,7 +577,11 @@ Command lasso_command() {
       "residual mode when p x p does not fit solver.memory_mib. task = fit solves one lambda,\n"
       "path the lambda path, cv K-fold cross-validation over groups of rows (input.groups:\n"
       "rows with the same id are held out together) then a fit at lambda_min or lambda_1se.\n"
-      "Writes coefficients, path, CV curve, duality gaps and timings to output.file.";
+      "Writes coefficients, path, CV curve, duality gaps and timings to output.file.\n"
+      "A stop signal is polled after each lambda of the path and of every CV fold.\n"
+      "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
+      "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
+      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("input.file", "HDF5 file with A (rows x columns) and y").required();

@@ -110,7 +110,7 @@ bool wants_help(const std::vector<std::string>& args) {
 void report_collective(const mpi::Comm& comm, const mpi::CollectiveError& e) {
   if (!comm.is_root()) return;
   std::string text = log::rank_tag(e.origin_rank()) + "error: " + e.what();
-  if (e.failed_ranks() > 1) {
+  if (e.failed_ranks() > 1 && e.code() != ExitCode::kStopped) {  // a stop is no failure
     text += " (" + std::to_string(e.failed_ranks() - 1) + " more rank" +
             (e.failed_ranks() > 2 ? "s" : "") + " failed too)";
   }

@@ -21,6 +21,7 @@
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
 #include "physfit/plot/figure.hpp"
+#include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::cli {
@@ -295,6 +296,20 @@ std::string display_label(const std::string& label, const fc::BrillouinZone& zon
   return out;
 }
 
+// Runs `body` (collective); a stop it ends with (exit code 3, the same on every rank) says
+// that nothing was written and how to continue.
+template <class F>
+auto nothing_kept_on_stop(const mpi::Comm& comm, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const mpi::CollectiveError& e) {
+    if (e.code() != ExitCode::kStopped) throw;
+    mpi::throw_on_all_ranks(
+        comm, StoppedError(std::string(e.what()) + ": nothing written (the previous outputs "
+                                                   "unchanged); run the same command again"));
+  }
+}
+
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
@@ -315,7 +330,11 @@ void run(Context& ctx) {
   const fc::FrequencyUnit unit = unit_of(o);
   const double scale = unit.per_thz;                   // THz -> unit
   const io::Provenance provenance = ctx.provenance();  // collective: before rank 0 works alone
-  const Result result = mpi::guarded(comm, [&] {
+  // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: rank 0 stops at the next safe point (a segment of the
+  // band path, a row of the DOS mesh, before the outputs) and every rank ends with exit code 3.
+  // Nothing is kept: the outputs are written only at the end.
+  const util::StopHandlers stop_handlers;
+  const auto work = [&] {
     Result res;
     if (!comm.is_root()) return res;
     const fc::StructureOptions sopts = structure_options(o);
@@ -385,6 +404,7 @@ void run(Context& ctx) {
       log::info("phonons: largest difference to the reference along the path: ", worst, " ",
                 unit.name);
     }
+    util::throw_if_stop_requested("before writing the outputs");
     // The PNG and the HDF5 file go to temporary names and are renamed together at the end.
     io::StagedOutputs staged;
     const auto png = o.get<std::string>("png");
@@ -480,7 +500,8 @@ void run(Context& ctx) {
       log::info("phonons: bands and density of states written to '", output, "'");
     }
     return res;
-  });
+  };
+  const Result result = nothing_kept_on_stop(comm, [&] { return mpi::guarded(comm, work); });
   ctx.summary["lattice"] = result.zone;
   if (list_points) return;
   ctx.summary["unit"] = unit.name;
@@ -512,6 +533,10 @@ Command phonons_command() {
       "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
       "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
       "density}. Conventions: docs/fc/bandpath.md.\n"
+      "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
+      "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
+      "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
+      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").\n"
       "Polar crystals: with Born effective charges and the dielectric tensor (--born, phonopy's\n"
       "BORN file, or a model written by 'physfit fc --born') the non-analytic correction is\n"
       "added as phonopy adds it: Gonze and Lee's dipole-dipole Ewald sum (default) or Wang et\n"

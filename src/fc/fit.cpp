@@ -340,6 +340,7 @@ FitResult fit(const FitData& data, const FitOptions& o) {
       po.weights = weights;
       po.solver = so;
       po.extend_decades = o.extend_decades;
+      po.progress = o.progress;
       lasso::Path path;
       if (folds >= 2) {
         lasso::CrossValidation cv = lasso::cross_validate(pr, po);

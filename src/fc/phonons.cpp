@@ -7,6 +7,7 @@
 
 #include "physfit/error.hpp"
 #include "physfit/fc/units.hpp"
+#include "physfit/util/signal.hpp"
 
 namespace physfit::fc {
 
@@ -212,6 +213,8 @@ Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const Ban
       b.labels.push_back(path.labels[seg]);
       b.label_distance.push_back(s);
     }
+    // A safe point per segment (the caller makes a stop collective).
+    util::throw_if_stop_requested("while computing the band structure");
     const Eigen::Vector3d a = path.points[seg], c = path.points[seg + 1];
     const double length = (reciprocal * (c - a)).norm();
     for (int k = open ? 1 : 0; k < path.segment_points; ++k) {
@@ -242,12 +245,15 @@ Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, dou
   if ((mesh.array() < 1).any()) throw UsageError("a DOS mesh needs 1 or more points per axis");
   std::vector<double> all;
   for (int a = 0; a < mesh[0]; ++a)
-    for (int b = 0; b < mesh[1]; ++b)
+    for (int b = 0; b < mesh[1]; ++b) {
+      // A safe point per row of mesh[2] q-points (the caller makes a stop collective).
+      util::throw_if_stop_requested("while computing the density of states");
       for (int c = 0; c < mesh[2]; ++c) {
         const Eigen::VectorXd f =
             d.frequencies(Eigen::Vector3d(a, b, c).cwiseQuotient(mesh.cast<double>()));
         all.insert(all.end(), f.data(), f.data() + f.size());
       }
+    }
   double lo = 0, hi = 0;
   for (double f : all) {
     lo = std::min(lo, f);
@@ -258,6 +264,7 @@ Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, dou
   Dos out;
   const double weight = 1.0 / mesh.cast<double>().prod() / (sigma * std::sqrt(2 * M_PI));
   for (int k = 0; k < bins; ++k) {
+    util::throw_if_stop_requested("while smearing the density of states");
     const double f = lo + (hi - lo) * k / (bins - 1);
     double g = 0;
     for (double v : all) g += std::exp(-0.5 * std::pow((f - v) / sigma, 2));

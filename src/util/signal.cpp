@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include "physfit/error.hpp"
+
 namespace physfit::util {
 namespace {
 
@@ -40,6 +42,12 @@ StopHandlers::~StopHandlers() {
 int stop_signal() noexcept { return g_stop_signal; }
 
 void clear_stop_request() noexcept { g_stop_signal = 0; }
+
+void throw_if_stop_requested(const std::string& what) {
+  const int signal = g_stop_signal;
+  if (signal != 0)
+    throw StoppedError(std::string("stopped by ") + signal_name(signal) + " " + what);
+}
 
 const char* signal_name(int signal) noexcept {
   switch (signal) {

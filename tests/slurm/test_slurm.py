@@ -123,6 +123,42 @@ class SlurmJobs(unittest.TestCase):
         with h5py.File(h5, "r") as f:  # the checkpoint the second run wrote
             self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
 
+    def stopped_job(self, name, launcher_env, signal, batch):
+        """Starts a long selfcheck job that is not requeued, sends `signal` through scancel once
+        its ranks are up (to the batch shell, or to the job's steps), waits for its end and
+        returns its output."""
+        h5 = os.path.join(SCRATCH, name + ".h5")
+        r, job, out = self.submit(name, "selfcheck", "--output", h5, "--rows", 2000,
+                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+                                  env=dict(launcher_env, PHYSFIT_REQUEUES="0"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_for_text(out, "selfcheck: 2 ranks", seconds=240)  # the ranks are up
+        run("scancel", "--signal=" + signal, *(["--batch"] if batch else []), job, env=self.env)
+        self.wait_for_text(out, "requeue limit (0) reached", seconds=120)
+        deadline = time.monotonic() + 120
+        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED"):
+            self.assertLess(time.monotonic(), deadline, "the job did not end")
+            time.sleep(0.2)
+        self.assertEqual(self.job_field(job, "ExitCode"), "3:0", read(out))
+        self.assertEqual(self.job_field(job, "Restarts"), "0")
+        with h5py.File(h5, "r") as f:  # the checkpoint
+            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
+        return read(out)
+
+    def test_sigterm_to_an_mpirun_job_script_ends_the_job_with_code_three(self):
+        # mpirun handles TERM itself (exit 1): the job script turns it into USR1 for mpirun.
+        text = self.stopped_job("term_mpirun", {"PHYSFIT_LAUNCHER": "mpirun",
+                                                "OMPI_ALLOW_RUN_AS_ROOT": "1",
+                                                "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"},
+                                "TERM", batch=True)
+        self.assertIn("SIGTERM received: forwarding SIGUSR1 to the ranks", text)
+        self.assertIn("stopped by SIGUSR1 after iteration", text)
+
+    def test_usr2_to_the_srun_step_ends_the_job_with_code_three(self):
+        # Without --batch, scancel signals the job's steps: srun passes USR2 to every rank.
+        text = self.stopped_job("usr2_srun", {}, "USR2", batch=False)
+        self.assertIn("stopped by SIGUSR2 after iteration", text)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -96,6 +96,9 @@ struct FitOptions {
   double adaptive_gamma = 1;  ///< adaptive LASSO weights 1/|z_OLS|^gamma (Zou 2006)
   double tol = 1e-10;         ///< relative duality gap at which coordinate descent stops
   double rcond = -1;  ///< least squares: relative eigenvalue cutoff (< 0: p x machine epsilon)
+  /// Called after each lambda of the path or of a CV fold (lambdas done, planned), at the
+  /// same points on every rank: a safe point to stop (it may throw).
+  std::function<void(std::int64_t, std::int64_t)> progress;
 };
 
 /// What cross-validation found (FitResult::cv; empty without CV).

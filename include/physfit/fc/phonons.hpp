@@ -81,7 +81,8 @@ struct Bands {
 };
 /// Frequencies along a path. A point of a segment at Gamma takes the segment's direction as its
 /// direction of approach (phonopy's band structure does the same), so the LO-TO splitting of a
-/// polar crystal shows; a Gamma shared by two segments ends the first one.
+/// polar crystal shows; a Gamma shared by two segments ends the first one. Throws StoppedError
+/// between segments after a stop signal (physfit::util::throw_if_stop_requested).
 Bands band_structure(const DynamicalMatrix& d, const Crystal& crystal, const BandPath& path);
 
 /// Density of states on a Gamma-centred mesh (mesh^3 points), Gaussian smearing `sigma` (THz),
@@ -91,7 +92,8 @@ struct Dos {
 };
 Dos density_of_states(const DynamicalMatrix& d, int mesh, double sigma, int bins = 201);
 /// The same on a mesh[0] x mesh[1] x mesh[2] mesh (divisions of the primitive reciprocal
-/// vectors: anisotropic cells need different numbers along each).
+/// vectors: anisotropic cells need different numbers along each). Throws StoppedError between
+/// rows of q-points after a stop signal (physfit::util::throw_if_stop_requested).
 Dos density_of_states(const DynamicalMatrix& d, const Eigen::Vector3i& mesh, double sigma,
                       int bins = 201);
 

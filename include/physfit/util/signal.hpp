@@ -9,6 +9,8 @@
 /// and ends with exit code 3. SIGINT sets the flag the first time and ends the process the
 /// second time. Outside such a scope signals keep their default action.
 
+#include <string>
+
 namespace physfit::util {
 
 /// Installs the stop handlers for its lifetime and restores the previous ones afterwards.
@@ -28,5 +30,11 @@ void clear_stop_request() noexcept;
 
 /// Name of a signal ("SIGUSR1").
 const char* signal_name(int signal) noexcept;
+
+/// Local safe point: throws physfit::StoppedError (exit code 3) "stopped by SIGxxx <what>" if
+/// a stop was requested on this rank. Call it only where a local error is already made
+/// collective (inside physfit::mpi::guarded, whose agreement ends every rank with code 3), or
+/// on one rank while the others wait in such an agreement. Cheap: one load of a flag.
+void throw_if_stop_requested(const std::string& what);
 
 }  // namespace physfit::util
