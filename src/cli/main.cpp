@@ -122,14 +122,17 @@ void report_collective(const mpi::Comm& comm, const mpi::CollectiveError& e) {
 int main(int argc, char** argv) { return main(argc, argv, builtin_commands()); }
 
 int main(int argc, char** argv, const std::vector<Command>& commands) {
-  const std::string start_time = util::utc_timestamp();
-  const util::Stopwatch clock;
   mpi::Environment environment(argc, argv);
   const mpi::Comm world = environment.world();
   log::configure({world.rank(), world.size(), log::Level::kInfo, nullptr, nullptr, 30.0});
   io::hdf5_initialize();
+  return run_command(world, std::vector<std::string>(argv + 1, argv + argc), commands);
+}
 
-  const std::vector<std::string> args(argv + 1, argv + argc);
+int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
+                const std::vector<Command>& commands) {
+  const std::string start_time = util::utc_timestamp();
+  const util::Stopwatch clock;
   std::string name;
   bool json = false;
   util::Json summary = util::Json::object();

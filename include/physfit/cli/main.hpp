@@ -2,6 +2,7 @@
 /// @file
 /// The entry point of the `physfit` program.
 
+#include <string>
 #include <vector>
 
 #include "physfit/cli/command.hpp"
@@ -21,5 +22,14 @@ int main(int argc, char** argv);
 
 /// Same with a given set of commands (tests and downstream programs).
 int main(int argc, char** argv, const std::vector<Command>& commands);
+
+/// Runs one command, `args` being the command line without the program name (`{"train",
+/// "run.ini", "--quiet"}`), inside an MPI environment and HDF5 library that the caller has
+/// set up and keeps (main above does that, then calls this once). Returns the exit code, with
+/// the same error handling as main: the in-process entry point of the soak test
+/// (tests/mpi/cli/test_soak.cpp), which runs commands many times in one process.
+/// **Collective** over `world`.
+int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
+                const std::vector<Command>& commands = builtin_commands());
 
 }  // namespace physfit::cli
