@@ -781,7 +781,9 @@ Structure read_alamode_input(const std::string& path) {
                   " block (an ALAMODE input needs &general, &cell and "
                   "&position)");
   };
-  const auto [g0, g1] = block("general");
+  // Not a structured binding: a lambda below uses g0, which C++17 lets no lambda capture.
+  const auto general_block = block("general");
+  const std::size_t g0 = general_block.first, g1 = general_block.second;
   std::map<std::string, std::pair<std::string, long>> general;
   for (std::size_t i = g0 + 1; i < g1; ++i) {
     for (const auto& entry : util::split(lines[i], ';')) {
