@@ -366,8 +366,8 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
     // forces 3 (a file that says otherwise would be read out of its columns).
     char* end = nullptr;
     const long cols = std::strtol(props[k + 2].c_str(), &end, 10);
-    const int expected = name == "species" || name == "masses" || name == "mass"  ? 1
-                         : name == "pos" || name == "forces" || name == "force" ? 3
+    const int expected = name == "species" || name == "masses" || name == "mass" ? 1
+                         : name == "pos" || name == "forces" || name == "force"  ? 3
                                                                                  : 0;
     if (end == props[k + 2].c_str() || *end != '\0' || cols < 1 || cols > 1000 ||
         (expected > 0 && cols != expected)) {
@@ -558,9 +558,9 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
     if (ndisp_v.size() != 1) {
       throw IoError(where_line(path, lines[1].first) + ": expected the number of displacements");
     }
-    const long ndisp = whole_number(ndisp_v[0], 0, std::numeric_limits<int>::max(),
-                                    where_line(path, lines[1].first),
-                                    "the number of displacements");
+    const long ndisp =
+        whole_number(ndisp_v[0], 0, std::numeric_limits<int>::max(),
+                     where_line(path, lines[1].first), "the number of displacements");
     std::size_t k = 2;
     for (long d = 0; d < ndisp; ++d) {
       if (k + 2 + n > lines.size() + 0) {
@@ -571,9 +571,10 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
       if (atom_v.size() != 1) {
         throw IoError(where_line(path, lines[k].first) + ": expected the displaced atom's number");
       }
-      const int atom = static_cast<int>(whole_number(atom_v[0], 1, n, where_line(path, lines[k].first),
-                                                     "the displaced atom's number")) -
-                       1;
+      const int atom =
+          static_cast<int>(whole_number(atom_v[0], 1, n, where_line(path, lines[k].first),
+                                        "the displaced atom's number")) -
+          1;
       const auto disp = parse_numbers(lines[k + 1].second, where_line(path, lines[k + 1].first));
       if (disp.size() != 3)
         throw IoError(where_line(path, lines[k + 1].first) + ": expected 3 numbers");

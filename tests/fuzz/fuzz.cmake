@@ -45,3 +45,7 @@ foreach(_h IN LISTS PHYSFIT_FUZZ_HARNESSES)
   target_link_libraries(fuzz_${_h} PRIVATE physfit_fuzz_parsers)
   target_link_options(fuzz_${_h} PRIVATE -fsanitize=fuzzer)
 endforeach()
+# Open MPI unloads its plugins at MPI_Finalize, before LeakSanitizer looks at the exit: with
+# this preloaded (as in the sanitizer test suite) their allocations name their libraries and
+# lsan.supp suppresses them (the hdf5 harness initialises MPI for MPI-IO).
+add_library(physfit_fuzz_keep_loaded MODULE ${PROJECT_SOURCE_DIR}/tests/support/keep_loaded.c)

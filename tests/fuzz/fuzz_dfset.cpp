@@ -8,7 +8,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = physfit::fuzz::write_input(data, size, "DFSET");
   try {
-    physfit::fc::read_dfset(path, physfit::fuzz::silicon_cell(), physfit::fc::DfsetUnits::kRydbergBohr);
+    physfit::fc::read_dfset(path, physfit::fuzz::silicon_cell(),
+                            physfit::fc::DfsetUnits::kRydbergBohr);
   } catch (const physfit::Error& e) {
     physfit::fuzz::expected(e);
   }

@@ -49,11 +49,21 @@ struct Object {
 };
 
 const double kInf = std::numeric_limits<double>::infinity();
-const double kValues[] = {0,    1,     -1,    0.25,  0.5,  2.715, 5.43,  14,   28.0855, 1e300,
-                          -1e300, NAN, kInf,  -kInf, 1e-300, 3,    13,    119,  -14,     2147483648.0,
-                          -2147483649.0, 1e19, 0.75, 1e6, 8};
-const char* kStrings[] = {"Si", "", "Xx", "gonze", "wang", "none", "Si1", "H", "\xff\xfe",
-                          "Og", "a very long species name that is not an element at all"};
+const double kValues[] = {0,      1,       -1,    0.25,   0.5, 2.715,        5.43,
+                          14,     28.0855, 1e300, -1e300, NAN, kInf,         -kInf,
+                          1e-300, 3,       13,    119,    -14, 2147483648.0, -2147483649.0,
+                          1e19,   0.75,    1e6,   8};
+const char* kStrings[] = {"Si",
+                          "",
+                          "Xx",
+                          "gonze",
+                          "wang",
+                          "none",
+                          "Si1",
+                          "H",
+                          "\xff\xfe",
+                          "Og",
+                          "a very long species name that is not an element at all"};
 
 std::vector<Object> valid_file() {
   const double a = 5.43;
@@ -91,7 +101,8 @@ std::vector<Object> valid_file() {
   sym.type = kString;
   sym.strings.assign(8, "Si");
   objs.push_back(sym);
-  objs.push_back(matrix("/structure/primitive_lattice", {0, a / 2, a / 2, a / 2, 0, a / 2, a / 2, a / 2, 0}));
+  objs.push_back(
+      matrix("/structure/primitive_lattice", {0, a / 2, a / 2, a / 2, 0, a / 2, a / 2, a / 2, 0}));
   objs.push_back(matrix("/structure/unit_lattice", {a, 0, 0, 0, a, 0, 0, 0, a}));
   objs.back().present = false;
   objs.push_back(matrix("/structure/primitive_matrix", {0, 0.5, 0.5, 0.5, 0, 0.5, 0.5, 0.5, 0}));
@@ -106,7 +117,8 @@ std::vector<Object> valid_file() {
   objs.push_back(u);
   Object force = u;
   force.path = "/configs/forces";
-  for (std::size_t k = 0; k < force.values.size(); ++k) force.values[k] = 0.01 * ((k * 7) % 11) - 0.05;
+  for (std::size_t k = 0; k < force.values.size(); ++k)
+    force.values[k] = 0.01 * ((k * 7) % 11) - 0.05;
   objs.push_back(force);
   Object e;
   e.path = "/configs/energies";
@@ -148,8 +160,12 @@ void apply(std::vector<Object>& objs, const std::uint8_t* e) {
   Object& o = objs[e[0] % objs.size()];
   const unsigned a = e[2], b = e[3];
   switch (e[1] % 8) {
-    case 0: o.present = !o.present; break;
-    case 1: o.type = static_cast<Type>(a % kNumTypes); break;
+    case 0:
+      o.present = !o.present;
+      break;
+    case 1:
+      o.type = static_cast<Type>(a % kNumTypes);
+      break;
     case 2:  // rank
       o.dims.resize(a % 4, 3);
       o.resize();
@@ -170,18 +186,24 @@ void apply(std::vector<Object>& objs, const std::uint8_t* e) {
       if (!o.strings.empty()) o.strings[a % o.strings.size()] = kStrings[b % std::size(kStrings)];
       break;
     case 7:  // a value scaled: nearby numbers (positions off their sites, masses, charges)
-      if (!o.values.empty()) o.values[a % o.values.size()] *= 1.0 + (static_cast<int>(b) - 128) / 64.0;
+      if (!o.values.empty())
+        o.values[a % o.values.size()] *= 1.0 + (static_cast<int>(b) - 128) / 64.0;
       break;
   }
 }
 
 hid_t file_type(Type t) {
   switch (t) {
-    case kF64: return H5T_NATIVE_DOUBLE;
-    case kF32: return H5T_NATIVE_FLOAT;
-    case kI32: return H5T_NATIVE_INT32;
-    case kI64: return H5T_NATIVE_INT64;
-    default: return -1;
+    case kF64:
+      return H5T_NATIVE_DOUBLE;
+    case kF32:
+      return H5T_NATIVE_FLOAT;
+    case kI32:
+      return H5T_NATIVE_INT32;
+    case kI64:
+      return H5T_NATIVE_INT64;
+    default:
+      return -1;
   }
 }
 
@@ -189,8 +211,9 @@ hid_t file_type(Type t) {
 void write(hid_t file, const Object& o) {
   const auto at = o.path.find('@');
   const std::string node = o.path.substr(0, at);
-  hid_t space = o.dims.empty() ? H5Screate(H5S_SCALAR)
-                               : H5Screate_simple(static_cast<int>(o.dims.size()), o.dims.data(), nullptr);
+  hid_t space = o.dims.empty()
+                    ? H5Screate(H5S_SCALAR)
+                    : H5Screate_simple(static_cast<int>(o.dims.size()), o.dims.data(), nullptr);
   hid_t type = o.type == kString ? H5Tcopy(H5T_C_S1) : H5Tcopy(file_type(o.type));
   if (o.type == kString) {  // as physfit and h5py write strings
     H5Tset_size(type, H5T_VARIABLE);
@@ -211,10 +234,12 @@ void write(hid_t file, const Object& o) {
       H5Dclose(d);
     }
   } else {
-    if (H5Lexists(file, node.c_str(), H5P_DEFAULT) <= 0) H5Gclose(H5Gcreate2(file, node.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT));
+    if (H5Lexists(file, node.c_str(), H5P_DEFAULT) <= 0)
+      H5Gclose(H5Gcreate2(file, node.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT));
     hid_t g = H5Oopen(file, node.c_str(), H5P_DEFAULT);
     if (g >= 0) {
-      hid_t attr = H5Acreate2(g, o.path.substr(at + 1).c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+      hid_t attr =
+          H5Acreate2(g, o.path.substr(at + 1).c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
       if (attr >= 0) {
         if (o.count() > 0) H5Awrite(attr, mem, buffer);
         H5Aclose(attr);

@@ -52,7 +52,8 @@ void expected(const physfit::Error& error) {
   const int code = static_cast<int>(error.code());
   if (verbose) std::fprintf(stderr, "  error (exit %d): %s\n", code, error.what());
   if (error.code() == ExitCode::kInternal) {
-    std::fprintf(stderr, "fuzz: a parser ended with an internal error (exit 1): %s\n", error.what());
+    std::fprintf(stderr, "fuzz: a parser ended with an internal error (exit 1): %s\n",
+                 error.what());
     std::abort();
   }
 }
