@@ -439,12 +439,21 @@ Structure read_poscar(const std::string& path, const StructureOptions& options) 
     line = static_cast<long>(k);
   }
   std::vector<int> counts;
+  double total_atoms = 0;
   for (const auto& c : t) {
     const auto v = to_number(c);
     if (!v) break;
     if (*v != std::round(*v) || *v < 0) {
       throw IoError(at_line(path, line) + ": counts: '" + c + "' is not a count of atoms");
     }
+    // Each atom needs a line: a count beyond the file's length is damaged (checked before
+    // it is converted or anything is allocated for it).
+    if (*v > static_cast<double>(lines.size()) ||
+        total_atoms + *v > static_cast<double>(lines.size())) {
+      throw IoError(at_line(path, line) + ": counts: '" + c + "' atoms, but the file has only " +
+                    std::to_string(lines.size()) + " lines (one per atom is needed)");
+    }
+    total_atoms += *v;
     counts.push_back(static_cast<int>(*v));
   }
   if (counts.empty()) {
