@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -42,6 +43,18 @@ std::vector<double> parse_numbers(const std::string& text, const std::string& wh
     out.push_back(v);
   }
   return out;
+}
+
+// A count or index read from a text file as a number: IoError naming `where` and `what`
+// unless it is a whole number in [lo, hi] (a cast of anything else is undefined).
+long whole_number(double v, long lo, long hi, const std::string& where, const std::string& what) {
+  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != std::floor(v)) {
+    std::ostringstream text;
+    text << where << ": " << what << " must be a whole number from " << lo << " to " << hi
+         << ", got " << v;
+    throw IoError(text.str());
+  }
+  return static_cast<long>(v);
 }
 
 Eigen::Matrix3d read_matrix3(const io::File& f, const std::string& name) {
@@ -305,10 +318,11 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
   out.where =
       path + ": configuration " + std::to_string(frame) + " (line " + std::to_string(line_no) + ")";
   const auto count_v = parse_numbers(line, where_line(path, line_no));
-  if (count_v.size() != 1 || count_v[0] != std::floor(count_v[0]) || count_v[0] < 1) {
+  if (count_v.size() != 1) {
     throw IoError(where_line(path, line_no) + ": expected the number of atoms, got '" + line + "'");
   }
-  const int n = static_cast<int>(count_v[0]);
+  const int n = static_cast<int>(whole_number(count_v[0], 1, std::numeric_limits<int>::max(),
+                                              where_line(path, line_no), "the number of atoms"));
   if (!std::getline(in, line)) throw IoError(where_line(path, line_no) + ": missing comment line");
   ++line_no;
   // key=value pairs, values possibly in double quotes.
@@ -348,7 +362,19 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
   int col = 0, species_col = -1, pos_col = -1, force_col = -1, mass_col = -1;
   for (std::size_t k = 0; k + 2 < props.size(); k += 3) {
     const std::string name = util::to_lower(props[k]);
-    const int cols = std::atoi(props[k + 2].c_str());
+    // Columns of each property: a small positive number; species and masses take 1, pos and
+    // forces 3 (a file that says otherwise would be read out of its columns).
+    char* end = nullptr;
+    const long cols = std::strtol(props[k + 2].c_str(), &end, 10);
+    const int expected = name == "species" || name == "masses" || name == "mass" ? 1
+                         : name == "pos" || name == "forces" || name == "force"  ? 3
+                                                                                 : 0;
+    if (end == props[k + 2].c_str() || *end != '\0' || cols < 1 || cols > 1000 ||
+        (expected > 0 && cols != expected)) {
+      throw IoError(where_line(path, line_no) + ": Properties: '" + props[k] + "' has '" +
+                    props[k + 2] + "' columns, expected " +
+                    (expected > 0 ? std::to_string(expected) : std::string("1 to 1000")));
+    }
     if (name == "species") species_col = col;
     if (name == "pos") pos_col = col;
     if (name == "forces" || name == "force") force_col = col;
@@ -362,12 +388,19 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
   }
   out.energy = std::numeric_limits<double>::quiet_NaN();
   if (kv.count("energy")) {
-    out.energy = parse_numbers(kv["energy"], where_line(path, line_no) + ": energy").at(0);
+    const auto e = parse_numbers(kv["energy"], where_line(path, line_no) + ": energy");
+    if (e.size() != 1) {
+      throw IoError(where_line(path, line_no) + ": energy='" + kv["energy"] +
+                    "' is not one number");
+    }
+    out.energy = e[0];
   }
-  out.species.assign(n, "");
-  out.positions.assign(n, Eigen::Vector3d::Zero());
-  out.forces.assign(force_col >= 0 ? n : 0, Eigen::Vector3d::Zero());
-  out.masses.assign(mass_col >= 0 ? n : 0, 0.0);
+  // Nothing is allocated from the count alone (a damaged count line could promise 2^31
+  // atoms): each atom is appended when its line has been read.
+  out.species.clear();
+  out.positions.clear();
+  out.forces.clear();
+  out.masses.clear();
   for (int a = 0; a < n; ++a) {
     if (!std::getline(in, line)) {
       throw IoError(out.where + ": the file ends after " + std::to_string(a) + " of " +
@@ -381,7 +414,7 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
       throw IoError(where_line(path, line_no) + ": " + std::to_string(tokens.size()) +
                     " columns, Properties declares " + std::to_string(width));
     }
-    out.species[a] = tokens[species_col];
+    out.species.push_back(tokens[species_col]);
     std::string text;
     for (int k = 0; k < 3; ++k) text += tokens[pos_col + k] + " ";
     if (force_col >= 0) {
@@ -389,9 +422,9 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
     }
     if (mass_col >= 0) text += tokens[mass_col];
     const auto v = parse_numbers(text, where_line(path, line_no));
-    out.positions[a] = Eigen::Vector3d(v[0], v[1], v[2]);
-    if (force_col >= 0) out.forces[a] = Eigen::Vector3d(v[3], v[4], v[5]);
-    if (mass_col >= 0) out.masses[a] = v.back();
+    out.positions.emplace_back(v[0], v[1], v[2]);
+    if (force_col >= 0) out.forces.emplace_back(v[3], v[4], v[5]);
+    if (mass_col >= 0) out.masses.push_back(v.back());
   }
   return true;
 }
@@ -512,27 +545,36 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
   const auto first = parse_numbers(lines[0].second, where_line(path, lines[0].first));
   if (first.size() == 1) {
     // Type 1: natom, ndisp, then per displacement: atom, displacement, natom forces.
-    if (static_cast<int>(first[0]) != n) {
+    const long natom = whole_number(first[0], 1, std::numeric_limits<int>::max(),
+                                    where_line(path, lines[0].first), "the number of atoms");
+    if (natom != n) {
       // A structure that does not fit the data file (usually a unit cell given without
       // --supercell-matrix): fixed by the options, hence a usage error.
-      throw UsageError(where_line(path, lines[0].first) + ": " +
-                       std::to_string(static_cast<int>(first[0])) +
+      throw UsageError(where_line(path, lines[0].first) + ": " + std::to_string(natom) +
                        " atoms, but the structure has " + std::to_string(n));
     }
     if (lines.size() < 2) throw IoError(path + ": missing the number of displacements");
-    const int ndisp =
-        static_cast<int>(parse_numbers(lines[1].second, where_line(path, lines[1].first)).at(0));
+    const auto ndisp_v = parse_numbers(lines[1].second, where_line(path, lines[1].first));
+    if (ndisp_v.size() != 1) {
+      throw IoError(where_line(path, lines[1].first) + ": expected the number of displacements");
+    }
+    const long ndisp =
+        whole_number(ndisp_v[0], 0, std::numeric_limits<int>::max(),
+                     where_line(path, lines[1].first), "the number of displacements");
     std::size_t k = 2;
-    for (int d = 0; d < ndisp; ++d) {
+    for (long d = 0; d < ndisp; ++d) {
       if (k + 2 + n > lines.size() + 0) {
         throw IoError(path + ": displacement " + std::to_string(d + 1) + " of " +
                       std::to_string(ndisp) + " is incomplete");
       }
       const auto atom_v = parse_numbers(lines[k].second, where_line(path, lines[k].first));
-      const int atom = static_cast<int>(atom_v.at(0)) - 1;
-      if (atom < 0 || atom >= n) {
-        throw IoError(where_line(path, lines[k].first) + ": atom index out of range");
+      if (atom_v.size() != 1) {
+        throw IoError(where_line(path, lines[k].first) + ": expected the displaced atom's number");
       }
+      const int atom =
+          static_cast<int>(whole_number(atom_v[0], 1, n, where_line(path, lines[k].first),
+                                        "the displaced atom's number")) -
+          1;
       const auto disp = parse_numbers(lines[k + 1].second, where_line(path, lines[k + 1].first));
       if (disp.size() != 3)
         throw IoError(where_line(path, lines[k + 1].first) + ": expected 3 numbers");

@@ -442,19 +442,31 @@ void write_nac_hdf5(const io::File& f, const NacParameters& nac) {
   io::set_attribute(d.id(), "unit", "e");
 }
 
+namespace {
+// One number of a /nac attribute; IoError naming the file and attribute unless it holds one.
+double nac_scalar(const io::Group& g, const std::string& name, const std::string& path) {
+  const auto v = io::get_numeric_attribute(g.id(), name);
+  if (v.size() != 1) {
+    throw IoError(path + ": /nac attribute '" + name + "' holds " + std::to_string(v.size()) +
+                  " values, expected one number (write the file again with physfit)");
+  }
+  return v[0];
+}
+}  // namespace
+
 std::optional<NacParameters> read_nac_hdf5(const std::string& path) {
   const io::File f = io::File::open(path);
   if (!f.exists("/nac")) return std::nullopt;
   NacParameters nac;
   const io::Group g = f.group("/nac");
-  nac.factor = io::get_numeric_attribute(g.id(), "factor").at(0);
-  nac.method = parse_nac_method(io::get_string_attribute(g.id(), "method"), path + ": /nac");
-  if (io::has_attribute(g.id(), "g_cutoff")) {
-    nac.g_cutoff = io::get_numeric_attribute(g.id(), "g_cutoff").at(0);
+  nac.factor = nac_scalar(g, "factor", path);
+  try {
+    nac.method = parse_nac_method(io::get_string_attribute(g.id(), "method"), path + ": /nac");
+  } catch (const UsageError& e) {
+    throw IoError(e.what());  // a bad value in a file is malformed input data (exit 4)
   }
-  if (io::has_attribute(g.id(), "lambda")) {
-    nac.lambda = io::get_numeric_attribute(g.id(), "lambda").at(0);
-  }
+  if (io::has_attribute(g.id(), "g_cutoff")) nac.g_cutoff = nac_scalar(g, "g_cutoff", path);
+  if (io::has_attribute(g.id(), "lambda")) nac.lambda = nac_scalar(g, "lambda", path);
   nac.source = path;
   if (io::has_attribute(g.id(), "source")) {
     nac.source = io::get_string_attribute(g.id(), "source") + " (via " + path + ")";
@@ -471,10 +483,14 @@ std::optional<NacParameters> read_nac_hdf5(const std::string& path) {
     for (int k = 0; k < 9; ++k) z(k / 3, k % 3) = bv[9 * i + k];
     nac.born.push_back(z);
   }
-  bool finite = nac.epsilon.allFinite() && std::isfinite(nac.factor) && nac.factor > 0;
+  bool finite = nac.epsilon.allFinite() && std::isfinite(nac.factor) && nac.factor > 0 &&
+                std::isfinite(nac.g_cutoff) && nac.g_cutoff >= 0 && std::isfinite(nac.lambda) &&
+                nac.lambda >= 0;
   for (const auto& z : nac.born) finite = finite && z.allFinite();
   if (!finite) {
-    throw IoError(path + ": /nac has a non-finite value or a factor that is not positive");
+    throw IoError(path +
+                  ": /nac has a non-finite value, a factor that is not positive or a negative "
+                  "g_cutoff or lambda");
   }
   return nac;
 }

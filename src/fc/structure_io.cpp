@@ -439,12 +439,21 @@ Structure read_poscar(const std::string& path, const StructureOptions& options) 
     line = static_cast<long>(k);
   }
   std::vector<int> counts;
+  double total_atoms = 0;
   for (const auto& c : t) {
     const auto v = to_number(c);
     if (!v) break;
     if (*v != std::round(*v) || *v < 0) {
       throw IoError(at_line(path, line) + ": counts: '" + c + "' is not a count of atoms");
     }
+    // Each atom needs a line: a count beyond the file's length is damaged (checked before
+    // it is converted or anything is allocated for it).
+    if (*v > static_cast<double>(lines.size()) ||
+        total_atoms + *v > static_cast<double>(lines.size())) {
+      throw IoError(at_line(path, line) + ": counts: '" + c + "' atoms, but the file has only " +
+                    std::to_string(lines.size()) + " lines (one per atom is needed)");
+    }
+    total_atoms += *v;
     counts.push_back(static_cast<int>(*v));
   }
   if (counts.empty()) {
@@ -781,7 +790,9 @@ Structure read_alamode_input(const std::string& path) {
                   " block (an ALAMODE input needs &general, &cell and "
                   "&position)");
   };
-  const auto [g0, g1] = block("general");
+  // Not a structured binding: a lambda below uses g0, which C++17 lets no lambda capture.
+  const auto general_block = block("general");
+  const std::size_t g0 = general_block.first, g1 = general_block.second;
   std::map<std::string, std::pair<std::string, long>> general;
   for (std::size_t i = g0 + 1; i < g1; ++i) {
     for (const auto& entry : util::split(lines[i], ';')) {

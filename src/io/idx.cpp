@@ -110,13 +110,15 @@ IdxArray read_idx(const std::string& path) {
     }
     count *= a.shape.back();
   }
-  // Read in steps, so that a header promising more than the file holds (2^31 images in a
-  // small file) is a truncation error, not an allocation of everything it promises.
+  // Read in growing steps (1 MiB, then as much as has been read, at most 64 MiB), so that a
+  // header promising more than the file holds (2^31 images in a small file) is a truncation
+  // error after allocating about twice what the file has, not everything it promises.
   const auto total = static_cast<std::size_t>(count * size);
   std::vector<unsigned char> raw;
   std::size_t got = 0;
   while (got < total) {
-    const std::size_t step = std::min<std::size_t>(total - got, std::size_t{64} << 20);
+    const std::size_t step = std::min<std::size_t>(
+        total - got, std::clamp<std::size_t>(got, std::size_t{1} << 20, std::size_t{64} << 20));
     raw.resize(got + step);
     const std::size_t n = f.read(raw.data() + got, step);
     got += n;

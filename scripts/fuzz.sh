@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of physfit with libFuzzer under AddressSanitizer and UBSan (issue 11,
+# point 6): builds the harnesses of tests/fuzz with clang in build-fuzz/ (only the parsers
+# and what they call), then runs each for a bounded time from its seed corpus
+# tests/fuzz/corpus/<name>/ and its reproducers tests/fuzz/regressions/<name>/. Fails on any
+# finding: the reproducer libFuzzer writes (build-fuzz/findings/<name>/) goes, once the
+# parser is fixed, into tests/fuzz/regressions/<name>/, which the normal test suite replays.
+#
+#   scripts/fuzz.sh                 # every harness, 12 s each (CI: about 4 min with the build)
+#   scripts/fuzz.sh --time 60 idx   # one harness, 60 s
+#   scripts/fuzz.sh --list          # the harnesses
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seconds=12
+names=()
+list=0
+while (($#)); do
+  case "$1" in
+    --time) seconds="$2"; shift ;;
+    --list) list=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) names+=("$1") ;;
+  esac
+  shift
+done
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
+  echo "fuzz.sh: --time needs a positive number of seconds, not '$seconds'" >&2
+  exit 2
+fi
+all=$(sed -n 's/^set(PHYSFIT_FUZZ_HARNESSES \(.*\))$/\1/p' tests/fuzz/harnesses.cmake)
+if ((list)); then
+  tr ' ' '\n' <<<"$all"
+  exit 0
+fi
+((${#names[@]})) || read -r -a names <<<"$all"
+for n in "${names[@]}"; do
+  [[ " $all " == *" $n "* ]] || { echo "fuzz.sh: no harness '$n' (harnesses: $all)" >&2; exit 2; }
+done
+
+scripts/setup.sh
+build=build-fuzz
+cmake -S . -B "$build" -G Ninja -DPHYSFIT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build "$build" --parallel "$(nproc)" --target "${names[@]/#/fuzz_}" \
+  physfit_fuzz_keep_loaded
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+failed=()
+for n in "${names[@]}"; do
+  findings="$build/findings/$n"
+  work="$build/corpus/$n"  # what libFuzzer adds; the committed seeds stay as they are
+  mkdir -p "$findings" "$work"
+  seeds=(tests/fuzz/corpus/"$n")
+  [[ -d tests/fuzz/regressions/$n ]] && seeds+=(tests/fuzz/regressions/"$n")
+  log="$build/fuzz_$n.log"
+  echo "fuzz.sh: $n for ${seconds} s"
+  preload=()  # MPI's plugins stay loaded at exit, so that their leaks name them (fuzz.cmake)
+  [[ $n == hdf5 ]] && preload=(env LD_PRELOAD="$PWD/$build/libphysfit_fuzz_keep_loaded.so")
+  if "${preload[@]}" "$build/fuzz_$n" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+       -malloc_limit_mb=1024 -max_len=8192 -artifact_prefix="$findings/" -print_final_stats=1 \
+       "$work" "${seeds[@]}" >"$log" 2>&1; then
+    grep -E "^#[0-9]+[[:space:]]+DONE" "$log" | tail -1 | sed "s/^/fuzz.sh: $n: /" || true
+    grep -E "stat::(number_of_executed_units|average_exec_per_sec)" "$log" | sed "s/^/fuzz.sh: $n: /"
+  else
+    echo "fuzz.sh: $n FOUND A BUG; the log is $log, the input in $findings/:" >&2
+    grep -E "ERROR|runtime error|Uncaught|terminate|==[0-9]+==" "$log" | head -20 >&2 || true
+    ls "$findings" >&2
+    failed+=("$n")
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzz.sh: findings in: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz.sh: ${#names[@]} harnesses, ${seconds} s each, no finding"
