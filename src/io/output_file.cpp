@@ -12,6 +12,7 @@
 #include "physfit/error.hpp"
 #include "physfit/io/atomic_write.hpp"
 #include "physfit/io/output_paths.hpp"
+#include "physfit/io/temporary.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
 
@@ -62,21 +63,33 @@ OutputFile::OutputFile(const mpi::Comm& comm, const std::string& path, const Pro
   mpi::guarded(comm_, [&] {
     if (!comm_.is_root()) return;
     check_writable_destination(path_);
-    temporary_ = path_ + ".tmp-" + std::to_string(::getpid());
+    remove_stale_temporaries(path_);
+    temporary_ = temporary_name(path_);
+    register_temporary(temporary_);
   });
   comm_.broadcast(temporary_, 0);
+  // Every rank of a parallel file knows its name: whichever rank aborts the job removes it.
+  if (writers_ == Writers::kAllRanks && !comm_.is_root()) register_temporary(temporary_);
 
-  if (writers_ == Writers::kAllRanks) {
-    file_ = File::create(comm_, temporary_);
-    // Attribute writes on a parallel file are collective; their errors are the same on
-    // every rank, and an HDF5 failure here is rare enough to end the job if it is not.
-    mpi::guarded(comm_, [&] { write_provenance(file_, provenance); });
-  } else {
-    mpi::guarded(comm_, [&] {
-      if (!comm_.is_root()) return;
-      file_ = File::create(temporary_);
-      write_provenance(file_, provenance);
-    });
+  try {
+    if (writers_ == Writers::kAllRanks) {
+      file_ = File::create(comm_, temporary_);
+      // Attribute writes on a parallel file are collective; their errors are the same on
+      // every rank, and an HDF5 failure here is rare enough to end the job if it is not.
+      mpi::guarded(comm_, [&] { write_provenance(file_, provenance); });
+    } else {
+      mpi::guarded(comm_, [&] {
+        if (!comm_.is_root()) return;
+        file_ = File::create(temporary_);
+        write_provenance(file_, provenance);
+      });
+    }
+  } catch (...) {
+    // The destructor does not run for an object whose constructor failed.
+    file_ = File();
+    if (comm_.is_root()) discard_temporary(temporary_);
+    unregister_temporary(temporary_);
+    throw;
   }
   log::debug("writing '", temporary_, "'");
 }
@@ -95,6 +108,7 @@ void OutputFile::commit() {
       publish(temporary_, path_);
     });
   }
+  unregister_temporary(temporary_);
   committed_ = true;
 }
 
@@ -103,7 +117,14 @@ OutputFile::~OutputFile() {
   // Handle decides whether closing is safe: objects of a parallel file are not closed while
   // unwinding (closing is collective; HDF5 closes them at MPI_Finalize).
   file_ = File();
-  if (comm_.is_root() && !temporary_.empty()) std::remove(temporary_.c_str());
+  if (temporary_.empty()) return;
+  if (comm_.is_root()) {
+    discard_temporary(temporary_);
+  } else if (std::uncaught_exceptions() == 0) {
+    // While an error unwinds, the name stays registered: if this rank's error ends the job
+    // through MPI_Abort, it removes the file rank 0 cannot (rank 0 is killed).
+    unregister_temporary(temporary_);
+  }
 }
 
 }  // namespace physfit::io
