@@ -101,22 +101,35 @@ std::string plain_reason(const std::string& message) {
 }  // namespace
 
 std::string hdf5_error_text() {
+  // The system's reason, when the failed call left one that matters to a user (the MPI-IO
+  // driver reports "file write failed" without it).
+  const int error = errno;
+  const bool system =
+      error == ENOSPC || error == EDQUOT || error == EIO || error == EROFS || error == EFBIG;
   std::vector<std::string> messages;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &messages);
   H5Eclear2(H5E_DEFAULT);
-  if (messages.empty()) return "HDF5 reported an error";
-  // The outermost message says what failed, the innermost why (the first that names a reason
-  // of the system, if any does).
-  if (messages.size() == 1) return plain_reason(messages.front());
-  std::string why = plain_reason(messages.back());
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-    const std::string r = plain_reason(*it);
-    if (r != *it) {
-      why = r;
-      break;
+  std::string text;
+  if (messages.empty()) {
+    text = "HDF5 reported an error";
+  } else if (messages.size() == 1) {
+    text = plain_reason(messages.front());
+  } else {
+    // The outermost message says what failed, the innermost why (the first that names a
+    // reason of the system, if any does).
+    std::string why = plain_reason(messages.back());
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      const std::string r = plain_reason(*it);
+      if (r != *it) {
+        why = r;
+        break;
+      }
     }
+    text = messages.front() + " (" + why + ")";
   }
-  return messages.front() + " (" + why + ")";
+  const std::string reason = std::strerror(error);
+  if (system && text.find(reason) == std::string::npos) text += ": " + reason;
+  return text;
 }
 
 void check(long long status, const std::string& what) {

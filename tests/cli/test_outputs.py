@@ -442,5 +442,87 @@ class OneWriter(Case):
                     p.wait()
 
 
+class FullDisk(WithData, Case):
+    """A full file system (issue 11, point 2): every command that writes ends with exit 4 and a
+    message in physfit's words (the file and "No space left on device", none of HDF5's raw
+    fields), on 1 and 2 ranks, without a signal or a core; the previous output stays
+    byte-identical and no temporary or lock file is left. A small tmpfs is filled to the last
+    byte; the inputs live outside it."""
+
+    def setUp(self):
+        super().setUp()
+        self.fs = os.path.join(self.d, "fs")
+        os.makedirs(self.fs)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", self.fs],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (needs root): " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", self.fs], capture_output=True)
+
+    def test_every_command_that_writes_fails_cleanly_on_a_full_disk(self):
+        d, fs = self.d, self.fs
+        si = lambda name: os.path.join(DATA, name)  # noqa: E731
+        model = os.path.join(d, "model.h5")
+        r = physfit("train", "--data.train", self.data, "--model.layers", "dense 2",
+                    "--train.epochs", 1, "--output.model", model)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        images = os.path.join(d, "images.idx")
+        with open(images, "wb") as f:  # 2 images of 2 x 2
+            f.write(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(range(8)))
+        ay = os.path.join(d, "ay.h5")
+        rng = np.random.default_rng(2)
+        with h5py.File(ay, "w") as f:
+            f["A"] = rng.normal(size=(20, 4))
+            f["y"] = rng.normal(size=20)
+        out = lambda name: os.path.join(fs, name)  # noqa: E731
+        train = ["train", "--data.train", self.data, "--model.layers", "dense 2"]
+        cases = [  # (the command, its outputs)
+            (["import", "csv", "--input", self.csv, "--label-column", "label", "--output",
+              out("data.h5")], ["data.h5"]),
+            (["import", "idx", "--images", images, "--output", out("idx.h5")], ["idx.h5"]),
+            (["import", "dfset", "--input", si("DFSET_0.01"), "--structure",
+              si("si64_rattle_0.01.h5"), "--output", out("dfset.h5")], ["dfset.h5"]),
+            (["import", "phonopy", "--input", si("phonopy_params.yaml"), "--output",
+              out("phonopy.h5")], ["phonopy.h5"]),
+            (train + ["--train.epochs", 1, "--output.model", out("model.h5")], ["model.h5"]),
+            # The checkpoint after the first of two epochs is the first write.
+            (train + ["--train.epochs", 2, "--output.checkpoint-every", 1, "--output.model",
+                      out("model.h5")], ["model.h5"]),
+            (["predict", model, self.data, "--output", out("pred.h5")], ["pred.h5"]),
+            (["lasso", "--input.file", ay, "--task", "cv", "--output.file", out("fit.h5"),
+              "--output.png", out("fit.png")], ["fit.h5", "fit.png"]),
+            (["fc", "--data", si("si64_rattle_0.01.h5"), "--train", 20, "--output", out("fc.h5"),
+              "--export-dir", fs, "--exports", "phonopy"], ["fc.h5", "FORCE_CONSTANTS"]),
+            (["phonons", "--fc", si("FORCE_CONSTANTS"), "--structure", si("si64_phonopy.h5"),
+              "--output", out("bands.h5"), "--png", out("bands.png")], ["bands.h5", "bands.png"]),
+            (["selfcheck", "--output", out("check.h5"), "--rows", 4096, "--cols", 8],
+             ["check.h5"]),
+        ]
+        # The previous outputs, then a filler that takes every byte left.
+        previous = {}
+        for _, names in cases:
+            for name in names:
+                with open(out(name), "wb") as f:
+                    f.write(b"previous " + name.encode())
+                previous[name] = digest(out(name))
+        st = os.statvfs(fs)
+        with open(out("filler"), "wb") as f:
+            f.write(bytes(st.f_bavail * st.f_frsize))
+        listing = sorted(os.listdir(fs))
+        for args, names in cases:
+            for n in RANKS:
+                what = "%s at %d ranks" % (" ".join(map(str, args[:2])), n)
+                r = physfit(*args, ranks=n)
+                self.assertEqual(r.returncode, 4, "%s: %s" % (what, r.stderr))
+                self.assertIn("No space left on device", r.stderr, what)
+                self.assertIn("'%s" % fs, r.stderr, what)  # names the file
+                for raw in ("bytes actually written", "errno =", "file descriptor =", "MPI_ERR"):
+                    self.assertNotIn(raw, r.stderr, what)
+                self.assertNotIn("Segmentation", r.stderr, what)
+                self.assertEqual(sorted(os.listdir(fs)), listing, what)  # no .tmp-*, no .lock
+                for name in names:
+                    self.assertEqual(digest(out(name)), previous[name], "%s: %s" % (what, name))
+
+
 if __name__ == "__main__":
     unittest.main()
