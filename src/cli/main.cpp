@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "physfit/config/load.hpp"
 #include "physfit/error.hpp"
 #include "physfit/io/hdf5.hpp"
+#include "physfit/io/output_lock.hpp"
+#include "physfit/io/temporary.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/environment.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -73,7 +76,9 @@ std::string program_help(const std::vector<Command>& commands) {
       << "malformed (or an output not writable), 5 numerical failure during the computation,\n"
       << "6 ranks disagree or another rank failed.\n"
       << "An output that is one of the command's inputs, or an existing output that is not a\n"
-      << "regular file (a device, folder, FIFO or socket), is refused before any work (code 2).\n";
+      << "regular file (a device, folder, FIFO or socket), is refused before any work (code 2).\n"
+      << "While a command writes, it holds OUTPUT.lock beside each output: a second job writing\n"
+      << "the same file fails at once (code 4) or, with --output-lock wait, waits for the first.\n";
   return out.str();
 }
 
@@ -87,6 +92,11 @@ void declare_common(config::Options& opts) {
   opts.add_flag("quiet", "print warnings and errors only (same as --log-level warning)");
   opts.add_flag("json", "print a one-line JSON summary as the last line of standard output")
       .command_line_only();
+  opts.add<std::string>("output-lock",
+                        "when another job is writing one of this command's outputs (it holds "
+                        "OUTPUT.lock): 'fail' at once (exit code 4) or 'wait' until it ends")
+      .default_value(std::string("fail"))
+      .check(config::one_of({"fail", "wait"}));
   opts.add<double>("progress-interval",
                    "seconds between progress lines when the output is not a terminal")
       .default_value(30.0)
@@ -126,7 +136,14 @@ int main(int argc, char** argv, const std::vector<Command>& commands) {
   const mpi::Comm world = environment.world();
   log::configure({world.rank(), world.size(), log::Level::kInfo, nullptr, nullptr, 30.0});
   io::hdf5_initialize();
-  return run_command(world, std::vector<std::string>(argv + 1, argv + argc), commands);
+  // Temporary files go on every exit path: MPI_Abort and the signals that end a process too.
+  mpi::Environment::set_abort_cleanup(io::remove_registered_temporaries);
+  io::remove_temporaries_on_fatal_signals();
+  const int code = run_command(world, std::vector<std::string>(argv + 1, argv + argc), commands);
+  // Every rank knows the outcome here: close what an error left open in HDF5 (objects of
+  // parallel files are not closed while unwinding) before MPI_Finalize.
+  io::hdf5_finish();
+  return code;
 }
 
 int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
@@ -185,11 +202,19 @@ int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
                     values.get<double>("progress-interval")});
 
     Context context{world, std::move(values), name, start_time};
+    std::optional<io::OutputLocks> locks;
     // Before any work: no output may destroy an input or anything but a regular file.
     if (command->files) {
       Files files = command->files(context.options);
       if (has_config) files.input(context.options, "config");
       io::check_output_paths(world, files.inputs, files.outputs);
+      // One writer per output: a second job writing the same file fails or waits.
+      std::vector<std::string> paths;
+      for (const auto& o : files.outputs) paths.push_back(o.path);
+      locks.emplace(world, paths,
+                    context.options.get<std::string>("output-lock") == "wait"
+                        ? io::OutputLocks::Mode::kWait
+                        : io::OutputLocks::Mode::kFail);
     }
     log::debug("running '", name, "' on ", world.size(), " ranks");
     command->run(context);

@@ -12,6 +12,7 @@
 #include "physfit/fc/structure_io.hpp"
 #include "physfit/io/atomic_write.hpp"
 #include "physfit/io/hdf5.hpp"
+#include "physfit/io/temporary.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::fc {
@@ -20,13 +21,15 @@ namespace {
 // Writes an HDF5 file under a temporary name, then renames it over `path`.
 template <class Body>
 void write_hdf5_atomic(const std::string& path, Body&& body) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  io::remove_stale_temporaries(path);
+  const std::string tmp = io::temporary_name(path);
+  io::register_temporary(tmp);
   try {
     io::File f = io::File::create(tmp);
     body(f);
     f.close();
   } catch (...) {
-    std::remove(tmp.c_str());
+    io::discard_temporary(tmp);
     throw;
   }
   io::publish_file(tmp, path);  // now, or with the other outputs (io::StagedOutputs)

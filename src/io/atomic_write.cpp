@@ -9,6 +9,7 @@
 
 #include "physfit/error.hpp"
 #include "physfit/io/output_paths.hpp"
+#include "physfit/io/temporary.hpp"
 
 namespace physfit::io {
 namespace {
@@ -25,9 +26,10 @@ std::string directory_of(const std::string& path) {
 void rename_now(const std::string& temporary, const std::string& path) {
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
-    std::remove(temporary.c_str());
+    discard_temporary(temporary);
     throw IoError("cannot rename '" + temporary + "' to '" + path + "': " + why);
   }
+  unregister_temporary(temporary);
   // Durability of the new name (best effort: correctness does not depend on it).
   const int fd = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -56,7 +58,7 @@ StagedOutputs::StagedOutputs() {
 
 StagedOutputs::~StagedOutputs() {
   if (g_staged == this) g_staged = nullptr;
-  for (const auto& f : files_) std::remove(f.first.c_str());
+  for (const auto& f : files_) discard_temporary(f.first);
 }
 
 void StagedOutputs::commit() {
@@ -67,7 +69,7 @@ void StagedOutputs::commit() {
     try {
       rename_now(files[k].first, files[k].second);
     } catch (...) {
-      for (std::size_t j = k + 1; j < files.size(); ++j) std::remove(files[j].first.c_str());
+      for (std::size_t j = k + 1; j < files.size(); ++j) discard_temporary(files[j].first);
       throw;
     }
   }
@@ -75,9 +77,15 @@ void StagedOutputs::commit() {
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   check_replaceable(path);  // a device, folder, socket or FIFO is never replaced
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  remove_stale_temporaries(path);
+  const std::string temporary = temporary_name(path);
+  register_temporary(temporary);  // before it exists: removed even if a signal comes now
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError("cannot write '" + path + "': " + std::strerror(errno));
+  if (fd < 0) {
+    const std::string why = std::strerror(errno);
+    unregister_temporary(temporary);
+    throw IoError("cannot write '" + path + "': " + why);
+  }
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -85,7 +93,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
       if (errno == EINTR) continue;
       const std::string reason = std::strerror(errno);
       ::close(fd);
-      std::remove(temporary.c_str());
+      discard_temporary(temporary);
       throw IoError("cannot write '" + path + "': " + reason);
     }
     done += static_cast<std::size_t>(n);
@@ -93,7 +101,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   const bool synced = ::fsync(fd) == 0;
   const std::string reason = synced ? "" : std::strerror(errno);
   if (::close(fd) != 0 || !synced) {
-    std::remove(temporary.c_str());
+    discard_temporary(temporary);
     throw IoError("cannot write '" + path + "': " + (synced ? std::strerror(errno) : reason));
   }
   publish_file(temporary, path);

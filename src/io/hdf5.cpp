@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -22,6 +23,46 @@ void hdf5_initialize() {
   });
 }
 
+int hdf5_finish() noexcept {
+  int files = 0;
+  const ssize_t count = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+  if (count > 0) {
+    std::vector<hid_t> ids(static_cast<std::size_t>(count));
+    const ssize_t n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_ALL, ids.size(), ids.data());
+    ids.resize(static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    // Every rank opened the objects of a parallel file in the same order: close them in the
+    // order of their identifiers, the objects before the files.
+    std::sort(ids.begin(), ids.end());
+    for (const hid_t id : ids) {
+      switch (H5Iget_type(id)) {
+        case H5I_DATASET:
+          H5Dclose(id);
+          break;
+        case H5I_GROUP:
+          H5Gclose(id);
+          break;
+        case H5I_DATATYPE:
+          H5Tclose(id);
+          break;
+        case H5I_ATTR:
+          H5Aclose(id);
+          break;
+        default:
+          break;
+      }
+    }
+    for (const hid_t id : ids) {
+      if (H5Iget_type(id) == H5I_FILE) {
+        H5Fclose(id);
+        ++files;
+      }
+    }
+  }
+  H5Eclear2(H5E_DEFAULT);
+  H5close();
+  return files;
+}
+
 namespace detail {
 
 namespace {
@@ -32,14 +73,63 @@ herr_t collect_error(unsigned /*n*/, const H5E_error2_t* e, void* data) {
 }
 }  // namespace
 
+namespace {
+// The system's reason in a message of an HDF5 file driver, which lists raw fields ("file write
+// failed: time = ..., errno = 28, error message = 'No space left on device', ..., bytes
+// actually written = 18446744073709551615, offset = 0"); the message itself otherwise.
+std::string plain_reason(const std::string& message) {
+  const std::string key = "error message = '";
+  auto start = message.find(key);
+  if (start != std::string::npos) {
+    start += key.size();
+    const auto end = message.find('\'', start);
+    if (end != std::string::npos && end > start) return message.substr(start, end - start);
+  }
+  const auto at = message.find("errno = ");
+  if (at != std::string::npos) {
+    const int number = std::atoi(message.c_str() + at + 8);
+    if (number > 0) return std::strerror(number);
+  }
+  // MPI-IO: "MPI_File_write_at failed (MPI error string is 'MPI_ERR_NO_SPACE: ...')".
+  if (message.find("MPI_ERR_NO_SPACE") != std::string::npos) return std::strerror(ENOSPC);
+  if (message.find("MPI_ERR_QUOTA") != std::string::npos) return std::strerror(EDQUOT);
+  if (message.find("MPI_ERR_IO") != std::string::npos) return "input/output error (MPI-IO)";
+  const auto fields = message.find(": time = ");
+  if (fields != std::string::npos) return message.substr(0, fields);
+  return message;
+}
+}  // namespace
+
 std::string hdf5_error_text() {
+  // The system's reason, when the failed call left one that matters to a user (the MPI-IO
+  // driver reports "file write failed" without it).
+  const int error = errno;
+  const bool system =
+      error == ENOSPC || error == EDQUOT || error == EIO || error == EROFS || error == EFBIG;
   std::vector<std::string> messages;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &messages);
   H5Eclear2(H5E_DEFAULT);
-  if (messages.empty()) return "HDF5 reported an error";
-  // The outermost message says what failed, the innermost why.
-  if (messages.size() == 1) return messages.front();
-  return messages.front() + " (" + messages.back() + ")";
+  std::string text;
+  if (messages.empty()) {
+    text = "HDF5 reported an error";
+  } else if (messages.size() == 1) {
+    text = plain_reason(messages.front());
+  } else {
+    // The outermost message says what failed, the innermost why (the first that names a
+    // reason of the system, if any does).
+    std::string why = plain_reason(messages.back());
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      const std::string r = plain_reason(*it);
+      if (r != *it) {
+        why = r;
+        break;
+      }
+    }
+    text = messages.front() + " (" + why + ")";
+  }
+  const std::string reason = std::strerror(error);
+  if (system && text.find(reason) == std::string::npos) text += ": " + reason;
+  return text;
 }
 
 void check(long long status, const std::string& what) {

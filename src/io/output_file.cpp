@@ -12,6 +12,7 @@
 #include "physfit/error.hpp"
 #include "physfit/io/atomic_write.hpp"
 #include "physfit/io/output_paths.hpp"
+#include "physfit/io/temporary.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
 
@@ -47,6 +48,27 @@ void sync_path(const std::string& path, int flags) {
   ::close(fd);
 }
 
+// HDF5 1.10 cannot close a parallel (MPI-IO) file whose metadata it fails to flush: the failed
+// H5Fclose frees the file but keeps its identifier, and the library's clean-up then crashes
+// (a segfault inside MPI_Finalize on a full disk). So a parallel file keeps room for its
+// metadata beside it, released just before it is closed; a disk without that room is an error
+// before the file is made.
+constexpr off_t kMetadataRoom = 1 << 20;
+
+void reserve_room(const std::string& path, const std::string& reserve) {
+  register_temporary(reserve);
+  const int fd = ::open(reserve.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int error = fd < 0 ? errno : ::posix_fallocate(fd, 0, kMetadataRoom);
+  if (fd >= 0 && ::close(fd) != 0 && error == 0) error = errno;
+  if (error == EOPNOTSUPP || error == EINVAL) error = 0;  // no fallocate here: no guarantee
+  if (error != 0) {
+    discard_temporary(reserve);
+    throw IoError("cannot write '" + path + "': " + std::strerror(error) +
+                  " (no room for a parallel HDF5 file's metadata in '" + directory_of(path) +
+                  "'); free space there or write elsewhere");
+  }
+}
+
 // Flushes the temporary file to disk and renames it over the destination (rank 0), now or at
 // the commit of the active io::StagedOutputs.
 void publish(const std::string& temporary, const std::string& path) {
@@ -62,21 +84,41 @@ OutputFile::OutputFile(const mpi::Comm& comm, const std::string& path, const Pro
   mpi::guarded(comm_, [&] {
     if (!comm_.is_root()) return;
     check_writable_destination(path_);
-    temporary_ = path_ + ".tmp-" + std::to_string(::getpid());
+    remove_stale_temporaries(path_);
+    temporary_ = temporary_name(path_);
+    if (writers_ == Writers::kAllRanks) reserve_room(path_, temporary_ + ".reserve");
+    register_temporary(temporary_);
   });
   comm_.broadcast(temporary_, 0);
+  // Every rank of a parallel file knows its name: whichever rank aborts the job removes it.
+  if (writers_ == Writers::kAllRanks && !comm_.is_root()) {
+    register_temporary(temporary_);
+    register_temporary(temporary_ + ".reserve");
+  }
 
-  if (writers_ == Writers::kAllRanks) {
-    file_ = File::create(comm_, temporary_);
-    // Attribute writes on a parallel file are collective; their errors are the same on
-    // every rank, and an HDF5 failure here is rare enough to end the job if it is not.
-    mpi::guarded(comm_, [&] { write_provenance(file_, provenance); });
-  } else {
-    mpi::guarded(comm_, [&] {
-      if (!comm_.is_root()) return;
-      file_ = File::create(temporary_);
-      write_provenance(file_, provenance);
-    });
+  try {
+    if (writers_ == Writers::kAllRanks) {
+      file_ = File::create(comm_, temporary_);
+      // Attribute writes on a parallel file are collective; their errors are the same on
+      // every rank, and an HDF5 failure here is rare enough to end the job if it is not.
+      mpi::guarded(comm_, [&] { write_provenance(file_, provenance); });
+    } else {
+      mpi::guarded(comm_, [&] {
+        if (!comm_.is_root()) return;
+        file_ = File::create(temporary_);
+        write_provenance(file_, provenance);
+      });
+    }
+  } catch (...) {
+    // The destructor does not run for an object whose constructor failed.
+    file_ = File();
+    if (comm_.is_root()) {
+      discard_temporary(temporary_ + ".reserve");
+      discard_temporary(temporary_);
+    }
+    unregister_temporary(temporary_);
+    unregister_temporary(temporary_ + ".reserve");
+    throw;
   }
   log::debug("writing '", temporary_, "'");
 }
@@ -84,6 +126,8 @@ OutputFile::OutputFile(const mpi::Comm& comm, const std::string& path, const Pro
 void OutputFile::commit() {
   if (committed_) return;
   if (writers_ == Writers::kAllRanks) {
+    if (comm_.is_root()) discard_temporary(temporary_ + ".reserve");
+    comm_.barrier();
     mpi::guarded(comm_, [&] { file_.close(); });  // H5Fclose is collective: every rank calls it
     mpi::guarded(comm_, [&] {
       if (comm_.is_root()) publish(temporary_, path_);
@@ -95,15 +139,27 @@ void OutputFile::commit() {
       publish(temporary_, path_);
     });
   }
+  unregister_temporary(temporary_);
+  unregister_temporary(temporary_ + ".reserve");
   committed_ = true;
 }
 
 OutputFile::~OutputFile() {
   if (committed_) return;
   // Handle decides whether closing is safe: objects of a parallel file are not closed while
-  // unwinding (closing is collective; HDF5 closes them at MPI_Finalize).
+  // unwinding (closing is collective; io::hdf5_finish closes them before MPI_Finalize).
   file_ = File();
-  if (comm_.is_root() && !temporary_.empty()) std::remove(temporary_.c_str());
+  if (temporary_.empty()) return;
+  if (comm_.is_root()) {
+    // Room for the metadata HDF5 flushes when it closes the file (io::hdf5_finish).
+    if (writers_ == Writers::kAllRanks) discard_temporary(temporary_ + ".reserve");
+    discard_temporary(temporary_);
+  } else if (std::uncaught_exceptions() == 0) {
+    // While an error unwinds, the name stays registered: if this rank's error ends the job
+    // through MPI_Abort, it removes the file rank 0 cannot (rank 0 is killed).
+    unregister_temporary(temporary_);
+    unregister_temporary(temporary_ + ".reserve");
+  }
 }
 
 }  // namespace physfit::io

@@ -7,6 +7,11 @@
 #include "physfit/error.hpp"
 
 namespace physfit::mpi {
+namespace {
+void (*g_abort_cleanup)() noexcept = nullptr;
+}  // namespace
+
+void Environment::set_abort_cleanup(void (*cleanup)() noexcept) { g_abort_cleanup = cleanup; }
 
 Environment::Environment(int& argc, char**& argv) {
   int initialized = 0;
@@ -34,6 +39,7 @@ bool Environment::active() {
 }
 
 void Environment::abort(int code, const std::string& message) {
+  if (g_abort_cleanup != nullptr) g_abort_cleanup();
   if (!active()) {
     std::fprintf(stderr, "fatal: %s\n", message.c_str());
     std::fflush(stderr);

@@ -8,6 +8,7 @@ import glob
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -17,7 +18,7 @@ import unittest
 import h5py
 import numpy as np
 
-from harness import physfit, scratch
+from harness import BIN, MPIEXEC, physfit, scratch
 
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
 # Every case at 1 and 2 ranks; the sanitizer build (PHYSFIT_SANITIZE=1), where each run costs
@@ -332,6 +333,195 @@ class PhononsCommitsTogether(Case):
             self.assertIn("directory '%s'" % missing, r.stderr)
             self.assertEqual(digest(png), before, "%d ranks" % n)
             self.assertEqual(sorted(os.listdir(d)), ["bands.png", "kept"], "%d ranks" % n)
+
+
+def a_dead_pid():
+    """The process id of a process that has ended (and been reaped)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+class Temporaries(Case):
+    """Temporary files go on every exit path (issue 11, point 1): an error on one rank that ends
+    the job through MPI_Abort removes them, and a temporary left by a process that died (SIGKILL,
+    a rank killed by mpirun) is removed by the next run writing the same output when it can be
+    proven dead (same host, no such process); one of a live process is kept."""
+
+    def test_an_abort_on_one_rank_leaves_no_temporary(self):
+        d = scratch(self)
+        out = os.path.join(d, "check.h5")
+        args = ["selfcheck", "--output", out, "--rows", 64, "--cols", 8]
+        r = physfit(*args, ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = digest(out)
+        # Rank 1 fails outside a collective phase: main ends the job with MPI_Abort while
+        # rank 0 has the (parallel) temporary file and the lock file open.
+        r = physfit(*args, "--fail-on-rank", 1, "--fail-where", "unguarded", "--fail-kind", "io",
+                    ranks=2)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("outside a collective phase", r.stderr)
+        self.assertIn("MPI_Abort", r.stderr)
+        self.assertEqual(os.listdir(d), ["check.h5"])  # no .tmp-*, no .lock
+        self.assertEqual(digest(out), before)
+
+    def test_stale_temporaries_of_dead_processes_are_removed(self):
+        d = scratch(self)
+        csv = os.path.join(d, "table.csv")
+        write_csv(csv)
+        out = os.path.join(d, "data.h5")
+        host = socket.gethostname()
+        dead = a_dead_pid()
+        with self.assertRaises(ProcessLookupError):
+            os.kill(dead, 0)
+        stale = out + ".tmp-%d-%s" % (dead, host)
+        kept = [out + ".tmp-%d-%s" % (os.getpid(), host),  # a live process (this one)
+                out + ".tmp-%d-another.host" % dead,          # another host: cannot tell
+                out + ".tmp-%d" % dead]                       # not a name physfit makes
+        for n in RANKS:
+            for p in [stale] + kept:
+                with open(p, "wb") as f:
+                    f.write(b"partial")
+            r = physfit("import", "csv", "--input", csv, "--label-column", "label", "--output",
+                        out, ranks=n)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(os.listdir(d)),
+                             sorted(["table.csv", "data.h5"] + [os.path.basename(p) for p in kept]))
+
+
+class OneWriter(Case):
+    """Two jobs writing the same output (issue 11, point 1): while the first writes it holds
+    OUTPUT.lock; the second fails at once with exit 4 naming the file and the holder, or, with
+    --output-lock wait, waits until the first has finished and then writes."""
+
+    def test_a_second_job_fails_at_once_or_waits(self):
+        d = scratch(self)
+        out = os.path.join(d, "check.h5")
+        small = ["--rows", 16, "--cols", 4]
+        # The first job runs until it is told to stop (SIGUSR1: it stops, commits, exits 3).
+        first = subprocess.Popen([BIN, "selfcheck", "--output", out, "--iterations", "1000000",
+                                  "--delay", "0.01"] + [str(a) for a in small],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = None
+        try:
+            # Its first log line comes after the lock is taken (before any work).
+            self.assertIn("selfcheck:", first.stdout.readline())
+            with open(out + ".lock") as f:
+                self.assertEqual(f.read(), "%s %d\n" % (socket.gethostname(), first.pid))
+            for n in RANKS:
+                r = physfit("selfcheck", "--output", out, *small, ranks=n)
+                self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
+                self.assertIn("cannot write '%s': another job is writing it (process %d on host "
+                              "%s holds '%s.lock')" % (out, first.pid, socket.gethostname(), out),
+                              r.stderr)
+                self.assertIn("--output-lock wait", r.stderr)
+                self.assertNotIn("selfcheck:", r.stdout)  # refused before any work
+            self.assertIsNone(first.poll())
+            self.assertFalse(os.path.exists(out))  # the first has not committed yet
+            waiting = subprocess.Popen(
+                [MPIEXEC, "-n", str(RANKS[-1]), BIN, "selfcheck", "--output", out,
+                 "--output-lock", "wait", "--iterations", "2"] + [str(a) for a in small],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = waiting.stdout.readline()
+            while line and "waiting for" not in line:
+                line = waiting.stdout.readline()
+            self.assertIn("waiting for process %d on host %s to finish writing '%s'"
+                          % (first.pid, socket.gethostname(), out), line)
+            first.send_signal(signal.SIGUSR1)
+            _, err = first.communicate(timeout=120)
+            self.assertEqual(first.returncode, 3, err)
+            out_text, err = waiting.communicate(timeout=120)
+            self.assertEqual(waiting.returncode, 0, out_text + err)
+            with h5py.File(out, "r") as f:  # then the waiting job's
+                self.assertEqual(f["selfcheck/data"].attrs["iterations_done"], 2)
+            self.assertEqual(os.listdir(d), ["check.h5"])  # no lock file, no temporary
+        finally:
+            for p in (first, waiting):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+
+class FullDisk(WithData, Case):
+    """A full file system (issue 11, point 2): every command that writes ends with exit 4 and a
+    message in physfit's words (the file and "No space left on device", none of HDF5's raw
+    fields), on 1 and 2 ranks, without a signal or a core; the previous output stays
+    byte-identical and no temporary or lock file is left. A small tmpfs is filled to the last
+    byte; the inputs live outside it."""
+
+    def setUp(self):
+        super().setUp()
+        self.fs = os.path.join(self.d, "fs")
+        os.makedirs(self.fs)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", self.fs],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (needs root): " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", self.fs], capture_output=True)
+
+    def test_every_command_that_writes_fails_cleanly_on_a_full_disk(self):
+        d, fs = self.d, self.fs
+        si = lambda name: os.path.join(DATA, name)  # noqa: E731
+        model = os.path.join(d, "model.h5")
+        r = physfit("train", "--data.train", self.data, "--model.layers", "dense 2",
+                    "--train.epochs", 1, "--output.model", model)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        images = os.path.join(d, "images.idx")
+        with open(images, "wb") as f:  # 2 images of 2 x 2
+            f.write(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(range(8)))
+        ay = os.path.join(d, "ay.h5")
+        rng = np.random.default_rng(2)
+        with h5py.File(ay, "w") as f:
+            f["A"] = rng.normal(size=(20, 4))
+            f["y"] = rng.normal(size=20)
+        out = lambda name: os.path.join(fs, name)  # noqa: E731
+        train = ["train", "--data.train", self.data, "--model.layers", "dense 2"]
+        cases = [  # (the command, its outputs)
+            (["import", "csv", "--input", self.csv, "--label-column", "label", "--output",
+              out("data.h5")], ["data.h5"]),
+            (["import", "idx", "--images", images, "--output", out("idx.h5")], ["idx.h5"]),
+            (["import", "dfset", "--input", si("DFSET_0.01"), "--structure",
+              si("si64_rattle_0.01.h5"), "--output", out("dfset.h5")], ["dfset.h5"]),
+            (["import", "phonopy", "--input", si("phonopy_params.yaml"), "--output",
+              out("phonopy.h5")], ["phonopy.h5"]),
+            (train + ["--train.epochs", 1, "--output.model", out("model.h5")], ["model.h5"]),
+            # The checkpoint after the first of two epochs is the first write.
+            (train + ["--train.epochs", 2, "--output.checkpoint-every", 1, "--output.model",
+                      out("model.h5")], ["model.h5"]),
+            (["predict", model, self.data, "--output", out("pred.h5")], ["pred.h5"]),
+            (["lasso", "--input.file", ay, "--task", "cv", "--output.file", out("fit.h5"),
+              "--output.png", out("fit.png")], ["fit.h5", "fit.png"]),
+            (["fc", "--data", si("si64_rattle_0.01.h5"), "--train", 20, "--output", out("fc.h5"),
+              "--export-dir", fs, "--exports", "phonopy"], ["fc.h5", "FORCE_CONSTANTS"]),
+            (["phonons", "--fc", si("FORCE_CONSTANTS"), "--structure", si("si64_phonopy.h5"),
+              "--output", out("bands.h5"), "--png", out("bands.png")], ["bands.h5", "bands.png"]),
+            (["selfcheck", "--output", out("check.h5"), "--rows", 4096, "--cols", 8],
+             ["check.h5"]),
+        ]
+        # The previous outputs, then a filler that takes every byte left.
+        previous = {}
+        for _, names in cases:
+            for name in names:
+                with open(out(name), "wb") as f:
+                    f.write(b"previous " + name.encode())
+                previous[name] = digest(out(name))
+        st = os.statvfs(fs)
+        with open(out("filler"), "wb") as f:
+            f.write(bytes(st.f_bavail * st.f_frsize))
+        listing = sorted(os.listdir(fs))
+        for args, names in cases:
+            for n in RANKS:
+                what = "%s at %d ranks" % (" ".join(map(str, args[:2])), n)
+                r = physfit(*args, ranks=n)
+                self.assertEqual(r.returncode, 4, "%s: %s" % (what, r.stderr))
+                self.assertIn("No space left on device", r.stderr, what)
+                self.assertIn("'%s" % fs, r.stderr, what)  # names the file
+                for raw in ("bytes actually written", "errno =", "file descriptor =", "MPI_ERR"):
+                    self.assertNotIn(raw, r.stderr, what)
+                self.assertNotIn("Segmentation", r.stderr, what)
+                self.assertEqual(sorted(os.listdir(fs)), listing, what)  # no .tmp-*, no .lock
+                for name in names:
+                    self.assertEqual(digest(out(name)), previous[name], "%s: %s" % (what, name))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@
 /// it was.
 ///
 ///     io::StagedOutputs staged;
-///     write_model(...);                                   // fc.h5.tmp-PID
-///     io::write_file_atomic(dir + "/FORCE_CONSTANTS", s);  // FORCE_CONSTANTS.tmp-PID
+///     write_model(...);                                   // fc.h5.tmp-PID-HOST
+///     io::write_file_atomic(dir + "/FORCE_CONSTANTS", s);  // FORCE_CONSTANTS.tmp-PID-HOST
 ///     staged.commit();                                    // both renamed, or neither exists
 
 #include <string>

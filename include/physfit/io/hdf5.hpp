@@ -28,9 +28,17 @@ namespace physfit::io {
 /// called by every function here that opens something.
 void hdf5_initialize();
 
+/// **Collective** over the ranks that share parallel files. Closes every HDF5 object this
+/// process still has open (the objects of parallel files an error left open while unwinding:
+/// see Handle) and ends the HDF5 library, so that nothing is left for MPI_Finalize to close (a
+/// file that cannot be flushed, on a full disk, then crashes HDF5's clean-up inside
+/// MPI_Finalize). Call it where every rank knows the outcome: after a command has succeeded or
+/// failed collectively. Returns the number of files it closed. Never throws.
+int hdf5_finish() noexcept;
+
 /// Owns one HDF5 identifier. During stack unwinding, identifiers of objects in parallel files
-/// are not closed (closing is collective and the other ranks may not be unwinding); HDF5
-/// closes them when MPI is finalised.
+/// are not closed (closing is collective and the other ranks may not be unwinding);
+/// hdf5_finish() closes them before MPI is finalised.
 class Handle {
  public:
   using Closer = herr_t (*)(hid_t);

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// Crash-safe output: results are written under a temporary name next to the destination
-/// (`<path>.tmp-<pid>`) and renamed over it only when complete, so a job killed while writing
-/// (time limit, node failure, `kill -9`) leaves the previous file intact and readable, and
+/// (`<path>.tmp-<pid>-<host>`) and renamed over it only when complete, so a job killed while
+/// writing (time limit, node failure, `kill -9`) leaves the previous file intact and readable, and
 /// never a half-written one under the real name. A run that fails removes its temporary file;
 /// a killed one leaves it behind, under a name that says what it is.
 ///

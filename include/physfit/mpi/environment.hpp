@@ -31,10 +31,14 @@ class Environment {
   /// True between MPI_Init and MPI_Finalize.
   static bool active();
 
-  /// Ends every rank of the job now: prints `[rank R] fatal: message` on standard error and
-  /// calls MPI_Abort(MPI_COMM_WORLD, code). For errors that cannot be made collective.
-  /// Works (as exit) when MPI is not active.
+  /// Ends every rank of the job now: runs the abort cleanup (set_abort_cleanup), prints
+  /// `[rank R] fatal: message` on standard error and calls MPI_Abort(MPI_COMM_WORLD, code). For
+  /// errors that cannot be made collective. Works (as exit) when MPI is not active.
   [[noreturn]] static void abort(int code, const std::string& message);
+
+  /// A function abort() calls before it ends the job (to remove this process's temporary
+  /// files: io::remove_registered_temporaries). Must not throw; nullptr for none.
+  static void set_abort_cleanup(void (*cleanup)() noexcept);
 
  private:
   bool owns_ = false;
