@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -109,6 +110,10 @@ IdealStructure read_structure_hdf5(const std::string& path) {
     s.positions.emplace_back(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
   const io::Dataset num = f.dataset("/structure/numbers");
   num.require_shape({n});
+  if (num.dtype().rfind("float", 0) == 0) {  // HDF5 would truncate 11.5 to 11
+    throw IoError(path + ": /structure/numbers has type " + num.dtype() +
+                  "; atomic numbers must be integers (int32)");
+  }
   for (auto z : num.read_all<std::int64_t>()) {
     if (element_symbol(z >= 1 && z <= 1000 ? static_cast<int>(z) : 0).empty()) {
       throw IoError(path + ": /structure/numbers, atom " + std::to_string(s.numbers.size() + 1) +
@@ -307,6 +312,15 @@ bool next_xyz_frame(std::ifstream& in, const std::string& path, long& line_no, i
   const auto count_v = parse_numbers(line, where_line(path, line_no));
   if (count_v.size() != 1 || count_v[0] != std::floor(count_v[0]) || count_v[0] < 1) {
     throw IoError(where_line(path, line_no) + ": expected the number of atoms, got '" + line + "'");
+  }
+  // Each atom takes a line of at least 2 bytes: a larger count cannot be in the file (and would
+  // size the arrays below from a number the file does not hold).
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (!ec && count_v[0] > static_cast<double>(bytes) / 2) {
+    throw IoError(where_line(path, line_no) + ": the frame declares " + util::trim(line) +
+                  " atoms, more than the " + std::to_string(bytes) +
+                  "-byte file can hold; the first line of a frame is its number of atoms");
   }
   const int n = static_cast<int>(count_v[0]);
   if (!std::getline(in, line)) throw IoError(where_line(path, line_no) + ": missing comment line");
@@ -510,8 +524,20 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
   out.num_atoms = n;
   if (lines.empty()) throw IoError(path + ": empty file");
   const auto first = parse_numbers(lines[0].second, where_line(path, lines[0].first));
+  // A whole number in [low, high] from a line holding one number (a count or an index).
+  auto whole = [&](const std::pair<long, std::string>& l, const std::string& field, double low,
+                   double high) {
+    const auto v = parse_numbers(l.second, where_line(path, l.first));
+    if (v.size() != 1 || v[0] != std::floor(v[0]) || v[0] < low || v[0] > high) {
+      throw IoError(where_line(path, l.first) + ": " + field + ": '" + l.second +
+                    "' is not a whole number from " + std::to_string(static_cast<long>(low)) +
+                    " to " + std::to_string(static_cast<long>(high)));
+    }
+    return static_cast<int>(v[0]);
+  };
   if (first.size() == 1) {
     // Type 1: natom, ndisp, then per displacement: atom, displacement, natom forces.
+    whole(lines[0], "the number of atoms", 1, 1e9);
     if (static_cast<int>(first[0]) != n) {
       // A structure that does not fit the data file (usually a unit cell given without
       // --supercell-matrix): fixed by the options, hence a usage error.
@@ -520,8 +546,9 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
                        " atoms, but the structure has " + std::to_string(n));
     }
     if (lines.size() < 2) throw IoError(path + ": missing the number of displacements");
-    const int ndisp =
-        static_cast<int>(parse_numbers(lines[1].second, where_line(path, lines[1].first)).at(0));
+    // Each displacement takes n + 2 lines: a larger count cannot be in the file.
+    const int ndisp = whole(lines[1], "the number of displacements", 1,
+                            static_cast<double>(lines.size()) / (n + 2) + 1);
     std::size_t k = 2;
     for (int d = 0; d < ndisp; ++d) {
       if (k + 2 + n > lines.size() + 0) {
@@ -529,10 +556,12 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
                       std::to_string(ndisp) + " is incomplete");
       }
       const auto atom_v = parse_numbers(lines[k].second, where_line(path, lines[k].first));
-      const int atom = static_cast<int>(atom_v.at(0)) - 1;
-      if (atom < 0 || atom >= n) {
-        throw IoError(where_line(path, lines[k].first) + ": atom index out of range");
+      if (atom_v.size() != 1 || atom_v[0] != std::floor(atom_v[0]) || atom_v[0] < 1 ||
+          atom_v[0] > n) {
+        throw IoError(where_line(path, lines[k].first) + ": displaced atom '" + lines[k].second +
+                      "': atom index out of range (1 to " + std::to_string(n) + ")");
       }
+      const int atom = static_cast<int>(atom_v[0]) - 1;
       const auto disp = parse_numbers(lines[k + 1].second, where_line(path, lines[k + 1].first));
       if (disp.size() != 3)
         throw IoError(where_line(path, lines[k + 1].first) + ": expected 3 numbers");
