@@ -1,8 +1,9 @@
 """The malformed-input corpus (issue 11, point 5): every case of tests/corpus/cases.tsv is one
 physfit command line on one bad file (HDF5, IDX, CSV, INI, POSCAR, extended XYZ, DFSET and
 ALAMODE input, phonopy YAML, FORCE_SETS, BORN, FORCE_CONSTANTS, physfit models). Each runs at 1
-and 2 ranks (2 only in the sanitizer build, PHYSFIT_SANITIZE=1) in an empty folder holding only
-a previous output file, and must end:
+rank (a singleton job, as a user runs physfit without a launcher: half the CPU of mpiexec -n 1)
+and at 2 ranks under mpiexec (2 only in the sanitizer build, PHYSFIT_SANITIZE=1), in an empty
+folder holding only a previous output file, and must end:
   - with the exit code of the manifest (README's table: 2 usage, 4 malformed or unreadable input
     data, 5 numerical failure), never a signal, "internal error", or a sanitizer report;
   - with a message naming the bad file (its path as given) and holding the manifest's fragment;
@@ -80,7 +81,8 @@ def run_case(case, ranks, folder):
         f.write(PREVIOUS)
     args = [a.replace("{dir}", CORPUS).replace("{out}", out) for a in shlex.split(command)]
     try:
-        r = subprocess.run([MPIEXEC, "-n", str(ranks), BIN] + args, cwd=folder,
+        launcher = [MPIEXEC, "-n", str(ranks)] if ranks > 1 else []  # 1: a singleton job
+        r = subprocess.run(launcher + [BIN] + args, cwd=folder,
                            capture_output=True, text=True, errors="replace", timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return "hung (no end within %d s): %s" % (TIMEOUT, " ".join(args))
