@@ -149,7 +149,12 @@ void import_csv(Context& ctx) {
         }
       }
     }
-    if (feature_cols.empty()) throw UsageError("import csv: no feature columns left");
+    if (feature_cols.empty()) {
+      throw UsageError("import csv: no feature columns left in '" + input + "' (columns " +
+                       util::join(t.columns, ", ") +
+                       "); check --feature-columns and the label "
+                       "and target columns");
+    }
     rows = t.rows();
     nf = static_cast<std::int64_t>(feature_cols.size());
     const std::size_t width = t.columns.size();

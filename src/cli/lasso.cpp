@@ -68,6 +68,10 @@ InputShape check_input(const std::string& path, const std::string& matrix,
   if (!groups.empty()) {
     const io::Dataset g = f.dataset(groups);
     g.require_rank(1);
+    if (g.dtype().rfind("float", 0) == 0) {
+      throw IoError("dataset '" + groups + "' in '" + path + "' has type " + g.dtype() +
+                    "; group ids must be integers (convert them, e.g. numpy's astype('int64'))");
+    }
     if (g.rows() != a.rows()) {
       throw IoError("dataset '" + groups + "' in '" + path + "' has " + std::to_string(g.rows()) +
                     " rows but '" + matrix + "' has " + std::to_string(a.rows()));
@@ -274,6 +278,23 @@ void run(Context& ctx) {
     }
     f.close();
   }
+  // Non-finite values read from the file: malformed input naming the file and the dataset
+  // (lasso::Problem checks again, without knowing the file).
+  mpi::guarded(comm, [&] {
+    auto bad = [&](const std::string& name, const std::string& at, double v) {
+      throw IoError("dataset '" + name + "' in '" + input + "': " + at + " = " + std::to_string(v) +
+                    " is not finite; remove or repair that row");
+    };
+    for (long long i = 0; i < mine.count; ++i) {
+      const std::string row = std::to_string(mine.begin + i);
+      for (long long j = 0; j < p; ++j) {
+        if (!std::isfinite(a(i, j)))
+          bad(matrix, "A(" + row + ", " + std::to_string(j) + ")", a(i, j));
+      }
+      if (!std::isfinite(y(i))) bad(target, "y(" + row + ")", y(i));
+    }
+    return 0;
+  });
   const double read_seconds = watch.seconds();
   stop_point("after reading the data");
   log::info("lasso: ", n, " rows x ", p, " columns from '", input, "' (", comm.size(), " rank",

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +12,11 @@
 namespace physfit::config {
 
 std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // ifstream opens a folder and reads nothing
+    throw UsageError("cannot read configuration file '" + path +
+                     "': it is a folder; give the INI file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw UsageError("cannot read configuration file '" + path + "': " + std::strerror(errno));

@@ -122,6 +122,10 @@ IdealStructure read_structure_hdf5(const std::string& path) {
     s.positions.emplace_back(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
   const io::Dataset num = f.dataset("/structure/numbers");
   num.require_shape({n});
+  if (num.dtype().rfind("float", 0) == 0) {  // HDF5 would truncate 11.5 to 11
+    throw IoError(path + ": /structure/numbers has type " + num.dtype() +
+                  "; atomic numbers must be integers (int32)");
+  }
   for (auto z : num.read_all<std::int64_t>()) {
     if (element_symbol(z >= 1 && z <= 1000 ? static_cast<int>(z) : 0).empty()) {
       throw IoError(path + ": /structure/numbers, atom " + std::to_string(s.numbers.size() + 1) +

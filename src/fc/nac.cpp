@@ -191,10 +191,9 @@ NacCheck prepare_nac(NacParameters& nac, const Crystal& crystal, const std::stri
   }
   const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(eps);
   if (eig.eigenvalues().minCoeff() <= 0) {
-    throw UsageError(where + ": the dielectric tensor is not positive definite (eigenvalues " +
-                     format_number(eig.eigenvalues()[0]) + ", " +
-                     format_number(eig.eigenvalues()[1]) + ", " +
-                     format_number(eig.eigenvalues()[2]) + ")");
+    throw IoError(where + ": the dielectric tensor is not positive definite (eigenvalues " +
+                  format_number(eig.eigenvalues()[0]) + ", " + format_number(eig.eigenvalues()[1]) +
+                  ", " + format_number(eig.eigenvalues()[2]) + ")");
   }
 
   // Site symmetry of each atom: Z* must be invariant under the operations that fix it.

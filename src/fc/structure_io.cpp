@@ -160,6 +160,10 @@ Structure yaml_cell(const YAML::Node& cell, const std::string& path, const std::
     s.symbols.push_back(symbol);
     s.numbers.push_back(z);
     s.masses.push_back(p["mass"] ? yaml_number(p["mass"], path, field + ".mass") : 0.0);
+    if (p["mass"] && !(s.masses.back() > 0)) {
+      throw IoError(yaml_where(path, p["mass"]) + ": " + field + ".mass: " + p["mass"].Scalar() +
+                    " is not a positive mass (atomic mass units)");
+    }
   }
   return s;
 }
@@ -644,6 +648,11 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
                       ": supercell_matrix: expected integers");
       }
       out.supercell_matrix = m.array().round().cast<int>();
+      if (out.supercell_matrix->cast<double>().determinant() < 0.5) {
+        throw IoError(yaml_where(path, root["supercell_matrix"]) +
+                      ": supercell_matrix: " + matrix_text(*out.supercell_matrix) +
+                      " has no positive determinant; phonopy writes DIM there");
+      }
     }
     if (root["primitive_matrix"] && !root["primitive_matrix"].IsNull()) {
       out.primitive_matrix = yaml_matrix3(root["primitive_matrix"], path, "primitive_matrix");
@@ -654,6 +663,18 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
       out.primitive_cell = yaml_cell(root["primitive_cell"], path, "primitive_cell");
     }
     if (root["supercell"]) out.supercell = yaml_cell(root["supercell"], path, "supercell");
+    if (out.unit_cell && out.supercell && out.supercell_matrix) {
+      const long det = std::lround(out.supercell_matrix->cast<double>().determinant());
+      const long expected = det * static_cast<long>(out.unit_cell->numbers.size());
+      if (static_cast<long>(out.supercell->numbers.size()) != expected) {
+        throw IoError(yaml_where(path, root["supercell"]) +
+                      ": supercell: " + std::to_string(out.supercell->numbers.size()) +
+                      " atoms, but the " + std::to_string(out.unit_cell->numbers.size()) +
+                      "-atom unit_cell and supercell_matrix " + matrix_text(*out.supercell_matrix) +
+                      " (determinant " + std::to_string(det) + ") make " +
+                      std::to_string(expected) + "; the file is not as phonopy wrote it");
+      }
+    }
 
     if (root["born_effective_charge"] && root["dielectric_constant"]) {
       PhonopyNac nac;

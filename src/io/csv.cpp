@@ -16,7 +16,7 @@ std::size_t CsvTable::column(const std::string& name, const std::string& option)
     if (columns[i] == name) return i;
   }
   const std::string guess = util::closest_match(name, columns);
-  throw UsageError("bad value '" + name + "' for " + option + ": no such column" +
+  throw UsageError("bad value '" + name + "' for " + option + ": no such column in '" + path + "'" +
                    (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
                    "; the columns are " + util::join(columns, ", "));
 }
@@ -27,6 +27,7 @@ CsvTable read_csv(const std::string& path, char delimiter, bool header) {
     throw IoError("cannot open CSV file '" + path + "': " + std::strerror(errno));
   }
   CsvTable t;
+  t.path = path;
   std::string line;
   int number = 0;
   bool first = true;

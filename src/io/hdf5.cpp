@@ -367,7 +367,35 @@ Dataset File::dataset(const std::string& name) const {
   d.parallel_ = parallel_;
   d.rank_ = rank_;
   d.shape_ = shape_of(id, where);
+  check_stored(id, d, where);
   return d;
+}
+
+void File::check_stored(hid_t id, const Dataset& d, const std::string& where) const {
+  // A file opened for reading whose dataset declares more data than the file stores (a huge
+  // shape in a small file, chunks never written) is malformed: refuse it before anything is
+  // sized from that shape. Only layouts whose stored size is exact: contiguous, or chunked
+  // without filters (compression), and fixed-size types.
+  unsigned intent = 0;
+  if (H5Fget_intent(this->id(), &intent) < 0 || intent != H5F_ACC_RDONLY) return;
+  Handle dcpl(H5Dget_create_plist(id), H5Pclose);
+  Handle type(H5Dget_type(id), H5Tclose);
+  if (dcpl.id() < 0 || type.id() < 0) return;
+  const H5D_layout_t layout = H5Pget_layout(dcpl.id());
+  const bool exact =
+      layout == H5D_CONTIGUOUS || (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.id()) == 0);
+  const H5T_class_t type_class = H5Tget_class(type.id());
+  if (!exact || type_class == H5T_VLEN || H5Tis_variable_str(type.id()) > 0) return;
+  const double declared =
+      static_cast<double>(d.size()) * static_cast<double>(H5Tget_size(type.id()));
+  const double stored = static_cast<double>(H5Dget_storage_size(id));
+  if (stored < declared) {
+    throw IoError(where + " declares shape " + shape_text(d.shape()) + " (" +
+                  util::format_bytes(declared) + ") but the file stores " +
+                  util::format_bytes(stored) +
+                  " of it: the dataset was never written completely (a truncated copy, or "
+                  "chunks never written); write every element or repair the file");
+  }
 }
 
 Dataset File::create_dataset_typed(const std::string& name, const std::vector<std::int64_t>& shape,

@@ -12,6 +12,7 @@ namespace physfit::io {
 struct CsvTable {
   std::vector<std::string> columns;  ///< header names, or "c0", "c1", ... without a header
   std::vector<double> values;        ///< rows() x columns.size()
+  std::string path;                  ///< the file read (named in errors)
   std::int64_t rows() const {
     return columns.empty() ? 0 : static_cast<std::int64_t>(values.size() / columns.size());
   }

@@ -143,6 +143,8 @@ class File {
  private:
   Dataset create_dataset_typed(const std::string& name, const std::vector<std::int64_t>& shape,
                                hid_t type) const;
+  // Throws IoError when a dataset of a read-only file declares more bytes than the file stores.
+  void check_stored(hid_t id, const Dataset& d, const std::string& where) const;
   Handle handle_;
   std::string path_;
   bool parallel_ = false;
