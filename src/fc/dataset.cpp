@@ -37,9 +37,10 @@ std::vector<double> parse_numbers(const std::string& text, const std::string& wh
     char* end = nullptr;
     const double v = std::strtod(token.c_str(), &end);
     if (end == token.c_str() || *end != '\0') {
-      throw IoError(where + ": '" + token + "' is not a number");
+      throw IoError(where + ": '" + util::printable(token) + "' is not a number");
     }
-    if (!std::isfinite(v)) throw IoError(where + ": value '" + token + "' is not finite");
+    if (!std::isfinite(v))
+      throw IoError(where + ": value '" + util::printable(token) + "' is not finite");
     out.push_back(v);
   }
   return out;
@@ -176,6 +177,11 @@ Configurations read_configurations_hdf5(const mpi::Comm& comm, const std::string
   Configurations c;
   c.num_atoms = num_atoms;
   c.total = u.rows();
+  if (c.total == 0) {
+    throw IoError("dataset '/configs/displacements' in '" + path +
+                  "' holds no configurations: import displaced supercells and their forces "
+                  "(physfit import)");
+  }
   if (end < 0) end = c.total;
   if (begin < 0 || begin > end || end > c.total) {
     throw UsageError("configurations [" + std::to_string(begin) + ", " + std::to_string(end) +

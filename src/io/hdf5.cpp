@@ -267,6 +267,29 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return "[" + util::join(parts, ", ") + "]";
 }
 
+// Why an HDF5 file that exists, is readable and starts as HDF5 does could not be opened, in a
+// user's words: HDF5's own are "truncated file: eof = 1144, sblock->base_addr = 0, stored_eof =
+// 2288" or "bad object header version number".
+std::string open_failure_text(const std::string& path) {
+  const std::string text = detail::hdf5_error_text();
+  const auto at = text.find("truncated file: eof = ");
+  const auto stored = text.find("stored_eof = ");
+  if (at != std::string::npos && stored != std::string::npos) {
+    const long long have = std::atoll(text.c_str() + at + 22);
+    const long long want = std::atoll(text.c_str() + stored + 13);
+    return "cannot open HDF5 file '" + path + "': the file is truncated (" + std::to_string(have) +
+           " bytes of the " + std::to_string(want) +
+           " its header records: an interrupted copy or write); copy or write it again";
+  }
+  const auto open = text.find("unable to open file (");
+  if (open != std::string::npos && text.find("unable to lock") == std::string::npos) {
+    return "cannot open HDF5 file '" + path +
+           "': the file is damaged (HDF5: " + text.substr(open + 21, text.size() - open - 22) +
+           "), or written in a format newer than this HDF5 reads; copy or write it again";
+  }
+  return "cannot open HDF5 file '" + path + "': " + text;
+}
+
 }  // namespace
 
 // --------------------------------------------------------------------------------- File
@@ -276,7 +299,7 @@ File File::open(const std::string& path, Mode mode) {
   precheck_readable(path);
   const hid_t id =
       H5Fopen(path.c_str(), mode == Mode::kRead ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
-  detail::check(id, "cannot open HDF5 file '" + path + "'");
+  if (id < 0) throw IoError(open_failure_text(path));
   File f;
   f.handle_ = Handle(id, H5Fclose);
   f.path_ = path;
@@ -291,7 +314,9 @@ File File::open(const mpi::Comm& comm, const std::string& path, Mode mode) {
   Handle fapl = mpio_access_list(comm);
   const hid_t id =
       H5Fopen(path.c_str(), mode == Mode::kRead ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.id());
-  mpi::guarded(comm, [&] { detail::check(id, "cannot open HDF5 file '" + path + "'"); });
+  mpi::guarded(comm, [&] {
+    if (id < 0) throw IoError(open_failure_text(path));
+  });
   File f;
   f.handle_ = Handle(id, H5Fclose, true);
   f.path_ = path;
@@ -612,6 +637,8 @@ void Dataset::transfer_rows(bool write, std::int64_t begin, std::int64_t count, 
   if (begin < 0 || count < 0 || begin + count > rows()) {
     throw IoError("cannot " + what + ": it has " + std::to_string(rows()) + " rows");
   }
+  // An empty dataset (on every rank alike) has no storage: HDF5 would fail on its address.
+  if (rows() == 0) return;
   Handle file_space(H5Dget_space(id()), H5Sclose);
   detail::check(file_space.id(), "cannot " + what);
   Handle mem_space = select_rows(file_space.id(), shape_, begin, count, row_size());
