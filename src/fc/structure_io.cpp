@@ -317,7 +317,7 @@ std::optional<Eigen::Matrix3d> primitive_matrix_from(const std::string& text,
   }
   for (int k = 0; k < 9; ++k) {
     const auto v = fraction(tokens[k]);
-    if (!v) throw UsageError(where + ": '" + tokens[k] + "' is not a number");
+    if (!v) throw UsageError(where + ": '" + util::printable(tokens[k]) + "' is not a number");
     m(k / 3, k % 3) = *v;
   }
   if (std::abs(m.determinant()) < 1e-8) {

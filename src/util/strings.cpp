@@ -87,6 +87,26 @@ std::string format_duration(double seconds) {
   return buffer;
 }
 
+std::string printable(std::string_view text, std::size_t max) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (const char ch : text) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string format_bytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;

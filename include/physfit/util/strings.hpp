@@ -24,5 +24,8 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 std::string format_duration(double seconds);
 /// "512 B", "1.5 KiB", "3.2 MiB", "1.1 GiB".
 std::string format_bytes(double bytes);
+/// Text from a file, fit to quote in a message: bytes outside printable ASCII as \xNN (a NUL
+/// would end the message), at most `max` characters, then "...".
+std::string printable(std::string_view text, std::size_t max = 60);
 
 }  // namespace physfit::util

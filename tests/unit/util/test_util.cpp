@@ -61,6 +61,13 @@ TEST(Partition, CoversEveryRowExactlyOnceForManyShapes) {
   EXPECT_THROW(util::block_of(10, 3, 3), std::invalid_argument);
 }
 
+TEST(Strings, PrintableEscapesBytesAFileMayHoldAndCuts) {
+  using physfit::util::printable;
+  EXPECT_EQ(printable(std::string("a\0b\n\xff", 5)), "a\\x00b\\x0a\\xff");
+  EXPECT_EQ(printable("abcdef", 3), "abc...");
+  EXPECT_EQ(printable("1.5e-3 x"), "1.5e-3 x");
+}
+
 TEST(Strings, SuggestsTheClosestKeyForATypo) {
   const std::vector<std::string> keys{"rows", "cols", "iterations", "output"};
   EXPECT_EQ(util::closest_match("iteration", keys), "iterations");
