@@ -249,6 +249,12 @@ void run(Context& ctx) {
           "this physfit was built without the plot module: output.png is "
           "unavailable (the CV curve is in /lasso/cv of output.file)");
     }
+    if (task == "cv" && mode == "residual") {
+      // Known from the options alone: said before the data are read.
+      throw UsageError(
+          "cross-validation needs the Gram mode (solver.mode = residual was asked): use "
+          "solver.mode = gram or auto");
+    }
     if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
       throw UsageError("task 'fit' with method '" + method +
                        "' needs fit.lambda (absolute) or fit.lambda_ratio (times lambda_max)");
