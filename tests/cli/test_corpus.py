@@ -101,7 +101,9 @@ def run_case(case, ranks, folder):
         problems.append("exit %d, expected %d" % (r.returncode, code))
     if os.path.join(CORPUS, culprit) not in r.stderr:
         problems.append("the message does not name " + culprit)
-    if fragment not in r.stderr:
+    if not fragment:
+        problems.append("the manifest gives no fragment of the message")
+    elif fragment not in r.stderr:
         problems.append("the message lacks '%s'" % fragment)
     left = sorted(set(os.listdir(folder)) - {"previous.h5"})
     if left:
