@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <vector>
 
 #include "physfit/error.hpp"
 #include "physfit/fc/dataset.hpp"
@@ -58,10 +60,20 @@ void expect_structure(const Structure& s, const Reference& r, double tol = 1e-9)
   }
 }
 
+// Files written by write_temp, removed when the test program ends.
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const auto& p : paths) std::remove(p.c_str());
+  }
+};
+TempFiles g_temp_files;
+
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path =
       ::testing::TempDir() + "physfit_" + std::to_string(::getpid()) + "_" + name;
   std::ofstream(path) << text;
+  g_temp_files.paths.push_back(path);
   return path;
 }
 
