@@ -617,6 +617,8 @@ Command phonons_command() {
     for (const char* key : {"fc", "structure", "reference", "reference-structure", "born"}) {
       f.input(o, key);
     }
+    // --list-points prints the special points and writes nothing: no output to check or lock.
+    if (o.get<bool>("list-points")) return f;
     f.output(o, "output");
     f.output(o, "png");
     return f;

@@ -21,10 +21,21 @@ def scratch(test):
     return path
 
 
+def workdir():
+    """The working folder of physfit runs that give no output path: one per test process, in
+    SCRATCH, so that default outputs (phonons.h5, ...) never land in the source tree and two
+    tests running at once never write (or lock) the same file."""
+    path = os.path.join(SCRATCH, "cwd", str(os.getpid()))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def physfit(*args, ranks=None, timeout=120):
-    """Runs physfit (under mpiexec when ranks is given); returns the CompletedProcess."""
+    """Runs physfit (under mpiexec when ranks is given) in workdir(); returns the
+    CompletedProcess."""
     command = ([MPIEXEC, "-n", str(ranks)] if ranks else []) + [BIN] + [str(a) for a in args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          cwd=workdir())
 
 
 def last_json(stdout):

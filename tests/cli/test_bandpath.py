@@ -561,7 +561,8 @@ class UnitsAndPathOptions(unittest.TestCase):
             self.assertEqual(f["bands/frequencies"].attrs["labels"], "Gamma,M,K|Γ,A")
             self.assertEqual(list(np.unique(f["bands/branch"][...])), [0, 1])
         # A label this crystal does not have: the message lists the crystal's labels.
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "G,X,W")
+        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "G,X,W",
+                    "--output", os.path.join(d, "refused.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("'X'", r.stderr)
         self.assertIn("HEX lattice", r.stderr)
@@ -577,6 +578,7 @@ class UnitsAndPathOptions(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--points needs 3 reduced coordinates per label", r.stderr)
         self.assertNotIn("band.points", r.stderr)
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--unit", "eV")
+        r = physfit("phonons", "--fc", fc, "--structure", structure, "--unit", "eV",
+                    "--output", os.path.join(d, "refused.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("unit", r.stderr)
