@@ -12,9 +12,6 @@
 #include "physfit/io/temporary.hpp"
 
 namespace physfit::io {
-namespace {
-
-StagedOutputs* g_staged = nullptr;  // the active staging of this process, if any
 
 std::string directory_of(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -22,6 +19,10 @@ std::string directory_of(const std::string& path) {
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
+
+namespace {
+
+StagedOutputs* g_staged = nullptr;  // the active staging of this process, if any
 
 void rename_now(const std::string& temporary, const std::string& path) {
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {

@@ -19,13 +19,6 @@
 namespace physfit::io {
 namespace {
 
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 void check_writable_destination(const std::string& path) {
   const std::string dir = directory_of(path);
   struct stat st {};

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "physfit/error.hpp"
+#include "physfit/io/atomic_write.hpp"
 #include "physfit/io/temporary.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
@@ -17,13 +18,6 @@
 
 namespace physfit::io {
 namespace {
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 // "process 123 on host node7", from the lock file's text and the kernel's idea of the holder.
 std::string holder_of(int fd) {

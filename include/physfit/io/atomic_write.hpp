@@ -22,6 +22,9 @@
 
 namespace physfit::io {
 
+/// The folder of `path` as written: "." for a bare name, "/" for a file at the root.
+std::string directory_of(const std::string& path);
+
 /// Writes `bytes` to `path` atomically. Throws IoError naming the path on failure (missing or
 /// unwritable directory, full disk); the temporary file is removed then. Throws UsageError if
 /// `path` exists and is not a regular file (a device, folder, socket or FIFO is never replaced).
