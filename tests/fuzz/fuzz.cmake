@@ -21,6 +21,7 @@ add_library(physfit_fuzz_parsers STATIC
   ${_src}/io/hdf5.cpp
   ${_src}/io/idx.cpp
   ${_src}/io/output_paths.cpp
+  ${_src}/io/temporary.cpp
   ${_src}/mpi/comm.cpp
   ${_src}/mpi/environment.cpp
   ${_src}/mpi/guard.cpp
