@@ -29,4 +29,7 @@ scripts/setup.sh
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja "${flags[@]}"
 cmake --build "$build" --parallel "$jobs"
-ctest --test-dir "$build" --parallel "$jobs" --output-on-failure "${ctest_args[@]}"
+# Twice as many tests as cores: most of a test's time is process start-up, MPI_Init and waiting
+# on its processes (a whole run keeps about one core of two busy at --parallel 2), and tests
+# that need more than one core declare it (PROCESSORS), which ctest counts against this limit.
+ctest --test-dir "$build" --parallel $((2 * jobs)) --output-on-failure "${ctest_args[@]}"
