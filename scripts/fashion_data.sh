@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Imports Fashion-MNIST (Debian's dataset-fashion-mnist, installed by scripts/setup.sh) into
+# Imports Fashion-MNIST (Debian's dataset-fashion-mnist, installed by scripts/setup.sh --examples) into
 # results/fashion_train.h5 (60000 images) and results/fashion_test.h5 (10000).
 #   scripts/fashion_data.sh [PHYSFIT_BINARY]
 set -euo pipefail
@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=${1:-build/bin/physfit}
 src=/usr/share/datasets/fashion-mnist
 if [[ ! -e $src/train-images-idx3-ubyte.gz ]]; then
-  echo "fashion_data: $src is missing: run scripts/setup.sh (package dataset-fashion-mnist)" >&2
+  echo "fashion_data: $src is missing: run scripts/setup.sh --examples (package dataset-fashion-mnist)" >&2
   exit 4
 fi
 mkdir -p results

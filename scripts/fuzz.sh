@@ -39,7 +39,7 @@ for n in "${names[@]}"; do
   [[ " $all " == *" $n "* ]] || { echo "fuzz.sh: no harness '$n' (harnesses: $all)" >&2; exit 2; }
 done
 
-scripts/setup.sh
+scripts/setup.sh --tests
 build=build-fuzz
 cmake -S . -B "$build" -G Ninja -DPHYSFIT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null

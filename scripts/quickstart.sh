@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup.sh
+scripts/setup.sh --examples
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPHYSFIT_SANITIZE=OFF
 cmake --build build --parallel "$(nproc)" --target physfit_app
 

@@ -1,37 +1,61 @@
 #!/usr/bin/env bash
-# Installs every Debian package physfit needs to build, test and run. Idempotent: when all
-# packages are present it changes nothing and needs no network. Works as root, or as a user
-# who can use sudo.
+# Installs the Debian packages physfit needs, in layers. Idempotent: when the packages are
+# present it changes nothing and needs no network. Works as root, or as a user who can use sudo.
 #
-#   scripts/setup.sh            # build, run and test dependencies
-#   scripts/setup.sh --print    # only list the packages
+#   scripts/setup.sh                  # build and run physfit (compilers, MPI, HDF5, libraries)
+#   scripts/setup.sh --examples       # + what scripts/quickstart.sh runs (LAMMPS, phonopy, data)
+#   scripts/setup.sh --tests          # + what scripts/test.sh and scripts/fuzz.sh need
+#   scripts/setup.sh --print [LAYER]  # only list the packages of a layer (--examples, --tests)
 set -euo pipefail
 
-packages=(
+build_packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang-format
-  # fuzzing the parsers (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
-  clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config git
   # MPI and the parallel HDF5 built against it (the C++ HDF5 API is absent there: we use C)
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
   # phonopy's YAML files
   libyaml-cpp-dev
+)
+example_packages=(
   # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
-  # tests: GoogleTest, and Debian's Python with h5py to read what physfit writes
-  googletest libgtest-dev python3 python3-numpy python3-h5py
+  # silicon forces from LAMMPS (Stillinger-Weber) and phonopy's reference, made by Debian's
+  # Python with h5py and numpy (scripts/data/make_si.py)
+  python3 python3-numpy python3-h5py python3-lammps liblammps-dev lammps-data python3-phonopy
+)
+test_packages=(
+  # unit and MPI tests, the formatting check
+  googletest libgtest-dev clang-format
+  # fuzzing the parsers (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang libclang-rt-14-dev
   # a real single-node Slurm for the job-script tests (scripts/slurm/)
   slurmctld slurmd slurm-client munge
-  # test and example data: LAMMPS (Stillinger-Weber silicon) and phonopy's reference
-  python3-lammps liblammps-dev lammps-data python3-phonopy
   # crystals that are not fcc and the format tests: ASE (band paths, POSCAR and extended XYZ
   # files) and spglib (space groups)
   python3-ase python3-spglib
 )
 
-if [[ "${1:-}" == "--print" ]]; then
+print=0
+layer=build
+while (($#)); do
+  case "$1" in
+    --print) print=1 ;;
+    --examples) layer=examples ;;
+    --tests) layer=tests ;;
+    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "setup: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+packages=("${build_packages[@]}")
+case "$layer" in
+  examples) packages+=("${example_packages[@]}") ;;
+  tests) packages+=("${example_packages[@]}" "${test_packages[@]}") ;;
+esac
+
+if ((print)); then
   printf '%s\n' "${packages[@]}"
   exit 0
 fi

@@ -25,7 +25,7 @@ while (($#)); do
   shift
 done
 
-scripts/setup.sh
+scripts/setup.sh --tests
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja "${flags[@]}"
 cmake --build "$build" --parallel "$jobs"
