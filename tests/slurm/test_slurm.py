@@ -46,9 +46,9 @@ class SlurmJobs(unittest.TestCase):
     def tearDownClass(cls):
         run(CLUSTER, "stop", cls.state)
 
-    def submit(self, name, *args, tasks=2, wait=True, env=None):
+    def submit(self, name, *args, tasks=2, wait=True, env=None, sbatch=()):
         out = os.path.join(SCRATCH, name + ".out")
-        command = ["sbatch", "--parsable", "-n", str(tasks), "-o", out, "-D", SCRATCH]
+        command = ["sbatch", "--parsable", "-n", str(tasks), "-o", out, "-D", SCRATCH, *sbatch]
         if wait:
             command.append("--wait")
         r = run(*command, JOB, *[str(a) for a in args], env=dict(self.env, **(env or {})))
@@ -72,7 +72,13 @@ class SlurmJobs(unittest.TestCase):
         h5 = os.path.join(SCRATCH, "srun.h5")
         r, job, out = self.submit("srun", "selfcheck", "--output", h5, "--rows", 500)
         self.assertEqual(r.returncode, 0, read(out))
-        self.assertIn("selfcheck: 2 ranks on 1 host(s)", read(out))
+        text = read(out)
+        self.assertIn("selfcheck: 2 ranks on 1 host(s)", text)
+        # The log is stamped with the version, the host and the ranks.
+        version = run(BIN, "--version").stdout.splitlines()[0]
+        self.assertIn("physfit job: " + version, text)
+        self.assertIn("on %s (nodes " % os.uname().nodename, text)
+        self.assertIn(", 2 ranks, launcher srun --mpi=pmix)", text)
         with h5py.File(h5, "r") as f:
             self.assertEqual(f["/physfit"].attrs["ranks"], 2)
 
@@ -105,7 +111,7 @@ class SlurmJobs(unittest.TestCase):
             # What Slurm does before the time limit with --signal=B:USR1@120.
             run("scancel", "--signal=USR1", "--batch", job, env=self.env)
             if run_number == 1:
-                self.wait_for_text(out, "requeued to continue")
+                self.wait_for_text(out, "requeueing the job to continue")
                 # Slurm holds a requeued job until the credential of its previous run has
                 # expired (cred_expire, 20 s on the test cluster; starting it earlier kills it:
                 # "Job credential revoked"), then its main scheduler (every 2 s) starts it. The
@@ -144,6 +150,37 @@ class SlurmJobs(unittest.TestCase):
         with h5py.File(h5, "r") as f:  # the checkpoint
             self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
         return read(out)
+
+    def test_train_jobs_resume_and_the_command_line_decides(self):
+        # The data is missing: the run ends at once with 4, after the script has stamped the
+        # command it launched.
+        missing = os.path.join(SCRATCH, "missing.h5")
+        r, job, out = self.submit("train_resume", "train", "--data.train", missing)
+        self.assertEqual(r.returncode, 4, read(out))
+        self.assertIn("train --data.train %s --train.resume auto\n" % missing, read(out))
+        r, job, out = self.submit("train_noresume", "train", "--data.train", missing,
+                                  "--train.resume", "other.h5")
+        self.assertEqual(r.returncode, 4, read(out))
+        self.assertNotIn("auto", read(out))
+
+    def test_a_refused_requeue_ends_the_job_with_code_three_and_an_error(self):
+        h5 = os.path.join(SCRATCH, "norequeue.h5")
+        r, job, out = self.submit("norequeue", "selfcheck", "--output", h5, "--rows", 2000,
+                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+                                  sbatch=["--no-requeue"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_for_text(out, "selfcheck: 2 ranks", seconds=240)  # the ranks are up
+        self.assertIn("WARNING: Slurm will not requeue this job", read(out))
+        run("scancel", "--signal=USR1", "--batch", job, env=self.env)
+        self.wait_for_text(out, "ERROR: Slurm refused to requeue the job", seconds=120)
+        deadline = time.monotonic() + 120
+        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED"):
+            self.assertLess(time.monotonic(), deadline, "the job did not end")
+            time.sleep(0.2)
+        self.assertEqual(self.job_field(job, "ExitCode"), "3:0", read(out))
+        self.assertEqual(self.job_field(job, "Restarts"), "0")
+        with h5py.File(h5, "r") as f:  # the checkpoint a resubmitted job continues from
+            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
 
     def test_sigterm_to_an_mpirun_job_script_ends_the_job_with_code_three(self):
         # mpirun handles TERM itself (exit 1): the job script turns it into USR1 for mpirun.
