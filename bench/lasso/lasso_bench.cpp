@@ -162,8 +162,8 @@ int main(int argc, char** argv) {
   if (task == "write") {  // the whole problem as HDF5 for the peers (rank 0)
     if (comm.is_root()) {
       io::File f = io::File::create(h5);
-      const io::Dataset a = f.create_dataset<double>("/A", {spec.rows, p});
-      const io::Dataset y = f.create_dataset<double>("/y", {spec.rows});
+      const io::Dataset a = f.create_dataset<double>("/A", {spec.rows, p}, "dimensionless");
+      const io::Dataset y = f.create_dataset<double>("/y", {spec.rows}, "dimensionless");
       const std::int64_t block = 20000;
       std::vector<double> ab(static_cast<std::size_t>(block * p)),
           yb(static_cast<std::size_t>(block));

@@ -607,11 +607,17 @@ void run(Context& ctx) {
       io::set_attribute(g.id(), "relative_gap", r.relative_gap);
       if (!r.lambdas.empty()) {
         const std::int64_t nl = static_cast<std::int64_t>(r.lambdas.size());
-        out.file().create_dataset<double>("/fit/lambdas", {nl}).write_all(r.lambdas);
-        out.file().create_dataset<std::int64_t>("/fit/nonzeros", {nl}).write_all(r.nonzeros);
+        out.file().create_dataset<double>("/fit/lambdas", {nl}, "eV/angstrom").write_all(r.lambdas);
+        out.file()
+            .create_dataset<std::int64_t>("/fit/nonzeros", {nl}, "dimensionless")
+            .write_all(r.nonzeros);
         if (!r.cv_mse.empty()) {
-          out.file().create_dataset<double>("/fit/cv_mse", {nl}).write_all(r.cv_mse);
-          out.file().create_dataset<double>("/fit/cv_se", {nl}).write_all(r.cv_se);
+          out.file()
+              .create_dataset<double>("/fit/cv_mse", {nl}, "(eV/angstrom)^2")
+              .write_all(r.cv_mse);
+          out.file()
+              .create_dataset<double>("/fit/cv_se", {nl}, "(eV/angstrom)^2")
+              .write_all(r.cv_se);
         }
       }
       if (r.cv.done) {

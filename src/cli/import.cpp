@@ -58,7 +58,8 @@ void import_idx(Context& ctx) {
   Result r;
   mpi::guarded(ctx.comm, [&] {
     if (!out.writes_here()) return;
-    const io::Dataset f = out.file().create_dataset<std::uint8_t>("/features", images.shape);
+    const io::Dataset f =
+        out.file().create_dataset<std::uint8_t>("/features", images.shape, "dimensionless");
     f.write_rows(0, images.rows(), images.bytes.data());
     const double scale = o.get<double>("scale");
     write_feature_attributes(f, scale < 0 ? 1.0 / 255.0 : scale, o.get<double>("offset"),
@@ -91,7 +92,8 @@ void import_idx(Context& ctx) {
         throw UsageError("bad value '" + std::to_string(classes) + "' for classes: '" +
                          labels_path + "' has label " + std::to_string(top));
       }
-      const io::Dataset d = out.file().create_dataset<std::int32_t>("/labels", {images.rows()});
+      const io::Dataset d =
+          out.file().create_dataset<std::int32_t>("/labels", {images.rows()}, "dimensionless");
       d.write_rows(0, images.rows(), l.data());
       io::set_attribute(d.id(), "classes", classes);
       io::set_attribute(d.id(), "source", labels_path);
@@ -163,7 +165,8 @@ void import_csv(Context& ctx) {
     for (std::int64_t r = 0; r < rows; ++r) {
       for (std::size_t c : feature_cols) x.push_back(static_cast<float>(t.values[r * width + c]));
     }
-    const io::Dataset f = out.file().create_dataset<float>("/features", {rows, nf});
+    const io::Dataset f =
+        out.file().create_dataset<float>("/features", {rows, nf}, "as in the CSV file");
     f.write_rows(0, rows, x.data());
     const double scale = o.get<double>("scale");
     write_feature_attributes(f, scale < 0 ? 1.0 : scale, o.get<double>("offset"), input);
@@ -183,7 +186,8 @@ void import_csv(Context& ctx) {
         l.push_back(static_cast<std::int32_t>(v));
         top = std::max(top, l.back());
       }
-      const io::Dataset d = out.file().create_dataset<std::int32_t>("/labels", {rows});
+      const io::Dataset d =
+          out.file().create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
       d.write_rows(0, rows, l.data());
       std::int64_t classes = o.get<int>("classes");
       if (classes == 0) classes = top + 1;
@@ -194,7 +198,8 @@ void import_csv(Context& ctx) {
         for (std::size_t c : out_cols) y.push_back(static_cast<float>(t.values[r * width + c]));
       }
       const auto nt = static_cast<std::int64_t>(out_cols.size());
-      const io::Dataset d = out.file().create_dataset<float>("/targets", {rows, nt});
+      const io::Dataset d =
+          out.file().create_dataset<float>("/targets", {rows, nt}, "as in the CSV file");
       d.write_rows(0, rows, y.data());
       io::set_attribute(d.id(), "columns", util::join(targets, ","));
     }

@@ -87,30 +87,39 @@ std::string fmt(double v) {
   return s.str();
 }
 
-void write_vector(const io::File& f, const std::string& name, const std::vector<double>& v) {
-  f.create_dataset<double>(name, {static_cast<std::int64_t>(v.size())}).write_all(v);
+// Units of what lasso writes, in those of the input: y's and the columns of A's.
+const char* const kUnitCoef = "unit of y / unit of the column of A";
+const char* const kUnitY2 = "(unit of y)^2";
+
+void write_vector(const io::File& f, const std::string& name, const std::vector<double>& v,
+                  const std::string& unit) {
+  f.create_dataset<double>(name, {static_cast<std::int64_t>(v.size())}, unit).write_all(v);
 }
-void write_vector(const io::File& f, const std::string& name, const Eigen::VectorXd& v) {
-  write_vector(f, name, std::vector<double>(v.data(), v.data() + v.size()));
+void write_vector(const io::File& f, const std::string& name, const Eigen::VectorXd& v,
+                  const std::string& unit) {
+  write_vector(f, name, std::vector<double>(v.data(), v.data() + v.size()), unit);
 }
 void write_ints(const io::File& f, const std::string& name, const std::vector<std::int64_t>& v) {
-  f.create_dataset<std::int64_t>(name, {static_cast<std::int64_t>(v.size())}).write_all(v);
+  f.create_dataset<std::int64_t>(name, {static_cast<std::int64_t>(v.size())}, "dimensionless")
+      .write_all(v);
 }
 // A p x L column-major matrix as an L x p row-major dataset (one row per lambda).
-void write_columns(const io::File& f, const std::string& name, const Eigen::MatrixXd& m) {
-  const io::Dataset d = f.create_dataset<double>(name, {m.cols(), m.rows()});
+void write_columns(const io::File& f, const std::string& name, const Eigen::MatrixXd& m,
+                   const std::string& unit) {
+  const io::Dataset d = f.create_dataset<double>(name, {m.cols(), m.rows()}, unit);
   d.write_rows(0, m.cols(), m.data());
 }
 // A K x L matrix as a K x L row-major dataset.
-void write_rows(const io::File& f, const std::string& name, const Eigen::MatrixXd& m) {
+void write_rows(const io::File& f, const std::string& name, const Eigen::MatrixXd& m,
+                const std::string& unit) {
   const RowMatrix r = m;
-  const io::Dataset d = f.create_dataset<double>(name, {m.rows(), m.cols()});
+  const io::Dataset d = f.create_dataset<double>(name, {m.rows(), m.cols()}, unit);
   d.write_rows(0, m.rows(), r.data());
 }
 
 void write_fit(const io::File& f, const std::string& group, const lasso::Fit& fit) {
   const io::Group gr = f.create_group(group);
-  write_vector(f, group + "/coef", fit.coef);
+  write_vector(f, group + "/coef", fit.coef, kUnitCoef);
   const hid_t id = gr.id();
   io::set_attribute(id, "method", fit.method);
   io::set_attribute(id, "lambda", fit.lambda);
@@ -469,27 +478,30 @@ void run(Context& ctx) {
     io::set_attribute(g, "lambda_max", lmax);
     io::set_attribute(g, "standardize", static_cast<std::int64_t>(po.standardize));
     io::set_attribute(g, "intercept", static_cast<std::int64_t>(po.intercept));
-    write_vector(f, "/lasso/column_scale", problem.scale());
-    if (weights.size()) write_vector(f, "/lasso/adaptive_weights", weights);
+    // The penalty multiplies the standardised coefficients (in y's unit) or the raw ones.
+    const std::string lambda_unit =
+        po.standardize ? "unit of y" : "(unit of y) x (unit of the column of A)";
+    write_vector(f, "/lasso/column_scale", problem.scale(), "unit of the column of A");
+    if (weights.size()) write_vector(f, "/lasso/adaptive_weights", weights, "dimensionless");
     if (debias) write_fit(f, "/lasso/debiased", debiased);
     if (have_path) {
       const io::Group pg = f.create_group("/lasso/path");
-      write_vector(f, "/lasso/path/lambda", path.lambdas);
-      write_columns(f, "/lasso/path/coef", path.coef);
-      write_vector(f, "/lasso/path/intercept", path.intercepts);
-      write_vector(f, "/lasso/path/objective", path.objectives);
-      write_vector(f, "/lasso/path/duality_gap", path.gaps);
-      write_vector(f, "/lasso/path/relative_gap", path.relative_gaps);
+      write_vector(f, "/lasso/path/lambda", path.lambdas, lambda_unit);
+      write_columns(f, "/lasso/path/coef", path.coef, kUnitCoef);
+      write_vector(f, "/lasso/path/intercept", path.intercepts, "unit of y");
+      write_vector(f, "/lasso/path/objective", path.objectives, kUnitY2);
+      write_vector(f, "/lasso/path/duality_gap", path.gaps, kUnitY2);
+      write_vector(f, "/lasso/path/relative_gap", path.relative_gaps, "dimensionless");
       write_ints(f, "/lasso/path/nonzeros", path.nonzeros);
       write_ints(f, "/lasso/path/epochs", path.epochs);
       io::set_attribute(pg.id(), "seconds", path.seconds);
     }
     if (have_cv) {
       const io::Group cg = f.create_group("/lasso/cv");
-      write_vector(f, "/lasso/cv/lambda", cv.lambdas);
-      write_vector(f, "/lasso/cv/mean_error", cv.mean_error);
-      write_vector(f, "/lasso/cv/standard_error", cv.standard_error);
-      write_rows(f, "/lasso/cv/fold_error", cv.fold_error);
+      write_vector(f, "/lasso/cv/lambda", cv.lambdas, lambda_unit);
+      write_vector(f, "/lasso/cv/mean_error", cv.mean_error, kUnitY2);
+      write_vector(f, "/lasso/cv/standard_error", cv.standard_error, kUnitY2);
+      write_rows(f, "/lasso/cv/fold_error", cv.fold_error, kUnitY2);
       write_ints(f, "/lasso/cv/fold_rows", cv.fold_rows);
       const hid_t c = cg.id();
       io::set_attribute(c, "lambda_min", cv.lambda_min);

@@ -454,21 +454,21 @@ void run(Context& ctx) {
       io::OutputFile out(mpi::Comm::self(), output, provenance, io::OutputFile::Writers::kRank0);
       const io::File& f = out.file();
       const std::int64_t np = static_cast<std::int64_t>(bands.distance.size());
-      f.create_dataset<double>("/bands/distance", {np}).write_all(bands.distance);
+      f.create_dataset<double>("/bands/distance", {np}, "1/angstrom").write_all(bands.distance);
       std::vector<double> q, fr;
       for (const auto& v : bands.qpoints) q.insert(q.end(), v.data(), v.data() + 3);
       for (std::int64_t k = 0; k < np; ++k)
         for (int b = 0; b < res.bands; ++b) fr.push_back(bands.frequencies(k, b));
-      f.create_dataset<double>("/bands/qpoints", {np, 3}).write_all(q);
-      auto ds = f.create_dataset<double>("/bands/frequencies", {np, res.bands});
+      f.create_dataset<double>("/bands/qpoints", {np, 3}, "dimensionless").write_all(q);
+      auto ds = f.create_dataset<double>("/bands/frequencies", {np, res.bands}, unit.name);
       ds.write_all(fr);
-      io::set_attribute(ds.id(), "unit", unit.name);
       io::set_attribute(ds.id(), "labels", util::join(bands.labels, ","));
       io::set_attribute(ds.id(), "path", path.text());
       std::vector<std::int32_t> branch(bands.branch.begin(), bands.branch.end());
-      f.create_dataset<std::int32_t>("/bands/branch", {np}).write_all(branch);
+      f.create_dataset<std::int32_t>("/bands/branch", {np}, "dimensionless").write_all(branch);
       f.create_dataset<double>("/bands/label_distance",
-                               {static_cast<std::int64_t>(bands.label_distance.size())})
+                               {static_cast<std::int64_t>(bands.label_distance.size())},
+                               "1/angstrom")
           .write_all(bands.label_distance);
       // The crystal's zone: lattice type, case and special points (reduced, primitive basis).
       const std::int64_t ns = static_cast<std::int64_t>(zone.points.size());
@@ -478,7 +478,7 @@ void run(Context& ctx) {
         sq.insert(sq.end(), p.q.data(), p.q.data() + 3);
         names.push_back(p.label);
       }
-      auto sp = f.create_dataset<double>("/bands/special_points", {ns, 3});
+      auto sp = f.create_dataset<double>("/bands/special_points", {ns, 3}, "dimensionless");
       sp.write_all(sq);
       io::set_attribute(sp.id(), "labels", util::join(names, ","));
       io::set_attribute(sp.id(), "lattice", zone.lattice);
@@ -486,12 +486,17 @@ void run(Context& ctx) {
       io::set_attribute(sp.id(), "spacegroup",
                         zone.international + " (" + std::to_string(zone.spacegroup_number) + ")");
       const std::int64_t nd = static_cast<std::int64_t>(dos.frequency.size());
-      auto df = f.create_dataset<double>("/dos/frequency", {nd});
+      auto df = f.create_dataset<double>("/dos/frequency", {nd}, unit.name);
       df.write_all(dos.frequency);
-      io::set_attribute(df.id(), "unit", unit.name);
-      auto dd = f.create_dataset<double>("/dos/density", {nd});
+      auto dd = f.create_dataset<double>("/dos/density", {nd}, std::string("1/") + unit.name);
       dd.write_all(dos.density);
-      io::set_attribute(dd.id(), "unit", std::string("states/") + unit.name);
+      io::set_attribute(dd.id(), "normalisation",
+                        "phonon states per primitive cell per unit frequency: integrates over "
+                        "frequency to 3 x the atoms of the primitive cell (Gaussian smearing "
+                        "of width sigma on the q-point mesh)");
+      const Eigen::Vector3i mesh = mesh_of(o);
+      io::set_attribute(dd.id(), "mesh", std::vector<std::int64_t>{mesh[0], mesh[1], mesh[2]});
+      io::set_attribute(dd.id(), "sigma_thz", o.get<double>("sigma"));
       out.commit();
     }
     staged.commit();
@@ -530,9 +535,12 @@ Command phonons_command() {
       "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
       "draws the band structure (breaks at '|'), with --reference another model's bands dashed\n"
       "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
-      "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
-      "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
-      "density}. Conventions: docs/fc/bandpath.md.\n"
+      "/bands/{distance and label_distance (1/angstrom, no 2 pi, as phonopy), qpoints (reduced,\n"
+      "primitive reciprocal basis), frequencies (--unit; attributes labels, path), branch (the\n"
+      "connected piece of each q-point), special_points} and /dos/{frequency (--unit), density\n"
+      "(1/--unit: states per primitive cell per unit frequency, integrating to 3 x the atoms\n"
+      "of the primitive cell)}; every dataset has a unit attribute. Conventions:\n"
+      "docs/fc/bandpath.md.\n"
       "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"

@@ -66,7 +66,8 @@ void run(Context& ctx) {
   std::vector<double> local(static_cast<std::size_t>(mine.count * cols));
 
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kAllRanks);
-  const io::Dataset data = out.file().create_dataset<double>("/selfcheck/data", {rows, cols});
+  const io::Dataset data =
+      out.file().create_dataset<double>("/selfcheck/data", {rows, cols}, "dimensionless");
 
   double write_seconds = 0, read_seconds = 0;
   int done = 0;

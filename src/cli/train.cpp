@@ -306,7 +306,9 @@ void run_predict(Context& ctx) {
   const int outputs = model->outputs();
   const bool classification = model->loss().classification();
   io::OutputFile out(ctx.comm, output, ctx.provenance(), io::OutputFile::Writers::kAllRanks);
-  const io::Dataset s = out.file().create_dataset<float>("/scores", {data.rows, outputs});
+  const io::Dataset s = out.file().create_dataset<float>(
+      "/scores", {data.rows, outputs},
+      classification ? "dimensionless" : "unit of the /targets of the training data");
   s.write_rows(first, rows, scores.data());
   if (classification) {
     std::vector<std::int32_t> predicted(static_cast<std::size_t>(rows));
@@ -315,7 +317,8 @@ void run_predict(Context& ctx) {
       predicted[static_cast<std::size_t>(r)] =
           static_cast<std::int32_t>(std::max_element(y, y + outputs) - y);
     }
-    const io::Dataset p = out.file().create_dataset<std::int32_t>("/predicted", {data.rows});
+    const io::Dataset p =
+        out.file().create_dataset<std::int32_t>("/predicted", {data.rows}, "dimensionless");
     p.write_rows(first, rows, predicted.data());
   }
   io::set_attribute(s.id(), "model", model_path);

@@ -70,13 +70,12 @@ Eigen::Matrix3d read_matrix3(const io::File& f, const std::string& name) {
 }
 
 void write_matrix3(const io::File& f, const std::string& name, const Eigen::Matrix3d& m,
-                   const char* unit) {
+                   const std::string& unit) {
   std::vector<double> v(9);
   for (int a = 0; a < 3; ++a)
     for (int b = 0; b < 3; ++b) v[3 * a + b] = m(a, b);
-  const auto d = f.create_dataset<double>(name, {3, 3});
+  const auto d = f.create_dataset<double>(name, {3, 3}, unit);
   d.write_all(v);
-  if (unit) io::set_attribute(d.id(), "unit", unit);
 }
 
 }  // namespace
@@ -208,14 +207,12 @@ void write_dataset_hdf5(const io::File& f, const IdealStructure& ideal,
   write_matrix3(f, "/structure/lattice", s.lattice, "angstrom");
   std::vector<double> pos;
   for (const auto& p : s.positions) pos.insert(pos.end(), p.data(), p.data() + 3);
-  auto d = f.create_dataset<double>("/structure/positions", {n, 3});
+  auto d = f.create_dataset<double>("/structure/positions", {n, 3}, "angstrom");
   d.write_all(pos);
-  io::set_attribute(d.id(), "unit", "angstrom");
   std::vector<std::int32_t> numbers(s.numbers.begin(), s.numbers.end());
-  f.create_dataset<std::int32_t>("/structure/numbers", {n}).write_all(numbers);
-  d = f.create_dataset<double>("/structure/masses", {n});
+  f.create_dataset<std::int32_t>("/structure/numbers", {n}, "dimensionless").write_all(numbers);
+  d = f.create_dataset<double>("/structure/masses", {n}, "amu");
   d.write_all(s.masses);
-  io::set_attribute(d.id(), "unit", "amu");
   std::vector<std::string> symbols(n);
   for (std::int64_t i = 0; i < n; ++i) symbols[i] = s.symbol(static_cast<int>(i));
   f.write_strings("/structure/symbols", symbols);
@@ -225,28 +222,26 @@ void write_dataset_hdf5(const io::File& f, const IdealStructure& ideal,
   if (ideal.unit_lattice)
     write_matrix3(f, "/structure/unit_lattice", *ideal.unit_lattice, "angstrom");
   if (ideal.primitive_matrix) {
-    write_matrix3(f, "/structure/primitive_matrix", *ideal.primitive_matrix, nullptr);
+    write_matrix3(f, "/structure/primitive_matrix", *ideal.primitive_matrix, "dimensionless");
   }
   if (ideal.supercell_matrix) {
     std::vector<std::int32_t> m(9);
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) m[3 * a + b] = (*ideal.supercell_matrix)(a, b);
-    f.create_dataset<std::int32_t>("/structure/supercell_matrix", {3, 3}).write_all(m);
+    f.create_dataset<std::int32_t>("/structure/supercell_matrix", {3, 3}, "dimensionless")
+        .write_all(m);
   }
   const std::int64_t count = configs.count();
   if (count == 0) return;
-  d = f.create_dataset<double>("/configs/displacements", {count, n, 3});
+  d = f.create_dataset<double>("/configs/displacements", {count, n, 3}, "angstrom");
   d.write_all(configs.displacements);
-  io::set_attribute(d.id(), "unit", "angstrom");
-  d = f.create_dataset<double>("/configs/forces", {count, n, 3});
+  d = f.create_dataset<double>("/configs/forces", {count, n, 3}, "eV/angstrom");
   d.write_all(configs.forces);
-  io::set_attribute(d.id(), "unit", "eV/angstrom");
   const bool have_energies = std::all_of(configs.energies.begin(), configs.energies.end(),
                                          [](double e) { return std::isfinite(e); });
   if (have_energies && static_cast<std::int64_t>(configs.energies.size()) == count) {
-    d = f.create_dataset<double>("/configs/energies", {count});
+    d = f.create_dataset<double>("/configs/energies", {count}, "eV");
     d.write_all(configs.energies);
-    io::set_attribute(d.id(), "unit", "eV");
   }
 }
 

@@ -148,11 +148,10 @@ void write_force_constants_hdf5(const std::string& path, const Crystal& crystal,
       for (int a = 0; a < 3; ++a)
         for (int b = 0; b < 3; ++b) data.push_back(fc2(3 * i + a, 3 * j + b));
   write_hdf5_atomic(path, [&](io::File& f) {
-    auto d = f.create_dataset<double>("/force_constants",
-                                      {static_cast<std::int64_t>(rows.size()), n, 3, 3});
+    auto d = f.create_dataset<double>(
+        "/force_constants", {static_cast<std::int64_t>(rows.size()), n, 3, 3}, "eV/angstrom^2");
     d.write_all(data);
-    io::set_attribute(d.id(), "unit", "eV/angstrom^2");
-    f.create_dataset<std::int64_t>("/p2s_map", {crystal.num_primitive()})
+    f.create_dataset<std::int64_t>("/p2s_map", {crystal.num_primitive()}, "dimensionless")
         .write_all(p2s_of(crystal));
   });
 }
@@ -164,10 +163,9 @@ void write_fc3_hdf5(const std::string& path, const Crystal& crystal,
     throw Error("write_fc3_hdf5: wrong size of the compact array");
   }
   write_hdf5_atomic(path, [&](io::File& f) {
-    auto d = f.create_dataset<double>("/fc3", {np, n, n, 3, 3, 3});
+    auto d = f.create_dataset<double>("/fc3", {np, n, n, 3, 3, 3}, "eV/angstrom^3");
     d.write_all(fc3);
-    io::set_attribute(d.id(), "unit", "eV/angstrom^3");
-    f.create_dataset<std::int64_t>("/p2s_map", {np}).write_all(p2s_of(crystal));
+    f.create_dataset<std::int64_t>("/p2s_map", {np}, "dimensionless").write_all(p2s_of(crystal));
   });
 }
 

@@ -29,11 +29,12 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
                       static_cast<std::int64_t>(space.num_parameters(order)));
   }
   std::vector<double> zv(z.data(), z.data() + z.size());
-  auto d = f.create_dataset<double>("/fc/parameters", {static_cast<std::int64_t>(zv.size())});
+  auto d = f.create_dataset<double>("/fc/parameters", {static_cast<std::int64_t>(zv.size())},
+                                    "eV/angstrom^n (n = order)");
   d.write_all(zv);
-  io::set_attribute(d.id(), "unit", "eV/angstrom^n (n = order)");
   const Eigen::VectorXd x = space.elimination() * z;
-  f.create_dataset<double>("/fc/symmetry_parameters", {static_cast<std::int64_t>(x.size())})
+  f.create_dataset<double>("/fc/symmetry_parameters", {static_cast<std::int64_t>(x.size())},
+                           "eV/angstrom^n (n = order)")
       .write_all(std::vector<double>(x.data(), x.data() + x.size()));
   std::vector<std::int64_t> rows, cols;
   std::vector<double> values;
@@ -45,9 +46,9 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
       values.push_back(it.value());
     }
   const std::int64_t nnz = static_cast<std::int64_t>(values.size());
-  f.create_dataset<std::int64_t>("/fc/elimination/row", {nnz}).write_all(rows);
-  f.create_dataset<std::int64_t>("/fc/elimination/col", {nnz}).write_all(cols);
-  f.create_dataset<double>("/fc/elimination/value", {nnz}).write_all(values);
+  f.create_dataset<std::int64_t>("/fc/elimination/row", {nnz}, "dimensionless").write_all(rows);
+  f.create_dataset<std::int64_t>("/fc/elimination/col", {nnz}, "dimensionless").write_all(cols);
+  f.create_dataset<double>("/fc/elimination/value", {nnz}, "dimensionless").write_all(values);
 
   const auto& orbits = space.orbits();
   const std::int64_t no = static_cast<std::int64_t>(orbits.size());
@@ -62,13 +63,16 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
     dist.push_back(o.max_distance);
     basis.insert(basis.end(), o.basis.data(), o.basis.data() + o.basis.size());
   }
-  f.create_dataset<std::int64_t>("/fc/orbits/order", {no}).write_all(order);
-  f.create_dataset<std::int64_t>("/fc/orbits/representative", {no, 4}).write_all(rep);
-  f.create_dataset<std::int64_t>("/fc/orbits/first_parameter", {no}).write_all(first);
-  f.create_dataset<std::int64_t>("/fc/orbits/size", {no}).write_all(size);
-  f.create_dataset<std::int64_t>("/fc/orbits/num_clusters", {no}).write_all(count);
-  f.create_dataset<double>("/fc/orbits/max_distance", {no}).write_all(dist);
-  f.create_dataset<double>("/fc/orbits/basis", {static_cast<std::int64_t>(basis.size())})
+  f.create_dataset<std::int64_t>("/fc/orbits/order", {no}, "dimensionless").write_all(order);
+  f.create_dataset<std::int64_t>("/fc/orbits/representative", {no, 4}, "dimensionless")
+      .write_all(rep);
+  f.create_dataset<std::int64_t>("/fc/orbits/first_parameter", {no}, "dimensionless")
+      .write_all(first);
+  f.create_dataset<std::int64_t>("/fc/orbits/size", {no}, "dimensionless").write_all(size);
+  f.create_dataset<std::int64_t>("/fc/orbits/num_clusters", {no}, "dimensionless").write_all(count);
+  f.create_dataset<double>("/fc/orbits/max_distance", {no}, "angstrom").write_all(dist);
+  f.create_dataset<double>("/fc/orbits/basis", {static_cast<std::int64_t>(basis.size())},
+                           "dimensionless")
       .write_all(basis);
   // Every cluster, generated from the members and written a block at a time (the list is not
   // held: 6 million clusters of 512-atom silicon would be 240 MB).
@@ -76,8 +80,10 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
   for (int o = 2; o <= space.max_order(); ++o) {
     const std::string base = "/fc/clusters/order_" + std::to_string(o);
     const std::int64_t nc = space.num_clusters(o);
-    const io::Dataset atoms_set = f.create_dataset<std::int64_t>(base + "/atoms", {nc, o});
-    const io::Dataset orbit_set = f.create_dataset<std::int64_t>(base + "/orbit", {nc});
+    const io::Dataset atoms_set =
+        f.create_dataset<std::int64_t>(base + "/atoms", {nc, o}, "dimensionless");
+    const io::Dataset orbit_set =
+        f.create_dataset<std::int64_t>(base + "/orbit", {nc}, "dimensionless");
     std::vector<std::int64_t> atoms, orbit;
     std::int64_t written = 0;
     auto flush = [&] {
@@ -104,15 +110,13 @@ void write_model(const io::File& f, const IdealStructure& ideal, const ClusterSp
     for (std::int64_t j = 0; j < n; ++j)
       for (int a = 0; a < 3; ++a)
         for (int b = 0; b < 3; ++b) full[((i * n + j) * 3 + a) * 3 + b] = phi(3 * i + a, 3 * j + b);
-  d = f.create_dataset<double>("/fc/force_constants", {n, n, 3, 3});
+  d = f.create_dataset<double>("/fc/force_constants", {n, n, 3, 3}, "eV/angstrom^2");
   d.write_all(full);
-  io::set_attribute(d.id(), "unit", "eV/angstrom^2");
   if (space.max_order() >= 3) {
-    d = f.create_dataset<double>("/fc/fc3", {np, n, n, 3, 3, 3});
+    d = f.create_dataset<double>("/fc/fc3", {np, n, n, 3, 3, 3}, "eV/angstrom^3");
     d.write_all(space.fc3_compact(z));
-    io::set_attribute(d.id(), "unit", "eV/angstrom^3");
   }
-  f.create_dataset<std::int64_t>("/fc/p2s_map", {np})
+  f.create_dataset<std::int64_t>("/fc/p2s_map", {np}, "dimensionless")
       .write_all(std::vector<std::int64_t>(cr.p2s().begin(), cr.p2s().end()));
 }
 

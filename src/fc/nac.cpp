@@ -434,9 +434,9 @@ void write_nac_hdf5(const io::File& f, const NacParameters& nac) {
   for (int k = 0; k < 9; ++k) eps[k] = nac.epsilon(k / 3, k % 3);
   for (const auto& z : nac.born)
     for (int k = 0; k < 9; ++k) born.push_back(z(k / 3, k % 3));
-  f.create_dataset<double>("/nac/epsilon", {3, 3}).write_all(eps);
-  const auto d =
-      f.create_dataset<double>("/nac/born", {static_cast<std::int64_t>(nac.born.size()), 3, 3});
+  f.create_dataset<double>("/nac/epsilon", {3, 3}, "dimensionless").write_all(eps);
+  const auto d = f.create_dataset<double>("/nac/born",
+                                          {static_cast<std::int64_t>(nac.born.size()), 3, 3}, "e");
   d.write_all(born);
   io::set_attribute(d.id(), "unit", "e");
 }

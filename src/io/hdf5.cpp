@@ -424,8 +424,9 @@ void File::check_stored(hid_t id, const Dataset& d, const std::string& where) co
 }
 
 Dataset File::create_dataset_typed(const std::string& name, const std::vector<std::int64_t>& shape,
-                                   hid_t type) const {
+                                   hid_t type, const std::string& unit) const {
   const std::string where = "dataset '" + name + "' in '" + path_ + "'";
+  if (unit.empty()) throw Error("cannot create " + where + ": no unit given");
   for (auto d : shape) {
     if (d < 0) throw Error("cannot create " + where + ": negative dimension");
   }
@@ -445,10 +446,12 @@ Dataset File::create_dataset_typed(const std::string& name, const std::vector<st
   d.parallel_ = parallel_;
   d.rank_ = rank_;
   d.shape_ = shape;
+  set_attribute(id, "unit", unit);
   return d;
 }
 
-Dataset File::write_strings(const std::string& name, const std::vector<std::string>& values) const {
+Dataset File::write_strings(const std::string& name, const std::vector<std::string>& values,
+                            const std::string& unit) const {
   std::size_t width = 1;
   for (const auto& v : values) width = std::max(width, v.size());
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -456,7 +459,8 @@ Dataset File::write_strings(const std::string& name, const std::vector<std::stri
   detail::check(H5Tset_size(type.id(), width), "cannot size an HDF5 string type");
   H5Tset_strpad(type.id(), H5T_STR_NULLPAD);
   H5Tset_cset(type.id(), H5T_CSET_UTF8);
-  Dataset d = create_dataset_typed(name, {static_cast<std::int64_t>(values.size())}, type.id());
+  Dataset d =
+      create_dataset_typed(name, {static_cast<std::int64_t>(values.size())}, type.id(), unit);
   std::vector<char> buffer(values.size() * width, '\0');
   for (std::size_t k = 0; k < values.size(); ++k) {
     std::memcpy(buffer.data() + k * width, values[k].data(), values[k].size());

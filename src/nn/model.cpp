@@ -133,11 +133,13 @@ void save_model(const io::File& file, const Model& model, const std::string& gro
   io::set_attribute(g.id(), "outputs", static_cast<std::int64_t>(model.outputs()));
   io::set_attribute(g.id(), "parameter_count", model.parameter_count());
   const std::vector<float> all(model.parameters(), model.parameters() + model.parameter_count());
-  file.create_dataset<float>(group + "/parameters", {model.parameter_count()}).write_all(all);
+  file.create_dataset<float>(group + "/parameters", {model.parameter_count()}, "dimensionless")
+      .write_all(all);
   for (const auto& t : model.tensors()) {
     const std::vector<float> values(model.parameters() + t.info.offset,
                                     model.parameters() + t.info.offset + t.info.count);
-    file.create_dataset<float>(group + "/layers/" + t.name, t.info.shape).write_all(values);
+    file.create_dataset<float>(group + "/layers/" + t.name, t.info.shape, "dimensionless")
+        .write_all(values);
   }
 }
 

@@ -670,6 +670,21 @@ LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& dat
 
 // ------------------------------------------------------------------------- training files
 
+namespace {
+// The unit of a column of /history: the loss and its metrics of a regression are in the unit
+// of the training data's /targets (which physfit does not know), its loss in that unit squared.
+std::string history_unit(const std::string& key, bool classification) {
+  const std::string k = key.rfind("val_", 0) == 0 ? key.substr(4) : key;
+  if (k == "loss") return classification ? "dimensionless" : "(unit of /targets)^2";
+  if (k == "rmse" || k == "mae") return "unit of /targets";
+  if (k == "samples_per_s") return "1/s";
+  if (k == "samples_per_cpu_s") return "1/s (per second of CPU time)";
+  if (k == "cpu_compute_s") return "s (CPU time)";
+  if (k.size() > 2 && k.compare(k.size() - 2, 2, "_s") == 0) return "s";
+  return "dimensionless";  // epoch, accuracy (a fraction)
+}
+}  // namespace
+
 void save_training(const io::File& file, const Model& model, const Optimizer& optimizer,
                    const TrainSettings& settings, const TrainState& state) {
   save_model(file, model);
@@ -684,13 +699,15 @@ void save_training(const io::File& file, const Model& model, const Optimizer& op
   io::set_attribute(o.id(), "steps", optimizer.steps());
   if (!optimizer.first_moment().empty()) {
     file.create_dataset<float>("/optimizer/m",
-                               {static_cast<std::int64_t>(optimizer.first_moment().size())})
+                               {static_cast<std::int64_t>(optimizer.first_moment().size())},
+                               "dimensionless")
         .write_all(
             std::vector<float>(optimizer.first_moment().begin(), optimizer.first_moment().end()));
   }
   if (!optimizer.second_moment().empty()) {
     file.create_dataset<float>("/optimizer/v",
-                               {static_cast<std::int64_t>(optimizer.second_moment().size())})
+                               {static_cast<std::int64_t>(optimizer.second_moment().size())},
+                               "dimensionless")
         .write_all(
             std::vector<float>(optimizer.second_moment().begin(), optimizer.second_moment().end()));
   }
@@ -709,8 +726,10 @@ void save_training(const io::File& file, const Model& model, const Optimizer& op
                     std::vector<double>(state.partial_seconds, state.partial_seconds + 4));
   if (state.history.epochs() > 0) {
     file.create_group("/history");
+    const bool classification = model.loss().classification();
     for (const auto& [key, values] : state.history.columns) {
-      file.create_dataset<double>("/history/" + key, {static_cast<std::int64_t>(values.size())})
+      file.create_dataset<double>("/history/" + key, {static_cast<std::int64_t>(values.size())},
+                                  history_unit(key, classification))
           .write_all(values);
     }
   }

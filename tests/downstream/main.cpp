@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   const auto block = physfit::util::block_of(10, comm.size(), comm.rank());
   std::vector<double> rows(block.count, 1.0 + comm.rank());
   physfit::io::OutputFile out(comm, path, p, physfit::io::OutputFile::Writers::kAllRanks);
-  out.file().create_dataset<double>("/x", {10}).write_rows(block.begin, block.count, rows.data());
+  out.file().create_dataset<double>("/x", {10}, "dimensionless").write_rows(block.begin, block.count, rows.data());
   out.commit();
   const int sum = comm.allreduce(1, physfit::mpi::Op::kSum);
   if (comm.is_root()) std::printf("downstream ok: physfit %s, %d ranks\n", physfit::version(), sum);

@@ -122,14 +122,18 @@ class File {
   bool exists(const std::string& path) const;
   /// Opens an existing dataset; IoError naming the file and dataset if absent.
   Dataset dataset(const std::string& name) const;
-  /// Creates a dataset of element type T and the given shape, creating missing groups.
-  /// **Collective** on parallel files.
+  /// Creates a dataset of element type T and the given shape, creating missing groups, with
+  /// its `unit` attribute: the unit of its values ("angstrom", "eV/angstrom^2", "THz", "s"),
+  /// or "dimensionless" for counts, indices, labels, ratios and names. Every dataset physfit
+  /// writes says its unit; an empty `unit` is an Error. **Collective** on parallel files.
   template <class T>
-  Dataset create_dataset(const std::string& name, const std::vector<std::int64_t>& shape) const;
+  Dataset create_dataset(const std::string& name, const std::vector<std::int64_t>& shape,
+                         const std::string& unit) const;
   /// Creates a 1-D dataset of strings (fixed length: the longest, UTF-8, null-padded; h5py
-  /// reads it with `.asstr()`) and writes `values`. **Collective** on parallel files: every
-  /// rank passes the same values, rank 0's are written.
-  Dataset write_strings(const std::string& name, const std::vector<std::string>& values) const;
+  /// reads it with `.asstr()`; `unit` as for create_dataset) and writes `values`.
+  /// **Collective** on parallel files: every rank passes the same values, rank 0's are written.
+  Dataset write_strings(const std::string& name, const std::vector<std::string>& values,
+                        const std::string& unit = "dimensionless") const;
   /// Creates a group and any missing parents. **Collective** on parallel files.
   Group create_group(const std::string& name) const;
   /// Opens an existing group ("/" for the root).
@@ -142,7 +146,7 @@ class File {
 
  private:
   Dataset create_dataset_typed(const std::string& name, const std::vector<std::int64_t>& shape,
-                               hid_t type) const;
+                               hid_t type, const std::string& unit) const;
   // Throws IoError when a dataset of a read-only file declares more bytes than the file stores.
   void check_stored(hid_t id, const Dataset& d, const std::string& where) const;
   Handle handle_;
@@ -248,9 +252,9 @@ void Dataset::write_all(const std::vector<T>& data) const {
 }
 
 template <class T>
-Dataset File::create_dataset(const std::string& name,
-                             const std::vector<std::int64_t>& shape) const {
-  return create_dataset_typed(name, shape, native_type<T>());
+Dataset File::create_dataset(const std::string& name, const std::vector<std::int64_t>& shape,
+                             const std::string& unit) const {
+  return create_dataset_typed(name, shape, native_type<T>(), unit);
 }
 
 /// Attributes of a file's root group, a group or a dataset (`object` is its id). Writing is

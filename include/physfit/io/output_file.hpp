@@ -7,7 +7,7 @@
 /// a killed one leaves it behind, under a name that says what it is.
 ///
 ///     io::OutputFile out(comm, "result.h5", provenance, io::OutputFile::Writers::kAllRanks);
-///     auto d = out.file().create_dataset<double>("/x", {rows, cols});
+///     auto d = out.file().create_dataset<double>("/x", {rows, cols}, "angstrom");
 ///     d.write_rows(block.begin, block.count, local.data());
 ///     out.commit();
 

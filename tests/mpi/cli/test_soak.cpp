@@ -156,11 +156,11 @@ void write_images(const std::string& path, std::int64_t rows) {
     }
   }
   io::File f = io::File::create(path);
-  const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {rows, 28, 28});
+  const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {rows, 28, 28}, "dimensionless");
   d.write_rows(0, rows, x.data());
   io::set_attribute(d.id(), "scale", 1.0 / 255.0);
   io::set_attribute(d.id(), "offset", 0.0);
-  const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {rows});
+  const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
   l.write_rows(0, rows, y.data());
   io::set_attribute(l.id(), "classes", std::int64_t{10});
   f.close();
@@ -185,9 +185,9 @@ std::vector<double> write_regression(const std::string& path, std::int64_t rows,
     groups[r] = r / 3;
   }
   io::File f = io::File::create(path);
-  f.create_dataset<double>("/A", {rows, cols}).write_rows(0, rows, a.data());
-  f.create_dataset<double>("/y", {rows}).write_rows(0, rows, y.data());
-  f.create_dataset<std::int64_t>("/groups", {rows}).write_rows(0, rows, groups.data());
+  f.create_dataset<double>("/A", {rows, cols}, "dimensionless").write_rows(0, rows, a.data());
+  f.create_dataset<double>("/y", {rows}, "dimensionless").write_rows(0, rows, y.data());
+  f.create_dataset<std::int64_t>("/groups", {rows}, "dimensionless").write_rows(0, rows, groups.data());
   f.close();
   return truth;
 }

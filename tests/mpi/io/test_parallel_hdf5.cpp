@@ -25,7 +25,7 @@ std::string write_cube(const mpi::Comm& c, std::int64_t rows) {
       for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 2; ++j) v.push_back(cube(r, i, j));
     io::File f = io::File::create(path);
-    f.create_dataset<double>("/cube", {rows, 3, 2}).write_rows(0, rows, v.data());
+    f.create_dataset<double>("/cube", {rows, 3, 2}, "dimensionless").write_rows(0, rows, v.data());
   }
   c.barrier();
   return path;
@@ -75,7 +75,7 @@ TEST(RowBlocks, CollectiveWritesOfBlocksReadBackWhole) {
       for (int j = 0; j < 2; ++j) local.push_back(cube(r, i, j));
   {
     io::File f = io::File::create(c, path);
-    f.create_dataset<double>("/cube", {rows, 3, 2})
+    f.create_dataset<double>("/cube", {rows, 3, 2}, "dimensionless")
         .write_rows(mine.begin, mine.count, local.data());
     f.close();
   }
@@ -111,7 +111,7 @@ TEST(ParallelOutput, AllRanksWriteOneFileThatAppearsOnlyOnCommit) {
     std::vector<std::int64_t> ids(mine.count);
     for (std::int64_t i = 0; i < mine.count; ++i) ids[i] = mine.begin + i;
     out.file()
-        .create_dataset<std::int64_t>("/ids", {7})
+        .create_dataset<std::int64_t>("/ids", {7}, "dimensionless")
         .write_rows(mine.begin, mine.count, ids.data());
     c.barrier();
     EXPECT_EQ(access(path.c_str(), F_OK), -1);
@@ -134,7 +134,7 @@ TEST(ParallelOutput, ACollectiveFailureRemovesTheTemporaryAndKeepsThePreviousFil
   {
     io::OutputFile out(c, path, p, io::OutputFile::Writers::kRank0);
     if (out.writes_here()) {
-      out.file().create_dataset<int>("/v", {1}).write_rows(0, 1, std::vector<int>{1}.data());
+      out.file().create_dataset<int>("/v", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{1}.data());
     }
     out.commit();
   }
@@ -142,7 +142,7 @@ TEST(ParallelOutput, ACollectiveFailureRemovesTheTemporaryAndKeepsThePreviousFil
   try {
     io::OutputFile out(c, path, p, io::OutputFile::Writers::kAllRanks);
     temporary = out.temporary_path();
-    out.file().create_dataset<int>("/v", {1}).write_all(std::vector<int>{2});
+    out.file().create_dataset<int>("/v", {1}, "dimensionless").write_all(std::vector<int>{2});
     mpi::guarded(c, [&] {
       if (c.rank() == c.size() - 1) throw NumericalError("diverged");
     });

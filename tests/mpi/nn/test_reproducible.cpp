@@ -38,11 +38,11 @@ std::string write_images(const mpi::Comm& comm, std::int64_t kRows = kRows) {
       }
     }
     io::File f = io::File::create(path);
-    const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {kRows, 8, 8});
+    const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {kRows, 8, 8}, "dimensionless");
     d.write_rows(0, kRows, x.data());
     io::set_attribute(d.id(), "scale", 1.0 / 255.0);
     io::set_attribute(d.id(), "offset", -0.2);
-    const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {kRows});
+    const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {kRows}, "dimensionless");
     l.write_rows(0, kRows, y.data());
     io::set_attribute(l.id(), "classes", std::int64_t{4});
     f.close();
@@ -63,8 +63,8 @@ std::string write_table(const mpi::Comm& comm) {
       y[r * 2 + 1] = std::sin(3.0f * x[r * 5 + 3]) - x[r * 5 + 4];
     }
     io::File f = io::File::create(path);
-    f.create_dataset<float>("/features", {kRows, 5}).write_rows(0, kRows, x.data());
-    f.create_dataset<float>("/targets", {kRows, 2}).write_rows(0, kRows, y.data());
+    f.create_dataset<float>("/features", {kRows, 5}, "dimensionless").write_rows(0, kRows, x.data());
+    f.create_dataset<float>("/targets", {kRows, 2}, "dimensionless").write_rows(0, kRows, y.data());
     f.close();
   }
   comm.barrier();

@@ -351,11 +351,11 @@ TEST(Hdf5, SymbolsAreStoredAsStringsAndOldFilesReadWithout) {
     std::vector<double> l(9), p;
     for (int k = 0; k < 9; ++k) l[k] = s.lattice(k / 3, k % 3);
     for (const auto& v : s.positions) p.insert(p.end(), v.data(), v.data() + 3);
-    f.create_dataset<double>("/structure/lattice", {3, 3}).write_all(l);
-    f.create_dataset<double>("/structure/positions", {n, 3}).write_all(p);
-    f.create_dataset<std::int32_t>("/structure/numbers", {n})
+    f.create_dataset<double>("/structure/lattice", {3, 3}, "dimensionless").write_all(l);
+    f.create_dataset<double>("/structure/positions", {n, 3}, "dimensionless").write_all(p);
+    f.create_dataset<std::int32_t>("/structure/numbers", {n}, "dimensionless")
         .write_all(std::vector<std::int32_t>(s.numbers.begin(), s.numbers.end()));
-    f.create_dataset<double>("/structure/masses", {n}).write_all(s.masses);
+    f.create_dataset<double>("/structure/masses", {n}, "dimensionless").write_all(s.masses);
     f.close();
   }
   const IdealStructure old = read_structure_hdf5(path);

@@ -63,7 +63,7 @@ TEST(Hdf5File, WritesAndReadsAThreeDimensionalDatasetByRows) {
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.5f * static_cast<float>(i);
   {
     io::File f = io::File::create(path);
-    auto d = f.create_dataset<float>("/group/sub/cube", {5, 3, 2});
+    auto d = f.create_dataset<float>("/group/sub/cube", {5, 3, 2}, "dimensionless");
     d.write_rows(0, 5, values.data());
     f.close();
   }
@@ -83,12 +83,36 @@ TEST(Hdf5File, WritesAndReadsAThreeDimensionalDatasetByRows) {
   EXPECT_FALSE(f.exists("/group/none/deeper"));
 }
 
+TEST(Hdf5File, EveryDatasetCarriesTheUnitItWasCreatedWith) {
+  const std::string path = test::scratch_dir() + "/units.h5";
+  {
+    io::File f = io::File::create(path);
+    f.create_dataset<double>("/structure/positions", {2, 3}, "angstrom")
+        .write_all(std::vector<double>(6, 0.25));
+    f.write_strings("/structure/symbols", {"Si", "Si"});
+    std::string message = "no error";
+    try {
+      f.create_dataset<double>("/x", {1}, "");
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("dataset '/x'"), std::string::npos) << message;
+    EXPECT_NE(message.find("no unit"), std::string::npos) << message;
+    f.close();
+  }
+  io::File f = io::File::open(path);
+  EXPECT_EQ(io::get_string_attribute(f.dataset("/structure/positions").id(), "unit"), "angstrom");
+  EXPECT_EQ(io::get_string_attribute(f.dataset("/structure/symbols").id(), "unit"),
+            "dimensionless");
+  EXPECT_FALSE(f.exists("/x"));
+}
+
 TEST(Hdf5File, ErrorsNameTheFileAndTheDatasetAndPrintNothing) {
   const std::string dir = test::scratch_dir();
   const std::string path = dir + "/data.h5";
   {
     io::File f = io::File::create(path);
-    f.create_dataset<double>("/x", {4, 2}).write_rows(0, 4, std::vector<double>(8, 1.0).data());
+    f.create_dataset<double>("/x", {4, 2}, "dimensionless").write_rows(0, 4, std::vector<double>(8, 1.0).data());
   }
   std::string printed = stderr_of([&] {
     EXPECT_EQ(error_of([&] { io::File::open(dir + "/missing.h5"); }),
@@ -99,7 +123,7 @@ TEST(Hdf5File, ErrorsNameTheFileAndTheDatasetAndPrintNothing) {
     {
       // A failure inside HDF5 itself: creating a dataset that exists.
       io::File w = io::File::open(path, io::File::Mode::kReadWrite);
-      const std::string message = error_of([&] { w.create_dataset<double>("/x", {1}); });
+      const std::string message = error_of([&] { w.create_dataset<double>("/x", {1}, "dimensionless"); });
       EXPECT_EQ(message.rfind("cannot create dataset '/x' in '" + path + "': ", 0), 0u) << message;
     }
     io::File f = io::File::open(path);
@@ -123,7 +147,7 @@ TEST(Hdf5File, ErrorsNameTheFileAndTheDatasetAndPrintNothing) {
 TEST(Hdf5Attributes, RoundTripStringsNumbersAndArrays) {
   const std::string path = test::scratch_dir() + "/attrs.h5";
   io::File f = io::File::create(path);
-  auto d = f.create_dataset<double>("/x", {2});
+  auto d = f.create_dataset<double>("/x", {2}, "dimensionless");
   io::set_attribute(d.id(), "unit", "eV/Angstrom");
   io::set_attribute(d.id(), "count", std::int64_t{42});
   io::set_attribute(d.id(), "scale", 0.125);
@@ -144,7 +168,7 @@ TEST(Hdf5File, StringDatasetsRoundTripAndOtherTypesAreRefused) {
   io::File f = io::File::create(path);
   const std::vector<std::string> names{"Ga", "N", "", "Fe1", "Å-site"};
   f.write_strings("/structure/symbols", names);
-  f.create_dataset<double>("/x", {2});
+  f.create_dataset<double>("/x", {2}, "dimensionless");
   f.close();
   const io::File g = io::File::open(path);
   const io::Dataset d = g.dataset("/structure/symbols");
@@ -161,7 +185,7 @@ TEST(OutputFile, CommitsUnderTheRealNameWithProvenance) {
                        io::OutputFile::Writers::kRank0);
     ASSERT_TRUE(out.writes_here());
     EXPECT_NE(out.temporary_path(), path);
-    out.file().create_dataset<double>("/x", {1}).write_rows(0, 1, std::vector<double>{7}.data());
+    out.file().create_dataset<double>("/x", {1}, "dimensionless").write_rows(0, 1, std::vector<double>{7}.data());
     EXPECT_EQ(access(path.c_str(), F_OK), -1) << "visible before commit";
     out.commit();
     EXPECT_EQ(access(out.temporary_path().c_str(), F_OK), -1);
@@ -180,7 +204,7 @@ TEST(OutputFile, AFailedWriterLeavesThePreviousFileAndNoTemporary) {
   {
     io::OutputFile out(mpi::Comm::self(), path, sample_provenance(),
                        io::OutputFile::Writers::kRank0);
-    out.file().create_dataset<int>("/version", {1}).write_rows(0, 1, std::vector<int>{1}.data());
+    out.file().create_dataset<int>("/version", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{1}.data());
     out.commit();
   }
   std::string temporary;
@@ -188,7 +212,7 @@ TEST(OutputFile, AFailedWriterLeavesThePreviousFileAndNoTemporary) {
     io::OutputFile out(mpi::Comm::self(), path, sample_provenance(),
                        io::OutputFile::Writers::kRank0);
     temporary = out.temporary_path();
-    out.file().create_dataset<int>("/version", {1}).write_rows(0, 1, std::vector<int>{2}.data());
+    out.file().create_dataset<int>("/version", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{2}.data());
     throw NumericalError("diverged");
   } catch (const NumericalError&) {
   }
@@ -214,7 +238,7 @@ TEST(Inspect, ListsProvenanceObjectsShapesTypesAndAttributes) {
   {
     io::OutputFile out(mpi::Comm::self(), path, sample_provenance(),
                        io::OutputFile::Writers::kRank0);
-    auto d = out.file().create_dataset<std::uint8_t>("/data/images", {3, 28, 28});
+    auto d = out.file().create_dataset<std::uint8_t>("/data/images", {3, 28, 28}, "dimensionless");
     io::set_attribute(d.id(), "unit", "pixel");
     out.commit();
   }

@@ -108,10 +108,10 @@ std::string write_data(const std::string& name, std::int64_t classes, double sca
   io::File f = io::File::create(path);
   std::int64_t values = 1;
   for (auto d : shape) values *= d;
-  const io::Dataset x = f.create_dataset<std::uint8_t>("/features", shape);
+  const io::Dataset x = f.create_dataset<std::uint8_t>("/features", shape, "dimensionless");
   if (values > 0) x.write_all(std::vector<std::uint8_t>(static_cast<std::size_t>(values), 7));
   io::set_attribute(x.id(), "scale", scale);
-  const io::Dataset l = f.create_dataset<T>("/labels", {shape[0]});
+  const io::Dataset l = f.create_dataset<T>("/labels", {shape[0]}, "dimensionless");
   l.write_all(std::vector<T>{0, static_cast<T>(1.5), 2, 1});
   io::set_attribute(l.id(), "classes", classes);
   f.close();
