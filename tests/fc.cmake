@@ -10,7 +10,7 @@ physfit_add_tests(fc_unit_tests SOURCES
 set(PHYSFIT_FORMAT_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/formats)
 add_test(NAME data.MakeFormatFiles
          COMMAND ${PHYSFIT_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/unit/fc/make_format_files.py ${PHYSFIT_FORMAT_DATA})
-set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT 300)
+set_tests_properties(data.MakeFormatFiles PROPERTIES FIXTURES_SETUP fc_format_files TIMEOUT ${PHYSFIT_TEST_TIMEOUT})
 physfit_add_tests(fc_format_tests SOURCES unit/fc/test_structure_io.cpp)
 target_compile_definitions(fc_format_tests PRIVATE PHYSFIT_FORMAT_DATA_DEFAULT="${PHYSFIT_FORMAT_DATA}")
 physfit_add_tests(fc_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
@@ -60,7 +60,7 @@ physfit_add_python_tests(fc_regression.Accuracy regression/fc/test_accuracy.py)
 set(PHYSFIT_CV_DATA ${CMAKE_CURRENT_BINARY_DIR}/data/cv)
 add_test(NAME data.MakeCvCrystals
          COMMAND ${PHYSFIT_PYTHON} ${PROJECT_SOURCE_DIR}/scripts/data/make_cv_data.py ${PHYSFIT_CV_DATA})
-set_tests_properties(data.MakeCvCrystals PROPERTIES FIXTURES_SETUP cv_data TIMEOUT 300)
+set_tests_properties(data.MakeCvCrystals PROPERTIES FIXTURES_SETUP cv_data TIMEOUT ${PHYSFIT_TEST_TIMEOUT})
 physfit_add_python_tests(fc_cv. cli/test_fc_cv.py FIXTURES cv_data
   ENVIRONMENT PHYSFIT_CV_DATA=${PHYSFIT_CV_DATA})
 
