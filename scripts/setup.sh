@@ -15,8 +15,8 @@ build_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
-  # phonopy's YAML files
-  libyaml-cpp-dev
+  # phonopy's YAML files; the --json summaries
+  libyaml-cpp-dev nlohmann-json3-dev
 )
 example_packages=(
   # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)

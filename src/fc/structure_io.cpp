@@ -1,5 +1,6 @@
 #include "physfit/fc/structure_io.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -92,14 +93,24 @@ std::optional<double> fraction(const std::string& token) {
 // ------------------------------------------------------------------------------ YAML helpers
 
 std::string yaml_where(const std::string& path, const YAML::Node& node) {
+  if (!node.IsDefined()) return path;  // an absent key has no position (Mark() would throw)
   const YAML::Mark m = node.Mark();
   if (m.line < 0) return path;
   return at_line(path, m.line + 1);
 }
 
+// What a node holds, for a message: "4 values", "'abc'", "a mapping", "nothing".
+std::string yaml_got(const YAML::Node& n) {
+  if (!n || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return "'" + util::printable(n.Scalar()) + "'";
+  if (n.IsMap()) return "a mapping";
+  return std::to_string(n.size()) + (n.size() == 1 ? " value" : " values");
+}
+
 double yaml_number(const YAML::Node& n, const std::string& path, const std::string& field) {
-  if (!n || !n.IsScalar())
-    throw IoError(yaml_where(path, n) + ": " + field + ": expected a number");
+  if (!n || !n.IsScalar()) {
+    throw IoError(yaml_where(path, n) + ": " + field + ": expected a number, got " + yaml_got(n));
+  }
   double v = 0;
   try {
     v = n.as<double>();
@@ -115,7 +126,8 @@ double yaml_number(const YAML::Node& n, const std::string& path, const std::stri
 Eigen::Vector3d yaml_vector3(const YAML::Node& n, const std::string& path,
                              const std::string& field) {
   if (!n || !n.IsSequence() || n.size() != 3) {
-    throw IoError(yaml_where(path, n) + ": " + field + ": expected a list of 3 numbers");
+    throw IoError(yaml_where(path, n) + ": " + field + ": expected a list of 3 numbers, got " +
+                  yaml_got(n));
   }
   Eigen::Vector3d v;
   for (int k = 0; k < 3; ++k) v[k] = yaml_number(n[k], path, field);
@@ -125,7 +137,8 @@ Eigen::Vector3d yaml_vector3(const YAML::Node& n, const std::string& path,
 Eigen::Matrix3d yaml_matrix3(const YAML::Node& n, const std::string& path,
                              const std::string& field) {
   if (!n || !n.IsSequence() || n.size() != 3) {
-    throw IoError(yaml_where(path, n) + ": " + field + ": expected 3 rows of 3 numbers");
+    throw IoError(yaml_where(path, n) + ": " + field + ": expected 3 rows of 3 numbers, got " +
+                  yaml_got(n));
   }
   Eigen::Matrix3d m;
   for (int r = 0; r < 3; ++r) m.row(r) = yaml_vector3(n[r], path, field).transpose();
@@ -168,13 +181,32 @@ Structure yaml_cell(const YAML::Node& cell, const std::string& path, const std::
   return s;
 }
 
+// "path:line" of a yaml-cpp mark, or the path alone when the mark has no position.
+std::string mark_where(const std::string& path, const YAML::Mark& m) {
+  return m.line < 0 ? path : at_line(path, m.line + 1);
+}
+
+// The whole file parsed by yaml-cpp. Every failure is an IoError naming the file (and the line
+// where yaml-cpp stopped): invalid YAML, nesting deeper than yaml-cpp's limit (its DepthGuard,
+// 500 levels in Debian's 0.7, which keeps a damaged file from overflowing the stack), or a file
+// too large for the memory.
 YAML::Node load_yaml(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw IoError("cannot open '" + path + "' for reading");
   try {
     return YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    throw IoError(at_line(path, e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  } catch (const YAML::DeepRecursion& e) {
+    throw IoError(mark_where(path, e.mark) + ": not valid phonopy YAML: nested more than " +
+                  std::to_string(e.depth() - 1) +
+                  " levels deep (phonopy writes at most 4; is the file damaged?)");
+  } catch (const YAML::Exception& e) {
+    throw IoError(mark_where(path, e.mark) + ": not valid YAML: " + e.msg);
+  } catch (const std::bad_alloc&) {
+    in.clear();
+    in.seekg(0, std::ios::end);
+    throw IoError(path + ": the YAML file (" + std::to_string(static_cast<long long>(in.tellg())) +
+                  " bytes) does not fit in memory once parsed; split the data set or use a "
+                  "node with more memory");
   }
 }
 
@@ -752,6 +784,14 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
           std::vector<double> u, f;
           for (int i = 0; i < n; ++i) {
             const std::string fi = field + "[" + std::to_string(i + 1) + "]";
+            if (!e[i].IsMap()) {
+              throw IoError(yaml_where(path, e[i]) + ": " + fi +
+                            ": expected 'displacement' and 'force' (phonopy's type-2 data set), "
+                            "got " +
+                            (e[i].IsScalar()     ? "'" + util::printable(e[i].Scalar()) + "'"
+                             : e[i].IsSequence() ? std::string("a list")
+                                                 : std::string("nothing")));
+            }
             const Eigen::Vector3d ui =
                 yaml_vector3(e[i]["displacement"], path, fi + ".displacement");
             u.insert(u.end(), ui.data(), ui.data() + 3);
@@ -771,8 +811,9 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
       c.energies.clear();
       if (!out.has_forces) c.forces.clear();
     }
-  } catch (const YAML::Exception& e) {
-    throw IoError(at_line(path, e.mark.line + 1) + ": " + e.msg);
+  } catch (const YAML::Exception& e) {  // a node of another kind than phonopy writes there
+    throw IoError(mark_where(path, e.mark) +
+                  ": not a phonopy YAML file as phonopy writes it: " + e.msg);
   }
   if (!out.unit_cell && !out.supercell && !out.primitive_cell) {
     throw IoError(path +

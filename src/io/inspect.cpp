@@ -219,7 +219,7 @@ util::Json describe_file(const std::string& path, int max_values) {
   j["size_bytes"] = file_size(path);
   if (file.exists("/physfit")) {
     const Provenance p = read_provenance(file);
-    util::Json& q = j["provenance"];
+    auto q = j["provenance"];
     q["format_version"] = p.format_version;
     q["program_version"] = p.program_version;
     q["git_hash"] = p.git_hash;

@@ -289,6 +289,46 @@ TEST(PhonopyYaml, MalformedFilesNameFileLineAndKey) {
   EXPECT_NE(msg.find("differs from --supercell-matrix"), std::string::npos) << msg;
 }
 
+// What yaml-cpp throws becomes an IoError naming the file, the field and the value: nesting
+// beyond yaml-cpp's depth limit (a damaged file must not overflow the stack), a node of another
+// kind than phonopy writes, and a key that is absent (yaml-cpp has no position for it).
+TEST(PhonopyYaml, YamlCppFailuresBecomeIoErrorsNamingFieldAndValue) {
+  const std::string cell =
+      "supercell:\n  lattice: [[5,0,0],[0,5,0],[0,0,5]]\n  points:\n"
+      "  - symbol: Si\n    coordinates: [0,0,0]\n";
+  std::string msg = error_of<IoError>([&] {
+    read_phonopy_yaml(write_temp(
+        "deep.yaml", "supercell: " + std::string(100000, '[') + std::string(100000, ']') + "\n"));
+  });
+  EXPECT_NE(msg.find("deep.yaml:1: not valid phonopy YAML: nested more than"), std::string::npos)
+      << msg;
+  msg = error_of<IoError>([&] {
+    read_phonopy_params(write_temp("scalar_entry.yaml", cell + "displacements:\n- - 3\n"));
+  });
+  EXPECT_NE(msg.find("scalar_entry.yaml:7: displacements[1][1]: expected 'displacement' and "
+                     "'force' (phonopy's type-2 data set), got '3'"),
+            std::string::npos)
+      << msg;
+  msg = error_of<IoError>([&] {
+    read_phonopy_params(write_temp("misspelt.yaml", cell +
+                                                        "displacements:\n- - displacment: [0.01, "
+                                                        "0, 0]\n    force: [1, 0, 0]\n"));
+  });
+  EXPECT_NE(msg.find("misspelt.yaml: displacements[1][1].displacement: expected a list of 3 "
+                     "numbers, got nothing"),
+            std::string::npos)
+      << msg;
+  msg = error_of<IoError>([&] {
+    std::string four = cell;
+    four.replace(four.find("[0,0,0]"), 7, "[0,0,0,1]");
+    read_phonopy_yaml(write_temp("four.yaml", four));
+  });
+  EXPECT_NE(msg.find("four.yaml:5: supercell.points[1].coordinates: expected a list of 3 numbers, "
+                     "got 4 values"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(Alamode, InputGivesTheSupercellSpeciesAndMasses) {
   EXPECT_EQ(detect_structure_format(data("GaN.alamode.in")), StructureFormat::kAlamode);
   const Structure s = read_alamode_input(data("GaN.alamode.in"));

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <csignal>
+#include <cstring>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
 
 #include "physfit/error.hpp"
 #include "physfit/util/json.hpp"
@@ -29,9 +34,92 @@ TEST(Json, WritesNestedObjectsInInsertionOrder) {
 TEST(Json, WritesNonFiniteNumbersAsNullAndEscapesControlCharacters) {
   util::Json j = util::Json::array();
   j.push_back(std::numeric_limits<double>::quiet_NaN());
+  j.push_back(std::numeric_limits<double>::infinity());
+  j.push_back(-std::numeric_limits<double>::infinity());
   j.push_back(std::string("\x01"));
   j.push_back(1e300);
-  EXPECT_EQ(j.dump(), "[null,\"\\u0001\",1.0000000000000001e+300]");
+  j.push_back(2.0);  // a whole double stays a double when read back
+  EXPECT_EQ(j.dump(), "[null,null,null,\"\\u0001\",1e+300,2.0]");
+  EXPECT_EQ(util::json_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+}
+
+// Every double written reads back as the same bits (strtod of each number of the dump is the
+// reference, independent of nlohmann-json's reader): random bit patterns over the whole range,
+// subnormals, the extremes and decimal fractions that have no exact binary form.
+TEST(Json, WritesDoublesThatReadBackBitForBit) {
+  std::vector<double> values = {0.1,
+                                1.0 / 3.0,
+                                -2.5e-310,
+                                std::numeric_limits<double>::denorm_min(),
+                                std::numeric_limits<double>::min(),
+                                std::numeric_limits<double>::max(),
+                                -std::numeric_limits<double>::max(),
+                                std::numeric_limits<double>::epsilon(),
+                                123456789.125,
+                                -0.0};
+  std::mt19937_64 random(12);
+  while (values.size() < 5000) {
+    const std::uint64_t bits = random();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (std::isfinite(v)) values.push_back(v);
+  }
+  const std::string text = util::Json::array(values).dump();
+  ASSERT_EQ(text.front(), '[');
+  const char* p = text.c_str() + 1;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    char* end = nullptr;
+    const double back = std::strtod(p, &end);
+    ASSERT_NE(end, p) << "number " << i << " of " << text.substr(0, 200);
+    EXPECT_EQ(std::memcmp(&back, &values[i], sizeof back), 0)
+        << "number " << i << ": " << std::string(p, static_cast<const char*>(end)) << " for "
+        << values[i];
+    ASSERT_EQ(*end, i + 1 < values.size() ? ',' : ']');
+    p = end + 1;
+  }
+}
+
+TEST(Json, WritesIntegersExactlyAndKeepsTheirType) {
+  util::Json j = util::Json::object();
+  j["min"] = std::numeric_limits<std::int64_t>::min();
+  j["max"] = std::numeric_limits<std::int64_t>::max();
+  j["umax"] = std::numeric_limits<std::uint64_t>::max();
+  j["size"] = std::size_t{3};
+  EXPECT_EQ(j.dump(), R"({"min":-9223372036854775808,"max":9223372036854775807,)"
+                      R"("umax":18446744073709551615,"size":3})");
+  EXPECT_EQ(j.find("size")->type(), util::Json::Type::kInt);
+  EXPECT_EQ(util::Json(0.5).type(), util::Json::Type::kDouble);
+  EXPECT_FALSE(j.find("absent").has_value());
+}
+
+// A path or attribute in Latin-1 must not make the summary invalid JSON (or lose it).
+TEST(Json, ReplacesBytesThatAreNotUtf8AndStaysValidJson) {
+  util::Json j = util::Json::object();
+  j["file"] = std::string("caf\xe9.h5");
+  j["utf8"] = std::string("\xc3\xa9");
+  const std::string text = j.dump();
+  ASSERT_TRUE(nlohmann::json::accept(text)) << text;
+  const auto back = nlohmann::json::parse(text);
+  EXPECT_EQ(back["file"].get<std::string>(), "caf\xef\xbf\xbd.h5");  // U+FFFD
+  EXPECT_EQ(back["utf8"].get<std::string>(), "\xc3\xa9");
+}
+
+// A member held while others are added (the object's storage moves) still names its key.
+TEST(Json, MemberStaysValidWhileTheObjectGrows) {
+  util::Json j = util::Json::object();
+  auto q = j["provenance"];
+  for (int k = 0; k < 100; ++k) j["k" + std::to_string(k)] = k;
+  q["ranks"] = 4;
+  q["host"] = "n01";
+  j["copy"] = j["provenance"];
+  j["list"].push_back(1);
+  j["list"].push_back("two");
+  const auto back = nlohmann::ordered_json::parse(j.dump());
+  EXPECT_EQ(back["provenance"]["ranks"], 4);
+  EXPECT_EQ(back["copy"]["host"], "n01");
+  EXPECT_EQ(back["list"], nlohmann::ordered_json::parse(R"([1,"two"])"));
+  EXPECT_EQ(back.begin().key(), "provenance");  // insertion order
+  EXPECT_EQ(j.size(), 103u);
 }
 
 TEST(Partition, GivesTenRowsOverThreeRanksAsFourThreeThree) {
