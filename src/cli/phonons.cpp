@@ -20,7 +20,7 @@
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
-#include "physfit/plot/figure.hpp"
+#include "physfit/plot/figures.hpp"
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
@@ -345,6 +345,7 @@ void run(Context& ctx) {
       res.zone = zone_json(zone, *crystal);
       return res;
     }
+    if (!o.get<std::string>("png").empty()) plot::format_of(o.get<std::string>("png"), "--png");
     const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
     const fc::BrillouinZone zone = fc::brillouin_zone(m.crystal->primitive(), symprec);
     log_zone(zone, *m.crystal);
@@ -409,45 +410,28 @@ void run(Context& ctx) {
     io::StagedOutputs staged;
     const auto png = o.get<std::string>("png");
     if (!png.empty()) {
-      plot::Figure fig(900, 560);
-      fig.title(o.get<std::string>("title"))
-          .ylabel(std::string("frequency (") + unit.display + ")");
-      std::vector<std::string> labels;
-      for (const auto& l : bands.labels) labels.push_back(display_label(l, zone));
-      fig.xticks(bands.label_distance, labels);
-      // A little room on the right: the figure drops a tick that falls on the last pixel.
-      fig.xlim(0, bands.distance.back() * 1.003);
-      for (double x : bands.label_distance) fig.vline(x);
-      // One line per band; a NaN between branches breaks it at the path's jumps.
-      auto curve = [](const fc::Bands& bs, int band, std::vector<double>& x,
-                      std::vector<double>& y) {
-        x.clear();
-        y.clear();
-        for (std::size_t k = 0; k < bs.distance.size(); ++k) {
-          if (k > 0 && bs.branch[k] != bs.branch[k - 1]) {
-            x.push_back(bs.distance[k]);
-            y.push_back(std::numeric_limits<double>::quiet_NaN());
-          }
-          x.push_back(bs.distance[k]);
-          y.push_back(bs.frequencies(static_cast<Eigen::Index>(k), band));
-        }
+      plot::BandPlot p;
+      auto lines = [&](const fc::Bands& bs) {
+        plot::BandLines l;
+        l.distance = bs.distance;
+        l.branch.assign(bs.branch.begin(), bs.branch.end());
+        l.bands = static_cast<int>(bs.frequencies.cols());
+        for (Eigen::Index k = 0; k < bs.frequencies.rows(); ++k)
+          for (Eigen::Index b = 0; b < bs.frequencies.cols(); ++b)
+            l.frequencies.push_back(bs.frequencies(k, b));
+        return l;
       };
-      // The reference dashed on top, in another colour than the grey lines of the special
-      // points: where the two agree it shows as dashes on the solid line.
-      std::vector<double> x, y;
-      for (int b = 0; b < res.bands; ++b) {
-        curve(bands, b, x, y);
-        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("label") : "");
-        s.color = plot::palette(0);
-      }
-      for (int b = 0; ref && b < res.bands; ++b) {
-        curve(*ref, b, x, y);
-        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("reference-label") : "");
-        s.color = plot::palette(1);
-        s.width = 1.5;
-        s.dashed = true;
-      }
-      fig.save_png(png);
+      p.fit = lines(bands);
+      if (ref) p.reference = lines(*ref);
+      p.label_distance = bands.label_distance;
+      for (const auto& l : bands.labels) p.labels.push_back(display_label(l, zone));
+      p.dos_frequency = dos.frequency;
+      p.dos_density = dos.density;
+      p.unit = unit.display;
+      p.title = o.get<std::string>("title");
+      p.fit_label = o.get<std::string>("label");
+      p.reference_label = o.get<std::string>("reference-label");
+      plot::band_page(p).save(png);
     }
     const auto output = o.get<std::string>("output");
     if (!output.empty()) {
@@ -586,7 +570,10 @@ Command phonons_command() {
         .check(config::positive<double>());
     opts.add<std::string>("output", "HDF5 file for bands and DOS ('' for none)")
         .default_value(std::string("phonons.h5"));
-    opts.add<std::string>("png", "band-structure PNG ('' for none)").default_value(std::string());
+    opts.add<std::string>("png",
+                          "band-structure figure with the DOS beside it: PNG, SVG or PDF by the "
+                          "file's extension ('' for none)")
+        .default_value(std::string());
     opts.add<std::string>("title", "figure title")
         .default_value(std::string("Phonon band structure"));
     opts.add<std::string>("label", "legend of the bands").default_value(std::string("physfit"));
