@@ -110,8 +110,10 @@ std::string number_label(double v, double step) {
   if (a >= 1e-3 && a < 1e5) {
     const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 6);
     std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%.3g", v);
+  } else {  // m×10^e, the exponent drawn as a superscript
+    const int e = static_cast<int>(std::floor(std::log10(a) + 1e-9));
+    std::snprintf(buffer, sizeof buffer, "%.3g×10^{%s%d}", v / std::pow(10.0, e), e < 0 ? "−" : "",
+                  std::abs(e));
   }
   std::string s = buffer;
   if (s[0] == '-') s = "−" + s.substr(1);  // a real minus sign
@@ -199,7 +201,7 @@ struct Painter {
   struct Layout {
     Box panel, plot, legend;
     bool outside = false;
-    bool legend_row = false;  // outside: one row above the plot (else a column at its right)
+    bool legend_row = false;  // outside: one row above the plot (else the entries stacked)
     Figure::Axis ax, ay;
     std::vector<double> xt, yt;
     std::vector<std::string> xl, yl;
@@ -282,7 +284,7 @@ struct Painter {
       }
     }
     const double left = 12 + (f.ylabel_.empty() ? 0 : kLabelSize * 1.4) + numbers + 12;
-    double right = 20;
+    const double right = 20;
     double natural_top = 14 + (f.title_.empty() ? 0 : kTitleSize * 1.6);
     const double natural_bottom = 12 + kTickSize * 1.5 + (f.xlabel_.empty() ? 0 : kLabelSize * 1.6);
 
@@ -337,18 +339,14 @@ struct Painter {
         return l;
       }
     }
-    // Outside: one row above the plot area when it fits, else a column at its right.
+    // Outside, above the plot area (the plot keeps its width): one row when it fits, else the
+    // entries stacked.
     l.outside = true;
-    if (row_w <= l.plot.x1 - l.plot.x0) {
-      l.legend_row = true;
-      place_plot(natural_top + legend_row_height() + 12);
-      l.legend = {l.plot.x0, l.plot.y0 - legend_row_height() - 10, l.plot.x0 + row_w - 12,
-                  l.plot.y0 - 6};
-    } else {
-      right += lw + 14;
-      place_plot(natural_top);
-      l.legend = {l.plot.x1 + 12, l.plot.y0, l.plot.x1 + 12 + lw, l.plot.y0 + lh};
-    }
+    l.legend_row = row_w <= l.plot.x1 - l.plot.x0;
+    const double h = l.legend_row ? legend_row_height() : lh - 10;
+    place_plot(natural_top + h + 12);
+    l.legend = {l.plot.x0, l.plot.y0 - h - 10, l.plot.x0 + (l.legend_row ? row_w - 12 : lw),
+                l.plot.y0 - 6};
     return l;
   }
 

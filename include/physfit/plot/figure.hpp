@@ -4,7 +4,7 @@
 /// PNG, SVG or PDF, chosen by the file's extension, from one drawing code: line plots, markers,
 /// error bars, labelled guide lines, linear or logarithmic axes with automatic ticks, axis
 /// labels and a legend that is placed where it covers no data (an empty corner of the plot, or
-/// a row above it when every corner holds data). Several figures can share one page side by
+/// above it when every corner holds data). Several figures can share one page side by
 /// side (a band structure with its density of states).
 ///
 ///     plot::Figure f(900, 560);
