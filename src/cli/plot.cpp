@@ -204,6 +204,67 @@ plot::Page bands_page(const io::File& f, int width, int height, const std::strin
   return plot::band_page(p, width, height);
 }
 
+// Predicted against true values of a regression (`predict` output: /scores, with the targets
+// of the data file it names, or of --parity.data).
+plot::Page parity_page(const io::File& f, const std::string& data_option, int width, int height,
+                       const std::string& title) {
+  const auto scores = f.dataset("/scores");
+  std::string data = data_option;
+  if (data.empty()) {
+    if (!io::has_attribute(scores.id(), "data")) {
+      throw UsageError(f.path() + ": /scores names no data file; give it with --parity.data");
+    }
+    data = io::get_string_attribute(scores.id(), "data");
+  }
+  const io::File d = io::File::open(data);
+  if (!d.exists("/targets")) {
+    throw UsageError(data + ": no /targets dataset (a parity plot needs regression targets; " +
+                     "set --parity.data to the data file the predictions were made for)");
+  }
+  const auto targets = d.dataset("/targets");
+  const auto predicted = scores.read_all<double>();
+  const auto truth = targets.read_all<double>();
+  if (predicted.size() != truth.size()) {
+    throw UsageError(f.path() + ": /scores has " + std::to_string(predicted.size()) +
+                     " values but /targets of '" + data + "' has " + std::to_string(truth.size()) +
+                     "; set --parity.data to the data file the predictions were made for");
+  }
+  const std::size_t outputs = static_cast<std::size_t>(scores.row_size());
+  const std::size_t rows = outputs ? predicted.size() / outputs : 0;
+  double lo = INFINITY, hi = -INFINITY, sq = 0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) {
+    lo = std::min({lo, predicted[i], truth[i]});
+    hi = std::max({hi, predicted[i], truth[i]});
+    sq += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+  }
+  const double rmse =
+      std::sqrt(sq / static_cast<double>(std::max<std::size_t>(1, predicted.size())));
+  const double pad = 0.05 * (hi > lo ? hi - lo : 1);
+  const int side = std::min(width, height);
+  plot::Figure fig(std::max(side, 200), std::max(side, 150));
+  fig.title("parity, RMSE = " + plot::short_number(rmse))
+      .xlabel("true value (target units)")
+      .ylabel("predicted value (target units)")
+      .xlim(lo - pad, hi + pad)
+      .ylim(lo - pad, hi + pad);
+  auto& diagonal = fig.line({lo - pad, hi + pad}, {lo - pad, hi + pad}, "predicted = true");
+  diagonal.color = plot::palette(7);
+  diagonal.width = 1.2;
+  diagonal.dashed = true;
+  for (std::size_t k = 0; k < outputs; ++k) {
+    std::vector<double> x(rows), y(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      x[r] = truth[r * outputs + k];
+      y[r] = predicted[r * outputs + k];
+    }
+    auto& s = fig.markers(x, y, outputs > 1 ? "output " + std::to_string(k) : "samples");
+    s.color = plot::palette(static_cast<int>(k % 6));
+  }
+  plot::Page page(std::max(side, 200), std::max(side, 150));  // square: equal scales
+  page.title(title);
+  return page.add(fig);
+}
+
 void run(Context& ctx) {
   const auto& o = ctx.options;
   const auto file = o.get<std::string>("file");
@@ -227,14 +288,17 @@ void run(Context& ctx) {
     } else if (f.exists("/bands/frequencies")) {
       kind = "bands";
       page = bands_page(f, width, height, title);
+    } else if (f.exists("/scores") && !f.exists("/predicted")) {
+      kind = "parity";
+      page = parity_page(f, o.get<std::string>("parity.data"), width, height, title);
     } else if (f.exists("/fit/cv_mse")) {
       kind = "fc-cv";
       page = fc_page(f, width, height, title);
     } else {
       throw UsageError(file +
                        ": nothing to draw: physfit plot draws /history (train), /lasso/path and "
-                       "/lasso/cv (lasso), /bands and /dos (phonons) and /fit/cv_mse (fc with "
-                       "cross-validation)");
+                       "/lasso/cv (lasso), /bands and /dos (phonons), /fit/cv_mse (fc with "
+                       "cross-validation) and /scores of a regression (predict)");
     }
     page.save(output);
     log::info("plot: ", kind, " of '", file, "' drawn in '", output, "'");
@@ -254,7 +318,8 @@ Command plot_command() {
       "`train` model (loss, accuracy or RMSE, training and validation, throughput per epoch),\n"
       "the regularisation path and cross-validation curve of a `lasso` result (lambda_min and\n"
       "lambda_1se marked), the phonon bands with the density of states beside them of a\n"
-      "`phonons` output, or the cross-validation curve of an `fc` model. The format follows\n"
+      "`phonons` output, the cross-validation curve of an `fc` model, or the parity plot\n"
+      "(predicted against true) of a regression's `predict` output. The format follows\n"
       "the extension of --output: .png, .svg or .pdf. One rank draws; the file is written\n"
       "under a temporary name and renamed.";
   c.declare = [](config::Options& opts) {
@@ -271,11 +336,16 @@ Command plot_command() {
         .check(config::positive<int>());
     opts.add<std::string>("figure.title", "title over the figure ('' for the file's name)")
         .default_value(std::string());
+    opts.add<std::string>("parity.data",
+                          "data file with the /targets of a `predict` output ('' for the file "
+                          "its /scores name)")
+        .default_value(std::string());
   };
   c.run = run;
   c.files = [](const config::Values& o) {
     Files f;
     f.input(o, "file");
+    f.input(o, "parity.data");
     f.outputs.push_back({"--output", output_of(o)});
     return f;
   };

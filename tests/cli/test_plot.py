@@ -25,15 +25,10 @@ VERMILLION = (213, 94, 0)
 BLACK = (0, 0, 0)
 
 
-def stroke_of(rgb):
-    return "stroke:rgb(%s)" % ",".join("%g%%" % round(100 * c / 255, 4) for c in rgb)
-
-
 def strokes(svg_path, rgb, dashed=None):
     """The <path> elements of the SVG stroked in colour rgb (dashed or solid if asked)."""
     root = ET.parse(svg_path).getroot()
     found = []
-    want = stroke_of(rgb)
     for e in root.iter(SVG + "path"):
         style = e.get("style", "")
         m = re.search(r"stroke:rgb\(([^)]*)\)", style)
@@ -46,6 +41,14 @@ def strokes(svg_path, rgb, dashed=None):
             continue
         found.append(e)
     return found
+
+
+def fill_matches(style, rgb):
+    m = re.search(r"fill:rgb\(([^)]*)\)", style)
+    if not m:
+        return False
+    got = tuple(float(v.rstrip("%")) for v in m.group(1).split(","))
+    return max(abs(a - 100 * b / 255) for a, b in zip(got, rgb)) < 0.01
 
 
 def points_of(path_element):
@@ -191,6 +194,37 @@ class Plot(unittest.TestCase):
         svg = self.check_files(source, "fc-cv")
         self.assertEqual(len(strokes(svg, VERMILLION, dashed=True)), 2)  # guide + legend
         self.assertEqual(len(strokes(svg, BLACK, dashed=True)), 2)
+
+    def test_parity_of_a_regression(self):
+        data = os.path.join(self.d, "data.h5")
+        rng = np.random.default_rng(5)
+        truth = rng.normal(size=(40, 2))
+        with h5py.File(data, "w") as f:
+            f["features"] = rng.normal(size=(40, 3))
+            f["targets"] = truth
+        source = os.path.join(self.d, "predictions.h5")
+        with h5py.File(source, "w") as f:
+            s = f.create_dataset("scores", data=(truth + 0.1 * rng.normal(size=truth.shape)))
+            s.attrs["data"] = data
+        svg = self.check_files(source, "parity", 560, 560)
+        # One filled marker per sample and output, in the output's colour (circles start with
+        # M), the legend's own marker apart; the diagonal dashed black.
+        root = ET.parse(svg).getroot()
+        def markers(rgb):
+            return sorted(len(re.findall("M", e.get("d", ""))) for e in root.iter(SVG + "path")
+                          if fill_matches(e.get("style", ""), rgb))
+        self.assertEqual(markers(BLUE), [1, 40])
+        self.assertEqual(markers(VERMILLION), [1, 40])
+        self.assertEqual(len(strokes(svg, BLACK, dashed=True)), 2)  # diagonal and its legend
+        # Predictions of another data file: refused, naming both sizes.
+        other = os.path.join(self.d, "other.h5")
+        with h5py.File(other, "w") as f:
+            f["targets"] = truth[:30]
+        r = physfit("plot", source, "--parity.data", other, "--output",
+                    os.path.join(self.d, "x.png"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("80 values", r.stderr)
+        self.assertIn("60", r.stderr)
 
     def test_one_rank_draws_under_mpi_and_errors_are_clear(self):
         source = os.path.join(self.d, "phonons.h5")
