@@ -429,6 +429,24 @@ void run(Context& ctx) {
       p.dos_density = dos.density;
       p.unit = unit.display;
       p.title = o.get<std::string>("title");
+      if (p.title.empty()) {
+        // The primitive cell's formula (species in order of appearance) and space group.
+        const auto& prim = m.crystal->primitive();
+        std::vector<std::pair<std::string, int>> formula;
+        for (int i = 0; i < prim.size(); ++i) {
+          const std::string sym = prim.symbol(i);
+          auto it = std::find_if(formula.begin(), formula.end(),
+                                 [&](const auto& e) { return e.first == sym; });
+          if (it == formula.end()) {
+            formula.emplace_back(sym, 1);
+          } else {
+            ++it->second;
+          }
+        }
+        for (const auto& [sym, n] : formula)
+          p.title += sym + (n > 1 ? "_{" + std::to_string(n) + "}" : "");
+        p.title += " (" + zone.international + "): phonon bands and density of states";
+      }
       p.fit_label = o.get<std::string>("label");
       p.reference_label = o.get<std::string>("reference-label");
       plot::band_page(p).save(png);
@@ -574,8 +592,9 @@ Command phonons_command() {
                           "band-structure figure with the DOS beside it: PNG, SVG or PDF by the "
                           "file's extension ('' for none)")
         .default_value(std::string());
-    opts.add<std::string>("title", "figure title")
-        .default_value(std::string("Phonon band structure"));
+    opts.add<std::string>("title",
+                          "figure title ('' for the primitive cell's formula and space group)")
+        .default_value(std::string());
     opts.add<std::string>("label", "legend of the bands").default_value(std::string("physfit"));
     opts.add<std::string>("reference", "reference force constants drawn dashed ('' for none)")
         .default_value(std::string());

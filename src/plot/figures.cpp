@@ -90,7 +90,7 @@ Page band_page(const BandPlot& p, int width, int height) {
   page.add(bands, 3.2);
 
   Figure dos(width, height);
-  dos.ylim(ylo, yhi).hide_y_numbers().xlabel("DOS (1/" + p.unit + ")");
+  dos.ylim(ylo, yhi).hide_y_numbers().xlabel("DOS (states/" + p.unit + ")");
   double dmax = 0;
   for (double d : p.dos_density) dmax = std::max(dmax, d);
   dos.xlim(0, dmax > 0 ? dmax * 1.08 : 1);
