@@ -426,7 +426,7 @@ void run(Context& ctx) {
 
   // 5. Results (rank 0 writes; every rank holds the same bits).
   watch.restart();
-  // The HDF5 file and the PNG go to temporary names and are renamed together at the end.
+  // The HDF5 file and the figure go to temporary names and are renamed together at the end.
   io::StagedOutputs staged;
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
   mpi::guarded(comm, [&] {

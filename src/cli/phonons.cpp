@@ -1,4 +1,4 @@
-// `physfit phonons`: frequencies, band structure, density of states and a band-structure PNG
+// `physfit phonons`: frequencies, band structure, density of states and a band-structure figure
 // from second-order force constants (issue 5).
 
 #include <algorithm>
@@ -406,7 +406,7 @@ void run(Context& ctx) {
                 unit.name);
     }
     util::throw_if_stop_requested("before writing the outputs");
-    // The PNG and the HDF5 file go to temporary names and are renamed together at the end.
+    // The figure and the HDF5 file go to temporary names and are renamed together at the end.
     io::StagedOutputs staged;
     const auto png = o.get<std::string>("png");
     if (!png.empty()) {
@@ -518,7 +518,7 @@ void run(Context& ctx) {
 Command phonons_command() {
   Command c;
   c.name = "phonons";
-  c.summary = "phonon frequencies, band structure, DOS and a band PNG from force constants";
+  c.summary = "phonon frequencies, band structure, DOS and a band figure from force constants";
   c.description =
       "Builds the dynamical matrix from second-order force constants (a physfit model, *.h5,\n"
       "or phonopy's FORCE_CONSTANTS with --structure), spreading each supercell constant over\n"
@@ -530,7 +530,8 @@ Command phonons_command() {
       "reciprocal basis of the primitive cell physfit uses (given or found), so they are right\n"
       "for any primitive basis. --list-points prints them. --path takes their labels (G, Gamma\n"
       "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
-      "draws the band structure (breaks at '|'), with --reference another model's bands dashed\n"
+      "draws the band structure (breaks at '|') with the DOS beside it, as PNG, SVG or PDF by\n"
+      "the extension, with --reference another model's bands dashed above the fit\n"
       "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
       "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
       "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
