@@ -494,6 +494,16 @@ void run(Context& ctx) {
       auto dd = f.create_dataset<double>("/dos/density", {nd});
       dd.write_all(dos.density);
       io::set_attribute(dd.id(), "unit", std::string("states/") + unit.name);
+      if (ref) {  // the reference along the same path, for `physfit plot`
+        const std::int64_t nb = ref->frequencies.cols();
+        std::vector<double> rf;
+        for (std::int64_t k = 0; k < np; ++k)
+          for (std::int64_t b = 0; b < nb; ++b) rf.push_back(ref->frequencies(k, b));
+        auto rd = f.create_dataset<double>("/reference/frequencies", {np, nb});
+        rd.write_all(rf);
+        io::set_attribute(rd.id(), "unit", unit.name);
+        io::set_attribute(rd.id(), "source", o.get<std::string>("reference"));
+      }
       out.commit();
     }
     staged.commit();
@@ -535,7 +545,8 @@ Command phonons_command() {
       "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
       "/bands/{distance, qpoints, frequencies (attributes unit, labels, path), branch (the\n"
       "connected piece of each q-point), label_distance, special_points} and /dos/{frequency,\n"
-      "density}. Conventions: docs/fc/bandpath.md.\n"
+      "density}, and with --reference /reference/frequencies (the reference along the same\n"
+      "path). Conventions: docs/fc/bandpath.md.\n"
       "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"

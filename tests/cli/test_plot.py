@@ -181,6 +181,32 @@ class Plot(unittest.TestCase):
         order = [key(e) for e in ET.parse(svg).getroot().iter(SVG + "path")]
         self.assertLess(max(order.index(key(e)) for e in fit), min(order.index(key(e)) for e in ref))
 
+    def test_bands_of_a_real_phonons_run_with_its_reference(self):
+        # Si: physfit's phonons of phonopy's finite-difference constants, with the same
+        # constants read back as reference: /reference/frequencies is stored and drawn.
+        data = os.environ["PHYSFIT_SI_DATA"]
+        out = os.path.join(self.d, "phonons.h5")
+        fc = os.path.join(data, "FORCE_CONSTANTS")
+        structure = os.path.join(data, "si64_phonopy.h5")
+        r = physfit("phonons", "--fc", fc, "--structure", structure, "--reference", fc,
+                    "--output", out, "--png", os.path.join(self.d, "direct.svg"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out, "r") as f:
+            bands = f["/bands/frequencies"][...]
+            reference = f["/reference/frequencies"][...]
+            self.assertEqual(f["/reference/frequencies"].attrs["unit"], "THz")
+        np.testing.assert_allclose(reference, bands, atol=1e-9)
+        svg = self.check_files(out, "bands")
+        # Six bands of the fit, six of the reference; the path has breaks ('|'), so a band is
+        # one path per connected piece: at least six of each.
+        fit = curves(svg, BLUE, False, 2.2)
+        ref = curves(svg, VERMILLION, True, 1.8)
+        self.assertGreaterEqual(len(fit), 6)
+        self.assertEqual(len(ref), len(fit))
+        # phonons --png draws the same figure as plot of its output (the title aside).
+        direct = os.path.join(self.d, "direct.svg")
+        self.assertEqual(len(curves(direct, VERMILLION, True, 1.8)), len(ref))
+
     def test_force_constant_cross_validation(self):
         source = os.path.join(self.d, "fc.h5")
         lambdas = np.logspace(-6, -1, 40)
