@@ -35,3 +35,13 @@ find_package(ZLIB)
 if(NOT ZLIB_FOUND)
   message(FATAL_ERROR "physfit needs zlib (Debian: zlib1g-dev): ${_physfit_setup}.")
 endif()
+
+# Figures (PNG, SVG, PDF) through cairo, with fonts from fontconfig and freetype.
+find_package(PkgConfig)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CAIRO IMPORTED_TARGET cairo cairo-png cairo-svg cairo-pdf)
+endif()
+if(NOT CAIRO_FOUND)
+  message(FATAL_ERROR "physfit needs cairo with PNG, SVG and PDF output (Debian: libcairo2-dev, "
+                      "and pkg-config to find it): ${_physfit_setup}.")
+endif()

@@ -15,6 +15,8 @@ build_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # numerics, options, symmetry
   libeigen3-dev libboost-program-options-dev libsymspg-dev zlib1g-dev
+  # figures: cairo (PNG, SVG, PDF) and a font that fontconfig always finds
+  libcairo2-dev fonts-dejavu-core
   # phonopy's YAML files; the --json summaries
   libyaml-cpp-dev nlohmann-json3-dev
 )

@@ -24,14 +24,7 @@
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
-// The CV-curve figure needs the plot module (PNG through zlib); builds without it refuse
-// output.png with a usage error.
-#if __has_include("physfit/plot/figure.hpp")
-#include "physfit/plot/figure.hpp"
-#define PHYSFIT_LASSO_PLOT 1
-#else
-#define PHYSFIT_LASSO_PLOT 0
-#endif
+#include "physfit/plot/figures.hpp"
 
 namespace physfit::cli {
 namespace {
@@ -156,30 +149,14 @@ util::Json fit_json(const lasso::Fit& f) {
 // The CV curve with its standard errors, lambda_min and lambda_1se.
 void draw_cv(const lasso::CrossValidation& cv, int folds, const std::string& method,
              const std::string& path) {
-#if PHYSFIT_LASSO_PLOT
-  plot::Figure f(900, 560);
-  f.title(std::to_string(folds) + "-fold cross-validation (" + method + ")")
-      .xlabel("λ")
-      .ylabel("mean squared error on held-out rows")
-      .log_x()
-      .log_y();
-  // Headroom above the curve keeps the legend (top right) off the points.
-  const double lo = *std::min_element(cv.mean_error.begin(), cv.mean_error.end());
-  double hi = 0;
-  for (std::size_t i = 0; i < cv.mean_error.size(); ++i) {
-    hi = std::max(hi, cv.mean_error[i] + cv.standard_error[i]);
-  }
-  if (lo > 0 && hi > lo) f.ylim(lo / 1.5, hi * 6);
-  f.error_bars(cv.lambdas, cv.mean_error, cv.standard_error, "CV error ± 1 standard error");
-  f.vline(cv.lambda_min, "λ_min = " + fmt(cv.lambda_min));
-  f.vline(cv.lambda_1se, "λ_1se = " + fmt(cv.lambda_1se));
-  f.save_png(path);
-#else
-  (void)cv;
-  (void)folds;
-  (void)method;
-  (void)path;
-#endif
+  plot::CvPlot p;
+  p.lambdas = cv.lambdas;
+  p.mean = cv.mean_error;
+  p.standard_error = cv.standard_error;
+  p.lambda_min = cv.lambda_min;
+  p.lambda_1se = cv.lambda_1se;
+  p.title = std::to_string(folds) + "-fold cross-validation (" + method + ")";
+  plot::cv_figure(p).save(path);
 }
 
 // Work every rank does identically (the same options, the same reduced statistics): an error
@@ -253,11 +230,7 @@ void run(Context& ctx) {
     if (!png.empty() && task != "cv") {
       throw UsageError("output.png draws the cross-validation curve: it needs task = cv");
     }
-    if (!png.empty() && !PHYSFIT_LASSO_PLOT) {
-      throw UsageError(
-          "this physfit was built without the plot module: output.png is "
-          "unavailable (the CV curve is in /lasso/cv of output.file)");
-    }
+    if (!png.empty()) plot::format_of(png, "output.png");
     if (task == "cv" && mode == "residual") {
       // Known from the options alone: said before the data are read.
       throw UsageError(
@@ -462,7 +435,7 @@ void run(Context& ctx) {
 
   // 5. Results (rank 0 writes; every rank holds the same bits).
   watch.restart();
-  // The HDF5 file and the PNG go to temporary names and are renamed together at the end.
+  // The HDF5 file and the figure go to temporary names and are renamed together at the end.
   io::StagedOutputs staged;
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
   mpi::guarded(comm, [&] {
@@ -700,7 +673,9 @@ Command lasso_command() {
         .check(config::in_range(1LL, 65536LL));
     opts.add<std::string>("output.file", "HDF5 file to write")
         .default_value(std::string("physfit_lasso.h5"));
-    opts.add<std::string>("output.png", "PNG file for the CV curve (task cv; empty: none)")
+    opts.add<std::string>("output.png",
+                          "figure of the CV curve (task cv; PNG, SVG or PDF by the file's "
+                          "extension; empty: none)")
         .default_value(std::string(""));
   };
   c.run = run;

@@ -1,4 +1,4 @@
-// `physfit phonons`: frequencies, band structure, density of states and a band-structure PNG
+// `physfit phonons`: frequencies, band structure, density of states and a band-structure figure
 // from second-order force constants (issue 5).
 
 #include <algorithm>
@@ -20,7 +20,7 @@
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
-#include "physfit/plot/figure.hpp"
+#include "physfit/plot/figures.hpp"
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
@@ -345,6 +345,7 @@ void run(Context& ctx) {
       res.zone = zone_json(zone, *crystal);
       return res;
     }
+    if (!o.get<std::string>("png").empty()) plot::format_of(o.get<std::string>("png"), "--png");
     const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
     const fc::BrillouinZone zone = fc::brillouin_zone(m.crystal->primitive(), symprec);
     log_zone(zone, *m.crystal);
@@ -405,49 +406,50 @@ void run(Context& ctx) {
                 unit.name);
     }
     util::throw_if_stop_requested("before writing the outputs");
-    // The PNG and the HDF5 file go to temporary names and are renamed together at the end.
+    // The figure and the HDF5 file go to temporary names and are renamed together at the end.
     io::StagedOutputs staged;
     const auto png = o.get<std::string>("png");
     if (!png.empty()) {
-      plot::Figure fig(900, 560);
-      fig.title(o.get<std::string>("title"))
-          .ylabel(std::string("frequency (") + unit.display + ")");
-      std::vector<std::string> labels;
-      for (const auto& l : bands.labels) labels.push_back(display_label(l, zone));
-      fig.xticks(bands.label_distance, labels);
-      // A little room on the right: the figure drops a tick that falls on the last pixel.
-      fig.xlim(0, bands.distance.back() * 1.003);
-      for (double x : bands.label_distance) fig.vline(x);
-      // One line per band; a NaN between branches breaks it at the path's jumps.
-      auto curve = [](const fc::Bands& bs, int band, std::vector<double>& x,
-                      std::vector<double>& y) {
-        x.clear();
-        y.clear();
-        for (std::size_t k = 0; k < bs.distance.size(); ++k) {
-          if (k > 0 && bs.branch[k] != bs.branch[k - 1]) {
-            x.push_back(bs.distance[k]);
-            y.push_back(std::numeric_limits<double>::quiet_NaN());
-          }
-          x.push_back(bs.distance[k]);
-          y.push_back(bs.frequencies(static_cast<Eigen::Index>(k), band));
-        }
+      plot::BandPlot p;
+      auto lines = [&](const fc::Bands& bs) {
+        plot::BandLines l;
+        l.distance = bs.distance;
+        l.branch.assign(bs.branch.begin(), bs.branch.end());
+        l.bands = static_cast<int>(bs.frequencies.cols());
+        for (Eigen::Index k = 0; k < bs.frequencies.rows(); ++k)
+          for (Eigen::Index b = 0; b < bs.frequencies.cols(); ++b)
+            l.frequencies.push_back(bs.frequencies(k, b));
+        return l;
       };
-      // The reference dashed on top, in another colour than the grey lines of the special
-      // points: where the two agree it shows as dashes on the solid line.
-      std::vector<double> x, y;
-      for (int b = 0; b < res.bands; ++b) {
-        curve(bands, b, x, y);
-        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("label") : "");
-        s.color = plot::palette(0);
+      p.fit = lines(bands);
+      if (ref) p.reference = lines(*ref);
+      p.label_distance = bands.label_distance;
+      for (const auto& l : bands.labels) p.labels.push_back(display_label(l, zone));
+      p.dos_frequency = dos.frequency;
+      p.dos_density = dos.density;
+      p.unit = unit.display;
+      p.title = o.get<std::string>("title");
+      if (p.title.empty()) {
+        // The primitive cell's formula (species in order of appearance) and space group.
+        const auto& prim = m.crystal->primitive();
+        std::vector<std::pair<std::string, int>> formula;
+        for (int i = 0; i < prim.size(); ++i) {
+          const std::string sym = prim.symbol(i);
+          auto it = std::find_if(formula.begin(), formula.end(),
+                                 [&](const auto& e) { return e.first == sym; });
+          if (it == formula.end()) {
+            formula.emplace_back(sym, 1);
+          } else {
+            ++it->second;
+          }
+        }
+        for (const auto& [sym, n] : formula)
+          p.title += sym + (n > 1 ? "_{" + std::to_string(n) + "}" : "");
+        p.title += " (" + zone.international + "): phonon bands and density of states";
       }
-      for (int b = 0; ref && b < res.bands; ++b) {
-        curve(*ref, b, x, y);
-        auto& s = fig.line(x, y, b == 0 ? o.get<std::string>("reference-label") : "");
-        s.color = plot::palette(1);
-        s.width = 1.5;
-        s.dashed = true;
-      }
-      fig.save_png(png);
+      p.fit_label = o.get<std::string>("label");
+      p.reference_label = o.get<std::string>("reference-label");
+      plot::band_page(p).save(png);
     }
     const auto output = o.get<std::string>("output");
     if (!output.empty()) {
@@ -497,6 +499,15 @@ void run(Context& ctx) {
       const Eigen::Vector3i mesh = mesh_of(o);
       io::set_attribute(dd.id(), "mesh", std::vector<std::int64_t>{mesh[0], mesh[1], mesh[2]});
       io::set_attribute(dd.id(), "sigma_thz", o.get<double>("sigma"));
+      if (ref) {  // the reference along the same path, for `physfit plot`
+        const std::int64_t nb = ref->frequencies.cols();
+        std::vector<double> rf;
+        for (std::int64_t k = 0; k < np; ++k)
+          for (std::int64_t b = 0; b < nb; ++b) rf.push_back(ref->frequencies(k, b));
+        auto rd = f.create_dataset<double>("/reference/frequencies", {np, nb}, unit.name);
+        rd.write_all(rf);
+        io::set_attribute(rd.id(), "source", o.get<std::string>("reference"));
+      }
       out.commit();
     }
     staged.commit();
@@ -521,7 +532,7 @@ void run(Context& ctx) {
 Command phonons_command() {
   Command c;
   c.name = "phonons";
-  c.summary = "phonon frequencies, band structure, DOS and a band PNG from force constants";
+  c.summary = "phonon frequencies, band structure, DOS and a band figure from force constants";
   c.description =
       "Builds the dynamical matrix from second-order force constants (a physfit model, *.h5,\n"
       "or phonopy's FORCE_CONSTANTS with --structure), spreading each supercell constant over\n"
@@ -533,13 +544,15 @@ Command phonons_command() {
       "reciprocal basis of the primitive cell physfit uses (given or found), so they are right\n"
       "for any primitive basis. --list-points prints them. --path takes their labels (G, Gamma\n"
       "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
-      "draws the band structure (breaks at '|'), with --reference another model's bands dashed\n"
+      "draws the band structure (breaks at '|') with the DOS beside it, as PNG, SVG or PDF by\n"
+      "the extension, with --reference another model's bands dashed above the fit\n"
       "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
       "/bands/{distance and label_distance (1/angstrom, no 2 pi, as phonopy), qpoints (reduced,\n"
       "primitive reciprocal basis), frequencies (--unit; attributes labels, path), branch (the\n"
-      "connected piece of each q-point), special_points} and /dos/{frequency (--unit), density\n"
+      "connected piece of each q-point), special_points}, /dos/{frequency (--unit), density\n"
       "(1/--unit: states per primitive cell per unit frequency, integrating to 3 x the atoms\n"
-      "of the primitive cell)}; every dataset has a unit attribute. Conventions:\n"
+      "of the primitive cell)} and with --reference /reference/frequencies (the reference\n"
+      "along the same path); every dataset has a unit attribute. Conventions:\n"
       "docs/fc/bandpath.md.\n"
       "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
@@ -594,9 +607,13 @@ Command phonons_command() {
         .check(config::positive<double>());
     opts.add<std::string>("output", "HDF5 file for bands and DOS ('' for none)")
         .default_value(std::string("phonons.h5"));
-    opts.add<std::string>("png", "band-structure PNG ('' for none)").default_value(std::string());
-    opts.add<std::string>("title", "figure title")
-        .default_value(std::string("Phonon band structure"));
+    opts.add<std::string>("png",
+                          "band-structure figure with the DOS beside it: PNG, SVG or PDF by the "
+                          "file's extension ('' for none)")
+        .default_value(std::string());
+    opts.add<std::string>("title",
+                          "figure title ('' for the primitive cell's formula and space group)")
+        .default_value(std::string());
     opts.add<std::string>("label", "legend of the bands").default_value(std::string("physfit"));
     opts.add<std::string>("reference", "reference force constants drawn dashed ('' for none)")
         .default_value(std::string());

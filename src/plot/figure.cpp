@@ -1,183 +1,105 @@
 #include "physfit/plot/figure.hpp"
 
-#include <zlib.h>
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <limits>
-#include <unordered_map>
+#include <memory>
 
 #include "physfit/error.hpp"
 #include "physfit/io/atomic_write.hpp"
 
 namespace physfit::plot {
-namespace detail {
-struct Glyph {
-  int code, advance, left, top, width, height, offset;
-};
-#include "font_data.inc"
-}  // namespace detail
 
 namespace {
 
-using detail::Glyph;
+// Font sizes (pixels, or points in vector output) chosen to read at slide size: a 900-pixel
+// wide figure shown across a projector keeps tick labels as tall as body text.
+constexpr double kTickSize = 17;
+constexpr double kLabelSize = 19;
+constexpr double kTitleSize = 21;
+constexpr double kLegendSize = 16;
+constexpr const char* kFontFamily = "DejaVu Sans";  // fontconfig falls back to a sans font
 
 constexpr Color kBlack{0, 0, 0};
-constexpr Color kWhite{255, 255, 255};
-constexpr Color kGrid{225, 225, 225};
 constexpr Color kFrame{60, 60, 60};
-constexpr Color kRefLine{110, 110, 110};
+constexpr Color kGrid{232, 232, 232};
+constexpr Color kLegendFrame{200, 200, 200};
+
+void set_color(cairo_t* cr, Color c) {
+  cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
+}
 
 // ------------------------------------------------------------------------------ text
 
-std::vector<int> decode_utf8(const std::string& text) {
-  std::vector<int> out;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    int code = '?', length = 1;
-    if (c < 0x80) {
-      code = c;
-    } else if ((c >> 5) == 0x6 && i + 1 < text.size()) {
-      code = ((c & 0x1f) << 6) | (text[i + 1] & 0x3f);
-      length = 2;
-    } else if ((c >> 4) == 0xe && i + 2 < text.size()) {
-      code = ((c & 0x0f) << 12) | ((text[i + 1] & 0x3f) << 6) | (text[i + 2] & 0x3f);
-      length = 3;
-    } else if ((c >> 3) == 0x1e && i + 3 < text.size()) {
-      length = 4;  // outside the font
+// A label cut into runs of plain text, subscript (level -1) and superscript (+1): `_{...}` and
+// `^{...}`.
+struct Run {
+  std::string text;
+  int level = 0;
+};
+
+std::vector<Run> parse_markup(const std::string& text) {
+  std::vector<Run> runs(1);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((text[i] == '_' || text[i] == '^') && i + 1 < text.size() && text[i + 1] == '{') {
+      const std::size_t end = text.find('}', i + 2);
+      if (end != std::string::npos) {
+        runs.push_back({text.substr(i + 2, end - i - 2), text[i] == '_' ? -1 : 1});
+        runs.emplace_back();
+        i = end;
+        continue;
+      }
     }
-    out.push_back(code);
-    i += length;
+    runs.back().text += text[i];
   }
-  return out;
+  return runs;
 }
 
-const Glyph& glyph(int code) {
-  static const std::unordered_map<int, const Glyph*> table = [] {
-    std::unordered_map<int, const Glyph*> t;
-    for (const auto& g : detail::kGlyphs) t[g.code] = &g;
-    return t;
-  }();
-  const auto it = table.find(code);
-  return it != table.end() ? *it->second : *table.at('?');
+void use_font(cairo_t* cr, double size) {
+  cairo_select_font_face(cr, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
 }
 
-int text_width(const std::string& text) {
-  int w = 0;
-  for (int code : decode_utf8(text)) w += glyph(code).advance;
+double text_width(cairo_t* cr, const std::string& text, double size) {
+  double w = 0;
+  for (const auto& r : parse_markup(text)) {
+    if (r.text.empty()) continue;
+    use_font(cr, r.level == 0 ? size : 0.7 * size);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, r.text.c_str(), &e);
+    w += e.x_advance;
+  }
   return w;
 }
 
-constexpr int kTextHeight = detail::kFontAscent + detail::kFontDescent;
-
-// -------------------------------------------------------------------------- canvas
-
-struct Rect {
-  int x0, y0, x1, y1;  // inclusive-exclusive
-};
-
-class Canvas {
- public:
-  Canvas(int w, int h) : image_{w, h, std::vector<std::uint8_t>(3 * w * h, 255)} {}
-  Image take() { return std::move(image_); }
-  int width() const { return image_.width; }
-  int height() const { return image_.height; }
-
-  void blend(int x, int y, Color c, double alpha) {
-    if (x < 0 || y < 0 || x >= image_.width || y >= image_.height || alpha <= 0) return;
-    alpha = std::min(alpha, 1.0);
-    std::uint8_t* p = &image_.rgb[3 * (static_cast<std::size_t>(y) * image_.width + x)];
-    p[0] = static_cast<std::uint8_t>(std::lround(p[0] + alpha * (c.r - p[0])));
-    p[1] = static_cast<std::uint8_t>(std::lround(p[1] + alpha * (c.g - p[1])));
-    p[2] = static_cast<std::uint8_t>(std::lround(p[2] + alpha * (c.b - p[2])));
+// Draws `text` with its baseline at y; align 0 left, 1 centred, 2 right of x. Vertical text
+// reads upwards, centred on (x, y) along its length.
+void draw_text(cairo_t* cr, const std::string& text, double x, double y, double size, int align,
+               Color color = kBlack, bool vertical = false) {
+  const double w = text_width(cr, text, size);
+  cairo_save(cr);
+  cairo_translate(cr, x, y);
+  if (vertical) cairo_rotate(cr, -M_PI / 2);
+  double at = align == 0 ? 0 : align == 1 ? -w / 2 : -w;
+  set_color(cr, color);
+  for (const auto& r : parse_markup(text)) {
+    if (r.text.empty()) continue;
+    const double s = r.level == 0 ? size : 0.7 * size;
+    use_font(cr, s);
+    cairo_move_to(cr, at, r.level < 0 ? 0.25 * size : r.level > 0 ? -0.4 * size : 0);
+    cairo_show_text(cr, r.text.c_str());
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, r.text.c_str(), &e);
+    at += e.x_advance;
   }
-  void fill(const Rect& r, Color c) {
-    for (int y = std::max(0, r.y0); y < std::min(height(), r.y1); ++y)
-      for (int x = std::max(0, r.x0); x < std::min(width(), r.x1); ++x) blend(x, y, c, 1.0);
-  }
-  void hline(int x0, int x1, int y, Color c) { fill({x0, y, x1 + 1, y + 1}, c); }
-  void vline(int x, int y0, int y1, Color c) { fill({x, y0, x + 1, y1 + 1}, c); }
-  void frame(const Rect& r, Color c) {
-    hline(r.x0, r.x1 - 1, r.y0, c);
-    hline(r.x0, r.x1 - 1, r.y1 - 1, c);
-    vline(r.x0, r.y0, r.y1 - 1, c);
-    vline(r.x1 - 1, r.y0, r.y1 - 1, c);
-  }
-
-  // Text with its baseline at y; x is the left end, or the centre or right end by `align`
-  // (0 left, 1 centre, 2 right). Rotated texts run upwards with their baseline at x.
-  void text(const std::string& s, int x, int y, Color c, int align = 0, bool rotated = false) {
-    const int w = text_width(s);
-    int pen = align == 0 ? 0 : (align == 1 ? -w / 2 : -w);
-    for (int code : decode_utf8(s)) {
-      const Glyph& g = glyph(code);
-      for (int row = 0; row < g.height; ++row) {
-        for (int col = 0; col < g.width; ++col) {
-          const double a = detail::kGlyphPixels[g.offset + row * g.width + col] / 255.0;
-          const int gx = pen + g.left + col, gy = row - g.top;  // relative to the pen
-          if (rotated) {
-            blend(x + gy, y - gx, c, a);
-          } else {
-            blend(x + gx, y + gy, c, a);
-          }
-        }
-      }
-      pen += g.advance;
-    }
-  }
-
- private:
-  Image image_;
-};
-
-// Coverage mask of one series: the maximum coverage of every primitive, blended once, so
-// that joints and overlapping markers do not darken.
-class Mask {
- public:
-  Mask(int w, int h, Rect clip) : w_(w), h_(h), clip_(clip), a_(w * h, 0.0f) {}
-  void put(int x, int y, double a) {
-    if (x < clip_.x0 || y < clip_.y0 || x >= clip_.x1 || y >= clip_.y1) return;
-    float& v = a_[static_cast<std::size_t>(y) * w_ + x];
-    v = std::max(v, static_cast<float>(std::min(a, 1.0)));
-  }
-  // Anti-aliased segment of the given width; `dash` > 0 draws dashes of that period,
-  // starting at arc length `s0`.
-  void segment(double x0, double y0, double x1, double y1, double width, double dash = 0,
-               double s0 = 0) {
-    const double r = width / 2;
-    const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy, len = std::sqrt(len2);
-    const int xa = static_cast<int>(std::floor(std::min(x0, x1) - r - 1));
-    const int xb = static_cast<int>(std::ceil(std::max(x0, x1) + r + 1));
-    const int ya = static_cast<int>(std::floor(std::min(y0, y1) - r - 1));
-    const int yb = static_cast<int>(std::ceil(std::max(y0, y1) + r + 1));
-    for (int y = std::max(ya, clip_.y0); y < std::min(yb, clip_.y1); ++y) {
-      for (int x = std::max(xa, clip_.x0); x < std::min(xb, clip_.x1); ++x) {
-        const double px = x + 0.5 - x0, py = y + 0.5 - y0;
-        const double t = len2 > 0 ? std::clamp((px * dx + py * dy) / len2, 0.0, 1.0) : 0.0;
-        if (dash > 0 && std::fmod(s0 + t * len, dash) > 0.6 * dash) continue;
-        const double d = std::hypot(px - t * dx, py - t * dy);
-        put(x, y, r + 0.5 - d);
-      }
-    }
-  }
-  void disc(double cx, double cy, double radius) {
-    for (int y = static_cast<int>(cy - radius - 1); y <= static_cast<int>(cy + radius + 1); ++y)
-      for (int x = static_cast<int>(cx - radius - 1); x <= static_cast<int>(cx + radius + 1); ++x)
-        put(x, y, radius + 0.5 - std::hypot(x + 0.5 - cx, y + 0.5 - cy));
-  }
-  void paint(Canvas& canvas, Color c) const {
-    for (int y = clip_.y0; y < clip_.y1; ++y)
-      for (int x = clip_.x0; x < clip_.x1; ++x)
-        canvas.blend(x, y, c, a_[static_cast<std::size_t>(y) * w_ + x]);
-  }
-
- private:
-  int w_, h_;
-  Rect clip_;
-  std::vector<float> a_;
-};
+  cairo_restore(cr);
+}
 
 // ---------------------------------------------------------------------------- ticks
 
@@ -188,10 +110,14 @@ std::string number_label(double v, double step) {
   if (a >= 1e-3 && a < 1e5) {
     const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 6);
     std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%.3g", v);
+  } else {  // m×10^e, the exponent drawn as a superscript
+    const int e = static_cast<int>(std::floor(std::log10(a) + 1e-9));
+    std::snprintf(buffer, sizeof buffer, "%.3g×10^{%s%d}", v / std::pow(10.0, e), e < 0 ? "−" : "",
+                  std::abs(e));
   }
-  return buffer;
+  std::string s = buffer;
+  if (s[0] == '-') s = "−" + s.substr(1);  // a real minus sign
+  return s;
 }
 
 // Ticks at 1, 2 or 5 times a power of ten, about `target` of them in [lo, hi].
@@ -207,12 +133,6 @@ std::vector<double> linear_ticks(double lo, double hi, int target, double& step)
   return ticks;
 }
 
-struct Layout {
-  Rect plot;
-  std::vector<double> xticks, yticks;
-  std::vector<std::string> xlabels, ylabels;
-};
-
 double transform(double v, bool log) { return log ? std::log10(v) : v; }
 
 void axis_ticks(double lo, double hi, bool log, int target, std::vector<double>& at,
@@ -224,14 +144,17 @@ void axis_ticks(double lo, double hi, bool log, int target, std::vector<double>&
     for (int k = a; k <= b; k += every) {
       at.push_back(std::pow(10.0, k));
       char buffer[32];
-      if (k >= -3 && k <= 4) {
+      if (k >= -2 && k <= 3) {
         std::snprintf(buffer, sizeof buffer, "%.*f", std::max(0, -k), std::pow(10.0, k));
+        labels.push_back(buffer);
       } else {
-        std::snprintf(buffer, sizeof buffer, "1e%d", k);
+        std::snprintf(buffer, sizeof buffer, "10^{%s%d}", k < 0 ? "−" : "", std::abs(k));
+        labels.push_back(buffer);
       }
-      labels.push_back(buffer);
     }
-    if (!at.empty()) return;  // less than a decade: fall through to linear ticks
+    if (at.size() >= 2) return;  // less than two decades: linear ticks read better
+    at.clear();
+    labels.clear();
   }
   double step = 1;
   for (double t : linear_ticks(lo, hi, target, step)) {
@@ -240,20 +163,521 @@ void axis_ticks(double lo, double hi, bool log, int target, std::vector<double>&
   }
 }
 
+// A measuring context: text extents without a page (hinting off, so that PNG, SVG and PDF lay
+// out identically).
+struct Measure {
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+  cairo_t* cr = cairo_create(surface);
+  Measure() { configure(cr); }
+  ~Measure() {
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+  }
+  Measure(const Measure&) = delete;
+  Measure& operator=(const Measure&) = delete;
+  static void configure(cairo_t* c) {
+    cairo_font_options_t* o = cairo_font_options_create();
+    cairo_font_options_set_hint_metrics(o, CAIRO_HINT_METRICS_OFF);
+    cairo_font_options_set_hint_style(o, CAIRO_HINT_STYLE_NONE);
+    cairo_font_options_set_antialias(o, CAIRO_ANTIALIAS_GRAY);
+    cairo_set_font_options(c, o);
+    cairo_font_options_destroy(o);
+  }
+};
+
+struct Entry {
+  std::string label;
+  Color color;
+  bool line, marker, dashed;
+  double width;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ layout
+
+/// The drawing code: lays a figure out in a box of the page and draws it.
+struct Painter {
+  struct Layout {
+    Box panel, plot, legend;
+    bool outside = false;
+    bool legend_row = false;  // outside: one row above the plot (else the entries stacked)
+    Figure::Axis ax, ay;
+    std::vector<double> xt, yt;
+    std::vector<std::string> xl, yl;
+    std::vector<Entry> entries;
+    double top = 0, bottom = 0;  // margins above and below the plot area
+
+    double px(double x) const {
+      const double t0 = transform(ax.lo, ax.log), t1 = transform(ax.hi, ax.log);
+      return plot.x0 + (transform(x, ax.log) - t0) / (t1 - t0) * (plot.x1 - plot.x0);
+    }
+    double py(double y) const {
+      const double t0 = transform(ay.lo, ay.log), t1 = transform(ay.hi, ay.log);
+      return plot.y1 - (transform(y, ay.log) - t0) / (t1 - t0) * (plot.y1 - plot.y0);
+    }
+    bool usable(double x, double y) const {
+      return std::isfinite(x) && std::isfinite(y) && (!ax.log || x > 0) && (!ay.log || y > 0);
+    }
+  };
+
+  static double legend_row_height() { return kLegendSize * 1.5; }
+  static double entry_width(cairo_t* cr, const Entry& e) {
+    return 56 + text_width(cr, e.label, kLegendSize);  // sample, gaps, text, right margin
+  }
+
+  // Pixels along every line, error bar and marker of the figure (what the legend must avoid).
+  static std::vector<std::pair<double, double>> data_points(const Figure& f, const Layout& l) {
+    std::vector<std::pair<double, double>> points;
+    for (const auto& s : f.series_) {
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!l.usable(s.x[i], s.y[i])) continue;
+        const double x = l.px(s.x[i]), y = l.py(s.y[i]);
+        points.emplace_back(x, y);
+        if (s.style == Series::Style::kErrorBars) {
+          const double e = std::abs(s.err[i]);
+          const double lo = l.ay.log && s.y[i] - e <= 0 ? l.plot.y1 : l.py(s.y[i] - e);
+          const double hi = l.py(s.y[i] + e);
+          for (double t = std::min(lo, hi); t <= std::max(lo, hi); t += 2)
+            points.emplace_back(x, t);
+        }
+        if (s.style == Series::Style::kLine && i > 0 && l.usable(s.x[i - 1], s.y[i - 1])) {
+          const double x0 = l.px(s.x[i - 1]), y0 = l.py(s.y[i - 1]);
+          const int n = static_cast<int>(std::ceil(std::hypot(x - x0, y - y0) / 2));
+          for (int k = 1; k < n; ++k)
+            points.emplace_back(x0 + (x - x0) * k / n, y0 + (y - y0) * k / n);
+        }
+      }
+    }
+    // Only what lies inside the plot area is drawn.
+    points.erase(std::remove_if(points.begin(), points.end(),
+                                [&](const auto& p) {
+                                  return p.first < l.plot.x0 - 1 || p.first > l.plot.x1 + 1 ||
+                                         p.second < l.plot.y0 - 1 || p.second > l.plot.y1 + 1;
+                                }),
+                 points.end());
+    return points;
+  }
+
+  // Lays `f` out in `panel`; `top`/`bottom` (>= 0) force the margins above and below the plot
+  // area (panels of one page share them).
+  static Layout layout(cairo_t* cr, const Figure& f, Box panel, double top = -1,
+                       double bottom = -1) {
+    Layout l;
+    l.panel = panel;
+    l.ax = f.x_;
+    l.ay = f.y_;
+    f.resolve_ranges(l.ax, l.ay);
+    const double pw = panel.x1 - panel.x0, ph = panel.y1 - panel.y0;
+    axis_ticks(l.ay.lo, l.ay.hi, l.ay.log, std::max(3, static_cast<int>(ph / 80)), l.yt, l.yl);
+    if (!f.xtick_at_.empty()) {
+      l.xt = f.xtick_at_;
+      l.xl = f.xtick_labels_;
+    } else {
+      axis_ticks(l.ax.lo, l.ax.hi, l.ax.log, std::max(2, static_cast<int>(pw / 130)), l.xt, l.xl);
+    }
+    double numbers = 0;
+    if (!f.hide_y_numbers_) {
+      for (std::size_t i = 0; i < l.yt.size(); ++i) {
+        if (l.yt[i] >= l.ay.lo && l.yt[i] <= l.ay.hi)
+          numbers = std::max(numbers, text_width(cr, l.yl[i], kTickSize));
+      }
+    }
+    const double left = 12 + (f.ylabel_.empty() ? 0 : kLabelSize * 1.4) + numbers + 12;
+    const double right = 20;
+    double natural_top = 14 + (f.title_.empty() ? 0 : kTitleSize * 1.6);
+    const double natural_bottom = 12 + kTickSize * 1.5 + (f.xlabel_.empty() ? 0 : kLabelSize * 1.6);
+
+    for (const auto& s : f.series_) {
+      if (s.label.empty()) continue;
+      l.entries.push_back({s.label, s.color, s.style == Series::Style::kLine,
+                           s.style != Series::Style::kLine || s.markers, s.dashed, s.width});
+    }
+    for (const auto& g : f.guides_) {
+      if (!g.label.empty()) l.entries.push_back({g.label, g.color, true, false, g.dashed, g.width});
+    }
+    double lw = 0, row_w = 0;
+    for (const auto& e : l.entries) {
+      lw = std::max(lw, entry_width(cr, e));
+      row_w += entry_width(cr, e) + 12;
+    }
+    const double lh = static_cast<double>(l.entries.size()) * legend_row_height() + 10;
+
+    auto place_plot = [&](double t) {
+      l.top = top >= 0 ? std::max(top, t) : t;
+      l.bottom = bottom >= 0 ? std::max(bottom, natural_bottom) : natural_bottom;
+      l.plot = {panel.x0 + left, panel.y0 + l.top, panel.x1 - right, panel.y1 - l.bottom};
+      if (l.plot.x1 - l.plot.x0 < 40 || l.plot.y1 - l.plot.y0 < 40) {
+        throw UsageError("figure of " + std::to_string(static_cast<int>(pw)) + " x " +
+                         std::to_string(static_cast<int>(ph)) +
+                         " pixels is too small for its labels and legend");
+      }
+    };
+    place_plot(natural_top);
+    if (l.entries.empty()) return l;
+
+    // Inside: the first corner (top right, top left, bottom right, bottom left) whose box is
+    // free of data with a margin of 4 pixels.
+    const auto points = data_points(f, l);
+    const double pad = 10;
+    const Box corners[] = {
+        {l.plot.x1 - pad - lw, l.plot.y0 + pad, l.plot.x1 - pad, l.plot.y0 + pad + lh},
+        {l.plot.x0 + pad, l.plot.y0 + pad, l.plot.x0 + pad + lw, l.plot.y0 + pad + lh},
+        {l.plot.x1 - pad - lw, l.plot.y1 - pad - lh, l.plot.x1 - pad, l.plot.y1 - pad},
+        {l.plot.x0 + pad, l.plot.y1 - pad - lh, l.plot.x0 + pad + lw, l.plot.y1 - pad}};
+    for (const Box& b : corners) {
+      if (b.x0 < l.plot.x0 || b.y1 > l.plot.y1) continue;  // does not fit
+      bool free = true;
+      for (const auto& [x, y] : points) {
+        if (x > b.x0 - 4 && x < b.x1 + 4 && y > b.y0 - 4 && y < b.y1 + 4) {
+          free = false;
+          break;
+        }
+      }
+      if (free) {
+        l.legend = b;
+        return l;
+      }
+    }
+    // Outside, above the plot area (the plot keeps its width): one row when it fits, else the
+    // entries stacked.
+    l.outside = true;
+    l.legend_row = row_w <= l.plot.x1 - l.plot.x0;
+    const double h = l.legend_row ? legend_row_height() : lh - 10;
+    place_plot(natural_top + h + 12);
+    l.legend = {l.plot.x0, l.plot.y0 - h - 10, l.plot.x0 + (l.legend_row ? row_w - 12 : lw),
+                l.plot.y0 - 6};
+    return l;
+  }
+
+  static void dash(cairo_t* cr, bool on, double width) {
+    if (on) {
+      const double d[] = {std::max(6.0, 3.5 * width), std::max(4.0, 2.2 * width)};
+      cairo_set_dash(cr, d, 2, 0);
+    } else {
+      cairo_set_dash(cr, nullptr, 0, 0);
+    }
+  }
+
+  static void marker(cairo_t* cr, double x, double y) {
+    cairo_new_sub_path(cr);
+    cairo_arc(cr, x, y, 3.6, 0, 2 * M_PI);
+  }
+
+  static void draw(cairo_t* cr, const Figure& f, const Layout& l) {
+    const Box& p = l.plot;
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    // Grid, ticks and their labels.
+    cairo_set_line_width(cr, 1);
+    for (std::size_t i = 0; i < l.yt.size(); ++i) {
+      const double y = std::round(l.py(l.yt[i])) + 0.5;
+      if (y < p.y0 - 0.6 || y > p.y1 + 1) continue;
+      set_color(cr, kGrid);
+      cairo_move_to(cr, p.x0, y);
+      cairo_line_to(cr, p.x1, y);
+      cairo_stroke(cr);
+      set_color(cr, kFrame);
+      cairo_move_to(cr, p.x0 - 5, y);
+      cairo_line_to(cr, p.x0, y);
+      cairo_stroke(cr);
+      if (!f.hide_y_numbers_) draw_text(cr, l.yl[i], p.x0 - 9, y + 0.36 * kTickSize, kTickSize, 2);
+    }
+    const bool custom_x = !f.xtick_at_.empty();
+    for (std::size_t i = 0; i < l.xt.size(); ++i) {
+      const double x = std::round(l.px(l.xt[i])) + 0.5;
+      if (x < p.x0 - 1 || x > p.x1 + 1) continue;
+      if (!custom_x) {
+        set_color(cr, kGrid);
+        cairo_move_to(cr, x, p.y0);
+        cairo_line_to(cr, x, p.y1);
+        cairo_stroke(cr);
+      }
+      set_color(cr, kFrame);
+      cairo_move_to(cr, x, p.y1);
+      cairo_line_to(cr, x, p.y1 + 5);
+      cairo_stroke(cr);
+      draw_text(cr, l.xl[i], x, p.y1 + 9 + 0.93 * kTickSize, kTickSize, 1);
+    }
+
+    // Data, clipped to the plot area: guide lines under the series, series in order.
+    cairo_save(cr);
+    cairo_rectangle(cr, p.x0, p.y0, p.x1 - p.x0, p.y1 - p.y0);
+    cairo_clip(cr);
+    for (const auto& g : f.guides_) {
+      set_color(cr, g.color);
+      cairo_set_line_width(cr, g.width);
+      dash(cr, g.dashed, g.width);
+      // Thin guides on pixel centres (crisp light lines in PNG).
+      auto snap = [&](double v) { return g.width <= 1.5 ? std::floor(v) + 0.5 : v; };
+      if (g.vertical) {
+        const double x = snap(l.px(g.value));
+        cairo_move_to(cr, x, p.y0);
+        cairo_line_to(cr, x, p.y1);
+      } else {
+        const double y = snap(l.py(g.value));
+        cairo_move_to(cr, p.x0, y);
+        cairo_line_to(cr, p.x1, y);
+      }
+      cairo_stroke(cr);
+    }
+    for (const auto& s : f.series_) {
+      set_color(cr, s.color);
+      cairo_set_line_width(cr, s.width);
+      dash(cr, s.dashed, s.width);
+      if (s.style == Series::Style::kLine) {
+        bool open = false;
+        for (std::size_t i = 0; i < s.x.size(); ++i) {
+          if (!l.usable(s.x[i], s.y[i])) {
+            open = false;
+            continue;
+          }
+          if (open) {
+            cairo_line_to(cr, l.px(s.x[i]), l.py(s.y[i]));
+          } else {
+            cairo_move_to(cr, l.px(s.x[i]), l.py(s.y[i]));
+            open = true;
+          }
+        }
+        cairo_stroke(cr);
+      }
+      dash(cr, false, 0);
+      if (s.style == Series::Style::kErrorBars) {
+        cairo_set_line_width(cr, 1.4);
+        for (std::size_t i = 0; i < s.x.size(); ++i) {
+          if (!l.usable(s.x[i], s.y[i])) continue;
+          // On a pixel centre: crisp in PNG, not two faint columns.
+          const double x = std::floor(l.px(s.x[i])) + 0.5, e = std::abs(s.err[i]);
+          const double lo = l.ay.log && s.y[i] - e <= 0 ? p.y1 : l.py(s.y[i] - e);
+          const double hi = l.py(s.y[i] + e);
+          cairo_move_to(cr, x, lo);
+          cairo_line_to(cr, x, hi);
+          cairo_move_to(cr, x - 3.5, lo);
+          cairo_line_to(cr, x + 3.5, lo);
+          cairo_move_to(cr, x - 3.5, hi);
+          cairo_line_to(cr, x + 3.5, hi);
+        }
+        cairo_stroke(cr);
+      }
+      if (s.style != Series::Style::kLine || s.markers) {
+        for (std::size_t i = 0; i < s.x.size(); ++i) {
+          if (l.usable(s.x[i], s.y[i])) marker(cr, l.px(s.x[i]), l.py(s.y[i]));
+        }
+        cairo_fill(cr);
+      }
+    }
+    cairo_restore(cr);
+    dash(cr, false, 0);
+
+    // Frame.
+    set_color(cr, kFrame);
+    cairo_set_line_width(cr, 1.2);
+    cairo_rectangle(cr, p.x0, p.y0, p.x1 - p.x0, p.y1 - p.y0);
+    cairo_stroke(cr);
+
+    // Legend.
+    if (!l.entries.empty()) {
+      const Box& b = l.legend;
+      if (!l.outside) {
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_rectangle(cr, b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
+        cairo_fill_preserve(cr);
+        set_color(cr, kLegendFrame);
+        cairo_set_line_width(cr, 1);
+        cairo_stroke(cr);
+      }
+      double x = b.x0 + 8, y = b.y0 + 5 + legend_row_height() / 2;
+      for (const auto& e : l.entries) {
+        set_color(cr, e.color);
+        if (e.line) {
+          cairo_set_line_width(cr, std::max(e.width, 1.6));
+          dash(cr, e.dashed, e.width);
+          cairo_move_to(cr, x, y);
+          cairo_line_to(cr, x + 30, y);
+          cairo_stroke(cr);
+          dash(cr, false, 0);
+        }
+        if (e.marker) {
+          marker(cr, x + 15, y);
+          cairo_fill(cr);
+        }
+        draw_text(cr, e.label, x + 38, y + 0.36 * kLegendSize, kLegendSize, 0);
+        if (l.legend_row) {
+          x += entry_width(cr, e) + 12;
+        } else {
+          y += legend_row_height();
+        }
+      }
+    }
+
+    // Title and axis labels.
+    const Box& q = l.panel;
+    if (!f.title_.empty()) {
+      draw_text(cr, f.title_, (p.x0 + p.x1) / 2, q.y0 + 10 + 0.93 * kTitleSize, kTitleSize, 1);
+    }
+    if (!f.xlabel_.empty()) {
+      draw_text(cr, f.xlabel_, (p.x0 + p.x1) / 2, q.y1 - 10 - 0.24 * kLabelSize, kLabelSize, 1);
+    }
+    if (!f.ylabel_.empty()) {
+      draw_text(cr, f.ylabel_, q.x0 + 10 + 0.93 * kLabelSize, (p.y0 + p.y1) / 2, kLabelSize, 1,
+                kBlack, true);
+    }
+  }
+
+  // Panels of a page side by side, plot areas aligned: first the natural margins of each, then
+  // the largest top and bottom margins for all.
+  static std::vector<Layout> page_layout(cairo_t* cr, const Page& page) {
+    if (page.panels_.empty()) throw UsageError("a figure page needs at least one panel");
+    double total = 0;
+    for (const auto& pw : page.panels_) total += pw.second;
+    const double title = page.title_.empty() ? 0 : kTitleSize * 1.8;
+    std::vector<Box> boxes;
+    double x = 0;
+    for (const auto& pw : page.panels_) {
+      const double w = page.width_ * pw.second / total;
+      boxes.push_back({x, title, x + w, static_cast<double>(page.height_)});
+      x += w;
+    }
+    double top = 0, bottom = 0;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+      const Layout l = layout(cr, page.panels_[i].first, boxes[i]);
+      top = std::max(top, l.top);
+      bottom = std::max(bottom, l.bottom);
+    }
+    std::vector<Layout> out;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+      out.push_back(layout(cr, page.panels_[i].first, boxes[i], top, bottom));
+    }
+    return out;
+  }
+
+  static void draw_page(cairo_t* cr, const Page& page) {
+    Measure::configure(cr);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    const auto layouts = page_layout(cr, page);
+    for (std::size_t i = 0; i < layouts.size(); ++i) draw(cr, page.panels_[i].first, layouts[i]);
+    if (!page.title_.empty()) {
+      draw_text(cr, page.title_, page.width_ / 2.0, 8 + 0.93 * kTitleSize, kTitleSize, 1);
+    }
+  }
+};
+
+// ------------------------------------------------------------------------------ output
+
+namespace {
+
+cairo_status_t append(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+void check(cairo_status_t status, const std::string& what) {
+  if (status != CAIRO_STATUS_SUCCESS) {
+    throw IoError(what + ": cairo failed: " + cairo_status_to_string(status));
+  }
+}
+
+Image to_image(cairo_surface_t* s) {
+  cairo_surface_flush(s);
+  Image im;
+  im.width = cairo_image_surface_get_width(s);
+  im.height = cairo_image_surface_get_height(s);
+  const int stride = cairo_image_surface_get_stride(s);
+  const unsigned char* data = cairo_image_surface_get_data(s);
+  const cairo_format_t format = cairo_image_surface_get_format(s);
+  im.rgb.resize(static_cast<std::size_t>(im.width) * im.height * 3);
+  for (int y = 0; y < im.height; ++y) {
+    const auto* row =
+        reinterpret_cast<const std::uint32_t*>(data + static_cast<std::size_t>(y) * stride);
+    for (int x = 0; x < im.width; ++x) {
+      std::uint32_t v = row[x];
+      std::uint32_t a = format == CAIRO_FORMAT_ARGB32 ? v >> 24 : 255;
+      auto channel = [&](int shift) {
+        const std::uint32_t c = (v >> shift) & 0xff;  // premultiplied: over white
+        return static_cast<std::uint8_t>(std::min<std::uint32_t>(255, c + (255 - a)));
+      };
+      std::uint8_t* p = &im.rgb[3 * (static_cast<std::size_t>(y) * im.width + x)];
+      p[0] = channel(16);
+      p[1] = channel(8);
+      p[2] = channel(0);
+    }
+  }
+  return im;
+}
+
+// Draws a page into bytes of the given format.
+std::string encode(const Page& page, int width, int height, Format format,
+                   const std::string& path) {
+  std::string bytes;
+  cairo_surface_t* s = nullptr;
+  switch (format) {
+    case Format::kPng:
+      s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+      break;
+    case Format::kSvg:
+      s = cairo_svg_surface_create_for_stream(append, &bytes, width, height);
+      break;
+    case Format::kPdf:
+      s = cairo_pdf_surface_create_for_stream(append, &bytes, width, height);
+      break;
+  }
+  std::unique_ptr<cairo_surface_t, void (*)(cairo_surface_t*)> surface(s, cairo_surface_destroy);
+  check(cairo_surface_status(s), path);
+  {
+    std::unique_ptr<cairo_t, void (*)(cairo_t*)> cr(cairo_create(s), cairo_destroy);
+    Painter::draw_page(cr.get(), page);
+    check(cairo_status(cr.get()), path);
+  }
+  if (format == Format::kPng) {
+    check(cairo_surface_write_to_png_stream(s, append, &bytes), path);
+  } else {
+    cairo_surface_finish(s);
+    check(cairo_surface_status(s), path);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ public
 
 Color palette(int index) {
-  static const Color colors[] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
-                                 {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
-                                 {188, 189, 34},  {23, 190, 207}};
-  return colors[((index % 10) + 10) % 10];
+  static const Color colors[] = {{0, 114, 178}, {213, 94, 0},   {0, 158, 115},  {204, 121, 167},
+                                 {230, 159, 0}, {86, 180, 233}, {240, 228, 66}, {0, 0, 0}};
+  return colors[((index % 8) + 8) % 8];
 }
 
 Color Image::at(int x, int y) const {
+  x = std::clamp(x, 0, width - 1);
+  y = std::clamp(y, 0, height - 1);
   const std::uint8_t* p = &rgb[3 * (static_cast<std::size_t>(y) * width + x)];
   return {p[0], p[1], p[2]};
+}
+
+Image read_png(const std::string& path) {
+  std::unique_ptr<cairo_surface_t, void (*)(cairo_surface_t*)> s(
+      cairo_image_surface_create_from_png(path.c_str()), cairo_surface_destroy);
+  if (cairo_surface_status(s.get()) != CAIRO_STATUS_SUCCESS) {
+    throw IoError(path + ": cannot read as PNG (" +
+                  cairo_status_to_string(cairo_surface_status(s.get())) + ")");
+  }
+  return to_image(s.get());
+}
+
+Format format_of(const std::string& path, const std::string& what) {
+  const auto dot = path.find_last_of('.');
+  const auto slash = path.find_last_of('/');
+  std::string ext;
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) {
+    ext = path.substr(dot + 1);
+  }
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == "png") return Format::kPng;
+  if (ext == "svg") return Format::kSvg;
+  if (ext == "pdf") return Format::kPdf;
+  throw UsageError(what + " '" + path +
+                   "': unknown figure format; end the name with .png, .svg or .pdf");
 }
 
 Figure::Figure(int width, int height) : width_(width), height_(height) {
@@ -301,6 +725,10 @@ Figure& Figure::xticks(std::vector<double> at, std::vector<std::string> labels) 
   xtick_labels_ = std::move(labels);
   return *this;
 }
+Figure& Figure::hide_y_numbers(bool on) {
+  hide_y_numbers_ = on;
+  return *this;
+}
 
 Series& Figure::line(std::vector<double> x, std::vector<double> y, std::string label) {
   Series s;
@@ -326,13 +754,35 @@ Series& Figure::error_bars(std::vector<double> x, std::vector<double> y, std::ve
   return s;
 }
 
-Figure& Figure::vline(double x, std::string label) {
-  refs_.push_back({true, x, std::move(label), kRefLine});
-  return *this;
+namespace {
+Guide make_guide(bool vertical, double value, std::string label, int labelled_before) {
+  Guide g;
+  g.vertical = vertical;
+  g.value = value;
+  if (!label.empty()) {
+    // Labelled guides take the palette from its end (black, yellow is too light: skipped),
+    // away from the first series' colours.
+    static const int order[] = {7, 3, 4, 2};
+    g.color = palette(order[labelled_before % 4]);
+    g.width = 2.0;
+    g.dashed = true;
+  }
+  g.label = std::move(label);
+  return g;
 }
-Figure& Figure::hline(double y, std::string label) {
-  refs_.push_back({false, y, std::move(label), kRefLine});
-  return *this;
+}  // namespace
+
+Guide& Figure::vline(double x, std::string label) {
+  const auto n = std::count_if(guides_.begin(), guides_.end(),
+                               [](const Guide& g) { return !g.label.empty(); });
+  guides_.push_back(make_guide(true, x, std::move(label), static_cast<int>(n)));
+  return guides_.back();
+}
+Guide& Figure::hline(double y, std::string label) {
+  const auto n = std::count_if(guides_.begin(), guides_.end(),
+                               [](const Guide& g) { return !g.label.empty(); });
+  guides_.push_back(make_guide(false, y, std::move(label), static_cast<int>(n)));
+  return guides_.back();
 }
 
 void Figure::resolve_ranges(Axis& x, Axis& y) const {
@@ -355,8 +805,8 @@ void Figure::resolve_ranges(Axis& x, Axis& y) const {
       take(s.y[i], y.log, ylo, yhi);
     }
   }
-  for (const auto& r : refs_)
-    take(r.value, r.vertical ? x.log : y.log, r.vertical ? xlo : ylo, r.vertical ? xhi : yhi);
+  for (const auto& g : guides_)
+    take(g.value, g.vertical ? x.log : y.log, g.vertical ? xlo : ylo, g.vertical ? xhi : yhi);
   for (double t : xtick_at_) take(t, x.log, xlo, xhi);
   auto finish = [](Axis& a, double lo, double hi, const char* name) {
     if (a.fixed) {
@@ -390,339 +840,71 @@ void Figure::resolve_ranges(Axis& x, Axis& y) const {
   finish(y, ylo, yhi, "y axis");
 }
 
-namespace {
-
-Layout make_layout(int width, int height, bool has_title, bool has_xlabel, bool has_ylabel,
-                   double xlo, double xhi, bool xlog, double ylo, double yhi, bool ylog,
-                   const std::vector<double>& xtick_at,
-                   const std::vector<std::string>& xtick_labels) {
-  Layout l;
-  axis_ticks(ylo, yhi, ylog, std::max(3, height / 70), l.yticks, l.ylabels);
-  if (!xtick_at.empty()) {
-    l.xticks = xtick_at;
-    l.xlabels = xtick_labels;
-  } else {
-    axis_ticks(xlo, xhi, xlog, std::max(3, width / 110), l.xticks, l.xlabels);
-  }
-  int label_width = 0;
-  for (const auto& s : l.ylabels) label_width = std::max(label_width, text_width(s));
-  const int left = 12 + (has_ylabel ? kTextHeight + 6 : 0) + label_width + 8;
-  const int bottom = 8 + kTextHeight + 6 + (has_xlabel ? kTextHeight + 6 : 0);
-  const int top = has_title ? kTextHeight + 18 : 14;
-  l.plot = {left, top, width - 22, height - bottom};
-  return l;
-}
-
-}  // namespace
+Figure::Geometry Figure::geometry() const { return Page(width_, height_).add(*this).geometry(0); }
 
 std::pair<double, double> Figure::to_pixel(double x, double y) const {
-  Axis ax = x_, ay = y_;
-  resolve_ranges(ax, ay);
-  const Layout l =
-      make_layout(width_, height_, !title_.empty(), !xlabel_.empty(), !ylabel_.empty(), ax.lo,
-                  ax.hi, ax.log, ay.lo, ay.hi, ay.log, xtick_at_, xtick_labels_);
-  const double fx = (transform(x, ax.log) - transform(ax.lo, ax.log)) /
-                    (transform(ax.hi, ax.log) - transform(ax.lo, ax.log));
-  const double fy = (transform(y, ay.log) - transform(ay.lo, ay.log)) /
-                    (transform(ay.hi, ay.log) - transform(ay.lo, ay.log));
-  return {l.plot.x0 + fx * (l.plot.x1 - l.plot.x0), l.plot.y1 - fy * (l.plot.y1 - l.plot.y0)};
+  return Page(width_, height_).add(*this).to_pixel(0, x, y);
 }
 
-Image Figure::render() const {
-  Axis ax = x_, ay = y_;
-  resolve_ranges(ax, ay);
-  const Layout l =
-      make_layout(width_, height_, !title_.empty(), !xlabel_.empty(), !ylabel_.empty(), ax.lo,
-                  ax.hi, ax.log, ay.lo, ay.hi, ay.log, xtick_at_, xtick_labels_);
-  const Rect& p = l.plot;
-  const double tx0 = transform(ax.lo, ax.log), tx1 = transform(ax.hi, ax.log);
-  const double ty0 = transform(ay.lo, ay.log), ty1 = transform(ay.hi, ay.log);
-  auto px = [&](double x) {
-    return p.x0 + (transform(x, ax.log) - tx0) / (tx1 - tx0) * (p.x1 - p.x0);
-  };
-  auto py = [&](double y) {
-    return p.y1 - (transform(y, ay.log) - ty0) / (ty1 - ty0) * (p.y1 - p.y0);
-  };
-  auto usable = [&](double x, double y) {
-    return std::isfinite(x) && std::isfinite(y) && (!ax.log || x > 0) && (!ay.log || y > 0);
-  };
-
-  Canvas canvas(width_, height_);
-  // Grid and tick labels.
-  for (std::size_t i = 0; i < l.yticks.size(); ++i) {
-    const int y = static_cast<int>(std::lround(py(l.yticks[i])));
-    if (y < p.y0 || y > p.y1) continue;  // ticks on the frame (the range's ends) included
-    canvas.hline(p.x0, p.x1 - 1, y, kGrid);
-    canvas.hline(p.x0 - 4, p.x0 - 1, y, kFrame);
-    canvas.text(l.ylabels[i], p.x0 - 7, y + detail::kFontAscent / 2 - 1, kBlack, 2);
-  }
-  for (std::size_t i = 0; i < l.xticks.size(); ++i) {
-    const int x = static_cast<int>(std::lround(px(l.xticks[i])));
-    if (x < p.x0 || x > p.x1) continue;
-    canvas.vline(x, p.y0, p.y1 - 1, kGrid);
-    canvas.vline(x, p.y1, p.y1 + 3, kFrame);
-    canvas.text(l.xlabels[i], x, p.y1 + 6 + detail::kFontAscent, kBlack, 1);
-  }
-  // Reference lines.
-  for (const auto& r : refs_) {
-    Mask m(width_, height_, p);
-    if (r.vertical) {
-      const double x = std::floor(px(r.value)) + 0.5;
-      m.segment(x, p.y0, x, p.y1, 1.4, 8);
-    } else {
-      const double y = std::floor(py(r.value)) + 0.5;
-      m.segment(p.x0, y, p.x1, y, 1.4, 8);
-    }
-    m.paint(canvas, r.color);
-  }
-  // Series.
-  for (const auto& s : series_) {
-    Mask m(width_, height_, p);
-    const bool draw_markers = s.style != Series::Style::kLine || s.markers;
-    if (s.style == Series::Style::kLine) {
-      double arc = 0;
-      for (std::size_t i = 1; i < s.x.size(); ++i) {
-        if (!usable(s.x[i - 1], s.y[i - 1]) || !usable(s.x[i], s.y[i])) continue;
-        const double x0 = px(s.x[i - 1]), y0 = py(s.y[i - 1]), x1 = px(s.x[i]), y1 = py(s.y[i]);
-        m.segment(x0, y0, x1, y1, s.width, s.dashed ? 10 : 0, arc);
-        arc += std::hypot(x1 - x0, y1 - y0);
-      }
-    }
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if (!usable(s.x[i], s.y[i])) continue;
-      const double x = px(s.x[i]), y = py(s.y[i]);
-      if (s.style == Series::Style::kErrorBars) {
-        const double bx = std::floor(x) + 0.5;  // on a pixel centre: crisp, not two faint columns
-        const double e = std::abs(s.err[i]);
-        const double lo = ay.log && s.y[i] - e <= 0 ? p.y1 : py(s.y[i] - e);
-        const double hi = py(s.y[i] + e);
-        m.segment(bx, lo, bx, hi, 1.2);
-        m.segment(bx - 3.5, lo, bx + 3.5, lo, 1.2);
-        m.segment(bx - 3.5, hi, bx + 3.5, hi, 1.2);
-      }
-      if (draw_markers) m.disc(x, y, 3.0);
-    }
-    m.paint(canvas, s.color);
-  }
-  canvas.frame({p.x0 - 1, p.y0 - 1, p.x1 + 1, p.y1 + 1}, kFrame);
-
-  // Legend, inside the plot where it covers the fewest data: the first of the places below
-  // (top right first, as matplotlib's loc="best") whose box holds the fewest points sampled
-  // every pixel along the lines, markers and error bars.
-  struct Entry {
-    std::string label;
-    Color color;
-    bool line, marker, dashed;
-  };
-  std::vector<Entry> entries;
-  for (const auto& s : series_) {
-    if (s.label.empty()) continue;
-    entries.push_back({s.label, s.color, s.style == Series::Style::kLine,
-                       s.style != Series::Style::kLine || s.markers, s.dashed});
-  }
-  for (const auto& r : refs_) {
-    if (!r.label.empty()) entries.push_back({r.label, r.color, true, false, true});
-  }
-  if (!entries.empty()) {
-    int w = 0;
-    for (const auto& e : entries) w = std::max(w, text_width(e.label));
-    const int row = kTextHeight + 3;
-    const int bw = w + 42, bh = static_cast<int>(entries.size()) * row + 8;
-    std::vector<std::pair<double, double>> points;  // pixel positions of the data
-    for (const auto& s : series_) {
-      for (std::size_t i = 0; i < s.x.size(); ++i) {
-        if (!usable(s.x[i], s.y[i])) continue;
-        const double x = px(s.x[i]), y = py(s.y[i]);
-        points.emplace_back(x, y);
-        if (s.style == Series::Style::kErrorBars) {
-          const double e = std::abs(s.err[i]);
-          const double lo = ay.log && s.y[i] - e <= 0 ? p.y1 : py(s.y[i] - e);
-          for (double t = std::min(lo, py(s.y[i] + e)); t <= std::max(lo, py(s.y[i] + e)); ++t)
-            points.emplace_back(x, t);
-        }
-        if (s.style == Series::Style::kLine && i > 0 && usable(s.x[i - 1], s.y[i - 1])) {
-          const double x0 = px(s.x[i - 1]), y0 = py(s.y[i - 1]);
-          const int n = static_cast<int>(std::ceil(std::hypot(x - x0, y - y0)));
-          for (int k = 1; k < n; ++k)
-            points.emplace_back(x0 + (x - x0) * k / n, y0 + (y - y0) * k / n);
-        }
-      }
-    }
-    const int left = p.x0 + 8, right = p.x1 - 8 - bw, centre = (p.x0 + p.x1 - bw) / 2;
-    const int top = p.y0 + 8, bottom = p.y1 - 8 - bh, middle = (p.y0 + p.y1 - bh) / 2;
-    const std::pair<int, int> places[] = {{right, top},   {left, top},      {right, bottom},
-                                          {left, bottom}, {right, middle},  {left, middle},
-                                          {centre, top},  {centre, bottom}, {centre, middle}};
-    Rect box{right, top, right + bw, top + bh};
-    std::size_t fewest = std::numeric_limits<std::size_t>::max();
-    for (const auto& [x0, y0] : places) {
-      const Rect r{x0, y0, x0 + bw, y0 + bh};
-      std::size_t covered = 0;
-      for (const auto& [x, y] : points)
-        covered += x > r.x0 - 3 && x < r.x1 + 3 && y > r.y0 - 3 && y < r.y1 + 3;
-      if (covered < fewest) {
-        fewest = covered;
-        box = r;
-      }
-    }
-    canvas.fill(box, kWhite);
-    canvas.frame(box, kGrid);
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& e = entries[i];
-      const int y = box.y0 + 6 + static_cast<int>(i) * row + kTextHeight / 2;
-      Mask m(width_, height_, box);
-      if (e.line) m.segment(box.x0 + 8, y, box.x0 + 30, y, 1.8, e.dashed ? 8 : 0);
-      if (e.marker) m.disc(box.x0 + 19, y, 3.0);
-      m.paint(canvas, e.color);
-      canvas.text(e.label, box.x0 + 36, y + detail::kFontAscent / 2 - 1, kBlack);
-    }
-  }
-  // Titles.
-  if (!title_.empty()) canvas.text(title_, (p.x0 + p.x1) / 2, 8 + detail::kFontAscent, kBlack, 1);
-  if (!xlabel_.empty()) {
-    canvas.text(xlabel_, (p.x0 + p.x1) / 2, height_ - 8 - detail::kFontDescent, kBlack, 1);
-  }
-  if (!ylabel_.empty()) {
-    canvas.text(ylabel_, 10 + detail::kFontAscent, (p.y0 + p.y1) / 2, kBlack, 1, true);
-  }
-  return canvas.take();
+std::vector<std::pair<double, double>> Figure::data_pixels() const {
+  Measure m;
+  const Page page = Page(width_, height_).add(*this);
+  return Painter::data_points(*this, Painter::page_layout(m.cr, page)[0]);
 }
 
-void Figure::save_png(const std::string& path) const {
-  io::write_file_atomic(path, encode_png(render()));
+Image Figure::render() const { return Page(width_, height_).add(*this).render(); }
+
+void Figure::save(const std::string& path) const { Page(width_, height_).add(*this).save(path); }
+
+Page::Page(int width, int height) : width_(width), height_(height) {
+  if (width < 200 || height < 150 || width > 20000 || height > 20000) {
+    throw UsageError("figure size " + std::to_string(width) + " x " + std::to_string(height) +
+                     " is out of range (200 x 150 to 20000 x 20000 pixels)");
+  }
 }
 
-// --------------------------------------------------------------------------------- PNG
-
-namespace {
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+Page& Page::title(std::string text) {
+  title_ = std::move(text);
+  return *this;
 }
 
-std::uint32_t get_u32(const std::string& s, std::size_t at) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
+Page& Page::add(const Figure& figure, double weight) {
+  if (!(weight > 0)) throw UsageError("a figure panel needs a positive width weight");
+  panels_.emplace_back(figure, weight);
+  return *this;
 }
 
-void chunk(std::string& out, const char* type, const std::string& data) {
-  put_u32(out, static_cast<std::uint32_t>(data.size()));
-  std::string body = std::string(type, 4) + data;
-  out += body;
-  put_u32(out, static_cast<std::uint32_t>(
-                   crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size())));
+Figure::Geometry Page::geometry(int index) const {
+  Measure m;
+  const auto layouts = Painter::page_layout(m.cr, *this);
+  const auto& l = layouts.at(static_cast<std::size_t>(index));
+  Figure::Geometry g;
+  g.plot = l.plot;
+  if (!l.entries.empty()) g.legend = l.legend;
+  g.legend_outside = l.outside;
+  return g;
 }
 
-const char kSignature[] = "\x89PNG\r\n\x1a\n";
-
-}  // namespace
-
-std::string encode_png(const Image& image) {
-  std::string raw;
-  const std::size_t stride = 3 * static_cast<std::size_t>(image.width);
-  raw.reserve((stride + 1) * image.height);
-  for (int y = 0; y < image.height; ++y) {
-    raw += '\0';  // filter: none
-    raw.append(reinterpret_cast<const char*>(&image.rgb[y * stride]), stride);
-  }
-  uLongf size = compressBound(raw.size());
-  std::string compressed(size, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(compressed.data()), &size,
-                reinterpret_cast<const Bytef*>(raw.data()), raw.size(), 6) != Z_OK) {
-    throw Error("PNG encoding failed (zlib)");
-  }
-  compressed.resize(size);
-  std::string header;
-  put_u32(header, static_cast<std::uint32_t>(image.width));
-  put_u32(header, static_cast<std::uint32_t>(image.height));
-  header +=
-      std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, no filter, no interlace
-  std::string out(kSignature, 8);
-  chunk(out, "IHDR", header);
-  chunk(out, "IDAT", compressed);
-  chunk(out, "IEND", "");
-  return out;
+std::pair<double, double> Page::to_pixel(int index, double x, double y) const {
+  Measure m;
+  const auto l = Painter::page_layout(m.cr, *this).at(static_cast<std::size_t>(index));
+  return {l.px(x), l.py(y)};
 }
 
-Image decode_png(const std::string& bytes, const std::string& source) {
-  auto fail = [&](const std::string& why) -> Image { throw IoError(source + ": " + why); };
-  if (bytes.size() < 8 || bytes.compare(0, 8, std::string(kSignature, 8)) != 0) {
-    return fail("not a PNG file");
+Image Page::render() const {
+  std::unique_ptr<cairo_surface_t, void (*)(cairo_surface_t*)> s(
+      cairo_image_surface_create(CAIRO_FORMAT_RGB24, width_, height_), cairo_surface_destroy);
+  {
+    std::unique_ptr<cairo_t, void (*)(cairo_t*)> cr(cairo_create(s.get()), cairo_destroy);
+    Painter::draw_page(cr.get(), *this);
+    check(cairo_status(cr.get()), "figure");
   }
-  Image image;
-  int channels = 0;
-  std::string idat;
-  for (std::size_t at = 8; at + 12 <= bytes.size();) {
-    const std::uint32_t length = get_u32(bytes, at);
-    if (at + 12 + length > bytes.size()) return fail("truncated chunk");
-    const std::string type = bytes.substr(at + 4, 4);
-    const std::string data = bytes.substr(at + 8, length);
-    if (type == "IHDR") {
-      image.width = static_cast<int>(get_u32(data, 0));
-      image.height = static_cast<int>(get_u32(data, 4));
-      const int depth = data[8], color = data[9], interlace = data[12];
-      if (depth != 8 || (color != 2 && color != 6) || interlace != 0) {
-        return fail("only 8-bit RGB or RGBA non-interlaced PNG is supported");
-      }
-      channels = color == 2 ? 3 : 4;
-    } else if (type == "IDAT") {
-      idat += data;
-    } else if (type == "IEND") {
-      break;
-    }
-    at += 12 + length;
-  }
-  if (channels == 0 || image.width <= 0 || image.height <= 0) return fail("no image header");
-  const std::size_t stride = static_cast<std::size_t>(image.width) * channels;
-  std::string raw((stride + 1) * image.height, '\0');
-  uLongf size = raw.size();
-  if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &size,
-                 reinterpret_cast<const Bytef*>(idat.data()), idat.size()) != Z_OK ||
-      size != raw.size()) {
-    return fail("corrupt image data");
-  }
-  std::vector<std::uint8_t> previous(stride, 0), current(stride);
-  image.rgb.resize(3 * static_cast<std::size_t>(image.width) * image.height);
-  for (int y = 0; y < image.height; ++y) {
-    const auto* line = reinterpret_cast<const std::uint8_t*>(&raw[y * (stride + 1)]);
-    const int filter = line[0];
-    for (std::size_t i = 0; i < stride; ++i) {
-      const int a = i >= static_cast<std::size_t>(channels) ? current[i - channels] : 0;
-      const int b = previous[i];
-      const int c = i >= static_cast<std::size_t>(channels) ? previous[i - channels] : 0;
-      int predictor = 0;
-      switch (filter) {
-        case 0:
-          break;
-        case 1:
-          predictor = a;
-          break;
-        case 2:
-          predictor = b;
-          break;
-        case 3:
-          predictor = (a + b) / 2;
-          break;
-        case 4: {
-          const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-          predictor = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
-          break;
-        }
-        default:
-          return fail("bad row filter");
-      }
-      current[i] = static_cast<std::uint8_t>(line[1 + i] + predictor);
-    }
-    for (int x = 0; x < image.width; ++x) {
-      for (int k = 0; k < 3; ++k) {
-        image.rgb[3 * (static_cast<std::size_t>(y) * image.width + x) + k] =
-            current[x * channels + k];
-      }
-    }
-    std::swap(previous, current);
-  }
-  return image;
+  return to_image(s.get());
+}
+
+void Page::save(const std::string& path) const {
+  const Format format = format_of(path);
+  io::write_file_atomic(path, encode(*this, width_, height_, format, path));
 }
 
 }  // namespace physfit::plot

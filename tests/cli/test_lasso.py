@@ -214,8 +214,6 @@ class LassoCommand(unittest.TestCase):
         write_problem(data, SPEC)
         r = physfit("lasso", "--input.file", data, "--output.file", os.path.join(d, "o.h5"),
                     "--output.png", png, "--path.count", 30, ranks=2)
-        if r.returncode == 2 and "without the plot module" in r.stderr:
-            self.skipTest("built without the plot module")
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(png, "rb") as f:
             head = f.read(24)
@@ -225,6 +223,15 @@ class LassoCommand(unittest.TestCase):
         r = physfit("lasso", "--input.file", data, "--output.png", png, "--task", "path", ranks=2)
         self.assertEqual(r.returncode, 2)
         self.assertIn("needs task = cv", r.stderr)
+        # The same option writes SVG by the extension, and refuses an unknown one before work.
+        svg = os.path.join(d, "cv.svg")
+        r = physfit("lasso", "--input.file", data, "--output.png", svg, "--path.count", 30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        import xml.etree.ElementTree as ET
+        self.assertTrue(ET.parse(svg).getroot().tag.endswith("svg"))
+        r = physfit("lasso", "--input.file", data, "--output.png", os.path.join(d, "cv.gif"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(".png, .svg or .pdf", r.stderr)
 
     def test_help_lists_the_options(self):
         r = physfit("lasso", "--help")

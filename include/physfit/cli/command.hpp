@@ -57,6 +57,8 @@ std::vector<Command> builtin_commands();
 Command inspect_command();
 Command lasso_command();
 Command selfcheck_command();
+// physfit plot: figures of what an HDF5 file holds.
+Command plot_command();
 // physfit import: datasets (idx, csv) and structure/force data (extxyz, dfset, phonopy,
 // force-sets) to HDF5.
 Command import_command();

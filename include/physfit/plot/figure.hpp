@@ -1,19 +1,24 @@
 #pragma once
 /// @file
-/// Figures as PNG files, with no run-time dependency beyond zlib: line plots, markers, error
-/// bars, reference lines, linear or logarithmic axes with automatic ticks, labels and a
-/// legend. Used for cross-validation curves (`physfit lasso`), band structures
-/// (`physfit phonons`) and training histories.
+/// Figures for papers and talks, drawn with cairo (https://www.cairographics.org) and written as
+/// PNG, SVG or PDF, chosen by the file's extension, from one drawing code: line plots, markers,
+/// error bars, labelled guide lines, linear or logarithmic axes with automatic ticks, axis
+/// labels and a legend that is placed where it covers no data (an empty corner of the plot, or
+/// above it when every corner holds data). Several figures can share one page side by
+/// side (a band structure with its density of states).
 ///
-///     plot::Figure f(800, 500);
-///     f.title("5-fold cross-validation").xlabel("lambda").ylabel("CV error").log_x();
+///     plot::Figure f(900, 560);
+///     f.title("5-fold cross-validation").xlabel("λ").ylabel("CV error").log_x();
 ///     f.error_bars(lambdas, mean, standard_error, "CV error");
-///     f.vline(lambda_min, "lambda_min");
-///     f.save_png("cv.png");
+///     f.vline(lambda_min, "λ_{min}");
+///     f.save("cv.svg");
 ///
-/// Text is UTF-8; the embedded font (DejaVu Sans, 14 px) covers ASCII and the Greek letters and
-/// symbols physics labels need (Γ, λ, σ, ω, Å, °, ±, ², ⁻¹...). A NaN in a line's data breaks
-/// the line there (for band structures with discontinuities).
+/// Text is UTF-8 in a real font found by fontconfig (DejaVu Sans when installed, which covers
+/// Γ, λ, σ, ω, Å, ±, ⁻¹...); `_{...}` and `^{...}` in a label set a subscript or superscript.
+/// A NaN in a line's data breaks the line there (for band structures with discontinuities).
+/// Colours come from the palette of Okabe and Ito (2008, "Color Universal Design"), which stays
+/// distinct for the common forms of colour blindness. Sizes are in pixels for PNG and in points
+/// (1/72 inch) for SVG and PDF.
 
 #include <cstdint>
 #include <deque>
@@ -28,10 +33,14 @@ struct Color {
   bool operator==(const Color& o) const { return r == o.r && g == o.g && b == o.b; }
 };
 
-/// Ten distinguishable colours, cycled by series index.
+/// Eight colours of the Okabe-Ito palette, cycled by series index: blue, vermillion, bluish
+/// green, reddish purple, orange, sky blue, yellow, black.
 Color palette(int index);
+/// Light grey of the unlabelled guide lines (high-symmetry points of a band structure).
+inline constexpr Color kGuideGrey{190, 190, 190};
 
-/// An RGB image, row-major from the top-left corner, 3 bytes per pixel.
+/// An RGB image, row-major from the top-left corner, 3 bytes per pixel (what a figure looks like
+/// as PNG, for tests and checks).
 struct Image {
   int width = 0;
   int height = 0;
@@ -39,11 +48,14 @@ struct Image {
   Color at(int x, int y) const;
 };
 
-/// Encodes an image as PNG (8-bit RGB).
-std::string encode_png(const Image& image);
-/// Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what encode_png and most tools write);
-/// throws IoError otherwise.
-Image decode_png(const std::string& bytes, const std::string& source = "PNG data");
+/// Reads a PNG file (through cairo). Throws IoError naming the file if it cannot be read.
+Image read_png(const std::string& path);
+
+/// The output formats, chosen by a file's extension (case-insensitive).
+enum class Format { kPng, kSvg, kPdf };
+/// The format of `path` from its extension; throws UsageError naming `what` (an option) and the
+/// path when the extension is not .png, .svg or .pdf.
+Format format_of(const std::string& path, const std::string& what = "figure");
 
 /// One data series of a figure.
 struct Series {
@@ -52,14 +64,36 @@ struct Series {
   std::string label;  ///< shown in the legend when not empty
   Style style = Style::kLine;
   Color color;
-  double width = 1.8;  ///< line width in pixels
+  double width = 2.2;  ///< line width in pixels
   bool dashed = false;
   bool markers = false;  ///< draw markers on a line too
 };
 
+/// A vertical or horizontal line across the plot (a special point, a chosen lambda).
+struct Guide {
+  bool vertical = true;
+  double value = 0;
+  std::string label;  ///< shown in the legend when not empty
+  Color color = kGuideGrey;
+  double width = 1.0;
+  bool dashed = false;
+};
+
+/// A rectangle in page coordinates (pixels from the top-left corner).
+struct Box {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool empty() const { return !(x1 > x0 && y1 > y0); }
+  bool intersects(const Box& o) const {
+    return !empty() && !o.empty() && x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1;
+  }
+};
+
+class Page;
+struct Painter;  // the drawing code (figure.cpp)
+
 class Figure {
  public:
-  explicit Figure(int width = 800, int height = 500);
+  explicit Figure(int width = 900, int height = 560);
 
   Figure& title(std::string text);
   Figure& xlabel(std::string text);
@@ -71,49 +105,92 @@ class Figure {
   Figure& ylim(double lo, double hi);
   /// Replaces the automatic x ticks (band structures: special points with their labels).
   Figure& xticks(std::vector<double> at, std::vector<std::string> labels);
+  /// Hides the numbers on the y axis (a panel that shares the y axis of its left neighbour).
+  Figure& hide_y_numbers(bool on = true);
 
   /// Adds a line through the points (x[i], y[i]); returns the series to adjust its style.
+  /// Series are drawn in the order they were added (the last on top).
   Series& line(std::vector<double> x, std::vector<double> y, std::string label = "");
   /// Adds markers at the points.
   Series& markers(std::vector<double> x, std::vector<double> y, std::string label = "");
   /// Adds markers with vertical error bars y[i] +- err[i].
   Series& error_bars(std::vector<double> x, std::vector<double> y, std::vector<double> err,
                      std::string label = "");
-  /// A dashed vertical (horizontal) reference line across the plot.
-  Figure& vline(double x, std::string label = "");
-  Figure& hline(double y, std::string label = "");
+  /// A vertical (horizontal) guide line across the plot: thin light grey when unlabelled, a
+  /// dashed palette colour of its own when labelled (the label goes to the legend).
+  Guide& vline(double x, std::string label = "");
+  Guide& hline(double y, std::string label = "");
 
-  /// Renders the figure. Throws UsageError for inconsistent data (sizes differ, non-positive
-  /// values on a logarithmic axis, nothing finite to plot).
-  Image render() const;
-  /// Renders and writes a PNG file atomically (temporary name, then rename).
-  void save_png(const std::string& path) const;
-
-  /// Where a data point lands in the rendered image (pixel coordinates), for tests and
-  /// annotations. Valid for the figure as it is when called.
+  /// Where things land when the figure is drawn alone on its page.
+  struct Geometry {
+    Box plot;                     ///< the plot area (data are clipped to it)
+    Box legend;                   ///< the legend's box (empty without a legend)
+    bool legend_outside = false;  ///< true if no corner of the plot was free of data
+  };
+  Geometry geometry() const;
+  /// Where a data point lands in the drawn figure (pixel coordinates).
   std::pair<double, double> to_pixel(double x, double y) const;
+  /// The pixel positions of every drawn data point and of points along every line, error bar
+  /// and marker (what the legend must not cover), for the figure drawn alone.
+  std::vector<std::pair<double, double>> data_pixels() const;
+
+  /// Renders the figure as an image. Throws UsageError for inconsistent data (sizes differ,
+  /// non-positive values on a logarithmic axis, nothing finite to plot).
+  Image render() const;
+  /// Draws and writes the figure as PNG, SVG or PDF by the extension of `path`, atomically
+  /// (temporary name, then rename, through io::publish_file). Throws UsageError for an unknown
+  /// extension, IoError if the file cannot be written.
+  void save(const std::string& path) const;
+  /// The same as save() (kept for the callers that wrote PNG only).
+  void save_png(const std::string& path) const { save(path); }
+
+  int width() const { return width_; }
+  int height() const { return height_; }
 
  private:
+  friend class Page;
+  friend struct Painter;
   struct Axis {
     bool log = false;
     bool fixed = false;
     double lo = 0, hi = 1;
-  };
-  struct RefLine {
-    bool vertical;
-    double value;
-    std::string label;
-    Color color;
   };
   void resolve_ranges(Axis& x, Axis& y) const;
 
   int width_, height_;
   std::string title_, xlabel_, ylabel_;
   Axis x_, y_;
+  bool hide_y_numbers_ = false;
   std::vector<double> xtick_at_;
   std::vector<std::string> xtick_labels_;
-  std::deque<Series> series_;  // a deque: references returned by line() stay valid
-  std::vector<RefLine> refs_;
+  std::deque<Series> series_;  // deques: references returned by line() and vline() stay valid
+  std::deque<Guide> guides_;
+};
+
+/// Figures side by side on one page, with their plot areas aligned (the same top and bottom),
+/// and an optional title over the page: a band structure (weight 3) with its density of states
+/// (weight 1).
+class Page {
+ public:
+  Page(int width, int height);
+  Page& title(std::string text);
+  /// Adds a panel (a copy of `figure`; its own width and height are ignored) taking `weight`
+  /// parts of the page's width.
+  Page& add(const Figure& figure, double weight = 1);
+
+  /// The geometry of panel `index` on this page.
+  Figure::Geometry geometry(int index) const;
+  /// Where the data point (x, y) of panel `index` lands on the page (pixel coordinates).
+  std::pair<double, double> to_pixel(int index, double x, double y) const;
+  Image render() const;
+  /// Writes the page as PNG, SVG or PDF by the extension of `path` (see Figure::save).
+  void save(const std::string& path) const;
+
+ private:
+  friend struct Painter;
+  int width_, height_;
+  std::string title_;
+  std::vector<std::pair<Figure, double>> panels_;
 };
 
 }  // namespace physfit::plot
