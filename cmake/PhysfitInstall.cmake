@@ -17,7 +17,9 @@ foreach(_property INTERFACE_INCLUDE_DIRECTORIES INTERFACE_COMPILE_DEFINITIONS
   endif()
 endforeach()
 get_target_property(_interface physfit INTERFACE_LINK_LIBRARIES)
-list(FILTER _interface EXCLUDE REGEX "^\\$<LINK_ONLY:")  # the static library's private ones
+# The public dependencies are imported targets (MPI::MPI_CXX, hdf5::hdf5, ...); the others are the
+# static library's private ones (spglib, zlib...), which the shared library links itself.
+list(FILTER _interface INCLUDE REGEX "^[A-Za-z0-9_]+::")
 set_property(TARGET physfit_shared PROPERTY INTERFACE_LINK_LIBRARIES "${_interface}")
 set_target_properties(physfit_shared PROPERTIES
   OUTPUT_NAME physfit

@@ -40,8 +40,8 @@ int failures = 0;
 // Records a failure when |value - expected| > tolerance.
 void check(const char* what, double value, double expected, double tolerance) {
   if (!(std::abs(value - expected) <= tolerance)) {
-    std::fprintf(stderr, "FAILED %s: %.17g, expected %.17g (tolerance %g)\n", what, value,
-                 expected, tolerance);
+    std::fprintf(stderr, "FAILED %s: %.17g, expected %.17g (tolerance %g)\n", what, value, expected,
+                 tolerance);
     ++failures;
   }
 }
