@@ -47,3 +47,9 @@ if(NOT CAIRO_FOUND)
   message(FATAL_ERROR "physfit needs cairo with PNG, SVG and PDF output (Debian: libcairo2-dev, "
                       "and pkg-config to find it): ${_physfit_setup}.")
 endif()
+
+# nlohmann-json: the --json summaries (header-only, a build dependency only).
+find_package(nlohmann_json 3 CONFIG)
+if(NOT nlohmann_json_FOUND)
+  message(FATAL_ERROR "physfit needs nlohmann-json 3 (Debian: nlohmann-json3-dev): ${_physfit_setup}.")
+endif()
