@@ -13,9 +13,22 @@ SOURCE = os.environ.get("PHYSFIT_SOURCE_DIR",
                         os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
+def unmount_under(path):
+    """Unmounts what is mounted at or below `path`: a test killed by its timeout can leave the
+    small file system it mounted there (the full-disk test's tmpfs)."""
+    prefix = os.path.realpath(path)
+    with open("/proc/mounts") as f:
+        points = [line.split()[1].encode().decode("unicode_escape") for line in f]
+    for point in sorted(points, reverse=True):
+        if point == prefix or point.startswith(prefix + os.sep):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+
+
 def scratch(test):
     """An empty folder of its own for a test method: SCRATCH/<module>/<class>.<method>."""
     path = os.path.join(SCRATCH, type(test).__module__, test.id().split(".", 1)[1])
+    if os.path.exists(path):
+        unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     return path

@@ -179,8 +179,8 @@ void nn_checks(const Comm& comm, const std::string& folder) {
       yv[r] = static_cast<float>(v);
     }
     physfit::io::File f = physfit::io::File::create(path);
-    f.create_dataset<float>("/features", {rows, 3}).write_rows(0, rows, x.data());
-    f.create_dataset<float>("/targets", {rows, 1}).write_rows(0, rows, yv.data());
+    f.create_dataset<float>("/features", {rows, 3}, "dimensionless").write_rows(0, rows, x.data());
+    f.create_dataset<float>("/targets", {rows, 1}, "dimensionless").write_rows(0, rows, yv.data());
     f.close();
   }
   comm.barrier();
@@ -298,7 +298,9 @@ int main(int argc, char** argv) {
   const auto block = physfit::util::block_of(10, comm.size(), comm.rank());
   std::vector<double> rows(block.count, 1.0 + comm.rank());
   physfit::io::OutputFile out(comm, path, p, physfit::io::OutputFile::Writers::kAllRanks);
-  out.file().create_dataset<double>("/x", {10}, "dimensionless").write_rows(block.begin, block.count, rows.data());
+  out.file()
+      .create_dataset<double>("/x", {10}, "dimensionless")
+      .write_rows(block.begin, block.count, rows.data());
   out.commit();
   lasso_checks(comm);
   nn_checks(comm, folder);
