@@ -156,7 +156,8 @@ void write_images(const std::string& path, std::int64_t rows) {
     }
   }
   io::File f = io::File::create(path);
-  const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {rows, 28, 28}, "dimensionless");
+  const io::Dataset d =
+      f.create_dataset<std::uint8_t>("/features", {rows, 28, 28}, "dimensionless");
   d.write_rows(0, rows, x.data());
   io::set_attribute(d.id(), "scale", 1.0 / 255.0);
   io::set_attribute(d.id(), "offset", 0.0);
@@ -187,7 +188,8 @@ std::vector<double> write_regression(const std::string& path, std::int64_t rows,
   io::File f = io::File::create(path);
   f.create_dataset<double>("/A", {rows, cols}, "dimensionless").write_rows(0, rows, a.data());
   f.create_dataset<double>("/y", {rows}, "dimensionless").write_rows(0, rows, y.data());
-  f.create_dataset<std::int64_t>("/groups", {rows}, "dimensionless").write_rows(0, rows, groups.data());
+  f.create_dataset<std::int64_t>("/groups", {rows}, "dimensionless")
+      .write_rows(0, rows, groups.data());
   f.close();
   return truth;
 }

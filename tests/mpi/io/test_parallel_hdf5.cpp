@@ -134,7 +134,9 @@ TEST(ParallelOutput, ACollectiveFailureRemovesTheTemporaryAndKeepsThePreviousFil
   {
     io::OutputFile out(c, path, p, io::OutputFile::Writers::kRank0);
     if (out.writes_here()) {
-      out.file().create_dataset<int>("/v", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{1}.data());
+      out.file()
+          .create_dataset<int>("/v", {1}, "dimensionless")
+          .write_rows(0, 1, std::vector<int>{1}.data());
     }
     out.commit();
   }

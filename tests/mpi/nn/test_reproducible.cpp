@@ -38,7 +38,8 @@ std::string write_images(const mpi::Comm& comm, std::int64_t kRows = kRows) {
       }
     }
     io::File f = io::File::create(path);
-    const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {kRows, 8, 8}, "dimensionless");
+    const io::Dataset d =
+        f.create_dataset<std::uint8_t>("/features", {kRows, 8, 8}, "dimensionless");
     d.write_rows(0, kRows, x.data());
     io::set_attribute(d.id(), "scale", 1.0 / 255.0);
     io::set_attribute(d.id(), "offset", -0.2);
@@ -63,7 +64,8 @@ std::string write_table(const mpi::Comm& comm) {
       y[r * 2 + 1] = std::sin(3.0f * x[r * 5 + 3]) - x[r * 5 + 4];
     }
     io::File f = io::File::create(path);
-    f.create_dataset<float>("/features", {kRows, 5}, "dimensionless").write_rows(0, kRows, x.data());
+    f.create_dataset<float>("/features", {kRows, 5}, "dimensionless")
+        .write_rows(0, kRows, x.data());
     f.create_dataset<float>("/targets", {kRows, 2}, "dimensionless").write_rows(0, kRows, y.data());
     f.close();
   }

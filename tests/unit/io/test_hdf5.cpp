@@ -112,7 +112,8 @@ TEST(Hdf5File, ErrorsNameTheFileAndTheDatasetAndPrintNothing) {
   const std::string path = dir + "/data.h5";
   {
     io::File f = io::File::create(path);
-    f.create_dataset<double>("/x", {4, 2}, "dimensionless").write_rows(0, 4, std::vector<double>(8, 1.0).data());
+    f.create_dataset<double>("/x", {4, 2}, "dimensionless")
+        .write_rows(0, 4, std::vector<double>(8, 1.0).data());
   }
   std::string printed = stderr_of([&] {
     EXPECT_EQ(error_of([&] { io::File::open(dir + "/missing.h5"); }),
@@ -123,7 +124,8 @@ TEST(Hdf5File, ErrorsNameTheFileAndTheDatasetAndPrintNothing) {
     {
       // A failure inside HDF5 itself: creating a dataset that exists.
       io::File w = io::File::open(path, io::File::Mode::kReadWrite);
-      const std::string message = error_of([&] { w.create_dataset<double>("/x", {1}, "dimensionless"); });
+      const std::string message =
+          error_of([&] { w.create_dataset<double>("/x", {1}, "dimensionless"); });
       EXPECT_EQ(message.rfind("cannot create dataset '/x' in '" + path + "': ", 0), 0u) << message;
     }
     io::File f = io::File::open(path);
@@ -185,7 +187,9 @@ TEST(OutputFile, CommitsUnderTheRealNameWithProvenance) {
                        io::OutputFile::Writers::kRank0);
     ASSERT_TRUE(out.writes_here());
     EXPECT_NE(out.temporary_path(), path);
-    out.file().create_dataset<double>("/x", {1}, "dimensionless").write_rows(0, 1, std::vector<double>{7}.data());
+    out.file()
+        .create_dataset<double>("/x", {1}, "dimensionless")
+        .write_rows(0, 1, std::vector<double>{7}.data());
     EXPECT_EQ(access(path.c_str(), F_OK), -1) << "visible before commit";
     out.commit();
     EXPECT_EQ(access(out.temporary_path().c_str(), F_OK), -1);
@@ -204,7 +208,9 @@ TEST(OutputFile, AFailedWriterLeavesThePreviousFileAndNoTemporary) {
   {
     io::OutputFile out(mpi::Comm::self(), path, sample_provenance(),
                        io::OutputFile::Writers::kRank0);
-    out.file().create_dataset<int>("/version", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{1}.data());
+    out.file()
+        .create_dataset<int>("/version", {1}, "dimensionless")
+        .write_rows(0, 1, std::vector<int>{1}.data());
     out.commit();
   }
   std::string temporary;
@@ -212,7 +218,9 @@ TEST(OutputFile, AFailedWriterLeavesThePreviousFileAndNoTemporary) {
     io::OutputFile out(mpi::Comm::self(), path, sample_provenance(),
                        io::OutputFile::Writers::kRank0);
     temporary = out.temporary_path();
-    out.file().create_dataset<int>("/version", {1}, "dimensionless").write_rows(0, 1, std::vector<int>{2}.data());
+    out.file()
+        .create_dataset<int>("/version", {1}, "dimensionless")
+        .write_rows(0, 1, std::vector<int>{2}.data());
     throw NumericalError("diverged");
   } catch (const NumericalError&) {
   }
