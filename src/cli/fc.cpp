@@ -737,7 +737,7 @@ Command fc_command() {
       "A stop signal is polled per batch of sensitivity rows, per lambda and per phase.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
-      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").";
+      "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")

@@ -1,5 +1,5 @@
 // `physfit import idx|csv`: converts IDX files (MNIST, Fashion-MNIST) or a CSV table into an
-// HDF5 dataset in the layout `physfit train` reads (see the README, "Datasets").
+// HDF5 dataset in the layout `physfit train` reads (see docs/neural-networks.md, "Datasets").
 
 #include <algorithm>
 #include <cmath>

@@ -593,7 +593,7 @@ Command lasso_command() {
       "A stop signal is polled after each lambda of the path and of every CV fold.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
-      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").";
+      "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("input.file", "HDF5 file with A (rows x columns) and y").required();

@@ -557,7 +557,7 @@ Command phonons_command() {
       "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
-      "SIGUSR1 (mpirun handles TERM and INT itself; README, \"Stopping a run\").\n"
+      "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").\n"
       "Polar crystals: with Born effective charges and the dielectric tensor (--born, phonopy's\n"
       "BORN file, or a model written by 'physfit fc --born') the non-analytic correction is\n"
       "added as phonopy adds it: Gonze and Lee's dipole-dipole Ewald sum (default) or Wang et\n"
