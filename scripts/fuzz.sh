@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes every parser of physfit with libFuzzer under AddressSanitizer and UBSan (issue 11,
-# point 6): builds the harnesses of tests/fuzz with clang in build-fuzz/ (only the parsers
+# Fuzzes every parser of physfit with libFuzzer under AddressSanitizer
+# and UBSan: builds the harnesses of tests/fuzz with clang in build-fuzz/ (only the parsers
 # and what they call), then runs each for a bounded time from its seed corpus
 # tests/fuzz/corpus/<name>/ and its reproducers tests/fuzz/regressions/<name>/. Fails on any
 # finding: the reproducer libFuzzer writes (build-fuzz/findings/<name>/) goes, once the
