@@ -746,6 +746,13 @@ std::string get_string_attribute(hid_t object, const std::string& name) {
   if (H5Tget_class(type.id()) != H5T_STRING) {
     throw IoError(what + " is " + dtype_name(type.id()) + ", expected a string");
   }
+  // One string, not an array of them: HDF5 would write every element into the one buffer.
+  Handle space(H5Aget_space(attribute.id()), H5Sclose);
+  detail::check(space.id(), "cannot read the shape of " + what);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.id());
+  if (count != 1) {
+    throw IoError(what + " holds " + std::to_string(count) + " strings, expected one");
+  }
   if (H5Tis_variable_str(type.id()) > 0) {
     Handle mem = string_type();
     char* text = nullptr;
