@@ -129,6 +129,18 @@ class SlurmJobs(unittest.TestCase):
         with h5py.File(h5, "r") as f:  # the checkpoint the second run wrote
             self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
 
+    def assert_ended_with_three_and_a_checkpoint(self, job, out, h5):
+        """Waits for the job's end: ExitCode 3:0, never restarted, and the checkpoint in `h5`
+        that a resubmitted job continues from."""
+        deadline = time.monotonic() + 120
+        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED"):
+            self.assertLess(time.monotonic(), deadline, "the job did not end")
+            time.sleep(0.2)
+        self.assertEqual(self.job_field(job, "ExitCode"), "3:0", read(out))
+        self.assertEqual(self.job_field(job, "Restarts"), "0")
+        with h5py.File(h5, "r") as f:
+            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
+
     def stopped_job(self, name, launcher_env, signal, batch):
         """Starts a long selfcheck job that is not requeued, sends `signal` through scancel once
         its ranks are up (to the batch shell, or to the job's steps), waits for its end and
@@ -141,14 +153,7 @@ class SlurmJobs(unittest.TestCase):
         self.wait_for_text(out, "selfcheck: 2 ranks", seconds=240)  # the ranks are up
         run("scancel", "--signal=" + signal, *(["--batch"] if batch else []), job, env=self.env)
         self.wait_for_text(out, "requeue limit (0) reached", seconds=120)
-        deadline = time.monotonic() + 120
-        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED"):
-            self.assertLess(time.monotonic(), deadline, "the job did not end")
-            time.sleep(0.2)
-        self.assertEqual(self.job_field(job, "ExitCode"), "3:0", read(out))
-        self.assertEqual(self.job_field(job, "Restarts"), "0")
-        with h5py.File(h5, "r") as f:  # the checkpoint
-            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
+        self.assert_ended_with_three_and_a_checkpoint(job, out, h5)
         return read(out)
 
     def test_train_jobs_resume_and_the_command_line_decides(self):
@@ -173,14 +178,7 @@ class SlurmJobs(unittest.TestCase):
         self.assertIn("WARNING: Slurm will not requeue this job", read(out))
         run("scancel", "--signal=USR1", "--batch", job, env=self.env)
         self.wait_for_text(out, "ERROR: Slurm refused to requeue the job", seconds=120)
-        deadline = time.monotonic() + 120
-        while self.job_field(job, "JobState") not in ("FAILED", "COMPLETED"):
-            self.assertLess(time.monotonic(), deadline, "the job did not end")
-            time.sleep(0.2)
-        self.assertEqual(self.job_field(job, "ExitCode"), "3:0", read(out))
-        self.assertEqual(self.job_field(job, "Restarts"), "0")
-        with h5py.File(h5, "r") as f:  # the checkpoint a resubmitted job continues from
-            self.assertGreater(int(f["/selfcheck/data"].attrs["iterations_done"]), 0)
+        self.assert_ended_with_three_and_a_checkpoint(job, out, h5)
 
     def test_sigterm_to_an_mpirun_job_script_ends_the_job_with_code_three(self):
         # mpirun handles TERM itself (exit 1): the job script turns it into USR1 for mpirun.
