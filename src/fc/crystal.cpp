@@ -82,6 +82,15 @@ Eigen::Matrix3d reduce_basis(Eigen::Matrix3d b) {
 
 }  // namespace
 
+bool integer_matrix(const Eigen::Matrix3d& m, double tolerance, Eigen::Matrix3i& out) {
+  constexpr double kLargest = 1 << 20;
+  if (!m.allFinite() || m.cwiseAbs().maxCoeff() > kLargest) return false;
+  const Eigen::Matrix3d rounded = m.array().round().matrix();
+  if ((m - rounded).cwiseAbs().maxCoeff() > tolerance) return false;
+  out = rounded.cast<int>();
+  return true;
+}
+
 std::vector<int> species_types(const Structure& s) {
   std::map<std::tuple<std::string, int, double>, int> ids;
   std::vector<int> out;
@@ -182,15 +191,16 @@ Crystal::Crystal(Structure supercell, const Eigen::Matrix3d& primitive_lattice, 
     throw UsageError("the primitive lattice is singular");
   }
   const Eigen::Matrix3d m = ls * lp.inverse();
-  const Eigen::Matrix3d mr = m.array().round().matrix();
-  if ((m - mr).cwiseAbs().maxCoeff() > 1e-5 || std::abs(mr.determinant()) < 0.5) {
+  Eigen::Matrix3i mi;
+  if (!integer_matrix(m, 1e-5, mi) || std::abs(mi.cast<double>().determinant()) < 0.5) {
     std::ostringstream s;
     s << "the supercell lattice is not an integer multiple of the primitive lattice: "
          "supercell = M primitive gives M =\n"
       << m << "\n(check primitive_matrix and supercell_matrix)";
     throw UsageError(s.str());
   }
-  supercell_matrix_ = mr.cast<int>();
+  const Eigen::Matrix3d mr = mi.cast<double>();
+  supercell_matrix_ = mi;
   det_ = static_cast<int>(std::lround(mr.determinant()));
   const Eigen::Matrix3d adj = mr.inverse() * det_;
   adjugate_ = adj.array().round().matrix().cast<int>();

@@ -155,8 +155,15 @@ IdealStructure read_structure_hdf5(const std::string& path) {
     out.primitive_matrix = read_matrix3(f, "/structure/primitive_matrix");
   }
   if (f.exists("/structure/supercell_matrix")) {
-    out.supercell_matrix =
-        read_matrix3(f, "/structure/supercell_matrix").array().round().cast<int>();
+    const Eigen::Matrix3d m = read_matrix3(f, "/structure/supercell_matrix");
+    Eigen::Matrix3i mi;
+    if (!integer_matrix(m, 1e-8, mi)) {
+      std::ostringstream text;
+      text << path << ": /structure/supercell_matrix: expected integers of at most 2^20, got\n"
+           << m;
+      throw IoError(text.str());
+    }
+    out.supercell_matrix = mi;
   }
   if (out.primitive_matrix && !out.unit_lattice && !out.primitive_lattice) {
     throw IoError(path +

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "physfit/error.hpp"
@@ -675,11 +676,12 @@ PhonopyYaml read_phonopy_yaml(const std::string& path) {
     out.ev_per_angstrom_per_force = units.force;
     if (root["supercell_matrix"]) {
       const Eigen::Matrix3d m = yaml_matrix3(root["supercell_matrix"], path, "supercell_matrix");
-      if ((m - m.array().round().matrix()).cwiseAbs().maxCoeff() > 1e-8) {
+      Eigen::Matrix3i mi;
+      if (!integer_matrix(m, 1e-8, mi)) {
         throw IoError(yaml_where(path, root["supercell_matrix"]) +
-                      ": supercell_matrix: expected integers");
+                      ": supercell_matrix: expected integers of at most 2^20");
       }
-      out.supercell_matrix = m.array().round().cast<int>();
+      out.supercell_matrix = mi;
       if (out.supercell_matrix->cast<double>().determinant() < 0.5) {
         throw IoError(yaml_where(path, root["supercell_matrix"]) +
                       ": supercell_matrix: " + matrix_text(*out.supercell_matrix) +
@@ -881,9 +883,9 @@ Structure read_alamode_input(const std::string& path) {
   auto integer = [&](const std::string& key) {
     const auto [text, line] = need(key);
     const auto v = to_number(text);
-    if (!v || *v != std::round(*v) || *v < 1) {
+    if (!v || *v != std::round(*v) || *v < 1 || *v > std::numeric_limits<int>::max()) {
       throw IoError(at_line(path, line) + ": " + key + ": '" + text +
-                    "' is not a positive integer");
+                    "' is not a positive integer (an int)");
     }
     return static_cast<int>(*v);
   };

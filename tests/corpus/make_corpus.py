@@ -601,6 +601,11 @@ def fc_hdf5_cases():
     c("masses_negative", "masses", structure__masses=-np.ones(NAT))
     c("masses_nan", "masses", edit=set_at("structure/masses", 0, np.nan))
     c("masses_short", "masses", structure__masses=np.ones(3))
+    # A cell matrix past int (the fuzzer's find: the cast overflowed) and one not integral.
+    c("supercell_matrix_huge", "/structure/supercell_matrix: expected integers",
+      structure__supercell_matrix=np.diag([-2.2e9, 2.0, 2.0]))
+    c("supercell_matrix_fraction", "/structure/supercell_matrix: expected integers",
+      structure__supercell_matrix=np.diag([2.5, 2.0, 2.0]))
     c("displacement_nan", "not finite", edit=set_at("configs/displacements", (2, 3, 1), np.nan))
     c("force_inf", "not finite", edit=set_at("configs/forces", (0, 15, 2), -np.inf))
     c("forces_shape", "forces", configs__forces=F[:, :10])

@@ -51,6 +51,11 @@ struct Structure {
 /// an id only when their species name, atomic number and mass (to 1e-6 amu) agree.
 std::vector<int> species_types(const Structure& s);
 
+/// The integer matrix `m` holds, if every entry is finite, within `tolerance` of an integer
+/// and at most 2^20 in size (a cell matrix past that is corrupt data, and its cast would
+/// overflow int); otherwise false, and `out` is untouched.
+bool integer_matrix(const Eigen::Matrix3d& m, double tolerance, Eigen::Matrix3i& out);
+
 /// One space-group operation of the primitive cell: f' = rotation f + translation
 /// (fractional coordinates of the primitive lattice), and the same rotation in Cartesian
 /// coordinates.
