@@ -207,6 +207,7 @@ struct Painter {
     std::vector<std::string> xl, yl;
     std::vector<Entry> entries;
     double top = 0, bottom = 0;  // margins above and below the plot area
+    double left = 0, right = 0;  // and beside it
 
     double px(double x) const {
       const double t0 = transform(ax.lo, ax.log), t1 = transform(ax.hi, ax.log);
@@ -261,8 +262,9 @@ struct Painter {
 
   // Lays `f` out in `panel`; `top`/`bottom` (>= 0) force the margins above and below the plot
   // area (panels of one page share them).
-  static Layout layout(cairo_t* cr, const Figure& f, Box panel, double top = -1,
-                       double bottom = -1) {
+  // `min_left`/`min_right` (>= 0) widen the margins beside it (panels of a column share them).
+  static Layout layout(cairo_t* cr, const Figure& f, Box panel, double top = -1, double bottom = -1,
+                       double min_left = -1, double min_right = -1) {
     Layout l;
     l.panel = panel;
     l.ax = f.x_;
@@ -283,8 +285,11 @@ struct Painter {
           numbers = std::max(numbers, text_width(cr, l.yl[i], kTickSize));
       }
     }
-    const double left = 12 + (f.ylabel_.empty() ? 0 : kLabelSize * 1.4) + numbers + 12;
-    const double right = 20;
+    const double left =
+        std::max(min_left, 12 + (f.ylabel_.empty() ? 0 : kLabelSize * 1.4) + numbers + 12);
+    const double right = std::max(min_right, 20.0);
+    l.left = left;
+    l.right = right;
     double natural_top = 14 + (f.title_.empty() ? 0 : kTitleSize * 1.6);
     const double natural_bottom = 12 + kTickSize * 1.5 + (f.xlabel_.empty() ? 0 : kLabelSize * 1.6);
 
@@ -524,29 +529,54 @@ struct Painter {
     }
   }
 
-  // Panels of a page side by side, plot areas aligned: first the natural margins of each, then
-  // the largest top and bottom margins for all.
+  // Panels of a page in rows, plot areas aligned: first the natural margins of each, then the
+  // largest top and bottom margins of each row and left and right margins of each column.
+  // One layout per panel (empty slots have none), in the order they were added.
   static std::vector<Layout> page_layout(cairo_t* cr, const Page& page) {
-    if (page.panels_.empty()) throw UsageError("a figure page needs at least one panel");
-    double total = 0;
-    for (const auto& pw : page.panels_) total += pw.second;
+    bool any = false;
+    for (const auto& s : page.slots_) any = any || s.figure.has_value();
+    if (!any) throw UsageError("a figure page needs at least one panel");
+    const std::size_t rows = page.rows_.size();
+    double height_total = 0;
+    for (double h : page.rows_) height_total += h;
+    std::vector<double> width_total(rows, 0.0);
+    for (const auto& s : page.slots_) width_total[static_cast<std::size_t>(s.row)] += s.weight;
     const double title = page.title_.empty() ? 0 : kTitleSize * 1.8;
-    std::vector<Box> boxes;
-    double x = 0;
-    for (const auto& pw : page.panels_) {
-      const double w = page.width_ * pw.second / total;
-      boxes.push_back({x, title, x + w, static_cast<double>(page.height_)});
-      x += w;
+    const double usable = page.height_ - title;
+    std::vector<double> row_top(rows + 1, title);
+    for (std::size_t r = 0; r < rows; ++r) {
+      row_top[r + 1] = row_top[r] + usable * page.rows_[r] / height_total;
     }
-    double top = 0, bottom = 0;
+    std::vector<Box> boxes;
+    std::vector<std::size_t> column;
+    std::vector<double> x(rows, 0.0);
+    std::vector<std::size_t> next_column(rows, 0);
+    for (const auto& s : page.slots_) {
+      const auto r = static_cast<std::size_t>(s.row);
+      const double w = page.width_ * s.weight / width_total[r];
+      boxes.push_back({x[r], row_top[r], x[r] + w, row_top[r + 1]});
+      column.push_back(next_column[r]++);
+      x[r] += w;
+    }
+    std::vector<double> top(rows, 0), bottom(rows, 0);
+    std::vector<double> left(page.slots_.size(), 0), right(page.slots_.size(), 0);
     for (std::size_t i = 0; i < boxes.size(); ++i) {
-      const Layout l = layout(cr, page.panels_[i].first, boxes[i]);
-      top = std::max(top, l.top);
-      bottom = std::max(bottom, l.bottom);
+      const auto& s = page.slots_[i];
+      if (!s.figure) continue;
+      const Layout l = layout(cr, *s.figure, boxes[i]);
+      const auto r = static_cast<std::size_t>(s.row);
+      top[r] = std::max(top[r], l.top);
+      bottom[r] = std::max(bottom[r], l.bottom);
+      left[column[i]] = std::max(left[column[i]], l.left);
+      right[column[i]] = std::max(right[column[i]], l.right);
     }
     std::vector<Layout> out;
     for (std::size_t i = 0; i < boxes.size(); ++i) {
-      out.push_back(layout(cr, page.panels_[i].first, boxes[i], top, bottom));
+      const auto& s = page.slots_[i];
+      if (!s.figure) continue;
+      const auto r = static_cast<std::size_t>(s.row);
+      out.push_back(
+          layout(cr, *s.figure, boxes[i], top[r], bottom[r], left[column[i]], right[column[i]]));
     }
     return out;
   }
@@ -556,7 +586,10 @@ struct Painter {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     const auto layouts = page_layout(cr, page);
-    for (std::size_t i = 0; i < layouts.size(); ++i) draw(cr, page.panels_[i].first, layouts[i]);
+    std::size_t k = 0;
+    for (const auto& s : page.slots_) {
+      if (s.figure) draw(cr, *s.figure, layouts[k++]);
+    }
     if (!page.title_.empty()) {
       draw_text(cr, page.title_, page.width_ / 2.0, 8 + 0.93 * kTitleSize, kTitleSize, 1);
     }
@@ -870,7 +903,19 @@ Page& Page::title(std::string text) {
 
 Page& Page::add(const Figure& figure, double weight) {
   if (!(weight > 0)) throw UsageError("a figure panel needs a positive width weight");
-  panels_.emplace_back(figure, weight);
+  slots_.push_back({figure, weight, static_cast<int>(rows_.size()) - 1});
+  return *this;
+}
+
+Page& Page::skip(double weight) {
+  if (!(weight > 0)) throw UsageError("a figure slot needs a positive width weight");
+  slots_.push_back({std::nullopt, weight, static_cast<int>(rows_.size()) - 1});
+  return *this;
+}
+
+Page& Page::next_row(double height) {
+  if (!(height > 0)) throw UsageError("a figure row needs a positive height weight");
+  rows_.push_back(height);
   return *this;
 }
 

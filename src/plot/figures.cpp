@@ -86,7 +86,46 @@ Page band_page(const BandPlot& p, int width, int height) {
   }
   Page page(width, height);
   if (!p.title.empty()) page.title(p.title);
-  if (p.dos_frequency.empty()) return page.add(bands);
+  const bool difference = p.difference && has_ref;
+  if (p.difference && !has_ref) {
+    throw UsageError("band figure: the difference panel needs a reference");
+  }
+  Figure diff(width, height);
+  if (difference) {
+    if (p.reference.distance.size() != p.fit.distance.size() || p.reference.bands != p.fit.bands) {
+      throw UsageError("band figure: the difference panel needs the reference on the fit's " +
+                       std::to_string(p.fit.distance.size()) + " q-points and " +
+                       std::to_string(p.fit.bands) + " bands (it has " +
+                       std::to_string(p.reference.distance.size()) + " and " +
+                       std::to_string(p.reference.bands) + ")");
+    }
+    BandLines d = p.fit;
+    double dmax = 0;
+    for (std::size_t k = 0; k < d.frequencies.size(); ++k) {
+      d.frequencies[k] -= p.reference.frequencies[k];
+      dmax = std::max(dmax, std::abs(d.frequencies[k]));
+    }
+    const double half = dmax > 0 ? 1.15 * dmax : 0.01 * span;
+    diff.ylabel("fit − ref. (" + p.unit + ")").ylim(-half, half);
+    if (!p.labels.empty()) diff.xticks(p.label_distance, p.labels);
+    diff.xlim(p.fit.distance.front(), p.fit.distance.back());
+    for (double x0 : p.label_distance) diff.vline(x0);
+    diff.hline(0);
+    for (int b = 0; b < d.bands; ++b) {
+      band_curve(d, b, x, y);
+      auto& s = diff.line(x, y);
+      s.color = palette(2);
+      s.width = 1.6;
+    }
+    // The wave-vector label goes under the lowest panel.
+    diff.xlabel("wave vector along the path");
+    bands.xlabel("");
+  }
+  if (p.dos_frequency.empty()) {
+    page.add(bands);
+    if (difference) page.next_row(0.38).add(diff);
+    return page;
+  }
   page.add(bands, 3.2);
 
   Figure dos(width, height);
@@ -99,6 +138,7 @@ Page band_page(const BandPlot& p, int width, int height) {
   s.color = palette(0);
   s.width = 2.0;
   page.add(dos, 1);
+  if (difference) page.next_row(0.38).add(diff, 3.2).skip(1);
   return page;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -167,18 +168,23 @@ class Figure {
   std::deque<Guide> guides_;
 };
 
-/// Figures side by side on one page, with their plot areas aligned (the same top and bottom),
-/// and an optional title over the page: a band structure (weight 3) with its density of states
-/// (weight 1).
+/// Figures on one page in rows, with their plot areas aligned (the same top and bottom in a
+/// row, the same left and right in a column), and an optional title over the page: a band
+/// structure (weight 3) with its density of states (weight 1), and under the bands the
+/// difference from a reference (a second row, its second slot left empty).
 class Page {
  public:
   Page(int width, int height);
   Page& title(std::string text);
-  /// Adds a panel (a copy of `figure`; its own width and height are ignored) taking `weight`
-  /// parts of the page's width.
+  /// Adds a panel (a copy of `figure`; its own width and height are ignored) to the current
+  /// row, taking `weight` parts of the row's width.
   Page& add(const Figure& figure, double weight = 1);
+  /// An empty slot of `weight` parts of the row's width (keeps the columns of rows aligned).
+  Page& skip(double weight = 1);
+  /// Starts a new row below, taking `height` parts of the page's height (the first row has 1).
+  Page& next_row(double height = 1);
 
-  /// The geometry of panel `index` on this page.
+  /// The geometry of panel `index` on this page (panels counted in the order they were added).
   Figure::Geometry geometry(int index) const;
   /// Where the data point (x, y) of panel `index` lands on the page (pixel coordinates).
   std::pair<double, double> to_pixel(int index, double x, double y) const;
@@ -190,7 +196,13 @@ class Page {
   friend struct Painter;
   int width_, height_;
   std::string title_;
-  std::vector<std::pair<Figure, double>> panels_;
+  struct Slot {
+    std::optional<Figure> figure;  // none: an empty slot
+    double weight;
+    int row;
+  };
+  std::vector<Slot> slots_;
+  std::vector<double> rows_{1.0};  // height weights
 };
 
 }  // namespace physfit::plot

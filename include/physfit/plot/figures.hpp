@@ -32,6 +32,9 @@ struct BandPlot {
   std::string title;
   std::string fit_label = "physfit";
   std::string reference_label = "reference";
+  /// A panel under the bands with fit − reference, band by band (the reference must be on the
+  /// same q-points).
+  bool difference = false;
 };
 
 /// Bands (fit solid blue, reference dashed vermillion drawn above it, special points thin light

@@ -167,10 +167,10 @@ TEST(Figure, RejectsInconsistentDataAndUnknownFormats) {
   EXPECT_EQ(plot::format_of("b.svg"), plot::Format::kSvg);
   EXPECT_EQ(plot::format_of("b.pdf"), plot::Format::kPdf);
   try {
-    plot::format_of("dir.v2/figure", "--output");
+    plot::format_of("dir.v2/figure", "--output.file");
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--output 'dir.v2/figure'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--output.file 'dir.v2/figure'"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find(".png, .svg or .pdf"), std::string::npos);
   }
 }
@@ -272,6 +272,62 @@ TEST(Figures, BandsShowTheReferenceAboveTheFitAndTheDosBeside) {
                     plot::kGuideGrey, 12));
   EXPECT_TRUE(close(im.at(static_cast<int>(kline.first) + 2, static_cast<int>(kline.second)),
                     plot::Color{255, 255, 255}, 12));
+}
+
+TEST(Figures, TheDifferencePanelLiesUnderTheBandsOnTheirAxis) {
+  // The optical branch of the reference is 0.8 lower: fit - reference is 0 then 0.8.
+  plot::BandPlot p;
+  const int n = 81;
+  for (int k = 0; k < n; ++k) {
+    const double q = M_PI * k / (n - 1);
+    p.fit.distance.push_back(q);
+    p.fit.branch.push_back(0);
+    p.fit.frequencies.push_back(2 * std::sin(q / 2));
+    p.fit.frequencies.push_back(6 - std::sin(q / 2));
+  }
+  p.fit.bands = 2;
+  p.reference = p.fit;
+  for (int k = 0; k < n; ++k) p.reference.frequencies[2 * k + 1] -= 0.8;
+  p.label_distance = {0, M_PI};
+  p.labels = {"Γ", "X"};
+  for (int k = 0; k <= 60; ++k) {
+    p.dos_frequency.push_back(0.1 * k);
+    p.dos_density.push_back(std::exp(-std::pow(0.1 * k - 5.5, 2)));
+  }
+  p.difference = true;
+  const plot::Page page = plot::band_page(p, 1000, 800);
+  const plot::Image im = page.render();
+  // Panels: bands (0), DOS (1), difference (2); the difference under the bands, the same
+  // plot-area left and right (one wave-vector axis), and under the DOS nothing.
+  const auto bands = page.geometry(0).plot, dos = page.geometry(1).plot,
+             diff = page.geometry(2).plot;
+  EXPECT_GT(diff.y0, bands.y1);
+  EXPECT_NEAR(diff.x0, bands.x0, 1e-9);
+  EXPECT_NEAR(diff.x1, bands.x1, 1e-9);
+  EXPECT_NEAR(dos.y0, bands.y0, 1e-9);
+  EXPECT_LT(diff.y1 - diff.y0, bands.y1 - bands.y0);
+  EXPECT_EQ(count_color(im, {dos.x0, diff.y0, dos.x1, diff.y1}, plot::palette(2)), 0);
+  // The differences are drawn where they are: 0 (acoustic) and 0.8 (optical), in the
+  // difference panel's colour, at the x of the bands above.
+  const plot::Color green = plot::palette(2);
+  for (double q : {0.6, 1.5, 2.4}) {
+    const auto at0 = page.to_pixel(2, q, 0.0), at8 = page.to_pixel(2, q, 0.8);
+    EXPECT_TRUE(near_color(im, at0.first, at0.second, green)) << q;
+    EXPECT_TRUE(near_color(im, at8.first, at8.second, green)) << q;
+    EXPECT_NEAR(at8.first, page.to_pixel(0, q, 1.0).first, 1e-9);
+  }
+  // Mid-way between 0 and 0.8 there is no line.
+  const auto mid = page.to_pixel(2, 1.5, 0.4);
+  EXPECT_FALSE(near_color(im, mid.first, mid.second, green));
+  // Without a reference, or on other q-points, the panel is an error.
+  plot::BandPlot q = p;
+  q.reference = {};
+  EXPECT_THROW(plot::band_page(q), UsageError);
+  q = p;
+  q.reference.distance.pop_back();
+  q.reference.branch.pop_back();
+  q.reference.frequencies.resize(q.reference.frequencies.size() - 2);
+  EXPECT_THROW(plot::band_page(q), UsageError);
 }
 
 TEST(Figures, CvCurveMarksLambdaMinAndLambda1seInDistinctColours) {
