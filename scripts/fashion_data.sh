@@ -12,6 +12,6 @@ if [[ ! -e $src/train-images-idx3-ubyte.gz ]]; then
 fi
 mkdir -p results
 for part in train:train t10k:test; do
-  "$bin" import idx --images "$src/${part%%:*}-images-idx3-ubyte.gz" \
-    --labels "$src/${part%%:*}-labels-idx1-ubyte.gz" --output "results/fashion_${part##*:}.h5"
+  "$bin" import idx --input.images "$src/${part%%:*}-images-idx3-ubyte.gz" \
+    --input.labels "$src/${part%%:*}-labels-idx1-ubyte.gz" --output.file "results/fashion_${part##*:}.h5"
 done

@@ -31,11 +31,12 @@ $physfit --version
 mpirun -np 2 $physfit selfcheck inputs/selfcheck.ini
 
 /usr/bin/python3 scripts/data/make_si.py $si
-$physfit import extxyz --input $si/si64_rattle_0.01.extxyz --structure $si/si64_rattle_0.01.h5 \
-  --output results/si.h5
+$physfit import extxyz --input.file $si/si64_rattle_0.01.extxyz --structure.file $si/si64_rattle_0.01.h5 \
+  --output.file results/si.h5
 mpirun -np 2 $physfit fc inputs/fc_si.ini
-$physfit phonons --fc results/si_fc.h5 --png results/si_bands.png --output results/si_phonons.h5 \
-  --reference $si/FORCE_CONSTANTS --reference-structure results/si.h5
+$physfit phonons --input.fc results/si_fc.h5 --output.figure results/si_bands.png --output.file results/si_phonons.h5 \
+  --figure.difference \
+  --reference.fc $si/FORCE_CONSTANTS --reference.structure results/si.h5
 
 scripts/fashion_data.sh $physfit
 # Batch 32 in micro-batches of 16, so that both ranks compute (the results depend on the

@@ -4,7 +4,7 @@ figures ALAMODE's alm measured on this machine (the issue's numbers; alm is not 
 and is not run here):
   - Si 64 atoms, 50 configurations, FC2 + FC3 to 10.5 Bohr, 5-fold CV over 50 lambdas: 14 CPU-s
     (10.5 Bohr reaches the 64-atom supercell's cutoff limit: physfit runs it with
-    --allow-wrapping, ALAMODE's definition, so both fit the same 25 + 107 parameters);
+    --clusters.allow-wrapping, ALAMODE's definition, so both fit the same 25 + 107 parameters);
   - FC2 + FC3 + FC4 OLS with 802 parameters on 200 configurations: 119 CPU-s and 584 MB.
 and the scaling of memory and time with ranks, on the 64-atom and a 512-atom supercell (Gram
 storage: flat in the ranks; residual storage: the rows divided over the ranks).
@@ -17,7 +17,7 @@ largest resident set of one rank (the command's own measurement, --json). The lo
 recorded with every run: on the shared 2-core machine, compare CPU times, not wall times.
 
 --scale: the 512-atom model with cutoffs -1, 11, 7.6 Angstrom (21154 parameters with compact
-clusters; 23113 before them), its plan (--plan-only) and its reduced run (4 configurations,
+clusters; 23113 before them), its plan (--solver.plan-only) and its reduced run (4 configurations,
 LASSO path of 8 lambdas, residual storage) at 1, 2 and 4 ranks: every rank under its own
 /usr/bin/time, so the peak of each rank and their sum are measured, and the fitted parameters'
 bits (SHA-256 of /fc/parameters) compared between rank counts. --before runs an older
@@ -72,14 +72,14 @@ def run_ranks(binary, args, ranks, model=None):
         out = os.path.join(d, "fc.h5") if model else ""
         inner = " ".join(["/usr/bin/time", "-f", "'%e %U %S %M'", "-o",
                           os.path.join(d, "rank_${OMPI_COMM_WORLD_RANK:-0}")] +
-                         [binary] + ["'%s'" % a for a in args] + ["--output", "'%s'" % out,
+                         [binary] + ["'%s'" % a for a in args] + ["--output.file", "'%s'" % out,
                                                                    "--json"])
         cmd = ["/usr/bin/time", "-f", "%e", "-o", os.path.join(d, "wall"),
                "mpiexec", "-n", str(ranks), "sh", "-c", inner]
         before = loadavg()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         after = loadavg()
-        if r.returncode == 2 and "--plan-only" in args:  # refused: keep its message
+        if r.returncode == 2 and "--solver.plan-only" in args:  # refused: keep its message
             return {"ranks": ranks, "refused": next(
                 line for line in r.stderr.splitlines() if "memory plan needs" in line)}
         if r.returncode != 0:
@@ -93,7 +93,7 @@ def run_ranks(binary, args, ranks, model=None):
         with open(os.path.join(d, "wall")) as f:
             wall = float(f.read().split()[-1])
         result = json.loads(r.stdout.strip().splitlines()[-1])["result"]
-        if "--plan-only" in args:
+        if "--solver.plan-only" in args:
             return {"ranks": ranks, "wall_s": wall, "cpu_s": round(cpu, 2),
                     "load_before": before, "load_after": after, "peak_rank_mb": max(ranks_rss),
                     "parameters": result["parameters"], "plan": result["memory_plan"]}
@@ -122,9 +122,9 @@ def scale(a):
         subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "make_si512.py"),
                         big, "--configs", "200"], check=True)
     # 11 Angstrom reaches the 10.86 Angstrom limit of the 512-atom supercell.
-    model = ["fc", "--data", big, "--cutoffs=-1,11,7.6", "--allow-wrapping", "--folds", "0",
-             "--method", "lasso", "--batch", "1"]
-    reduced = model + ["--first", "98", "--train", "4", "--lambdas", "8", "--lambda-ratio",
+    model = ["fc", "--input.data", big, "--clusters.cutoffs=-1,11,7.6", "--clusters.allow-wrapping", "--cv.folds", "0",
+             "--fit.method", "lasso", "--solver.batch", "1"]
+    reduced = model + ["--configs.first", "98", "--configs.train", "4", "--path.count", "8", "--path.ratio",
                        "0.001"]
     binaries = [("after", os.path.join(a.build, "bin", "physfit"))]
     if a.before:
@@ -134,11 +134,11 @@ def scale(a):
             if label == "after":  # the plans (with their projections to more ranks)
                 # The whole fit: refused at the default budget (4 GB per rank, with the fewest
                 # ranks that fit), planned within 64 GB; the reduced run.
-                for name, args in (("si512_21154_plan", model + ["--plan-only"]),
-                                   ("si512_21154_plan", model + ["--plan-only", "--storage",
-                                                                 "residual", "--memory-budget-gb",
+                for name, args in (("si512_21154_plan", model + ["--solver.plan-only"]),
+                                   ("si512_21154_plan", model + ["--solver.plan-only", "--solver.mode",
+                                                                 "residual", "--solver.memory-budget-gb",
                                                                  "64"]),
-                                   ("si512_21154_reduced_plan", reduced + ["--plan-only"])):
+                                   ("si512_21154_reduced_plan", reduced + ["--solver.plan-only"])):
                     r = run_ranks(binary, args, 1)
                     r.update(case=name, label=label)
                     print(json.dumps(r))
@@ -169,28 +169,28 @@ def main():
     binary = os.path.join(a.build, "bin", "physfit")
     si = lambda name: os.path.join(a.data, name)  # noqa: E731
     cases = [
-        ("cv", 1, ["fc", "--data", si("si64_rattle_0.01.h5"), "--train", 50,
-                   "--cutoffs=-1,%g" % (10.5 * BOHR), "--allow-wrapping", "--method", "lasso",
-                   "--lambdas", 50,
-                   "--folds", 5, "--output", ""]),
-        ("ols4", 1, ["fc", "--data", si("si64_rattle_0.03.h5"), "--folds", 0,
-                     "--cutoffs=-1,%g,4.6" % (10.5 * BOHR), "--allow-wrapping", "--output", ""]),
-        ("ols4", 2, ["fc", "--data", si("si64_rattle_0.03.h5"), "--folds", 0,
-                     "--cutoffs=-1,%g,4.6" % (10.5 * BOHR), "--allow-wrapping", "--output", ""]),
+        ("cv", 1, ["fc", "--input.data", si("si64_rattle_0.01.h5"), "--configs.train", 50,
+                   "--clusters.cutoffs=-1,%g" % (10.5 * BOHR), "--clusters.allow-wrapping", "--fit.method", "lasso",
+                   "--path.count", 50,
+                   "--cv.folds", 5, "--output.file", ""]),
+        ("ols4", 1, ["fc", "--input.data", si("si64_rattle_0.03.h5"), "--cv.folds", 0,
+                     "--clusters.cutoffs=-1,%g,4.6" % (10.5 * BOHR), "--clusters.allow-wrapping", "--output.file", ""]),
+        ("ols4", 2, ["fc", "--input.data", si("si64_rattle_0.03.h5"), "--cv.folds", 0,
+                     "--clusters.cutoffs=-1,%g,4.6" % (10.5 * BOHR), "--clusters.allow-wrapping", "--output.file", ""]),
     ]
     si512 = a.si512 or os.path.join(tempfile.gettempdir(), "physfit_si512.h5")
     if not os.path.exists(si512):
         subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "make_si512.py"),
                         si512, "--configs", "8"], check=True)
     for ranks in (1, 2):
-        cases.append(("si512", ranks, ["fc", "--data", si512, "--folds", 0, "--batch", 1,
-                                       "--cutoffs=-1,7.5,5.5", "--output", ""]))
+        cases.append(("si512", ranks, ["fc", "--input.data", si512, "--cv.folds", 0, "--solver.batch", 1,
+                                       "--clusters.cutoffs=-1,7.5,5.5", "--output.file", ""]))
     # The residual storage (rows kept on their ranks): memory per rank falls with the ranks.
     for ranks in (1, 2, 4):
         cases.append(("si512_residual", ranks,
-                      ["fc", "--data", si512, "--folds", 0, "--batch", 1, "--cutoffs=-1,7.5,5.5",
-                       "--storage", "residual", "--method", "lasso", "--lambdas", 10,
-                       "--lambda-ratio", 0.01, "--output", ""]))
+                      ["fc", "--input.data", si512, "--cv.folds", 0, "--solver.batch", 1, "--clusters.cutoffs=-1,7.5,5.5",
+                       "--solver.mode", "residual", "--fit.method", "lasso", "--path.count", 10,
+                       "--path.ratio", 0.01, "--output.file", ""]))
     with open(a.out, "a") as out:
         for name, ranks, args in cases:
             best = None

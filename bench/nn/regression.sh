@@ -10,8 +10,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 mkdir -p results
 /usr/bin/python3 inputs/lj_trimer/generate.py results/lj_trimer
 for part in train test; do
-  "$bin" import csv --input "results/lj_trimer_$part.csv" --target-columns energy \
-    --output "results/lj_trimer_$part.h5" --quiet
+  "$bin" import csv --input.file "results/lj_trimer_$part.csv" --csv.target-columns energy \
+    --output.file "results/lj_trimer_$part.h5" --quiet
 done
 mpirun -np "$ranks" "$bin" train inputs/lj_trimer.ini --output.checkpoint-every 0 --json \
   2> results/lj_trimer.log | tail -1 > results/lj_trimer.json

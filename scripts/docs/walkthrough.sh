@@ -76,25 +76,25 @@ cp "$data/random_0.01/FORCE_SETS" results/gan/rd/FORCE_SETS
 (cd results/gan/fd && phonopy-load --writefc >phonopy-load.log)
 
 step "4. Import"
-physfit import force-sets --input results/gan/fd/FORCE_SETS --structure results/gan/fd/phonopy_disp.yaml --output results/gan/gan_fd.h5
-physfit import force-sets --input results/gan/rd/FORCE_SETS --structure results/gan/rd/phonopy_disp.yaml --output results/gan/gan_rd.h5
+physfit import force-sets --input.file results/gan/fd/FORCE_SETS --structure.file results/gan/fd/phonopy_disp.yaml --output.file results/gan/gan_fd.h5
+physfit import force-sets --input.file results/gan/rd/FORCE_SETS --structure.file results/gan/rd/phonopy_disp.yaml --output.file results/gan/gan_rd.h5
 
 step "5. Force constants"
-physfit fc --data results/gan/gan_fd.h5 --method ols --folds 0 --output results/gan/gan_fd_fc.h5
-physfit fc inputs/fc_gan.ini --plan-only
+physfit fc --input.data results/gan/gan_fd.h5 --fit.method ols --cv.folds 0 --output.file results/gan/gan_fd_fc.h5
+physfit fc inputs/fc_gan.ini --solver.plan-only
 mpirun -np 2 physfit fc inputs/fc_gan.ini
 
 step "6. Phonons"
-physfit phonons --fc results/gan/gan_fc.h5 --list-points
-physfit phonons --fc results/gan/gan_fc.h5 --nac-method none --png results/gan/gan_bands.png \
-    --reference results/gan/fd/FORCE_CONSTANTS --reference-structure results/gan/fd/phonopy_disp.yaml \
-    --label "physfit: FC2 + FC3, LASSO, 40 random displacements" --reference-label "phonopy: finite displacements" \
-    --title "Wurtzite GaN without the non-analytic correction" --output results/gan/gan_bands.h5
-physfit phonons --fc results/gan/gan_fc.h5 --q-direction 0,0,1 --png results/gan/gan_bands_nac.png \
-    --reference results/gan/fd/FORCE_CONSTANTS --reference-structure results/gan/fd/phonopy_disp.yaml \
-    --label "physfit: FC2 + FC3 with BORN" --reference-label "phonopy's force constants with BORN" \
-    --title "Wurtzite GaN with BORN (Gonze-Lee)" --output results/gan/gan_bands_nac.h5
-physfit phonons --fc results/gan/gan_fc.h5 --unit cm-1 --qpoints G,M,K,A --q-direction 1,0,0 --output ""
+physfit phonons --input.fc results/gan/gan_fc.h5 --bands.list-points
+physfit phonons --input.fc results/gan/gan_fc.h5 --nac.method none --output.figure results/gan/gan_bands.png \
+    --reference.fc results/gan/fd/FORCE_CONSTANTS --reference.structure results/gan/fd/phonopy_disp.yaml \
+    --figure.label "physfit: FC2 + FC3, LASSO, 40 random displacements" --reference.label "phonopy: finite displacements" \
+    --figure.title "Wurtzite GaN without the non-analytic correction" --output.file results/gan/gan_bands.h5
+physfit phonons --input.fc results/gan/gan_fc.h5 --nac.q-direction 0,0,1 --output.figure results/gan/gan_bands_nac.png \
+    --reference.fc results/gan/fd/FORCE_CONSTANTS --reference.structure results/gan/fd/phonopy_disp.yaml \
+    --figure.label "physfit: FC2 + FC3 with BORN" --reference.label "phonopy's force constants with BORN" \
+    --figure.title "Wurtzite GaN with BORN (Gonze-Lee)" --output.file results/gan/gan_bands_nac.h5
+physfit phonons --input.fc results/gan/gan_fc.h5 --output.unit cm-1 --bands.qpoints G,M,K,A --nac.q-direction 1,0,0 --output.file ""
 
 step "7. Exports, read by phonopy"
 (cd results/gan/export && phonopy-load phonopy.yaml --qpoints "1/2 0 0" >phonopy-load.log)

@@ -92,10 +92,10 @@ def main():
                 d = os.path.join(a.out, "%s_%g_%s" % (name.replace(" ", "_"), sigma, method))
                 os.makedirs(d, exist_ok=True)
                 out = os.path.join(d, "fc.h5")
-                cmd = [a.bin, "fc", "--data", data_of(sigma), "--cutoffs=" +
-                       ",".join(str(c) for c in cutoffs), "--train", str(a.train),
-                       "--method", method, "--output", out, "--export-dir", d,
-                       "--exports", "phonopy", "--json"] + a.extra
+                cmd = [a.bin, "fc", "--input.data", data_of(sigma), "--clusters.cutoffs=" +
+                       ",".join(str(c) for c in cutoffs), "--configs.train", str(a.train),
+                       "--fit.method", method, "--output.file", out, "--output.export-dir", d,
+                       "--output.exports", "phonopy", "--json"] + a.extra
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
                     sys.exit(" ".join(cmd) + "\n" + r.stderr)

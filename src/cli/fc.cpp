@@ -42,7 +42,7 @@ struct Phase {
   double total_peak_mb;  // the ranks' peaks summed
 };
 
-// Decimal units, as --memory-budget-gb.
+// Decimal units, as --solver.memory-budget-gb.
 std::string size_text(double bytes) {
   std::ostringstream s;
   if (bytes >= 1e9) {
@@ -96,11 +96,11 @@ std::string plan_text(const fc::MemoryPlan& m) {
   return parts;
 }
 
-// --born: phonopy's BORN for the model (/nac) and the exports (BORN next to FORCE_CONSTANTS).
+// --nac.born: phonopy's BORN for the model (/nac) and the exports (BORN next to FORCE_CONSTANTS).
 // Read on every rank inside a guarded phase: small, and an error ends every rank.
 std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Values& o,
                                          const fc::Crystal& crystal) {
-  const auto path = o.get<std::string>("born");
+  const auto path = o.get<std::string>("nac.born");
   if (path.empty()) return std::nullopt;
   fc::NacCheck check;
   auto nac = mpi::guarded(comm, [&] { return fc::read_born(path, crystal, &check); });
@@ -119,14 +119,14 @@ std::optional<fc::NacParameters> born_of(const mpi::Comm& comm, const config::Va
   return nac;
 }
 
-// The files the exports of these options write in export-dir (none for export-dir ''); those of
-// third order only when there is a cutoff of order 3 or more.
+// The files the exports of these options write in output.export-dir (none for output.export-dir
+// ''); those of third order only when there is a cutoff of order 3 or more.
 std::vector<std::string> export_files(const config::Values& o) {
-  const auto dir = o.get<std::string>("export-dir");
+  const auto dir = o.get<std::string>("output.export-dir");
   std::vector<std::string> files;
   if (dir.empty()) return files;
-  const bool third = o.get<std::vector<double>>("cutoffs").size() >= 2;
-  for (const auto& what : o.get<std::vector<std::string>>("exports")) {
+  const bool third = o.get<std::vector<double>>("clusters.cutoffs").size() >= 2;
+  for (const auto& what : o.get<std::vector<std::string>>("output.exports")) {
     if (what == "phonopy") {
       for (const char* name : {"FORCE_CONSTANTS", "phonopy.yaml", "SPOSCAR", "PPOSCAR"}) {
         files.push_back(dir + "/" + name);
@@ -139,7 +139,7 @@ std::vector<std::string> export_files(const config::Values& o) {
       files.push_back(dir + "/FORCE_CONSTANTS_3RD");
     }
   }
-  if (!o.get<std::string>("born").empty()) files.push_back(dir + "/BORN");
+  if (!o.get<std::string>("nac.born").empty()) files.push_back(dir + "/BORN");
   return files;
 }
 
@@ -158,11 +158,11 @@ void make_folder(const std::string& folder, const std::string& key) {
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
-  const auto data_path = o.get<std::string>("data");
-  const auto cutoffs = o.get<std::vector<double>>("cutoffs");
-  const double symprec = o.get<double>("symprec");
+  const auto data_path = o.get<std::string>("input.data");
+  const auto cutoffs = o.get<std::vector<double>>("clusters.cutoffs");
+  const double symprec = o.get<double>("structure.symprec");
   if (data_path.empty()) {
-    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --data FILE.h5 (or "
+    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --input.data FILE.h5 (or "
                                              "data = ... in the configuration file)"));
   }
   // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: stop at the next safe point (the end of a phase, a
@@ -208,23 +208,24 @@ void run(Context& ctx) {
   const std::optional<fc::NacParameters> nac = born_of(comm, o, crystal);
   phase("symmetry");
   const double base_bytes = phases.back().peak_mb * 1e6;
-  const double budget = o.get<double>("memory-budget-gb") * 1e9;
+  const double budget = o.get<double>("solver.memory-budget-gb") * 1e9;
   fc::ClusterOptions copt;
   copt.cutoffs = cutoffs;
-  copt.acoustic_sum_rule = o.get<bool>("sum-rule");
-  copt.rotational_invariance = o.get<bool>("rotational-invariance");
-  copt.allow_wrapping = o.get<bool>("allow-wrapping");
+  copt.acoustic_sum_rule = o.get<bool>("clusters.sum-rule");
+  copt.rotational_invariance = o.get<bool>("clusters.rotational-invariance");
+  copt.allow_wrapping = o.get<bool>("clusters.allow-wrapping");
   if (base_bytes > budget) {
     mpi::throw_on_all_ranks(
         comm, UsageError("physfit itself holds " + size_text(base_bytes) +
                          " per rank before the fit (libraries, MPI, HDF5, the crystal), over "
-                         "--memory-budget-gb " +
+                         "--solver.memory-budget-gb " +
                          short_number(budget / 1e9, 4) +
-                         ": no number of ranks brings it below; raise --memory-budget-gb"));
+                         ": no number of ranks brings it below; raise --solver.memory-budget-gb"));
   }
   copt.memory_budget = budget - base_bytes;
   if (copt.rotational_invariance && !copt.acoustic_sum_rule) {
-    mpi::throw_on_all_ranks(comm, UsageError("rotational-invariance needs sum-rule = true"));
+    mpi::throw_on_all_ranks(
+        comm, UsageError("clusters.rotational-invariance needs clusters.sum-rule = true"));
   }
   // Built by all ranks together (collective; the same bits on every rank).
   const auto space =
@@ -233,11 +234,12 @@ void run(Context& ctx) {
             " A (half the shortest supercell lattice vector)");
   for (int order = 2; order <= space->max_order(); ++order) {
     if (!space->wraps(order)) continue;
-    log::warning("fc: the cutoff of order ", order, ", ", short_number(cutoffs[order - 2], 6),
-                 " A, is at or above ", short_number(space->cutoff_limit(), 6),
-                 " A (allow-wrapping): clusters that close only around the periodic boundary "
-                 "are kept as ALAMODE keeps them; a larger supercell represents this cutoff "
-                 "without ambiguity");
+    log::warning(
+        "fc: the cutoff of order ", order, ", ", short_number(cutoffs[order - 2], 6),
+        " A, is at or above ", short_number(space->cutoff_limit(), 6),
+        " A (clusters.allow-wrapping): clusters that close only around the periodic boundary "
+        "are kept as ALAMODE keeps them; a larger supercell represents this cutoff "
+        "without ambiguity");
   }
   ctx.summary["cutoff_limit"] = space->cutoff_limit();
   util::Json counts = util::Json::array();
@@ -278,9 +280,9 @@ void run(Context& ctx) {
   const std::int64_t total = mpi::guarded(comm, [&] {
     return fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms(), 0, 0).total;
   });
-  const std::int64_t first = o.get<long long>("first");
-  std::int64_t train = o.get<long long>("train");
-  const std::int64_t test = o.get<long long>("test");
+  const std::int64_t first = o.get<long long>("configs.first");
+  std::int64_t train = o.get<long long>("configs.train");
+  const std::int64_t test = o.get<long long>("configs.test");
   if (train == 0) train = total - first - test;
   if (first + train + test > total || train <= 0) {
     mpi::throw_on_all_ranks(
@@ -314,30 +316,31 @@ void run(Context& ctx) {
                         range +
                         ": they carry no information about the force "
                         "constants. Check the file (displacements in Angstrom from the ideal "
-                        "positions) and --first/--train"));
+                        "positions) and --configs.first/--configs.train"));
     }
     if (largest[1] == 0) {
       mpi::throw_on_all_ranks(
-          comm, IoError(data_path + ": /configs/forces are zero in every atom of the training " +
-                        range + ": there is nothing to fit. Check the file and --first/--train"));
+          comm,
+          IoError(data_path + ": /configs/forces are zero in every atom of the training " + range +
+                  ": there is nothing to fit. Check the file and --configs.first/--configs.train"));
     }
   }
   phase("read");
-  const int folds = o.get<int>("folds");
-  const std::string storage_name = o.get<std::string>("storage");
+  const int folds = o.get<int>("cv.folds");
+  const std::string storage_name = o.get<std::string>("solver.mode");
   // Memory plan per rank, before any row is built (fit.hpp, MemoryPlan): the cluster space is
   // built and measured; rows, Gram, solver and output are estimated.
   fc::MemoryPlanOptions mo;
   mo.ranks = comm.size();
   mo.train = train;
   mo.test = test;
-  mo.batch = o.get<int>("batch");
+  mo.batch = o.get<int>("solver.batch");
   mo.folds = folds;
   mo.base_bytes = base_bytes;
   mo.construction_bytes =
       std::max(0.0, space_peak - base_bytes - static_cast<double>(space->memory_bytes()));
-  mo.model = !o.get<std::string>("output").empty();
-  mo.exports = !o.get<std::string>("export-dir").empty();
+  mo.model = !o.get<std::string>("output.file").empty();
+  mo.exports = !o.get<std::string>("output.export-dir").empty();
   auto plan_for = [&](fc::Storage st, int ranks) {
     fc::MemoryPlanOptions x = mo;
     x.storage = st;
@@ -398,62 +401,64 @@ void run(Context& ctx) {
             size_text(residual_plan.per_rank), " per rank here); ", plan_text(plan),
             "; the dense sensitivity matrix would be ", size_text(plan.dense_matrix));
   log::info("fc: with more ranks: ", more_text,
-            fewest > 0 ? "; fewest ranks within --memory-budget-gb " +
+            fewest > 0 ? "; fewest ranks within --solver.memory-budget-gb " +
                              short_number(budget / 1e9, 4) + ": " + std::to_string(fewest)
-                       : "; no rank count brings it within --memory-budget-gb " +
+                       : "; no rank count brings it within --solver.memory-budget-gb " +
                              short_number(budget / 1e9, 4));
   if (plan.per_rank > budget) {
     std::string how;
     const fc::MemoryPlan& residual_here = residual_plan;
     if (storage == fc::Storage::kGram && residual_here.per_rank <= budget) {
-      how = "use storage = residual (LASSO-type methods; " + size_text(residual_here.per_rank) +
+      how = "use solver.mode = residual (LASSO-type methods; " + size_text(residual_here.per_rank) +
             " per rank here)";
     } else if (fewest > 0) {
       how = "run on " + std::to_string(fewest) + " ranks or more (" +
             size_text(plan_for(storage, fewest).per_rank) + " per rank there)";
-      if (storage == fc::Storage::kGram) how += ", or use storage = residual";
+      if (storage == fc::Storage::kGram) how += ", or use solver.mode = residual";
     } else {
       how = "no number of ranks brings it below the budget (what every rank holds: " +
             size_text(plan_for(storage, 1 << 20).per_rank) + ")";
     }
     mpi::throw_on_all_ranks(
-        comm,
-        UsageError("the memory plan needs " + size_text(plan.per_rank) + " per rank (" +
-                   size_text(plan.total) + " in all at " + std::to_string(comm.size()) + " rank" +
-                   (comm.size() > 1 ? "s" : "") + ", storage " + storage_text + ": " +
-                   plan_text(plan) + "), over --memory-budget-gb " + short_number(budget / 1e9, 4) +
-                   ": " + how + ", fit fewer configurations, or raise --memory-budget-gb"));
+        comm, UsageError("the memory plan needs " + size_text(plan.per_rank) + " per rank (" +
+                         size_text(plan.total) + " in all at " + std::to_string(comm.size()) +
+                         " rank" + (comm.size() > 1 ? "s" : "") + ", storage " + storage_text +
+                         ": " + plan_text(plan) + "), over --solver.memory-budget-gb " +
+                         short_number(budget / 1e9, 4) + ": " + how +
+                         ", fit fewer configurations, or raise --solver.memory-budget-gb"));
   }
-  if (o.get<bool>("plan-only")) {
+  if (o.get<bool>("solver.plan-only")) {
     ctx.summary["parameters"] = space->num_parameters();
     ctx.summary["orders"] = counts;
     const double peak = comm.allreduce(static_cast<double>(fc::peak_memory_bytes()), mpi::Op::kMax);
     plan_j["plan_only_peak_bytes"] = peak;
-    log::info("fc: --plan-only: this run's own peak ", size_text(peak), " per rank, within ",
-              "--memory-budget-gb ", short_number(budget / 1e9, 4));
+    log::info("fc: --solver.plan-only: this run's own peak ", size_text(peak), " per rank, within ",
+              "--solver.memory-budget-gb ", short_number(budget / 1e9, 4));
     ctx.summary["memory_plan"] = plan_j;
     return;
   }
   // The folders of the outputs are made now, not after a fit that may have run for hours.
   mpi::guarded(comm, [&] {
     if (comm.is_root()) {
-      make_folder(o.get<std::string>("export-dir"), "export-dir");
-      make_folder(std::filesystem::path(o.get<std::string>("output")).parent_path().string(),
-                  "output");
+      make_folder(o.get<std::string>("output.export-dir"), "--output.export-dir");
+      make_folder(std::filesystem::path(o.get<std::string>("output.file")).parent_path().string(),
+                  "--output.file");
     }
   });
   const int batch = mo.batch;
-  const std::string method_option = o.get<std::string>("method");
+  const std::string method_option = o.get<std::string>("fit.method");
   if (storage == fc::Storage::kResidual &&
       (method_option == "ols" || method_option == "adaptive-lasso")) {
     mpi::throw_on_all_ranks(
-        comm, UsageError("method = " + method_option + " needs the Gram of the parameters (" +
-                         size_text(gram_plan.per_rank) + " per rank" +
-                         (storage_name == "auto" ? ", over memory-budget-gb" : std::string()) +
-                         "): use storage = gram with a larger memory-budget-gb, or method = "
-                         "lasso or elastic-net with the residual storage"));
+        comm,
+        UsageError(
+            "method = " + method_option + " needs the Gram of the parameters (" +
+            size_text(gram_plan.per_rank) + " per rank" +
+            (storage_name == "auto" ? ", over solver.memory-budget-gb" : std::string()) +
+            "): use solver.mode = gram with a larger solver.memory-budget-gb, or fit.method = "
+            "lasso or elastic-net with the residual storage"));
   }
-  const fc::Method method = fc::parse_method(o.get<std::string>("method"));
+  const fc::Method method = fc::parse_method(o.get<std::string>("fit.method"));
   const std::int64_t mine = local.count();  // this rank's training configurations
   log::Progress progress("fc: sensitivity rows", mine);
   const fc::FitData data = mpi::guarded(comm, [&] {
@@ -477,7 +482,7 @@ void run(Context& ctx) {
                       std::to_string(data.passes) + (data.passes > 1 ? " passes)" : " pass)")
                 : ", residual problem " + util::format_duration(data.reduce_seconds) + " (" +
                       util::format_bytes(static_cast<double>(data.bytes)) + " of rows here)");
-  if (storage == fc::Storage::kResidual && folds > 0 && o.get<double>("lambda") < 0) {
+  if (storage == fc::Storage::kResidual && folds > 0 && o.get<double>("fit.lambda") < 0) {
     log::warning(
         "fc: the residual storage has no cross-validation: the path runs on all the "
         "data and the smallest lambda is kept");
@@ -486,19 +491,19 @@ void run(Context& ctx) {
 
   fc::FitOptions fopt;
   fopt.method = method;
-  fopt.l1_ratio = o.get<double>("l1-ratio");
-  fopt.lambda = o.get<double>("lambda");
+  fopt.l1_ratio = o.get<double>("fit.l1-ratio");
+  fopt.lambda = o.get<double>("fit.lambda");
   // Unset, the grid depends on the method (adaptive LASSO spans more decades: fit.hpp).
   const auto given = [&](const char* key) {
     return o.origin(key).kind != config::Origin::Kind::kDefault;
   };
-  fopt.lambdas = given("lambdas") ? o.get<int>("lambdas") : 0;
-  fopt.lambda_ratio = given("lambda-ratio") ? o.get<double>("lambda-ratio") : -1.0;
-  fopt.extend_decades = o.get<double>("lambda-extend");
-  fopt.select_1se = o.get<std::string>("cv-select") == "1se";
-  fopt.adaptive_gamma = o.get<double>("adaptive-gamma");
-  fopt.tol = o.get<double>("tol");
-  fopt.rcond = o.get<double>("rcond");
+  fopt.lambdas = given("path.count") ? o.get<int>("path.count") : 0;
+  fopt.lambda_ratio = given("path.ratio") ? o.get<double>("path.ratio") : -1.0;
+  fopt.extend_decades = o.get<double>("path.extend");
+  fopt.select_1se = o.get<std::string>("cv.select") == "1se";
+  fopt.adaptive_gamma = o.get<double>("fit.adaptive-gamma");
+  fopt.tol = o.get<double>("solver.tol");
+  fopt.rcond = o.get<double>("solver.rcond");
   // After each lambda, at the same point on every rank.
   fopt.progress = [&](std::int64_t done, std::int64_t all) {
     mpi::stop_point(comm, "after " + std::to_string(done) + " of " + std::to_string(all) +
@@ -568,8 +573,8 @@ void run(Context& ctx) {
     test_json["relative"] = e / rms;
     log::info("fc: ", test, " held-out configurations: force RMSE ", e, " eV/A (", 100 * e / rms,
               " % of the force RMS)");
-    if (o.get<std::string>("reference-fc2") != "") {
-      const auto ref_path = o.get<std::string>("reference-fc2");
+    if (o.get<std::string>("configs.reference-fc2") != "") {
+      const auto ref_path = o.get<std::string>("configs.reference-fc2");
       // Read in a phase of its own: a rank failing there must not skip force_error's collectives.
       const Eigen::MatrixXd phi =
           mpi::guarded(comm, [&] { return fc::read_force_constants_text(ref_path, crystal); });
@@ -588,7 +593,7 @@ void run(Context& ctx) {
   // together once all are written; if one fails, every previous file stays as it was and the
   // temporaries are removed (StagedOutputs' destructor).
   io::StagedOutputs staged;
-  const auto output = o.get<std::string>("output");
+  const auto output = o.get<std::string>("output.file");
   if (!output.empty()) {
     io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
     mpi::guarded(comm, [&] {
@@ -644,13 +649,13 @@ void run(Context& ctx) {
     });
     out.commit();
   }
-  const auto dir = o.get<std::string>("export-dir");
+  const auto dir = o.get<std::string>("output.export-dir");
   if (!dir.empty()) {
-    const bool compact = o.get<bool>("compact");
+    const bool compact = o.get<bool>("output.compact");
     mpi::guarded(comm, [&] {
       if (!comm.is_root()) return;
       const Eigen::MatrixXd phi = space->fc2(r.z);
-      for (const auto& what : o.get<std::vector<std::string>>("exports")) {
+      for (const auto& what : o.get<std::vector<std::string>>("output.exports")) {
         if (what == "phonopy") {
           fc::write_force_constants_text(dir + "/FORCE_CONSTANTS", crystal, phi, compact);
           fc::write_structure_exports(dir, setup.ideal, crystal);  // phonopy.yaml, SPOSCAR
@@ -724,60 +729,65 @@ Command fc_command() {
       "by least squares or LASSO-type regression (Zhou et al. 2014) with physfit's LASSO\n"
       "engine: K-fold cross-validation by configuration and the solution at the chosen lambda\n"
       "in one run. Each rank builds the sensitivity rows of its own configurations and adds\n"
-      "them to an exact Gram (the same bits on any number of ranks), or keeps them (storage =\n"
+      "them to an exact Gram (the same bits on any number of ranks), or keeps them (solver.mode =\n"
       "residual, for models whose Gram does not fit). Writes the model (HDF5) and exports for\n"
       "phonopy, phono3py and ShengBTE, all under temporary names first and renamed together\n"
       "once every one is written (a failed export keeps the previous model and exports).\n"
-      "The export files and --output must not be inputs (--data, --reference-fc2, --born).\n"
-      "For a polar crystal, --born BORN (phonopy's file: Born effective charges and dielectric\n"
+      "The export files and --output.file must not be inputs (--input.data, "
+      "--configs.reference-fc2, --nac.born).\n"
+      "For a polar crystal, --nac.born BORN (phonopy's file: Born effective charges and "
+      "dielectric\n"
       "tensor) is checked against the crystal's symmetry and stored in the model (/nac, used\n"
       "by 'physfit phonons'), and the exports get a BORN file.\n"
       "Before building rows it prints a memory plan per rank and in all (cluster space, rows,\n"
-      "Gram or solver, output) and refuses a plan over --memory-budget-gb.\n"
+      "Gram or solver, output) and refuses a plan over --solver.memory-budget-gb.\n"
       "A stop signal is polled per batch of sensitivity rows, per lambda and per phase.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
       "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
-    opts.add<std::string>("data", "HDF5 file with /structure and /configs (see physfit import)")
+    opts.add<std::string>("input.data",
+                          "HDF5 file with /structure and /configs (see physfit import)")
+        .path()
         .default_value(std::string());
     opts.add<std::vector<double>>(
-            "cutoffs",
+            "clusters.cutoffs",
             "cutoff (Angstrom) of orders 2, 3, 4...: a cluster is kept if one choice of periodic "
             "images puts every pair of its atoms within it; negative: every cluster. Must be "
-            "below half the supercell's shortest lattice vector (printed) unless allow-wrapping")
+            "below half the supercell's shortest lattice vector (printed) unless "
+            "clusters.allow-wrapping")
         .default_value(std::vector<double>{-1.0});
-    opts.add_flag("allow-wrapping",
+    opts.add_flag("clusters.allow-wrapping",
                   "accept cutoffs at or above half the supercell's shortest lattice vector "
                   "(a warning instead of an error): clusters that close around the periodic "
                   "boundary are then counted as ALAMODE counts them");
-    opts.add<double>("symprec", "symmetry tolerance (Angstrom)")
+    opts.add<double>("structure.symprec", "symmetry tolerance (Angstrom)")
         .default_value(1e-5)
         .check(config::positive<double>());
-    opts.add<bool>("sum-rule", "impose the acoustic sum rule exactly").default_value(true);
-    opts.add<bool>("rotational-invariance",
+    opts.add<bool>("clusters.sum-rule", "impose the acoustic sum rule exactly").default_value(true);
+    opts.add<bool>("clusters.rotational-invariance",
                    "also impose the rotational invariance of the second order (zero first order)")
         .default_value(false);
-    opts.add<std::string>("method", "ols, lasso, elastic-net or adaptive-lasso")
+    opts.add<std::string>("fit.method", "ols, lasso, elastic-net or adaptive-lasso")
         .default_value(std::string("ols"))
         .check(config::one_of({"ols", "lasso", "elastic-net", "adaptive-lasso"}));
-    opts.add<double>("lambda", "fixed penalty (negative: chosen by cross-validation)")
+    opts.add<double>("fit.lambda", "fixed penalty (negative: chosen by cross-validation)")
         .default_value(-1.0);
-    opts.add<double>("l1-ratio", "elastic-net mixing (1: LASSO)")
+    opts.add<double>("fit.l1-ratio", "elastic-net mixing (1: LASSO)")
         .default_value(0.5)
         .check(config::in_range(0.0, 1.0));
-    opts.add<int>("lambdas",
-                  "lambdas on the path (unset: 50; adaptive-lasso 1 + 49 (1 + adaptive-gamma), "
+    opts.add<int>("path.count",
+                  "lambdas on the path (unset: 50; adaptive-lasso 1 + 49 (1 + fit.adaptive-gamma), "
                   "the same spacing over its longer grid)")
         .default_value(50)
         .check(config::positive<int>());
-    opts.add<double>("lambda-ratio",
+    opts.add<double>("path.ratio",
                      "smallest / largest lambda (unset: 1e-4; adaptive-lasso "
-                     "1e-4^(1 + adaptive-gamma), whose parameters enter later along its path)")
+                     "1e-4^(1 + fit.adaptive-gamma), whose parameters enter later along its path)")
         .default_value(1e-4)
         .check(config::positive<double>());
-    opts.add<double>("lambda-extend",
+    opts.add<double>("path.extend",
                      "decades the path may be extended below the grid while the CV minimum is "
                      "within its last decade (one decade at a time, warm-started; stops once "
                      "lambda_min has a decade below it, or the CV error fell by < 0.1 standard "
@@ -785,78 +795,84 @@ Command fc_command() {
                      "warning with the next grid to try")
         .default_value(6.0)
         .check(config::non_negative<double>());
-    opts.add<std::string>("cv-select",
+    opts.add<std::string>("cv.select",
                           "the fit at lambda_min (smallest CV error) or lambda_1se (largest "
                           "lambda within one standard error: sparser)")
         .default_value(std::string("min"))
         .check(config::one_of({"min", "1se"}));
-    opts.add<double>("adaptive-gamma",
+    opts.add<double>("fit.adaptive-gamma",
                      "adaptive-lasso weights 1/|z_OLS|^gamma on the standardised least-squares "
                      "parameters (Zou 2006)")
         .default_value(1.0)
         .check(config::positive<double>());
-    opts.add<int>("folds", "cross-validation folds by configuration (0: none)")
+    opts.add<int>("cv.folds", "cross-validation folds by configuration (0: none)")
         .default_value(5)
         .check(config::non_negative<int>());
-    opts.add<double>("tol", "coordinate descent stops at this relative duality gap")
+    opts.add<double>("solver.tol", "coordinate descent stops at this relative duality gap")
         .default_value(1e-10)
         .check(config::positive<double>());
-    opts.add<double>("rcond",
+    opts.add<double>("solver.rcond",
                      "least squares: eigenvalues below rcond x the largest are dropped (negative: "
                      "parameters x machine epsilon)")
         .default_value(-1.0);
     opts.add<std::string>(
-            "storage",
+            "solver.mode",
             "gram (exact Gram per rank, streamed rows), residual (each rank keeps its "
-            "rows; LASSO-type methods, no CV) or auto (gram within memory-budget-gb)")
+            "rows; LASSO-type methods, no CV) or auto (gram within solver.memory-budget-gb)")
         .default_value(std::string("auto"))
         .check(config::one_of({"auto", "gram", "residual"}));
-    opts.add<double>("memory-budget-gb",
+    opts.add<double>("solver.memory-budget-gb",
                      "memory per rank (GB, 1e9 bytes) the run may use: the plan (printed before "
                      "any row is built) must fit, else the run is refused with the fewest ranks "
-                     "that fit; storage = auto takes the Gram storage when its plan fits")
+                     "that fit; solver.mode = auto takes the Gram storage when its plan fits")
         .default_value(4.0)
         .check(config::positive<double>());
-    opts.add<long long>("first", "first configuration used")
+    opts.add<long long>("configs.first", "first configuration used")
         .default_value(0LL)
         .check(config::non_negative<long long>());
-    opts.add<long long>("train", "training configurations (0: all after first, less test)")
+    opts.add<long long>("configs.train", "training configurations (0: all after first, less test)")
         .default_value(0LL)
         .check(config::non_negative<long long>());
-    opts.add<long long>("test", "held-out configurations after the training ones")
+    opts.add<long long>("configs.test", "held-out configurations after the training ones")
         .default_value(0LL)
         .check(config::non_negative<long long>());
-    opts.add<std::string>("reference-fc2",
+    opts.add<std::string>("configs.reference-fc2",
                           "phonopy FORCE_CONSTANTS whose error on the held-out set is reported too")
+        .path()
         .default_value(std::string());
-    opts.add<int>("batch", "configurations per block of sensitivity rows")
+    opts.add<int>("solver.batch", "configurations per block of sensitivity rows")
         .default_value(4)
         .check(config::positive<int>());
-    opts.add<std::string>("output",
+    opts.add<std::string>("output.file",
                           "HDF5 model file to write, its folder created if missing ('' for none)")
-        .default_value(std::string("fc.h5"));
-    opts.add<std::string>("export-dir", "folder for exports, created if missing ('' for none)")
+        .path()
+        .default_value(std::string("results/fc.h5"));
+    opts.add<std::string>("output.export-dir",
+                          "folder for exports, created if missing ('' for none)")
+        .path()
         .default_value(std::string());
-    opts.add<std::vector<std::string>>("exports",
+    opts.add<std::vector<std::string>>("output.exports",
                                        "phonopy (FORCE_CONSTANTS with phonopy.yaml, SPOSCAR, "
                                        "PPOSCAR), phonopy-hdf5, phono3py, shengbte")
         .default_value(std::vector<std::string>{"phonopy", "phonopy-hdf5", "phono3py", "shengbte"})
         .check(config::each_one_of({"phonopy", "phonopy-hdf5", "phono3py", "shengbte"}));
-    opts.add_flag("compact", "write compact phonopy files (rows of the primitive atoms, p2s_map)");
-    opts.add<std::string>("born",
+    opts.add_flag("output.compact",
+                  "write compact phonopy files (rows of the primitive atoms, p2s_map)");
+    opts.add<std::string>("nac.born",
                           "phonopy BORN file of a polar crystal: stored in the model (/nac) and "
                           "written to the export folder ('' for none)")
+        .path()
         .default_value(std::string());
-    opts.add_flag("plan-only",
+    opts.add_flag("solver.plan-only",
                   "build the cluster space, print the parameter counts and the memory plan "
                   "(per rank and in all, at this rank count and at 2, 4, 8 times it), and stop");
   };
   c.run = run;
   c.files = [](const config::Values& o) {
     Files f;
-    for (const char* key : {"data", "reference-fc2", "born"}) f.input(o, key);
-    f.output(o, "output");
-    for (const auto& path : export_files(o)) f.outputs.push_back({"--export-dir", path});
+    for (const char* key : {"input.data", "configs.reference-fc2", "nac.born"}) f.input(o, key);
+    f.output(o, "output.file");
+    for (const auto& path : export_files(o)) f.outputs.push_back({"--output.export-dir", path});
     return f;
   };
   return c;

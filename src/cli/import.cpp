@@ -26,10 +26,10 @@ void write_feature_attributes(const io::Dataset& d, double scale, double offset,
 
 void import_idx(Context& ctx) {
   const auto& o = ctx.options;
-  const auto images_path = o.get<std::string>("images");
-  const auto labels_path = o.get<std::string>("labels");
-  const auto output = o.get<std::string>("output");
-  if (images_path.empty()) throw UsageError("import idx: give the image file with --images");
+  const auto images_path = o.get<std::string>("input.images");
+  const auto labels_path = o.get<std::string>("input.labels");
+  const auto output = o.get<std::string>("output.file");
+  if (images_path.empty()) throw UsageError("import idx: give the image file with --input.images");
   // Rank 0 reads and writes; the others wait for the outcome.
   struct Result {
     std::int64_t rows = 0, classes = 0;
@@ -61,8 +61,8 @@ void import_idx(Context& ctx) {
     const io::Dataset f =
         out.file().create_dataset<std::uint8_t>("/features", images.shape, "dimensionless");
     f.write_rows(0, images.rows(), images.bytes.data());
-    const double scale = o.get<double>("scale");
-    write_feature_attributes(f, scale < 0 ? 1.0 / 255.0 : scale, o.get<double>("offset"),
+    const double scale = o.get<double>("features.scale");
+    write_feature_attributes(f, scale < 0 ? 1.0 / 255.0 : scale, o.get<double>("features.offset"),
                              images_path);
     r.rows = images.rows();
     for (std::size_t i = 1; i < images.shape.size(); ++i) {
@@ -86,7 +86,7 @@ void import_idx(Context& ctx) {
       const std::int32_t top = *std::max_element(l.begin(), l.end());
       const std::int32_t low = *std::min_element(l.begin(), l.end());
       if (low < 0) throw IoError("'" + labels_path + "': negative label " + std::to_string(low));
-      std::int64_t classes = o.get<int>("classes");
+      std::int64_t classes = o.get<int>("features.classes");
       if (classes == 0) classes = top + 1;
       if (top >= classes) {
         throw UsageError("bad value '" + std::to_string(classes) + "' for classes: '" +
@@ -114,36 +114,36 @@ void import_idx(Context& ctx) {
 
 void import_csv(Context& ctx) {
   const auto& o = ctx.options;
-  const auto input = o.get<std::string>("input");
-  const auto output = o.get<std::string>("output");
-  const auto delimiter = o.get<std::string>("delimiter");
-  const auto label_column = o.get<std::string>("label-column");
-  const auto targets = o.get<std::vector<std::string>>("target-columns");
-  const auto features = o.get<std::vector<std::string>>("feature-columns");
-  if (input.empty()) throw UsageError("import csv: give the CSV file with --input");
+  const auto input = o.get<std::string>("input.file");
+  const auto output = o.get<std::string>("output.file");
+  const auto delimiter = o.get<std::string>("csv.delimiter");
+  const auto label_column = o.get<std::string>("csv.label-column");
+  const auto targets = o.get<std::vector<std::string>>("csv.target-columns");
+  const auto features = o.get<std::vector<std::string>>("csv.feature-columns");
+  if (input.empty()) throw UsageError("import csv: give the CSV file with --input.file");
   if (delimiter.size() != 1) {
     throw UsageError("bad value '" + delimiter + "' for delimiter: expected one character");
   }
   if (label_column.empty() == targets.empty()) {
     throw UsageError(
-        "import csv: give either --label-column (classification) or --target-columns "
+        "import csv: give either --csv.label-column (classification) or --csv.target-columns "
         "(regression)");
   }
   io::OutputFile out(ctx.comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
   std::int64_t rows = 0, nf = 0;
   mpi::guarded(ctx.comm, [&] {
     if (!out.writes_here()) return;
-    const io::CsvTable t = io::read_csv(input, delimiter[0], o.get<bool>("header"));
+    const io::CsvTable t = io::read_csv(input, delimiter[0], o.get<bool>("csv.header"));
     std::vector<std::size_t> out_cols;
     std::vector<std::size_t> target_cols;
     if (!label_column.empty()) {
-      out_cols.push_back(t.column(label_column, "label-column"));
+      out_cols.push_back(t.column(label_column, "csv.label-column"));
     } else {
-      for (const auto& n : targets) out_cols.push_back(t.column(n, "target-columns"));
+      for (const auto& n : targets) out_cols.push_back(t.column(n, "csv.target-columns"));
     }
     std::vector<std::size_t> feature_cols;
     if (!features.empty()) {
-      for (const auto& n : features) feature_cols.push_back(t.column(n, "feature-columns"));
+      for (const auto& n : features) feature_cols.push_back(t.column(n, "csv.feature-columns"));
     } else {
       for (std::size_t c = 0; c < t.columns.size(); ++c) {
         if (std::find(out_cols.begin(), out_cols.end(), c) == out_cols.end()) {
@@ -154,7 +154,7 @@ void import_csv(Context& ctx) {
     if (feature_cols.empty()) {
       throw UsageError("import csv: no feature columns left in '" + input + "' (columns " +
                        util::join(t.columns, ", ") +
-                       "); check --feature-columns and the label "
+                       "); check --csv.feature-columns and the label "
                        "and target columns");
     }
     rows = t.rows();
@@ -168,8 +168,8 @@ void import_csv(Context& ctx) {
     const io::Dataset f =
         out.file().create_dataset<float>("/features", {rows, nf}, "as in the CSV file");
     f.write_rows(0, rows, x.data());
-    const double scale = o.get<double>("scale");
-    write_feature_attributes(f, scale < 0 ? 1.0 : scale, o.get<double>("offset"), input);
+    const double scale = o.get<double>("features.scale");
+    write_feature_attributes(f, scale < 0 ? 1.0 : scale, o.get<double>("features.offset"), input);
     std::vector<std::string> names;
     for (std::size_t c : feature_cols) names.push_back(t.columns[c]);
     io::set_attribute(f.id(), "columns", util::join(names, ","));
@@ -189,7 +189,7 @@ void import_csv(Context& ctx) {
       const io::Dataset d =
           out.file().create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
       d.write_rows(0, rows, l.data());
-      std::int64_t classes = o.get<int>("classes");
+      std::int64_t classes = o.get<int>("features.classes");
       if (classes == 0) classes = top + 1;
       io::set_attribute(d.id(), "classes", classes);
     } else {
@@ -217,10 +217,10 @@ void import_csv(Context& ctx) {
 }
 
 void run(Context& ctx) {
-  if (ctx.options.get<std::string>("output").empty()) {
-    throw UsageError("import: give the HDF5 file to write with --output");
+  if (ctx.options.get<std::string>("output.file").empty()) {
+    throw UsageError("import: give the HDF5 file to write with --output.file");
   }
-  const auto format = ctx.options.get<std::string>("format");
+  const auto format = ctx.options.get<std::string>("input.format");
   if (format == "idx") {
     import_idx(ctx);
   } else if (format == "csv") {
@@ -239,60 +239,71 @@ Command import_command() {
   c.summary = "convert data to HDF5: training sets (idx, csv) and structure/force data (" +
               util::join(import_fc_formats(), ", ") + ")";
   c.description =
-      "physfit import idx --images train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz\n"
-      "               --output fashion_train.h5\n"
-      "physfit import csv --input table.csv --target-columns energy --output data.h5\n"
-      "physfit import force-sets --input FORCE_SETS --structure phonopy_disp.yaml --output d.h5\n"
-      "physfit import force-sets --input FORCE_SETS --structure POSCAR --supercell-matrix '3 3 2'\n"
-      "               --output d.h5\n"
-      "physfit import phonopy --input phonopy_params.yaml --output d.h5\n"
-      "physfit import extxyz --input md.extxyz --output d.h5 [--structure SPOSCAR]\n"
-      "physfit import dfset --input DFSET --structure alm.in --output d.h5\n\n"
+      "physfit import idx --input.images train-images-idx3-ubyte.gz --input.labels "
+      "train-labels-idx1-ubyte.gz\n"
+      "               --output.file fashion_train.h5\n"
+      "physfit import csv --input.file table.csv --csv.target-columns energy --output.file "
+      "data.h5\n"
+      "physfit import force-sets --input.file FORCE_SETS --structure.file phonopy_disp.yaml "
+      "--output.file d.h5\n"
+      "physfit import force-sets --input.file FORCE_SETS --structure.file POSCAR "
+      "--structure.supercell-matrix '3 3 2'\n"
+      "               --output.file d.h5\n"
+      "physfit import phonopy --input.file phonopy_params.yaml --output.file d.h5\n"
+      "physfit import extxyz --input.file md.extxyz --output.file d.h5 [--structure.file SPOSCAR]\n"
+      "physfit import dfset --input.file DFSET --structure.file alm.in --output.file d.h5\n\n"
       "Training sets: /features (IDX: uint8 [N, H, W] as stored; CSV: float32 [N, F]) with the\n"
       "attributes scale and offset (the model's input is features * scale + offset; 1/255 and\n"
       "0 for IDX images by default), and /labels (int32 [N], attribute classes) or /targets\n"
       "(float32 [N, T]). IDX files may be gzip-compressed.\n\n"
       "Structure/force data: /structure (lattice, positions, numbers, masses, species names\n"
       "and the primitive cell when known) and /configs (displacements, forces, energies) in\n"
-      "Angstrom, eV/Angstrom, eV and amu. --structure takes any structure file, its format\n"
+      "Angstrom, eV/Angstrom, eV and amu. --structure.file takes any structure file, its format\n"
       "detected from the content: VASP POSCAR/CONTCAR/SPOSCAR (VASP 5, or VASP 4 with\n"
-      "--species), phonopy_disp.yaml/phonopy.yaml, an ALAMODE input (&general, &cell,\n"
+      "--structure.species), phonopy_disp.yaml/phonopy.yaml, an ALAMODE input (&general, &cell,\n"
       "&position), extended XYZ (its first frame) or physfit HDF5. It is the supercell itself,\n"
-      "or with --supercell-matrix (phonopy's DIM) the unit cell, from which the supercell is\n"
+      "or with --structure.supercell-matrix (phonopy's DIM) the unit cell, from which the "
+      "supercell is\n"
       "built in phonopy's atom order (so FORCE_SETS indices agree). Masses: the file's, else\n"
-      "--masses, else standard atomic weights (phonopy's). Formats:\n" +
+      "--structure.masses, else standard atomic weights (phonopy's). Formats:\n" +
       import_fc_help() +
       "Atoms of extended XYZ frames are mapped to the sites of the ideal supercell within\n"
-      "--map-tolerance; an atom with no site is an error naming the configuration and atom.\n"
+      "--structure.map-tolerance; an atom with no site is an error naming the configuration and "
+      "atom.\n"
       "Rank 0 reads and writes.";
   c.declare = [](config::Options& opts) {
     std::vector<std::string> formats{"idx", "csv"};
     for (const auto& f : import_fc_formats()) formats.push_back(f);
-    opts.add<std::string>("format", "input format: " + util::join(formats, ", "))
+    opts.add<std::string>("input.format", "input format: " + util::join(formats, ", "))
         .required()
         .check(config::one_of(formats));
-    opts.positional("format");
+    opts.positional("input.format");
     opts.positional("config");
-    opts.add<std::string>("output", "the HDF5 dataset to write").default_value(std::string());
-    opts.add<std::string>("images", "idx: the image file (.gz or not)")
+    opts.add<std::string>("output.file", "the HDF5 dataset to write")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("labels", "idx: the label file (optional)").default_value(std::string());
-    opts.add<std::string>("input", "csv: the CSV file").default_value(std::string());
-    opts.add<std::string>("delimiter", "csv: field separator").default_value(std::string(","));
-    opts.add<bool>("header", "csv: the first line names the columns").default_value(true);
-    opts.add<std::string>("label-column", "csv: the column of integer class labels")
+    opts.add<std::string>("input.images", "idx: the image file (.gz or not)")
+        .path()
         .default_value(std::string());
-    opts.add<std::vector<std::string>>("target-columns", "csv: the regression target columns")
+    opts.add<std::string>("input.labels", "idx: the label file (optional)")
+        .path()
+        .default_value(std::string());
+    opts.add<std::string>("input.file", "csv: the CSV file").path().default_value(std::string());
+    opts.add<std::string>("csv.delimiter", "csv: field separator").default_value(std::string(","));
+    opts.add<bool>("csv.header", "csv: the first line names the columns").default_value(true);
+    opts.add<std::string>("csv.label-column", "csv: the column of integer class labels")
+        .default_value(std::string());
+    opts.add<std::vector<std::string>>("csv.target-columns", "csv: the regression target columns")
         .default_value(std::vector<std::string>{});
-    opts.add<std::vector<std::string>>("feature-columns",
+    opts.add<std::vector<std::string>>("csv.feature-columns",
                                        "csv: the feature columns (default: all others)")
         .default_value(std::vector<std::string>{});
-    opts.add<double>("scale",
+    opts.add<double>("features.scale",
                      "the /features attribute scale (input = stored * scale + offset; -1: 1/255 "
                      "for idx, 1 for csv)")
         .default_value(-1.0);
-    opts.add<double>("offset", "the /features attribute offset").default_value(0.0);
-    opts.add<int>("classes", "number of classes (0: largest label + 1)")
+    opts.add<double>("features.offset", "the /features attribute offset").default_value(0.0);
+    opts.add<int>("features.classes", "number of classes (0: largest label + 1)")
         .default_value(0)
         .check(config::non_negative<int>());
     declare_import_fc(opts);
@@ -300,8 +311,10 @@ Command import_command() {
   c.run = [](Context& ctx) { run(ctx); };
   c.files = [](const config::Values& o) {
     Files f;
-    for (const char* key : {"images", "labels", "input", "structure"}) f.input(o, key);
-    f.output(o, "output");
+    for (const char* key : {"input.images", "input.labels", "input.file", "structure.file"}) {
+      f.input(o, key);
+    }
+    f.output(o, "output.file");
     return f;
   };
   return c;

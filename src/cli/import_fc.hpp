@@ -23,7 +23,8 @@ void declare_structure_options(config::Options& opts);
 fc::StructureOptions structure_options(const config::Values& values);
 /// Declares structure, the structure keys above, map-tolerance and dfset-units.
 void declare_import_fc(config::Options& opts);
-/// **Collective.** Converts --input (format --format) into --output; rank 0 reads and writes.
+/// **Collective.** Converts --input.file (format --input.format) into --output.file; rank 0 reads
+/// and writes.
 void run_import_fc(Context& ctx);
 
 }  // namespace physfit::cli

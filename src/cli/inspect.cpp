@@ -18,13 +18,18 @@ Command inspect_command() {
   c.declare = [](config::Options& opts) {
     opts.add<std::string>("file", "the HDF5 file to inspect").required().command_line_only();
     opts.positional("file");
-    opts.add<int>("max-values", "numeric attribute values shown per attribute")
+    opts.add<int>("output.max-values", "numeric attribute values shown per attribute")
         .default_value(8)
         .check(config::positive<int>());
   };
+  c.files = [](const config::Values& o) {
+    Files f;
+    f.input(o, "file");
+    return f;
+  };
   c.run = [](Context& ctx) {
     const auto file = ctx.options.get<std::string>("file");
-    const int max_values = ctx.options.get<int>("max-values");
+    const int max_values = ctx.options.get<int>("output.max-values");
     const bool json = ctx.options.get<bool>("json");
     mpi::guarded(ctx.comm, [&] {
       if (!ctx.comm.is_root()) return;

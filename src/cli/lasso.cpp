@@ -183,10 +183,10 @@ void run(Context& ctx) {
   const auto matrix = o.get<std::string>("input.matrix");
   const auto target = o.get<std::string>("input.target");
   const auto groups_name = o.get<std::string>("input.groups");
-  const auto task = o.get<std::string>("task");
+  const auto task = o.get<std::string>("fit.task");
   const auto method = o.get<std::string>("fit.method");
   const auto output = o.get<std::string>("output.file");
-  const auto png = o.get<std::string>("output.png");
+  const auto png = o.get<std::string>("output.figure");
   // Where a stop leaves the user. The lasso keeps no partial state: resuming a path or a CV
   // would need the reduced problem (the Gram of every fold) again, which is the data pass the
   // run repeats anyway, so a stopped run is simply run again.
@@ -202,24 +202,24 @@ void run(Context& ctx) {
   const auto mode = o.get<std::string>("solver.mode");
   po.mode = mode == "gram" ? lasso::Mode::kGram
                            : (mode == "residual" ? lasso::Mode::kResidual : lasso::Mode::kAuto);
-  po.memory_budget = static_cast<std::size_t>(o.get<double>("solver.memory_mib") * 1048576.0);
-  po.chunk_rows = o.get<long long>("solver.chunk_rows");
+  po.memory_budget = static_cast<std::size_t>(o.get<double>("solver.memory-mib") * 1048576.0);
+  po.chunk_rows = o.get<long long>("solver.chunk-rows");
   const int folds = task == "cv" ? o.get<int>("cv.folds") : 0;
   po.folds = folds;
 
   lasso::SolverOptions so;
   so.tol = o.get<double>("solver.tol");
-  so.max_epochs = o.get<long long>("solver.max_epochs");
+  so.max_epochs = o.get<long long>("solver.max-epochs");
   so.order = o.get<std::string>("solver.order") == "random" ? lasso::Order::kRandom
                                                             : lasso::Order::kCyclic;
   so.seed = static_cast<std::uint64_t>(o.get<long long>("solver.seed"));
   so.rcond = o.get<double>("solver.rcond");
 
-  double l1_ratio = o.get<double>("fit.l1_ratio");
+  double l1_ratio = o.get<double>("fit.l1-ratio");
   if (method == "lasso" || method == "adaptive") l1_ratio = 1.0;
   if (method == "ridge") l1_ratio = 0.0;
-  if (method != "enet" && o.origin("fit.l1_ratio").kind != config::Origin::Kind::kDefault) {
-    log::warning("fit.l1_ratio is ignored by method '", method, "'");
+  if (method != "enet" && o.origin("fit.l1-ratio").kind != config::Origin::Kind::kDefault) {
+    log::warning("fit.l1-ratio is ignored by method '", method, "'");
   }
   replicated(comm, [&] {
     if (method == "ols" && task != "fit") {
@@ -230,16 +230,16 @@ void run(Context& ctx) {
     if (!png.empty() && task != "cv") {
       throw UsageError("output.png draws the cross-validation curve: it needs task = cv");
     }
-    if (!png.empty()) plot::format_of(png, "output.png");
+    if (!png.empty()) plot::format_of(png, "output.figure");
     if (task == "cv" && mode == "residual") {
       // Known from the options alone: said before the data are read.
       throw UsageError(
           "cross-validation needs the Gram mode (solver.mode = residual was asked): use "
           "solver.mode = gram or auto");
     }
-    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda_ratio")) {
+    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda-ratio")) {
       throw UsageError("task 'fit' with method '" + method +
-                       "' needs fit.lambda (absolute) or fit.lambda_ratio (times lambda_max)");
+                       "' needs fit.lambda (absolute) or fit.lambda-ratio (times lambda_max)");
     }
   });
 
@@ -342,7 +342,7 @@ void run(Context& ctx) {
   // The grid: unset, adaptive LASSO spans (1 + gamma) times the decades at the same spacing
   // (a coefficient enters its path at about |x_OLS|^gamma times the lambda where it enters
   // LASSO's; see fc/fit.hpp).
-  const double span = method == "adaptive" ? 1 + o.get<double>("fit.adaptive_gamma") : 1.0;
+  const double span = method == "adaptive" ? 1 + o.get<double>("fit.adaptive-gamma") : 1.0;
   const auto given = [&](const char* key) {
     return o.origin(key).kind != config::Origin::Kind::kDefault;
   };
@@ -361,12 +361,12 @@ void run(Context& ctx) {
   }
   replicated(comm, [&] {
     if (method == "adaptive") {
-      weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive_gamma"), so);
+      weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive-gamma"), so);
     }
     lmax = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, weights);
     auto chosen_lambda = [&]() {
       return o.has("fit.lambda") ? o.get<double>("fit.lambda")
-                                 : o.get<double>("fit.lambda_ratio") * lmax;
+                                 : o.get<double>("fit.lambda-ratio") * lmax;
     };
     lasso::PathOptions pa;
     pa.count = path_count;
@@ -403,7 +403,7 @@ void run(Context& ctx) {
       }
       lasso::Fit warm;
       warm.coef_standardized = path.coef_standardized.col(static_cast<Eigen::Index>(index));
-      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda_ratio")))
+      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda-ratio")))
                                 ? chosen_lambda()
                                 : path.lambdas[index];
       fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, weights}, so, &warm);
@@ -416,7 +416,7 @@ void run(Context& ctx) {
   if (!fit.converged) {
     log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",
                  fmt(fit.relative_gap), " > tol ", fmt(so.tol),
-                 " (raise solver.max_epochs or solver.tol)");
+                 " (raise solver.max-epochs or solver.tol)");
   }
 
   // Where lambda_min lies: a warning with the next grid when it is at an end.
@@ -586,7 +586,7 @@ Command lasso_command() {
       "and glmnet's objective) for A and y read from HDF5 (each rank reads its block of rows),\n"
       "by coordinate descent with covariance updates (Friedman, Hastie and Tibshirani 2010) on\n"
       "A^T A reduced exactly over the ranks (the same bits on any number of ranks), or in the\n"
-      "residual mode when p x p does not fit solver.memory_mib. task = fit solves one lambda,\n"
+      "residual mode when p x p does not fit solver.memory-mib. fit.task = fit solves one lambda,\n"
       "path the lambda path, cv K-fold cross-validation over groups of rows (input.groups:\n"
       "rows with the same id are held out together) then a fit at lambda_min or lambda_1se.\n"
       "Writes coefficients, path, CV curve, duality gaps and timings to output.file.\n"
@@ -596,13 +596,15 @@ Command lasso_command() {
       "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
-    opts.add<std::string>("input.file", "HDF5 file with A (rows x columns) and y").required();
+    opts.add<std::string>("input.file", "HDF5 file with A (rows x columns) and y")
+        .path()
+        .required();
     opts.add<std::string>("input.matrix", "dataset of A").default_value(std::string("/A"));
     opts.add<std::string>("input.target", "dataset of y").default_value(std::string("/y"));
     opts.add<std::string>("input.groups",
                           "dataset of integer group ids per row, for the CV folds (empty: rows)")
         .default_value(std::string(""));
-    opts.add<std::string>("task", "fit (one lambda), path, or cv (path + cross-validation)")
+    opts.add<std::string>("fit.task", "fit (one lambda), path, or cv (path + cross-validation)")
         .default_value(std::string("cv"))
         .check(config::one_of({"fit", "path", "cv"}));
     opts.add<std::string>("fit.method", "ols, ridge, lasso, enet, or adaptive (adaptive LASSO)")
@@ -610,9 +612,9 @@ Command lasso_command() {
         .check(config::one_of({"ols", "ridge", "lasso", "enet", "adaptive"}));
     opts.add<double>("fit.lambda", "penalty lambda (task fit; path: the final fit)")
         .check(config::non_negative<double>());
-    opts.add<double>("fit.lambda_ratio", "penalty as a fraction of lambda_max (if no fit.lambda)")
+    opts.add<double>("fit.lambda-ratio", "penalty as a fraction of lambda_max (if no fit.lambda)")
         .check(config::non_negative<double>());
-    opts.add<double>("fit.l1_ratio", "r of the elastic net (method enet)")
+    opts.add<double>("fit.l1-ratio", "r of the elastic net (method enet)")
         .default_value(0.5)
         .check(config::in_range(0.0, 1.0));
     opts.add<bool>("fit.standardize", "divide columns by their RMS (std with intercept)")
@@ -620,17 +622,17 @@ Command lasso_command() {
     opts.add<bool>("fit.intercept", "fit an unpenalised intercept").default_value(false);
     opts.add<bool>("fit.debias", "also refit least squares on the selected support")
         .default_value(false);
-    opts.add<double>("fit.adaptive_gamma", "adaptive LASSO weights 1/|x_OLS|^gamma")
+    opts.add<double>("fit.adaptive-gamma", "adaptive LASSO weights 1/|x_OLS|^gamma")
         .default_value(1.0)
         .check(config::positive<double>());
     opts.add<int>("path.count",
-                  "lambdas on the path (unset: 100; adaptive 1 + 99 (1 + fit.adaptive_gamma), the "
+                  "lambdas on the path (unset: 100; adaptive 1 + 99 (1 + fit.adaptive-gamma), the "
                   "same spacing over its longer grid)")
         .default_value(100)
         .check(config::positive<int>());
     opts.add<double>("path.ratio",
                      "smallest lambda / lambda_max (unset: 1e-4; adaptive "
-                     "1e-4^(1 + fit.adaptive_gamma), whose coefficients enter later on its path)")
+                     "1e-4^(1 + fit.adaptive-gamma), whose coefficients enter later on its path)")
         .default_value(1e-4)
         .check(config::in_range(1e-16, 0.999999));
     opts.add<double>("path.extend",
@@ -653,7 +655,7 @@ Command lasso_command() {
     opts.add<double>("solver.tol", "stop when duality gap <= tol * objective")
         .default_value(1e-10)
         .check(config::in_range(1e-16, 1.0));
-    opts.add<long long>("solver.max_epochs", "coordinate-descent sweeps per lambda, at most")
+    opts.add<long long>("solver.max-epochs", "coordinate-descent sweeps per lambda, at most")
         .default_value(1000000LL)
         .check(config::positive<long long>());
     opts.add<std::string>("solver.order", "coordinate order: cyclic or random")
@@ -665,17 +667,19 @@ Command lasso_command() {
     opts.add<std::string>("solver.mode", "auto, gram or residual")
         .default_value(std::string("auto"))
         .check(config::one_of({"auto", "gram", "residual"}));
-    opts.add<double>("solver.memory_mib", "memory per rank for the Gram mode (MiB)")
+    opts.add<double>("solver.memory-mib", "memory per rank for the Gram mode (MiB)")
         .default_value(4096.0)
         .check(config::positive<double>());
-    opts.add<long long>("solver.chunk_rows", "rows per fixed chunk of the reduction")
+    opts.add<long long>("solver.chunk-rows", "rows per fixed chunk of the reduction")
         .default_value(1024LL)
         .check(config::in_range(1LL, 65536LL));
     opts.add<std::string>("output.file", "HDF5 file to write")
-        .default_value(std::string("physfit_lasso.h5"));
-    opts.add<std::string>("output.png",
+        .path()
+        .default_value(std::string("results/lasso.h5"));
+    opts.add<std::string>("output.figure",
                           "figure of the CV curve (task cv; PNG, SVG or PDF by the file's "
                           "extension; empty: none)")
+        .path()
         .default_value(std::string(""));
   };
   c.run = run;
@@ -683,7 +687,7 @@ Command lasso_command() {
     Files f;
     f.input(o, "input.file");
     f.output(o, "output.file");
-    f.output(o, "output.png");
+    f.output(o, "output.figure");
     return f;
   };
   return c;

@@ -127,6 +127,97 @@ void report_collective(const mpi::Comm& comm, const mpi::CollectiveError& e) {
   std::cerr << text << std::endl;
 }
 
+// The spellings of physfit 0.x, before every key had a section: each is refused with its new
+// name (docs/commands/README.md lists both).
+const std::vector<std::pair<std::string, std::string>>& former_spellings() {
+  static const std::vector<std::pair<std::string, std::string>> table = {
+      {"data", "input.data"},
+      {"model", "input.model"},
+      {"fc", "input.fc"},
+      {"input", "input.file"},
+      {"format", "input.format"},
+      {"images", "input.images"},
+      {"labels", "input.labels"},
+      {"dfset-units", "input.dfset-units"},
+      {"structure", "structure.file"},
+      {"species", "structure.species"},
+      {"masses", "structure.masses"},
+      {"supercell-matrix", "structure.supercell-matrix"},
+      {"primitive-matrix", "structure.primitive-matrix"},
+      {"map-tolerance", "structure.map-tolerance"},
+      {"symprec", "structure.symprec"},
+      {"delimiter", "csv.delimiter"},
+      {"header", "csv.header"},
+      {"label-column", "csv.label-column"},
+      {"target-columns", "csv.target-columns"},
+      {"feature-columns", "csv.feature-columns"},
+      {"scale", "features.scale"},
+      {"offset", "features.offset"},
+      {"classes", "features.classes"},
+      {"cutoffs", "clusters.cutoffs"},
+      {"allow-wrapping", "clusters.allow-wrapping"},
+      {"sum-rule", "clusters.sum-rule"},
+      {"rotational-invariance", "clusters.rotational-invariance"},
+      {"method", "fit.method"},
+      {"lambda", "fit.lambda"},
+      {"l1-ratio", "fit.l1-ratio"},
+      {"adaptive-gamma", "fit.adaptive-gamma"},
+      {"lambdas", "path.count"},
+      {"lambda-ratio", "path.ratio"},
+      {"lambda-extend", "path.extend"},
+      {"folds", "cv.folds"},
+      {"cv-select", "cv.select"},
+      {"tol", "solver.tol"},
+      {"rcond", "solver.rcond"},
+      {"storage", "solver.mode"},
+      {"memory-budget-gb", "solver.memory-budget-gb"},
+      {"batch", "solver.batch"},
+      {"plan-only", "solver.plan-only"},
+      {"first", "configs.first"},
+      {"train", "configs.train"},
+      {"test", "configs.test"},
+      {"reference-fc2", "configs.reference-fc2"},
+      {"output", "output.file"},
+      {"export-dir", "output.export-dir"},
+      {"exports", "output.exports"},
+      {"compact", "output.compact"},
+      {"born", "nac.born"},
+      {"nac-method", "nac.method"},
+      {"q-direction", "nac.q-direction"},
+      {"path", "bands.path"},
+      {"points", "bands.points"},
+      {"segment-points", "bands.segment-points"},
+      {"qpoints", "bands.qpoints"},
+      {"list-points", "bands.list-points"},
+      {"unit", "output.unit"},
+      {"mesh", "dos.mesh"},
+      {"sigma", "dos.sigma"},
+      {"png", "output.figure"},
+      {"title", "figure.title"},
+      {"label", "figure.label"},
+      {"reference", "reference.fc"},
+      {"reference-structure", "reference.structure"},
+      {"reference-label", "reference.label"},
+      {"rows", "check.rows"},
+      {"cols", "check.cols"},
+      {"iterations", "check.iterations"},
+      {"delay", "check.delay"},
+      {"fail-on-rank", "inject.rank"},
+      {"fail-kind", "inject.kind"},
+      {"fail-where", "inject.where"},
+      {"fail-at-iteration", "inject.iteration"},
+      {"max-values", "output.max-values"},
+      {"task", "fit.task"},
+      {"fit.lambda_ratio", "fit.lambda-ratio"},
+      {"fit.l1_ratio", "fit.l1-ratio"},
+      {"fit.adaptive_gamma", "fit.adaptive-gamma"},
+      {"solver.max_epochs", "solver.max-epochs"},
+      {"solver.memory_mib", "solver.memory-mib"},
+      {"solver.chunk_rows", "solver.chunk-rows"},
+      {"output.png", "output.figure"}};
+  return table;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) { return main(argc, argv, builtin_commands()); }
@@ -155,6 +246,7 @@ int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
   util::Json summary = util::Json::object();
   ExitCode code = ExitCode::kOk;
   std::string error_text;
+  std::vector<std::string> made_folders;  // rank 0's, for the outputs; removed if still empty
 
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -181,6 +273,7 @@ int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
     config::Options opts("physfit " + name);
     declare_common(opts);
     if (command->declare) command->declare(opts);
+    opts.former_names(former_spellings());
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (wants_help(rest)) {
       if (world.is_root()) std::cout << command_help(*command, opts);
@@ -208,6 +301,10 @@ int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
       Files files = command->files(context.options);
       if (has_config) files.input(context.options, "config");
       io::check_output_paths(world, files.inputs, files.outputs);
+      // Outputs go into their folders, made if missing (`results/` by default).
+      mpi::guarded(world, [&] {
+        if (world.is_root()) io::make_output_folders(files.outputs, made_folders);
+      });
       // One writer per output: a second job writing the same file fails or waits.
       std::vector<std::string> paths;
       for (const auto& o : files.outputs) paths.push_back(o.path);
@@ -235,6 +332,7 @@ int run_command(const mpi::Comm& world, const std::vector<std::string>& args,
     std::cerr << "error: " << error_text << std::endl;
   }
 
+  if (code != ExitCode::kOk && world.is_root()) io::remove_empty_folders(made_folders);
   if (json && world.is_root()) {
     util::Json out = util::Json::object();
     out["command"] = name;

@@ -41,9 +41,10 @@ Model load(const std::string& path, const std::string& structure, double symprec
   const bool text = path.size() < 3 || path.substr(path.size() - 3) != ".h5";
   if (text) {
     if (structure.empty()) {
-      throw UsageError("'" + path +
-                       "' is read as phonopy FORCE_CONSTANTS: give --structure "
-                       "(SPOSCAR, phonopy_disp.yaml, POSCAR with --supercell-matrix, HDF5...)");
+      throw UsageError(
+          "'" + path +
+          "' is read as phonopy FORCE_CONSTANTS: give --structure.file "
+          "(SPOSCAR, phonopy_disp.yaml, POSCAR with --structure.supercell-matrix, HDF5...)");
     }
     m.ideal = fc::read_structure(structure, structure_options);
     m.crystal = std::make_unique<fc::Crystal>(m.ideal.supercell,
@@ -75,11 +76,11 @@ std::string matrix_text(const Eigen::Matrix3d& m) {
   return s.str();
 }
 
-// The non-analytic correction: Born data from --born, else the model's /nac; the method from
-// --nac-method (auto: the model's, else Gonze-Lee). Logs what is applied; nullopt for none.
+// The non-analytic correction: Born data from --nac.born, else the model's /nac; the method from
+// --nac.method (auto: the model's, else Gonze-Lee). Logs what is applied; nullopt for none.
 std::optional<fc::NacParameters> nac_of(const config::Values& o, const Model& m) {
-  const auto born = o.get<std::string>("born");
-  const auto method = o.get<std::string>("nac-method");
+  const auto born = o.get<std::string>("nac.born");
+  const auto method = o.get<std::string>("nac.method");
   std::optional<fc::NacParameters> nac;
   fc::NacCheck check;
   if (!born.empty()) {
@@ -88,24 +89,24 @@ std::optional<fc::NacParameters> nac_of(const config::Values& o, const Model& m)
       log::warning("phonons: ", w);
     }
     nac->method = fc::NacMethod::kGonze;
-    if (m.nac) log::info("phonons: --born '", born, "' replaces the Born data of the model");
+    if (m.nac) log::info("phonons: --nac.born '", born, "' replaces the Born data of the model");
   } else if (m.nac) {
     nac = m.nac;
     check = fc::prepare_nac(*nac, *m.crystal, nac->source);
   }
   if (method == "none") {
-    if (nac) log::info("phonons: non-analytic correction: none (--nac-method none)");
+    if (nac) log::info("phonons: non-analytic correction: none (--nac.method none)");
     return std::nullopt;
   }
   if (!nac) {
     if (method != "auto") {
-      throw UsageError("--nac-method " + method +
-                       " needs Born effective charges and the dielectric tensor: give --born "
-                       "BORN (phonopy's file), or a model written by 'physfit fc --born'");
+      throw UsageError("--nac.method " + method +
+                       " needs Born effective charges and the dielectric tensor: give --nac.born "
+                       "BORN (phonopy's file), or a model written by 'physfit fc --nac.born'");
     }
     return std::nullopt;
   }
-  if (method != "auto") nac->method = fc::parse_nac_method(method, "--nac-method");
+  if (method != "auto") nac->method = fc::parse_nac_method(method, "--nac.method");
   const Eigen::Matrix3d& sum = check.charge_sum;
   if (sum.cwiseAbs().maxCoeff() > 1e-3) {
     log::warning("phonons: the Born charges of '", nac->source, "' sum to ", matrix_text(sum),
@@ -126,30 +127,30 @@ std::optional<fc::NacParameters> nac_of(const config::Values& o, const Model& m)
   return nac;
 }
 
-// --q-direction: 3 reduced coordinates, or none.
+// --nac.q-direction: 3 reduced coordinates, or none.
 std::optional<Eigen::Vector3d> q_direction_of(const config::Values& o) {
-  const auto v = o.get<std::vector<double>>("q-direction");
+  const auto v = o.get<std::vector<double>>("nac.q-direction");
   if (v.empty()) return std::nullopt;
   if (v.size() != 3) {
     throw UsageError(
-        "--q-direction needs 3 numbers (reduced coordinates of the reciprocal "
+        "--nac.q-direction needs 3 numbers (reduced coordinates of the reciprocal "
         "lattice), got " +
         std::to_string(v.size()));
   }
   const Eigen::Vector3d d(v[0], v[1], v[2]);
   if (!d.allFinite() || d.norm() == 0) {
-    throw UsageError("--q-direction must be a finite, non-zero vector");
+    throw UsageError("--nac.q-direction must be a finite, non-zero vector");
   }
   return d;
 }
 
 // --- Special points, band path and frequency unit (issue 10, point 2) ---
 
-// The crystal of a structure alone (for --list-points without force constants).
+// The crystal of a structure alone (for --bands.list-points without force constants).
 std::unique_ptr<fc::Crystal> load_crystal(const config::Values& o, double symprec,
                                           const fc::StructureOptions& structure_options) {
-  const auto fc_path = o.get<std::string>("fc");
-  const auto structure = o.get<std::string>("structure");
+  const auto fc_path = o.get<std::string>("input.fc");
+  const auto structure = o.get<std::string>("structure.file");
   fc::IdealStructure ideal;
   if (!structure.empty()) {
     ideal = fc::read_structure(structure, structure_options);
@@ -157,43 +158,43 @@ std::unique_ptr<fc::Crystal> load_crystal(const config::Values& o, double sympre
     ideal = fc::read_model_fc2(fc_path).first;
   } else {
     throw UsageError(
-        "--list-points needs the crystal: give --structure (an HDF5 file with "
-        "/structure) or --fc with a physfit model (.h5)");
+        "--bands.list-points needs the crystal: give --structure.file (an HDF5 file with "
+        "/structure) or --input.fc with a physfit model (.h5)");
   }
   return std::make_unique<fc::Crystal>(ideal.supercell, ideal.resolve_primitive_lattice(symprec),
                                        symprec);
 }
 
-// --unit: the frequency unit of every printed and written value.
+// --output.unit: the frequency unit of every printed and written value.
 fc::FrequencyUnit unit_of(const config::Values& o) {
-  const auto name = o.get<std::string>("unit");
+  const auto name = o.get<std::string>("output.unit");
   for (const auto& u : fc::units::kFrequencyUnits)
     if (name == u.name) return u;
-  throw UsageError("--unit '" + name + "': use THz, cm-1 or meV");
+  throw UsageError("--output.unit '" + name + "': use THz, cm-1 or meV");
 }
 
-// --path (labels, ',' or '-' between labels, '|' between branches; empty: the crystal's
-// default path) and --points (3 reduced coordinates per label).
+// --bands.path (labels, ',' or '-' between labels, '|' between branches; empty: the crystal's
+// default path) and --bands.points (3 reduced coordinates per label).
 fc::BandPath path_of(const config::Values& o, const fc::BrillouinZone& zone) {
-  const auto labels = o.get<std::vector<std::string>>("path");
+  const auto labels = o.get<std::vector<std::string>>("bands.path");
   const auto branches =
-      labels.empty() ? zone.path : fc::parse_path_text(util::join(labels, ","), "--path");
-  return fc::make_band_path(zone, branches, o.get<std::vector<double>>("points"), "--points",
-                            o.get<int>("segment-points"));
+      labels.empty() ? zone.path : fc::parse_path_text(util::join(labels, ","), "--bands.path");
+  return fc::make_band_path(zone, branches, o.get<std::vector<double>>("bands.points"),
+                            "--bands.points", o.get<int>("bands.segment-points"));
 }
 
-// --qpoints (empty: every special point of the crystal): labels of the zone, or of --path
-// when --points gives their coordinates.
+// --bands.qpoints (empty: every special point of the crystal): labels of the zone, or of
+// --bands.path when --bands.points gives their coordinates.
 std::vector<std::pair<std::string, Eigen::Vector3d>> qpoints_of(const config::Values& o,
                                                                 const fc::BrillouinZone& zone,
                                                                 const fc::BandPath& path) {
   std::vector<std::pair<std::string, Eigen::Vector3d>> out;
-  const auto labels = o.get<std::vector<std::string>>("qpoints");
+  const auto labels = o.get<std::vector<std::string>>("bands.qpoints");
   if (labels.empty()) {
     for (const auto& p : zone.points) out.emplace_back(p.label, p.q);
     return out;
   }
-  const bool custom = !o.get<std::vector<double>>("points").empty();
+  const bool custom = !o.get<std::vector<double>>("bands.points").empty();
   for (const auto& label : labels) {
     std::size_t k = 0;
     while (custom && k < path.labels.size() && path.labels[k] != label) ++k;
@@ -202,11 +203,11 @@ std::vector<std::pair<std::string, Eigen::Vector3d>> qpoints_of(const config::Va
   return out;
 }
 
-// --mesh: one number for every axis, or three.
+// --dos.mesh: one number for every axis, or three.
 Eigen::Vector3i mesh_of(const config::Values& o) {
-  const auto m = o.get<std::vector<int>>("mesh");
+  const auto m = o.get<std::vector<int>>("dos.mesh");
   if ((m.size() != 1 && m.size() != 3) || *std::min_element(m.begin(), m.end()) < 1) {
-    throw UsageError("--mesh '" + o.text("mesh") +
+    throw UsageError("--dos.mesh '" + o.text("dos.mesh") +
                      "': give one positive number (n x n x n) or three (n1,n2,n3)");
   }
   return m.size() == 1 ? Eigen::Vector3i::Constant(m[0]) : Eigen::Vector3i(m[0], m[1], m[2]);
@@ -313,11 +314,12 @@ auto nothing_kept_on_stop(const mpi::Comm& comm, F&& body) -> decltype(body()) {
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
-  const double symprec = o.get<double>("symprec");
-  const bool list_points = o.get<bool>("list-points");
-  if (o.get<std::string>("fc").empty() && !list_points) {
-    mpi::throw_on_all_ranks(comm, UsageError("give the force constants with --fc FILE (a physfit "
-                                             "model .h5, or FORCE_CONSTANTS with --structure)"));
+  const double symprec = o.get<double>("structure.symprec");
+  const bool list_points = o.get<bool>("bands.list-points");
+  if (o.get<std::string>("input.fc").empty() && !list_points) {
+    mpi::throw_on_all_ranks(comm,
+                            UsageError("give the force constants with --input.fc FILE (a physfit "
+                                       "model .h5, or FORCE_CONSTANTS with --structure.file)"));
   }
   // Small work: rank 0 computes, the others wait for the outcome.
   struct Result {
@@ -345,8 +347,10 @@ void run(Context& ctx) {
       res.zone = zone_json(zone, *crystal);
       return res;
     }
-    if (!o.get<std::string>("png").empty()) plot::format_of(o.get<std::string>("png"), "--png");
-    const Model m = load(o.get<std::string>("fc"), o.get<std::string>("structure"), symprec, sopts);
+    if (!o.get<std::string>("output.figure").empty())
+      plot::format_of(o.get<std::string>("output.figure"), "--output.figure");
+    const Model m =
+        load(o.get<std::string>("input.fc"), o.get<std::string>("structure.file"), symprec, sopts);
     const fc::BrillouinZone zone = fc::brillouin_zone(m.crystal->primitive(), symprec);
     log_zone(zone, *m.crystal);
     res.zone = zone_json(zone, *m.crystal);
@@ -361,9 +365,10 @@ void run(Context& ctx) {
     const fc::BandPath path = path_of(o, zone);
     log::info("phonons: band path ", path.text(), " (", path.segment_points,
               " q-points per segment)");
-    if (!o.get<std::vector<double>>("points").empty()) {
+    if (!o.get<std::vector<double>>("bands.points").empty()) {
       for (std::size_t k = 0; k < path.labels.size(); ++k)
-        log::info("phonons:   ", path.labels[k], "  ", text_of(path.points[k]), " (--points)");
+        log::info("phonons:   ", path.labels[k], "  ", text_of(path.points[k]),
+                  " (--bands.points)");
     }
     fc::Bands bands = fc::band_structure(d, *m.crystal, path);
     bands.frequencies *= scale;
@@ -377,18 +382,24 @@ void run(Context& ctx) {
       for (int k = 0; k < f.size(); ++k) s << " " << f[k];
       log::info("phonons: ", label, " (", text_of(q), "):", s.str(), " ", unit.name);
     }
-    fc::Dos dos = fc::density_of_states(d, mesh_of(o), o.get<double>("sigma"));
+    fc::Dos dos = fc::density_of_states(d, mesh_of(o), o.get<double>("dos.sigma"));
     for (auto& x : dos.frequency) x *= scale;
     for (auto& x : dos.density) x /= scale;
 
     // Reference bands (dashed) when given, along the same Cartesian path.
     std::unique_ptr<fc::Bands> ref;
-    const auto ref_path = o.get<std::string>("reference");
+    const auto ref_path = o.get<std::string>("reference.fc");
+    if (o.get<bool>("figure.difference") &&
+        (ref_path.empty() || o.get<std::string>("output.figure").empty())) {
+      throw UsageError(
+          "--figure.difference draws fit - reference under the bands: give "
+          "--reference.fc and --output.figure");
+    }
     if (!ref_path.empty()) {
       const Model r = load(ref_path,
-                           o.get<std::string>("reference-structure").empty()
-                               ? o.get<std::string>("structure")
-                               : o.get<std::string>("reference-structure"),
+                           o.get<std::string>("reference.structure").empty()
+                               ? o.get<std::string>("structure.file")
+                               : o.get<std::string>("reference.structure"),
                            symprec, sopts);
       // The reference gets the same non-analytic correction (same primitive cell).
       const bool same_nac = nac && r.crystal->num_primitive() == m.crystal->num_primitive();
@@ -408,7 +419,7 @@ void run(Context& ctx) {
     util::throw_if_stop_requested("before writing the outputs");
     // The figure and the HDF5 file go to temporary names and are renamed together at the end.
     io::StagedOutputs staged;
-    const auto png = o.get<std::string>("png");
+    const auto png = o.get<std::string>("output.figure");
     if (!png.empty()) {
       plot::BandPlot p;
       auto lines = [&](const fc::Bands& bs) {
@@ -428,7 +439,7 @@ void run(Context& ctx) {
       p.dos_frequency = dos.frequency;
       p.dos_density = dos.density;
       p.unit = unit.display;
-      p.title = o.get<std::string>("title");
+      p.title = o.get<std::string>("figure.title");
       if (p.title.empty()) {
         // The primitive cell's formula (species in order of appearance) and space group.
         const auto& prim = m.crystal->primitive();
@@ -447,11 +458,12 @@ void run(Context& ctx) {
           p.title += sym + (n > 1 ? "_{" + std::to_string(n) + "}" : "");
         p.title += " (" + zone.international + "): phonon bands and density of states";
       }
-      p.fit_label = o.get<std::string>("label");
-      p.reference_label = o.get<std::string>("reference-label");
-      plot::band_page(p).save(png);
+      p.fit_label = o.get<std::string>("figure.label");
+      p.reference_label = o.get<std::string>("reference.label");
+      p.difference = o.get<bool>("figure.difference");
+      plot::band_page(p, 1100, p.difference ? 800 : 620).save(png);
     }
-    const auto output = o.get<std::string>("output");
+    const auto output = o.get<std::string>("output.file");
     if (!output.empty()) {
       io::OutputFile out(mpi::Comm::self(), output, provenance, io::OutputFile::Writers::kRank0);
       const io::File& f = out.file();
@@ -498,7 +510,7 @@ void run(Context& ctx) {
                         "of width sigma on the q-point mesh)");
       const Eigen::Vector3i mesh = mesh_of(o);
       io::set_attribute(dd.id(), "mesh", std::vector<std::int64_t>{mesh[0], mesh[1], mesh[2]});
-      io::set_attribute(dd.id(), "sigma_thz", o.get<double>("sigma"));
+      io::set_attribute(dd.id(), "sigma_thz", o.get<double>("dos.sigma"));
       if (ref) {  // the reference along the same path, for `physfit plot`
         const std::int64_t nb = ref->frequencies.cols();
         std::vector<double> rf;
@@ -506,7 +518,7 @@ void run(Context& ctx) {
           for (std::int64_t b = 0; b < nb; ++b) rf.push_back(ref->frequencies(k, b));
         auto rd = f.create_dataset<double>("/reference/frequencies", {np, nb}, unit.name);
         rd.write_all(rf);
-        io::set_attribute(rd.id(), "source", o.get<std::string>("reference"));
+        io::set_attribute(rd.id(), "source", o.get<std::string>("reference.fc"));
       }
       out.commit();
     }
@@ -535,103 +547,128 @@ Command phonons_command() {
   c.summary = "phonon frequencies, band structure, DOS and a band figure from force constants";
   c.description =
       "Builds the dynamical matrix from second-order force constants (a physfit model, *.h5,\n"
-      "or phonopy's FORCE_CONSTANTS with --structure), spreading each supercell constant over\n"
+      "or phonopy's FORCE_CONSTANTS with --structure.file), spreading each supercell constant "
+      "over\n"
       "the shortest periodic images as phonopy does, and prints the frequencies at special\n"
       "points, the bands along a path and the density of states on a mesh, in THz, cm-1 or meV\n"
-      "(--unit). Special points and the default path come from the crystal itself: spglib finds\n"
+      "(--output.unit). Special points and the default path come from the crystal itself: spglib "
+      "finds\n"
       "its Bravais lattice, and the points are those of Setyawan and Curtarolo (Comput. Mater.\n"
       "Sci. 49, 299, 2010; ASE's convention) for that lattice's case, expressed in the\n"
       "reciprocal basis of the primitive cell physfit uses (given or found), so they are right\n"
-      "for any primitive basis. --list-points prints them. --path takes their labels (G, Gamma\n"
-      "or Γ for the zone centre), or any labels with --points giving coordinates. With --png it\n"
+      "for any primitive basis. --bands.list-points prints them. --bands.path takes their labels "
+      "(G, Gamma\n"
+      "or Γ for the zone centre), or any labels with --bands.points giving coordinates. With "
+      "--output.figure it\n"
       "draws the band structure (breaks at '|') with the DOS beside it, as PNG, SVG or PDF by\n"
-      "the extension, with --reference another model's bands dashed above the fit\n"
-      "(its primitive basis may differ: the same Cartesian path is used). --output writes\n"
+      "the extension, with --reference.fc another model's bands dashed above the fit\n"
+      "(its primitive basis may differ: the same Cartesian path is used). --output.file writes\n"
       "/bands/{distance and label_distance (1/angstrom, no 2 pi, as phonopy), qpoints (reduced,\n"
-      "primitive reciprocal basis), frequencies (--unit; attributes labels, path), branch (the\n"
-      "connected piece of each q-point), special_points}, /dos/{frequency (--unit), density\n"
-      "(1/--unit: states per primitive cell per unit frequency, integrating to 3 x the atoms\n"
-      "of the primitive cell)} and with --reference /reference/frequencies (the reference\n"
+      "primitive reciprocal basis), frequencies (--output.unit; attributes labels, path), branch "
+      "(the\n"
+      "connected piece of each q-point), special_points}, /dos/{frequency (--output.unit), "
+      "density\n"
+      "(1/--output.unit: states per primitive cell per unit frequency, integrating to 3 x the "
+      "atoms\n"
+      "of the primitive cell)} and with --reference.fc /reference/frequencies (the reference\n"
       "along the same path); every dataset has a unit attribute. Conventions:\n"
       "docs/fc/bandpath.md.\n"
       "A stop signal is polled per band-path segment and per row of the DOS mesh.\n"
       "SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it at the next safe point with exit code 3;\n"
       "nothing is written (previous outputs unchanged): run it again. Under mpirun send\n"
       "SIGUSR1 (mpirun handles TERM and INT itself; docs/running.md, \"Stopping a run\").\n"
-      "Polar crystals: with Born effective charges and the dielectric tensor (--born, phonopy's\n"
-      "BORN file, or a model written by 'physfit fc --born') the non-analytic correction is\n"
+      "Polar crystals: with Born effective charges and the dielectric tensor (--nac.born, "
+      "phonopy's\n"
+      "BORN file, or a model written by 'physfit fc --nac.born') the non-analytic correction is\n"
       "added as phonopy adds it: Gonze and Lee's dipole-dipole Ewald sum (default) or Wang et\n"
       "al.'s mixed-space term. At Gamma the LO-TO splitting depends on the direction of\n"
-      "approach: the printed Gamma point uses --q-direction (without it, no correction there,\n"
+      "approach: the printed Gamma point uses --nac.q-direction (without it, no correction there,\n"
       "as phonopy); along a band path a Gamma point takes its segment's direction.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
-    opts.add<std::string>("fc", "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
+    opts.add<std::string>("input.fc",
+                          "force constants: physfit model (.h5) or phonopy FORCE_CONSTANTS")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("structure",
-                          "supercell of a FORCE_CONSTANTS input, any structure format (SPOSCAR, "
-                          "phonopy_disp.yaml, POSCAR + --supercell-matrix, ALAMODE, extxyz, HDF5)")
+    opts.add<std::string>(
+            "structure.file",
+            "supercell of a FORCE_CONSTANTS input, any structure format (SPOSCAR, "
+            "phonopy_disp.yaml, POSCAR + --structure.supercell-matrix, ALAMODE, extxyz, HDF5)")
+        .path()
         .default_value(std::string());
     declare_structure_options(opts);  // species, masses, supercell-matrix, primitive-matrix
-    opts.add<double>("symprec", "symmetry and image tolerance (Angstrom)")
+    opts.add<double>("structure.symprec", "symmetry and image tolerance (Angstrom)")
         .default_value(1e-5)
         .check(config::positive<double>());
     opts.add<std::vector<std::string>>(
-            "path",
-            "band path: labels of this crystal's special points (see --list-points), ',' or '-' "
+            "bands.path",
+            "band path: labels of this crystal's special points (see --bands.list-points), ',' or "
+            "'-' "
             "between labels, '|' where the path jumps (G-X-W-K|L-G); '' for the crystal's "
             "Setyawan-Curtarolo default path")
         .default_value(std::vector<std::string>{});
     opts.add<std::vector<double>>(
-            "points",
-            "reduced coordinates (primitive reciprocal basis) of the --path labels, 3 per "
+            "bands.points",
+            "reduced coordinates (primitive reciprocal basis) of the --bands.path labels, 3 per "
             "label; then any labels can be used")
         .default_value(std::vector<double>{});
-    opts.add<int>("segment-points", "q-points per path segment")
+    opts.add<int>("bands.segment-points", "q-points per path segment")
         .default_value(51)
         .check(config::positive<int>());
     opts.add<std::vector<std::string>>(
-            "qpoints", "special points whose frequencies are printed ('' for all of the crystal's)")
+            "bands.qpoints",
+            "special points whose frequencies are printed ('' for all of the crystal's)")
         .default_value(std::vector<std::string>{});
-    opts.add<std::string>("unit", "frequency unit of printed and written values: THz, cm-1, meV")
+    opts.add<std::string>("output.unit",
+                          "frequency unit of printed and written values: THz, cm-1, meV")
         .default_value(std::string("THz"))
         .check(config::one_of({"THz", "cm-1", "meV"}));
-    opts.add_flag("list-points",
+    opts.add_flag("bands.list-points",
                   "print the crystal's Bravais lattice, space group, special points and default "
-                  "path, then stop (needs only --structure or a model --fc)");
+                  "path, then stop (needs only --structure.file or a model --input.fc)");
     opts.add<std::vector<int>>(
-            "mesh", "DOS mesh: n (n^3 points) or n1,n2,n3 along the primitive reciprocal vectors")
+            "dos.mesh",
+            "DOS mesh: n (n^3 points) or n1,n2,n3 along the primitive reciprocal vectors")
         .default_value(std::vector<int>{12});
-    opts.add<double>("sigma", "DOS Gaussian smearing (THz, whatever --unit)")
+    opts.add<double>("dos.sigma", "DOS Gaussian smearing (THz, whatever --output.unit)")
         .default_value(0.1)
         .check(config::positive<double>());
-    opts.add<std::string>("output", "HDF5 file for bands and DOS ('' for none)")
-        .default_value(std::string("phonons.h5"));
-    opts.add<std::string>("png",
+    opts.add<std::string>("output.file", "HDF5 file for bands and DOS ('' for none)")
+        .path()
+        .default_value(std::string("results/phonons.h5"));
+    opts.add<std::string>("output.figure",
                           "band-structure figure with the DOS beside it: PNG, SVG or PDF by the "
                           "file's extension ('' for none)")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("title",
+    opts.add<std::string>("figure.title",
                           "figure title ('' for the primitive cell's formula and space group)")
         .default_value(std::string());
-    opts.add<std::string>("label", "legend of the bands").default_value(std::string("physfit"));
-    opts.add<std::string>("reference", "reference force constants drawn dashed ('' for none)")
+    opts.add<std::string>("figure.label", "legend of the bands")
+        .default_value(std::string("physfit"));
+    opts.add_flag("figure.difference",
+                  "a panel under the bands with fit - reference, band by band (needs "
+                  "--reference.fc)");
+    opts.add<std::string>("reference.fc", "reference force constants drawn dashed ('' for none)")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("reference-structure", "structure of a FORCE_CONSTANTS reference")
+    opts.add<std::string>("reference.structure", "structure of a FORCE_CONSTANTS reference")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("reference-label", "legend of the reference")
+    opts.add<std::string>("reference.label", "legend of the reference")
         .default_value(std::string("reference"));
-    opts.add<std::string>("born",
+    opts.add<std::string>("nac.born",
                           "phonopy BORN file (unit factor or comment, dielectric tensor, Born "
                           "charges of the symmetry-independent atoms) for the non-analytic "
                           "correction ('' for none, or the model's /nac)")
+        .path()
         .default_value(std::string());
-    opts.add<std::string>("nac-method",
+    opts.add<std::string>("nac.method",
                           "non-analytic correction: gonze (Gonze-Lee, phonopy's default), wang, "
                           "none, or auto (the model's method, else gonze; none without Born data)")
         .default_value(std::string("auto"))
         .check(config::one_of({"auto", "gonze", "wang", "none"}));
-    opts.add<std::vector<double>>("q-direction",
+    opts.add<std::vector<double>>("nac.q-direction",
                                   "direction of approach to Gamma for the printed points (3 "
                                   "reduced coordinates, as phonopy's q_direction)")
         .default_value(std::vector<double>{});
@@ -639,13 +676,14 @@ Command phonons_command() {
   c.run = run;
   c.files = [](const config::Values& o) {
     Files f;
-    for (const char* key : {"fc", "structure", "reference", "reference-structure", "born"}) {
+    for (const char* key :
+         {"input.fc", "structure.file", "reference.fc", "reference.structure", "nac.born"}) {
       f.input(o, key);
     }
-    // --list-points prints the special points and writes nothing: no output to check or lock.
-    if (o.get<bool>("list-points")) return f;
-    f.output(o, "output");
-    f.output(o, "png");
+    // --bands.list-points prints the special points and writes nothing: no output to check or lock.
+    if (o.get<bool>("bands.list-points")) return f;
+    f.output(o, "output.file");
+    f.output(o, "output.figure");
     return f;
   };
   return c;

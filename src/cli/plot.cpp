@@ -27,7 +27,7 @@ std::string default_output(const std::string& input) {
 }
 
 std::string output_of(const config::Values& o) {
-  const auto out = o.get<std::string>("output");
+  const auto out = o.get<std::string>("output.file");
   return out.empty() ? default_output(o.get<std::string>("file")) : out;
 }
 
@@ -49,6 +49,28 @@ std::string basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Whole epochs on the x axis: at most about 6 ticks, 1, 2 or 5 times a power of ten apart.
+void epoch_ticks(plot::Figure& fig, const std::vector<double>& epoch) {
+  if (epoch.empty()) return;
+  const double lo = *std::min_element(epoch.begin(), epoch.end());
+  const double hi = *std::max_element(epoch.begin(), epoch.end());
+  double step = 1;
+  for (double decade = 1; (hi - lo) / step > 6; decade *= 10) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      step = m * decade;
+      if ((hi - lo) / step <= 6) break;
+    }
+  }
+  std::vector<double> at;
+  std::vector<std::string> labels;
+  for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9; t += step) {
+    at.push_back(t);
+    labels.push_back(std::to_string(static_cast<long long>(std::llround(t))));
+  }
+  fig.xticks(at, labels);
+  if (hi > lo) fig.xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo));  // markers whole
+}
+
 // Loss, a metric and the throughput per epoch, training solid and validation dashed.
 plot::Page history_page(const io::File& f, int width, int height, const std::string& title) {
   const auto epoch = read(f, "/history/epoch");
@@ -59,6 +81,7 @@ plot::Page history_page(const io::File& f, int width, int height, const std::str
                    bool log) {
     plot::Figure fig(width, height);
     fig.title(name).xlabel("epoch").ylabel(unit.empty() ? name : name + " (" + unit + ")");
+    epoch_ticks(fig, epoch);
     const auto train = column(key), val = column("val_" + key);
     double lo = INFINITY, hi = 0;
     for (double v : train) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -86,6 +109,7 @@ plot::Page history_page(const io::File& f, int width, int height, const std::str
   if (f.exists("/history/samples_per_s")) {
     plot::Figure fig(width, height);
     fig.title("throughput").xlabel("epoch").ylabel("samples per second");
+    epoch_ticks(fig, epoch);
     auto& s = fig.line(epoch, read(f, "/history/samples_per_s"), "all ranks");
     s.color = plot::palette(2);
     s.markers = epoch.size() <= 30;
@@ -163,7 +187,8 @@ plot::Page fc_page(const io::File& f, int width, int height, const std::string& 
 }
 
 // Phonon bands along the path with the DOS beside them (phonons.h5).
-plot::Page bands_page(const io::File& f, int width, int height, const std::string& title) {
+plot::Page bands_page(const io::File& f, int width, int height, const std::string& title,
+                      bool difference) {
   plot::BandPlot p;
   const auto ds = f.dataset("/bands/frequencies");
   ds.require_rank(2);
@@ -201,6 +226,12 @@ plot::Page bands_page(const io::File& f, int width, int height, const std::strin
     p.dos_density = read(f, "/dos/density");
   }
   p.title = title;
+  if (difference && p.reference.distance.empty()) {
+    throw UsageError(f.path() +
+                     ": --figure.difference needs /reference/frequencies (phonons "
+                     "--reference.fc) on the bands' q-points");
+  }
+  p.difference = difference;
   return plot::band_page(p, width, height);
 }
 
@@ -273,7 +304,7 @@ void run(Context& ctx) {
   const int height = o.get<int>("figure.height");
   std::string kind;
   mpi::guarded(ctx.comm, [&] {
-    plot::format_of(output, "--output");
+    plot::format_of(output, "--output.file");
     if (!ctx.comm.is_root()) return;  // one rank draws
     const io::File f = io::File::open(file);
     std::string title = o.get<std::string>("figure.title");
@@ -287,7 +318,7 @@ void run(Context& ctx) {
       page = lasso_page(f, width, height, title);
     } else if (f.exists("/bands/frequencies")) {
       kind = "bands";
-      page = bands_page(f, width, height, title);
+      page = bands_page(f, width, height, title, o.get<bool>("figure.difference"));
     } else if (f.exists("/scores") && !f.exists("/predicted")) {
       kind = "parity";
       page = parity_page(f, o.get<std::string>("parity.data"), width, height, title);
@@ -320,13 +351,14 @@ Command plot_command() {
       "lambda_1se marked), the phonon bands with the density of states beside them of a\n"
       "`phonons` output, the cross-validation curve of an `fc` model, or the parity plot\n"
       "(predicted against true) of a regression's `predict` output. The format follows\n"
-      "the extension of --output: .png, .svg or .pdf. One rank draws; the file is written\n"
+      "the extension of --output.file: .png, .svg or .pdf. One rank draws; the file is written\n"
       "under a temporary name and renamed.";
   c.declare = [](config::Options& opts) {
     opts.add<std::string>("file", "the HDF5 file to draw").required().command_line_only();
     opts.positional("file");
-    opts.add<std::string>("output",
+    opts.add<std::string>("output.file",
                           "figure file: .png, .svg or .pdf ('' for FILE with the extension .png)")
+        .path()
         .default_value(std::string());
     opts.add<int>("figure.width", "width in pixels (PNG) or points (SVG, PDF)")
         .default_value(1100)
@@ -336,9 +368,12 @@ Command plot_command() {
         .check(config::positive<int>());
     opts.add<std::string>("figure.title", "title over the figure ('' for the file's name)")
         .default_value(std::string());
+    opts.add_flag("figure.difference",
+                  "bands with a reference: a panel under them with fit - reference");
     opts.add<std::string>("parity.data",
                           "data file with the /targets of a `predict` output ('' for the file "
                           "its /scores name)")
+        .path()
         .default_value(std::string());
   };
   c.run = run;
@@ -346,7 +381,7 @@ Command plot_command() {
     Files f;
     f.input(o, "file");
     f.input(o, "parity.data");
-    f.outputs.push_back({"--output", output_of(o)});
+    f.outputs.push_back({"--output.file", output_of(o)});
     return f;
   };
   return c;

@@ -30,7 +30,7 @@ double expected_value(std::int64_t row, std::int64_t col, std::int64_t cols, int
 
 [[noreturn]] void inject_failure(const std::string& kind, int rank) {
   const std::string what =
-      "failure injected on rank " + std::to_string(rank) + " by --fail-on-rank (" + kind + ")";
+      "failure injected on rank " + std::to_string(rank) + " by --inject.rank (" + kind + ")";
   if (kind == "usage") throw UsageError(what);
   if (kind == "io") throw IoError(what);
   if (kind == "numerical") throw NumericalError(what);
@@ -41,15 +41,15 @@ double expected_value(std::int64_t row, std::int64_t col, std::int64_t cols, int
 void run(Context& ctx) {
   const mpi::Comm& comm = ctx.comm;
   const auto& o = ctx.options;
-  const auto output = o.get<std::string>("output");
-  const auto rows = o.get<long long>("rows");
-  const auto cols = o.get<long long>("cols");
-  const int iterations = o.get<int>("iterations");
-  const double delay = o.get<double>("delay");
-  const int fail_rank = o.get<int>("fail-on-rank");
-  const auto fail_kind = o.get<std::string>("fail-kind");
-  const bool fail_guarded = o.get<std::string>("fail-where") == "guarded";
-  const int fail_iteration = o.get<int>("fail-at-iteration");
+  const auto output = o.get<std::string>("output.file");
+  const auto rows = o.get<long long>("check.rows");
+  const auto cols = o.get<long long>("check.cols");
+  const int iterations = o.get<int>("check.iterations");
+  const double delay = o.get<double>("check.delay");
+  const int fail_rank = o.get<int>("inject.rank");
+  const auto fail_kind = o.get<std::string>("inject.kind");
+  const bool fail_guarded = o.get<std::string>("inject.where") == "guarded";
+  const int fail_iteration = o.get<int>("inject.iteration");
   const util::StopHandlers stop_handlers;
 
   const auto hosts = comm.gather(util::host_name(), 0);
@@ -165,40 +165,41 @@ Command selfcheck_command() {
       "Every rank writes its block of rows of a dataset with collective MPI-IO, reads back its\n"
       "neighbour's block, and the ranks check the values and an allreduce against exact\n"
       "answers; the file is written under a temporary name and renamed when complete. Run it\n"
-      "with the same mpirun or srun line as a real job. The --fail-* options inject a failure\n"
+      "with the same mpirun or srun line as a real job. The inject.* options inject a failure\n"
       "to show how the job ends (guarded: every rank exits with the error's code; unguarded:\n"
       "MPI_Abort). SIGUSR1 or SIGTERM stop it after the current iteration with exit code 3.";
   c.declare = [](config::Options& opts) {
     opts.positional("config");
-    opts.add<std::string>("output", "the HDF5 file to write")
-        .default_value(std::string("physfit_selfcheck.h5"));
-    opts.add<long long>("rows", "rows of the test dataset")
+    opts.add<std::string>("output.file", "the HDF5 file to write")
+        .path()
+        .default_value(std::string("results/selfcheck.h5"));
+    opts.add<long long>("check.rows", "rows of the test dataset")
         .default_value(10000LL)
         .check(config::positive<long long>());
-    opts.add<long long>("cols", "columns of the test dataset")
+    opts.add<long long>("check.cols", "columns of the test dataset")
         .default_value(64LL)
         .check(config::positive<long long>());
-    opts.add<int>("iterations", "times the dataset is written and read back")
+    opts.add<int>("check.iterations", "times the dataset is written and read back")
         .default_value(3)
         .check(config::positive<int>());
-    opts.add<double>("delay", "seconds to wait after each iteration")
+    opts.add<double>("check.delay", "seconds to wait after each iteration")
         .default_value(0.0)
         .check(config::non_negative<double>());
-    opts.add<int>("fail-on-rank", "inject a failure on this rank (-1: none)").default_value(-1);
-    opts.add<std::string>("fail-kind", "error injected: internal, usage, io, numerical, parallel")
+    opts.add<int>("inject.rank", "inject a failure on this rank (-1: none)").default_value(-1);
+    opts.add<std::string>("inject.kind", "error injected: internal, usage, io, numerical, parallel")
         .default_value(std::string("parallel"))
         .check(config::one_of({"internal", "usage", "io", "numerical", "parallel"}));
-    opts.add<std::string>("fail-where", "guarded (collective error) or unguarded (MPI_Abort)")
+    opts.add<std::string>("inject.where", "guarded (collective error) or unguarded (MPI_Abort)")
         .default_value(std::string("guarded"))
         .check(config::one_of({"guarded", "unguarded"}));
-    opts.add<int>("fail-at-iteration", "iteration in which the failure is injected")
+    opts.add<int>("inject.iteration", "iteration in which the failure is injected")
         .default_value(1)
         .check(config::positive<int>());
   };
   c.run = run;
   c.files = [](const config::Values& o) {
     Files f;
-    f.output(o, "output");
+    f.output(o, "output.file");
     return f;
   };
   return c;

@@ -273,8 +273,8 @@ std::unique_ptr<nn::Model> load_everywhere(const mpi::Comm& comm, const std::str
 }
 
 void run_evaluate(Context& ctx) {
-  const auto model_path = ctx.options.get<std::string>("model");
-  const auto data_path = ctx.options.get<std::string>("data");
+  const auto model_path = ctx.options.get<std::string>("input.model");
+  const auto data_path = ctx.options.get<std::string>("input.data");
   auto model = load_everywhere(ctx.comm, model_path);
   const nn::DataInfo data = inspect_everywhere(ctx.comm, data_path);
   mpi::guarded(ctx.comm, [&] { check_fit(*model, data); });
@@ -290,9 +290,9 @@ void run_evaluate(Context& ctx) {
 }
 
 void run_predict(Context& ctx) {
-  const auto model_path = ctx.options.get<std::string>("model");
-  const auto data_path = ctx.options.get<std::string>("data");
-  const auto output = ctx.options.get<std::string>("output");
+  const auto model_path = ctx.options.get<std::string>("input.model");
+  const auto data_path = ctx.options.get<std::string>("input.data");
+  const auto output = ctx.options.get<std::string>("output.file");
   auto model = load_everywhere(ctx.comm, model_path);
   const nn::DataInfo data =
       mpi::guarded(ctx.comm, [&] { return nn::inspect_data(data_path, false); });
@@ -357,8 +357,10 @@ Command train_command() {
   c.declare = [](config::Options& opts) {
     opts.positional("config");
     opts.add<std::string>("data.train", "HDF5 dataset to train on (see 'physfit import')")
+        .path()
         .default_value(std::string());
     opts.add<std::string>("data.validation", "HDF5 dataset to validate on after each epoch")
+        .path()
         .default_value(std::string());
     opts.add<double>("data.validation-split",
                      "fraction of the training rows (the last ones) kept for validation")
@@ -412,8 +414,10 @@ Command train_command() {
     opts.add<std::string>("train.resume",
                           "training file to continue from; auto: output.model if it exists "
                           "(for jobs that are requeued after a stop signal)")
+        .path({"auto"})
         .default_value(std::string());
     opts.add<std::string>("output.model", "the model file to write")
+        .path()
         .default_value(std::string("results/model.h5"));
     opts.add<long long>("output.checkpoint-every",
                         "write output.model every N epochs (0: at the end)")
@@ -441,10 +445,10 @@ Command evaluate_command() {
       "physfit evaluate MODEL.h5 DATA.h5 [--json]\n\n"
       "Each rank reads its block of rows; the result has the same bits on any number of ranks.";
   c.declare = [](config::Options& opts) {
-    opts.add<std::string>("model", "model file written by 'physfit train'").required();
-    opts.add<std::string>("data", "HDF5 dataset (see 'physfit import')").required();
-    opts.positional("model");
-    opts.positional("data");
+    opts.add<std::string>("input.model", "model file written by 'physfit train'").path().required();
+    opts.add<std::string>("input.data", "HDF5 dataset (see 'physfit import')").path().required();
+    opts.positional("input.model");
+    opts.positional("input.data");
   };
   c.run = run_evaluate;
   return c;
@@ -455,23 +459,24 @@ Command predict_command() {
   c.name = "predict";
   c.summary = "scores (and predicted classes) of a trained model for every row of a dataset";
   c.description =
-      "physfit predict MODEL.h5 DATA.h5 --output predictions.h5\n\n"
+      "physfit predict MODEL.h5 DATA.h5 --output.file predictions.h5\n\n"
       "Writes /scores (float32 [N, outputs]) and, for classifiers, /predicted (int32 [N]); every\n"
       "rank writes its own rows with collective MPI-IO.";
   c.declare = [](config::Options& opts) {
-    opts.add<std::string>("model", "model file written by 'physfit train'").required();
-    opts.add<std::string>("data", "HDF5 dataset (see 'physfit import')").required();
-    opts.add<std::string>("output", "HDF5 file to write")
+    opts.add<std::string>("input.model", "model file written by 'physfit train'").path().required();
+    opts.add<std::string>("input.data", "HDF5 dataset (see 'physfit import')").path().required();
+    opts.add<std::string>("output.file", "HDF5 file to write")
+        .path()
         .default_value(std::string("results/predictions.h5"));
-    opts.positional("model");
-    opts.positional("data");
+    opts.positional("input.model");
+    opts.positional("input.data");
   };
   c.run = run_predict;
   c.files = [](const config::Values& o) {
     Files f;
-    f.input(o, "model");
-    f.input(o, "data");
-    f.output(o, "output");
+    f.input(o, "input.model");
+    f.input(o, "input.data");
+    f.output(o, "output.file");
     return f;
   };
   return c;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -315,6 +316,30 @@ OptionSpec& Options::add_flag(const std::string& key, const std::string& help) {
   return spec;
 }
 
+void Options::former_names(const std::vector<std::pair<std::string, std::string>>& renames) {
+  for (const auto& r : renames) {
+    if (find(r.second) && !find(r.first)) former_.push_back(r);
+  }
+}
+
+std::string Options::renamed_message(const std::string& old, bool command_line) const {
+  for (const auto& [before, now] : former_) {
+    if (before != old) continue;
+    if (command_line) {
+      return "unknown option '--" + old + "' for '" + program_ +
+             "': it was renamed (did you mean '--" + now + "'?)";
+    }
+    const auto dot = now.find('.');
+    const std::string place =
+        dot == std::string::npos
+            ? "'" + now + "' before any section"
+            : "'" + now.substr(dot + 1) + "' in section [" + now.substr(0, dot) + "]";
+    return "unknown key '" + old + "' for '" + program_ + "': it was renamed (did you mean " +
+           place + "?)";
+  }
+  return "";
+}
+
 void Options::positional(const std::string& key) {
   if (!find(key)) throw Error("positional option '" + key + "' was never declared");
   positional_.push_back(key);
@@ -327,6 +352,25 @@ const OptionSpec* Options::find(const std::string& key) const {
     if (s->key_ == key) return s.get();
   }
   return nullptr;
+}
+
+std::string Options::guess_key(const std::string& word) const {
+  const std::vector<std::string> all = keys();
+  std::string guess = util::closest_match(word, all);
+  if (!guess.empty() || word.find('.') != std::string::npos) return guess;
+  // A key typed without its section ("--row" for "--check.rows"): match the part after the
+  // dot, when one key alone matches.
+  std::vector<std::string> names;
+  for (const auto& k : all) names.push_back(k.substr(k.find('.') + 1));
+  const std::string name = util::closest_match(word, names);
+  if (name.empty()) return "";
+  std::string only;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (names[i] != name) continue;
+    if (!only.empty()) return "";  // ambiguous (output.file, input.file)
+    only = all[i];
+  }
+  return only;
 }
 
 std::vector<std::string> Options::keys() const {
@@ -348,6 +392,20 @@ po::options_description describe(const std::vector<std::shared_ptr<OptionSpec>>&
     desc.add_options()(s->key().c_str(), semantic, "");
   }
   return desc;
+}
+
+// A path value of an INI file, relative to the file's folder.
+std::string relative_to_file(const OptionSpec& spec, const std::string& text,
+                             const std::string& source) {
+  if (!spec.is_path() || text.empty()) return text;
+  for (const auto& k : spec.path_keywords()) {
+    if (text == k) return text;
+  }
+  const std::filesystem::path p(text);
+  if (p.is_absolute()) return text;
+  const std::filesystem::path folder = std::filesystem::path(source).parent_path();
+  if (folder.empty()) return text;
+  return (folder / p).lexically_normal().string();
 }
 
 }  // namespace
@@ -399,7 +457,10 @@ Values Options::parse(const std::vector<std::string>& args, const IniText* ini,
       std::string name = e.get_option_name();
       std::string bare = name;
       while (!bare.empty() && bare.front() == '-') bare.erase(0, 1);
-      const std::string guess = util::closest_match(bare, keys());
+      if (const std::string renamed = renamed_message(bare, true); !renamed.empty()) {
+        throw UsageError(renamed + "; see '" + program_ + " --help'");
+      }
+      const std::string guess = guess_key(bare);
       throw UsageError("unknown option '" + name + "' for '" + program_ + "'" +
                        (guess.empty() ? "" : " (did you mean '--" + guess + "'?)") + "; see '" +
                        program_ + " --help'");
@@ -428,7 +489,10 @@ Values Options::parse(const std::vector<std::string>& args, const IniText* ini,
       const OptionSpec* spec = find(entry.key);
       const std::string where = ini->source + ":" + std::to_string(entry.line);
       if (!spec) {
-        const std::string guess = util::closest_match(entry.key, keys());
+        if (const std::string renamed = renamed_message(entry.key, false); !renamed.empty()) {
+          throw UsageError(where + ": " + renamed + "; see '" + program_ + " --help'");
+        }
+        const std::string guess = guess_key(entry.key);
         throw UsageError(where + ": unknown key '" + entry.key + "'" +
                          (guess.empty() ? "" : " (did you mean '" + guess + "'?)") + "; see '" +
                          program_ + " --help' for the keys it accepts");
@@ -443,7 +507,8 @@ Values Options::parse(const std::vector<std::string>& args, const IniText* ini,
         slot(spec->key_) = saved;
         continue;
       }
-      assign(*spec, entry.value, Origin{Origin::Kind::kFile, ini->source, entry.line}, where);
+      assign(*spec, relative_to_file(*spec, entry.value, ini->source),
+             Origin{Origin::Kind::kFile, ini->source, entry.line}, where);
     }
   }
 

@@ -721,7 +721,7 @@ Eigen::Vector3d BrillouinZone::point(const std::string& label) const {
   if (!p) {
     throw UsageError("unknown special point '" + label + "' for this crystal, a " + description() +
                      "; its points are " + label_list() +
-                     " (or give any point's reduced coordinates with --points)");
+                     " (or give any point's reduced coordinates with --bands.points)");
   }
   return p->q;
 }

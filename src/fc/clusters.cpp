@@ -501,7 +501,8 @@ ClusterSpace::ClusterSpace(const mpi::Comm& comm, const Crystal& crystal, Cluste
           " Angstrom): clusters that long close around the periodic boundary and are "
           "ambiguous. Use a larger supercell, a cutoff below " +
           text(limit_) +
-          " Angstrom, or allow wrapping explicitly (physfit fc --allow-wrapping; clusters then "
+          " Angstrom, or allow wrapping explicitly (physfit fc --clusters.allow-wrapping; clusters "
+          "then "
           "follow ALAMODE's definition)");
     }
   }
@@ -532,7 +533,7 @@ void ClusterSpace::check_budget(int order, const std::string& what, double bytes
     << " GB per rank for " << what << " of order " << order << " (" << sizes
     << "), over the memory budget of " << options_.memory_budget / 1e9
     << " GB left for it: shorten the cutoff of order " << order
-    << ", or raise the budget (physfit fc --memory-budget-gb)";
+    << ", or raise the budget (physfit fc --solver.memory-budget-gb)";
   throw UsageError(s.str());
 }
 

@@ -257,7 +257,8 @@ std::vector<int> map_to_ideal(const Structure& ideal, const std::vector<Eigen::V
                               const std::string& where, std::vector<double>& displacements) {
   const int n = ideal.size();
   if (static_cast<int>(positions.size()) != n) {
-    // The structure does not fit the data (a unit cell without --supercell-matrix): usage.
+    // The structure does not fit the data (a unit cell without --structure.supercell-matrix):
+    // usage.
     throw UsageError(where + ": " + std::to_string(positions.size()) +
                      " atoms, but the ideal supercell has " + std::to_string(n));
   }
@@ -479,7 +480,7 @@ Configurations read_extxyz(const std::string& path, const Structure& ideal, doub
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) {
         if (std::abs(f.lattice(a, b) - ideal.lattice(a, b)) > 1e-4) {
-          // The structure does not fit the data (a unit cell without --supercell-matrix).
+          // The structure does not fit the data (a unit cell without --structure.supercell-matrix).
           throw UsageError(f.where + ": its lattice differs from the ideal supercell's (" +
                            std::to_string(f.lattice(a, b)) + " vs " +
                            std::to_string(ideal.lattice(a, b)) + " Angstrom)");
@@ -561,7 +562,7 @@ Configurations read_force_sets(const std::string& path, const Structure& ideal) 
                                     where_line(path, lines[0].first), "the number of atoms");
     if (natom != n) {
       // A structure that does not fit the data file (usually a unit cell given without
-      // --supercell-matrix): fixed by the options, hence a usage error.
+      // --structure.supercell-matrix): fixed by the options, hence a usage error.
       throw UsageError(where_line(path, lines[0].first) + ": " + std::to_string(natom) +
                        " atoms, but the structure has " + std::to_string(n));
     }
@@ -634,7 +635,7 @@ std::pair<IdealStructure, Configurations> read_phonopy_params(const std::string&
   if (!y.has_forces) {
     throw IoError(path +
                   ": the displacements have no forces: give the forces as FORCE_SETS "
-                  "(physfit import force-sets --input FORCE_SETS --structure " +
+                  "(physfit import force-sets --input.file FORCE_SETS --structure.file " +
                   path + ")");
   }
   return {ideal, y.configurations};

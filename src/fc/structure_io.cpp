@@ -371,8 +371,8 @@ void assign_masses(Structure& s, const std::map<std::string, double>& masses,
       s.masses[i] = standard_atomic_weight(s.numbers[i]);
       if (!(s.masses[i] > 0)) {
         throw UsageError(where + ": species '" + name +
-                         "' has no standard atomic weight: give its mass (--masses " + name +
-                         "=...)");
+                         "' has no standard atomic weight: give its mass (--structure.masses " +
+                         name + "=...)");
       }
     }
   }
@@ -386,8 +386,9 @@ void assign_masses(Structure& s, const std::map<std::string, double>& masses,
           names.push_back(s.symbol(i));
         }
       }
-      throw UsageError(where + ": --masses names '" + name + "', which is not a species of the " +
-                       "structure (" + util::join(names, ", ") + ")");
+      throw UsageError(where + ": --structure.masses names '" + name +
+                       "', which is not a species of the " + "structure (" +
+                       util::join(names, ", ") + ")");
     }
     if (!(mass > 0) || !std::isfinite(mass)) {
       throw UsageError(where + ": mass of '" + name + "' is " + std::to_string(mass) +
@@ -517,19 +518,20 @@ Structure read_poscar(const std::string& path, const StructureOptions& options) 
       if (all) names.assign(words.begin(), words.begin() + counts.size());
     }
     if (names.size() != counts.size()) {
-      throw UsageError(at_line(path, line) + ": this VASP 4 POSCAR has no species line and " +
-                       std::to_string(counts.size()) +
-                       " species counts: give the species in "
-                       "order with --species (e.g. --species Ga,N), or add the species line "
-                       "(VASP 5)" +
-                       (options.species.empty()
-                            ? std::string()
-                            : " (--species names " + std::to_string(options.species.size()) + ")"));
+      throw UsageError(
+          at_line(path, line) + ": this VASP 4 POSCAR has no species line and " +
+          std::to_string(counts.size()) +
+          " species counts: give the species in "
+          "order with --structure.species (e.g. --structure.species Ga,N), or add the species line "
+          "(VASP 5)" +
+          (options.species.empty()
+               ? std::string()
+               : " (--structure.species names " + std::to_string(options.species.size()) + ")"));
     }
   } else if (!options.species.empty() && options.species != names) {
     throw UsageError(at_line(path, line - 1) + ": the file names its species (" +
-                     util::join(names, " ") + "); --species (" + util::join(options.species, " ") +
-                     ") disagrees");
+                     util::join(names, " ") + "); --structure.species (" +
+                     util::join(options.species, " ") + ") disagrees");
   }
   set_species(s, names, counts, at_line(path, line - (names.empty() ? 0 : 1)));
   t = next("coordinate mode (Direct or Cartesian)");
@@ -1043,7 +1045,7 @@ IdealStructure read_structure(const std::string& path, const StructureOptions& o
   auto check_matrix = [&](const std::optional<Eigen::Matrix3i>& file_matrix) {
     if (options.supercell_matrix && file_matrix && *options.supercell_matrix != *file_matrix) {
       throw UsageError(path + ": the file's supercell matrix (" + matrix_text(*file_matrix) +
-                       ") differs from --supercell-matrix (" +
+                       ") differs from --structure.supercell-matrix (" +
                        matrix_text(*options.supercell_matrix) + ")");
     }
   };
@@ -1054,7 +1056,7 @@ IdealStructure read_structure(const std::string& path, const StructureOptions& o
       if (options.supercell_matrix && !out.supercell_matrix) {
         throw UsageError(path +
                          ": an HDF5 /structure is the supercell itself; "
-                         "--supercell-matrix applies to unit cells (POSCAR, ...)");
+                         "--structure.supercell-matrix applies to unit cells (POSCAR, ...)");
       }
       if (!options.masses.empty()) assign_masses(out.supercell, options.masses, path);
       break;
@@ -1098,10 +1100,11 @@ IdealStructure read_structure(const std::string& path, const StructureOptions& o
   }
   if (options.primitive_matrix) {
     if (!out.unit_lattice) {
-      throw UsageError(path +
-                       ": --primitive-matrix is relative to the unit cell (phonopy's "
-                       "convention): give the unit cell with --supercell-matrix, or leave it "
-                       "to be found from the supercell");
+      throw UsageError(
+          path +
+          ": --structure.primitive-matrix is relative to the unit cell (phonopy's "
+          "convention): give the unit cell with --structure.supercell-matrix, or leave it "
+          "to be found from the supercell");
     }
     out.primitive_matrix = options.primitive_matrix;
     out.primitive_lattice.reset();

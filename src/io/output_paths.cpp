@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -51,6 +53,18 @@ void check_replaceable(const std::string& path, const std::string& option) {
 
 void check_output_paths(const std::vector<NamedPath>& inputs,
                         const std::vector<NamedPath>& outputs) {
+  // An input that is missing or a folder: the error names the option it came from.
+  for (const NamedPath& in : inputs) {
+    struct stat st {};
+    if (in.path.empty()) continue;
+    if (::stat(in.path.c_str(), &st) != 0) {
+      const int err = errno;
+      throw IoError(named(in) + "'" + in.path + "': " + std::strerror(err));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      throw IoError(named(in) + "'" + in.path + "' is a folder, not a file");
+    }
+  }
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const NamedPath& out = outputs[k];
     if (out.path.empty()) continue;
@@ -67,6 +81,37 @@ void check_output_paths(const std::vector<NamedPath>& inputs,
       throw UsageError("the outputs " + named(other) + "'" + other.path + "' and " + named(out) +
                        "'" + out.path + "' are the same file; give different paths");
     }
+  }
+}
+
+void make_output_folders(const std::vector<NamedPath>& outputs, std::vector<std::string>& made) {
+  for (const NamedPath& out : outputs) {
+    if (out.path.empty()) continue;
+    const std::filesystem::path folder = std::filesystem::path(out.path).parent_path();
+    if (folder.empty()) continue;
+    std::vector<std::filesystem::path> missing;
+    for (std::filesystem::path p = folder; !p.empty(); p = p.parent_path()) {
+      std::error_code ec;
+      if (std::filesystem::exists(p, ec)) break;
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      std::error_code ec;
+      if (!std::filesystem::create_directory(*it, ec) || ec) {
+        throw IoError(named(out) + "'" + out.path + "': cannot create the folder '" + it->string() +
+                      "' (" + (ec ? ec.message() : std::string("a file of that name exists")) +
+                      ")");
+      }
+      made.push_back(it->string());
+    }
+  }
+}
+
+void remove_empty_folders(const std::vector<std::string>& made) {
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    std::error_code ec;
+    if (std::filesystem::is_empty(*it, ec) && !ec) std::filesystem::remove(*it, ec);
   }
 }
 

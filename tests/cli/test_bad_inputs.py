@@ -112,7 +112,7 @@ class TrainingData(Case):
         for values, ok in (([0, 2, 1], True), ([0, 2.5, 1], False)):
             labels = os.path.join(self.d, "labels.idx")
             write_idx_header(labels, 0x0D, (3,), np.array(values, ">f4").tobytes())
-            args = ["import", "idx", "--images", images, "--labels", labels, "--output", out]
+            args = ["import", "idx", "--input.images", images, "--input.labels", labels, "--output.file", out]
             if ok:  # whole numbers stored as float32 are class indices
                 r = physfit(*args)
                 self.assertEqual(r.returncode, 0, r.stderr)
@@ -151,7 +151,7 @@ class ModelFile(Case):
             p[5] = np.nan
         self.assert_fails(["evaluate", model, data], 4,
                           "dataset '/model/parameters' in '%s': parameter 5" % model, "is nan")
-        self.assert_fails(["predict", model, data, "--output", os.path.join(d, "pred.h5")], 4,
+        self.assert_fails(["predict", model, data, "--output.file", os.path.join(d, "pred.h5")], 4,
                           "dataset '/model/parameters' in '%s': parameter 5" % model)
         self.assertFalse(os.path.exists(os.path.join(d, "pred.h5")))
 
@@ -198,15 +198,15 @@ class Structure(Case):
         good = os.path.join(d, "good.h5")
         write_fc_data(good)
         for n in RANKS:
-            r = physfit("fc", "--data", good, "--cutoffs=3.8", "--folds", 0, "--lambda", 0,
-                        "--method", "ols", "--output", os.path.join(d, "good_fc.h5"),
-                        "--export-dir", "", ranks=n)
+            r = physfit("fc", "--input.data", good, "--clusters.cutoffs=3.8", "--cv.folds", 0, "--fit.lambda", 0,
+                        "--fit.method", "ols", "--output.file", os.path.join(d, "good_fc.h5"),
+                        "--output.export-dir", "", ranks=n)
             self.assertEqual(r.returncode, 0, r.stderr)
         for z in (-18, 0, 119):
             bad = os.path.join(d, "z%d.h5" % z)
             write_fc_data(bad, numbers=[18] * 26 + [z])
-            self.assert_fails(["fc", "--data", bad, "--cutoffs=3.8", "--output",
-                               os.path.join(d, "fc.h5"), "--export-dir", ""], 4,
+            self.assert_fails(["fc", "--input.data", bad, "--clusters.cutoffs=3.8", "--output.file",
+                               os.path.join(d, "fc.h5"), "--output.export-dir", ""], 4,
                               "%s: /structure/numbers, atom 27: atomic number %d is not an element"
                               % (bad, z))
 
@@ -250,7 +250,7 @@ class Sizes(Case):
     def test_an_idx_header_promising_two_to_the_31_images_is_a_truncation_error(self):
         images = os.path.join(self.d, "images.idx")
         write_idx_header(images, 0x08, (2**31, 28, 28), bytes(1000))
-        self.assert_fails(["import", "idx", "--images", images, "--output",
+        self.assert_fails(["import", "idx", "--input.images", images, "--output.file",
                            os.path.join(self.d, "out.h5")], 4,
                           "'%s': truncated IDX data: the header promises 1683627180032 values"
                           % images, "the file has 1000 bytes of data")
@@ -259,12 +259,12 @@ class Sizes(Case):
     def test_a_zero_image_dimension_is_an_error(self):
         images = os.path.join(self.d, "images.idx")
         write_idx_header(images, 0x08, (5, 0, 28))
-        self.assert_fails(["import", "idx", "--images", images, "--output",
+        self.assert_fails(["import", "idx", "--input.images", images, "--output.file",
                            os.path.join(self.d, "out.h5")], 4,
                           "'%s': IDX header declares dimension 1 as 0" % images)
         good = os.path.join(self.d, "good.idx")
         write_idx_header(good, 0x08, (5, 2, 3), bytes(30))
-        r = physfit("import", "idx", "--images", good, "--output", os.path.join(self.d, "out.h5"))
+        r = physfit("import", "idx", "--input.images", good, "--output.file", os.path.join(self.d, "out.h5"))
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
@@ -284,8 +284,8 @@ class DesignMatrix(Case):
         return path
 
     def lasso(self, path, task):
-        args = ["lasso", "--input.file", path, "--output.file", self.out, "--task", task]
-        return args + (["--fit.lambda_ratio", 0.1] if task == "fit" else [])
+        args = ["lasso", "--input.file", path, "--output.file", self.out, "--fit.task", task]
+        return args + (["--fit.lambda-ratio", 0.1] if task == "fit" else [])
 
     def test_the_good_problem_solves_and_the_bad_ones_are_errors(self):
         rng = np.random.default_rng(5)
@@ -325,8 +325,8 @@ class ForceData(Case):
             with h5py.File(bad, "r+") as f:
                 f["configs/" + field][...] = 0
             for method in ("ols", "lasso"):
-                self.assert_fails(["fc", "--data", bad, "--cutoffs=3.8", "--method", method,
-                                   "--output", out, "--export-dir", ""], 4,
+                self.assert_fails(["fc", "--input.data", bad, "--clusters.cutoffs=3.8", "--fit.method", method,
+                                   "--output.file", out, "--output.export-dir", ""], 4,
                                   "%s: /configs/%s are zero in every atom of the training "
                                   "configurations 1 to 6" % (bad, field))
         self.assertFalse(os.path.exists(out))
@@ -364,8 +364,8 @@ class ExitCodes(Case):
         write_fc_data(bad)
         with h5py.File(bad, "r+") as f:
             f["configs/forces"][1, 2, 0] = np.inf
-        self.assert_fails(["fc", "--data", bad, "--cutoffs=3.8", "--output",
-                           os.path.join(self.d, "fc.h5"), "--export-dir", ""], 4,
+        self.assert_fails(["fc", "--input.data", bad, "--clusters.cutoffs=3.8", "--output.file",
+                           os.path.join(self.d, "fc.h5"), "--output.export-dir", ""], 4,
                           "%s: configuration 2, atom 3: displacement or force is not finite" % bad)
 
     def test_a_configuration_off_the_ideal_supercell_is_4(self):
@@ -373,7 +373,7 @@ class ExitCodes(Case):
         good = os.path.join(self.d, "good.extxyz")
         write_extxyz(good, self.data, 0.0)
         for n in RANKS:
-            r = physfit("import", "extxyz", "--input", good, "--structure", self.data, "--output",
+            r = physfit("import", "extxyz", "--input.file", good, "--structure.file", self.data, "--output.file",
                         out, ranks=n)
             self.assertEqual(r.returncode, 0, r.stderr)
             with h5py.File(out, "r") as f, h5py.File(self.data, "r") as ref:
@@ -384,8 +384,8 @@ class ExitCodes(Case):
         write_extxyz(bad, self.data, 1.6)
         with h5py.File(self.data, "r") as f:
             distance = np.linalg.norm(f["configs/displacements"][0, 4] + [1.6, 0, 0])
-        r = self.assert_fails(["import", "extxyz", "--input", bad, "--structure", self.data,
-                               "--output", out], 4,
+        r = self.assert_fails(["import", "extxyz", "--input.file", bad, "--structure.file", self.data,
+                               "--output.file", out], 4,
                               "%s: configuration 1 (line 1), atom 5: the nearest site of the "
                               "ideal supercell (site 5) is " % bad,
                               "Angstrom away, beyond the mapping tolerance 1.000000 Angstrom")

@@ -133,7 +133,7 @@ def write_cell(path, lattice, primitive=None, positions=None, numbers=None, mass
 
 
 def list_points(test, structure):
-    r = physfit("phonons", "--structure", structure, "--list-points", "--json")
+    r = physfit("phonons", "--structure.file", structure, "--bands.list-points", "--json")
     test.assertEqual(r.returncode, 0, r.stderr)
     return summary(r)["lattice"]
 
@@ -378,8 +378,8 @@ class PhonopyNonCubic(unittest.TestCase):
     def check(self, d, ph, rot, primitive, expected_lattice):
         fc, structure = physfit_inputs(d, ph, rot, primitive)
         out = os.path.join(d, "phonons.h5")
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--output", out,
-                    "--png", os.path.join(d, "bands.png"), "--mesh", 4, "--json")
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--output.file", out,
+                    "--output.figure", os.path.join(d, "bands.png"), "--dos.mesh", 4, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         s = summary(r)
         zone = s["lattice"]
@@ -447,9 +447,9 @@ class SiliconPrimitiveFoundFromTheSupercell(unittest.TestCase):
                        numbers=g["numbers"][...], masses=g["masses"][...])
         # The reference: the same force constants on phonopy's primitive basis (the data's
         # primitive_matrix), compared along the same Cartesian path.
-        r = physfit("phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
-                    structure, "--output", "", "--mesh", "4,4,4", "--reference",
-                    os.path.join(DATA, "FORCE_CONSTANTS"), "--reference-structure",
+        r = physfit("phonons", "--input.fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure.file",
+                    structure, "--output.file", "", "--dos.mesh", "4,4,4", "--reference.fc",
+                    os.path.join(DATA, "FORCE_CONSTANTS"), "--reference.structure",
                     os.path.join(DATA, "si64_rattle_0.01.h5"), "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         s = summary(r)
@@ -484,8 +484,8 @@ class SiliconPrimitiveFoundFromTheSupercell(unittest.TestCase):
             unit = g["unit_lattice"][...]
             write_cell(structure, g["lattice"][...], primitive=unit, positions=g["positions"][...],
                        numbers=g["numbers"][...], masses=g["masses"][...])
-        r = physfit("phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
-                    structure, "--output", "", "--mesh", 2, "--json")
+        r = physfit("phonons", "--input.fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure.file",
+                    structure, "--output.file", "", "--dos.mesh", 2, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("folded 4 times", r.stderr + r.stdout)
         s = summary(r)
@@ -525,8 +525,8 @@ class UnitsAndPathOptions(unittest.TestCase):
         runs = {}
         for unit in ("THz", "cm-1", "meV"):
             out = os.path.join(d, unit + ".h5")
-            r = physfit("phonons", "--fc", fc, "--structure", structure, "--unit", unit,
-                        "--mesh", 4, "--output", out, "--png", os.path.join(d, unit + ".png"),
+            r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--output.unit", unit,
+                        "--dos.mesh", 4, "--output.file", out, "--output.figure", os.path.join(d, unit + ".png"),
                         "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(" " + unit, r.stderr + r.stdout)
@@ -553,32 +553,32 @@ class UnitsAndPathOptions(unittest.TestCase):
         d = scratch(self)
         fc, structure = self.model(d)
         # Labels of this crystal's zone (hexagonal), Gamma spelt three ways, with a break.
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "Gamma,M,K|Γ,A",
-                    "--qpoints", "K,H", "--output", os.path.join(d, "p.h5"), "--json")
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--bands.path", "Gamma,M,K|Γ,A",
+                    "--bands.qpoints", "K,H", "--output.file", os.path.join(d, "p.h5"), "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(set(summary(r)["frequencies"]), {"K", "H"})
         with h5py.File(os.path.join(d, "p.h5")) as f:
             self.assertEqual(f["bands/frequencies"].attrs["labels"], "Gamma,M,K|Γ,A")
             self.assertEqual(list(np.unique(f["bands/branch"][...])), [0, 1])
         # A label this crystal does not have: the message lists the crystal's labels.
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "G,X,W",
-                    "--output", os.path.join(d, "refused.h5"))
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--bands.path", "G,X,W",
+                    "--output.file", os.path.join(d, "refused.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("'X'", r.stderr)
         self.assertIn("HEX lattice", r.stderr)
         self.assertIn("G, A, H, K, L, M", r.stderr)
-        self.assertIn("--points", r.stderr)
-        # Any labels with coordinates; a count that does not match names --points.
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "P1,P2",
-                    "--points=0,0,0,0.25,0.25,0", "--qpoints", "P2", "--output", "", "--json")
+        self.assertIn("--bands.points", r.stderr)
+        # Any labels with coordinates; a count that does not match names --bands.points.
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--bands.path", "P1,P2",
+                    "--bands.points=0,0,0,0.25,0.25,0", "--bands.qpoints", "P2", "--output.file", "", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(set(summary(r)["frequencies"]), {"P2"})
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--path", "P1,P2",
-                    "--points=0,0,0,0.25", "--output", "")
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--bands.path", "P1,P2",
+                    "--bands.points=0,0,0,0.25", "--output.file", "")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--points needs 3 reduced coordinates per label", r.stderr)
+        self.assertIn("--bands.points needs 3 reduced coordinates per label", r.stderr)
         self.assertNotIn("band.points", r.stderr)
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--unit", "eV",
-                    "--output", os.path.join(d, "refused.h5"))
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--output.unit", "eV",
+                    "--output.file", os.path.join(d, "refused.h5"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("unit", r.stderr)

@@ -50,16 +50,16 @@ class ProgramBasics(unittest.TestCase):
         r = physfit("selfcheck", "--row", "5", ranks=2)
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.count("unknown option '--row'"), 1, r.stderr)  # rank 0 only
-        self.assertIn("did you mean '--rows'?", r.stderr)
+        self.assertIn("did you mean '--check.rows'?", r.stderr)
 
 
 class Selfcheck(unittest.TestCase):
     def run_selfcheck(self, ranks, rows, cols=5, iterations=2):
         d = scratch(self)
         out = os.path.join(d, "check.h5")
-        r = physfit("selfcheck", "--output", out, "--rows", rows, "--cols", cols,
-                    "--iterations", iterations, "--json", "--progress-interval", "0.001",
-                    "--delay", "0.01", ranks=ranks)
+        r = physfit("selfcheck", "--output.file", out, "--check.rows", rows, "--check.cols", cols,
+                    "--check.iterations", iterations, "--json", "--progress-interval", "0.001",
+                    "--check.delay", "0.01", ranks=ranks)
         self.assertEqual(r.returncode, 0, r.stderr)
         summary = last_json(r.stdout)
         self.assertEqual(summary["status"], "ok")
@@ -76,7 +76,7 @@ class Selfcheck(unittest.TestCase):
             self.assertEqual(p["command"], "selfcheck")
             self.assertRegex(p["start_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
             self.assertIn("rows = %d\n" % rows, p["config"])
-            self.assertIn("output = %s\n" % out, p["config"])
+            self.assertIn("[output]\nfile = %s\n" % out, p["config"])
         self.assertEqual(glob.glob(out + ".tmp-*"), [])
         return out, r
 
@@ -114,7 +114,7 @@ class Selfcheck(unittest.TestCase):
     def test_inspect_reports_a_missing_file(self):
         r = physfit("inspect", "/nonexistent/x.h5", "--json")
         self.assertEqual(r.returncode, 4)
-        self.assertIn("cannot open HDF5 file '/nonexistent/x.h5'", r.stderr)
+        self.assertIn("--file '/nonexistent/x.h5': No such file or directory", r.stderr)
         self.assertEqual(last_json(r.stdout)["exit_code"], 4)
 
 
@@ -128,8 +128,8 @@ class Configuration(unittest.TestCase):
     def test_command_line_overrides_the_file(self):
         d = scratch(self)
         out = os.path.join(d, "o.h5")
-        ini = self.write(d, "rows = 40\ncols = 3\niterations = 1\n")
-        r = physfit("selfcheck", ini, "--rows", 12, "--output", out, ranks=2)
+        ini = self.write(d, "[check]\nrows = 40\ncols = 3\niterations = 1\n")
+        r = physfit("selfcheck", ini, "--check.rows", 12, "--output.file", out, ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out, "r") as f:
             self.assertEqual(f["/selfcheck/data"].shape, (12, 3))
@@ -139,29 +139,30 @@ class Configuration(unittest.TestCase):
 
     def test_unknown_key_names_file_line_and_key(self):
         d = scratch(self)
-        ini = self.write(d, "rows = 40\n\n# comment\niteratons = 1\n")
+        ini = self.write(d, "[check]\nrows = 40\n# comment\niteratons = 1\n")
         r = physfit("selfcheck", ini, "--json", ranks=2)
         self.assertEqual(r.returncode, 2)
-        self.assertIn("%s:4: unknown key 'iteratons' (did you mean 'iterations'?)" % ini, r.stderr)
+        self.assertIn("%s:4: unknown key 'check.iteratons' (did you mean 'check.iterations'?)" % ini, r.stderr)
         self.assertEqual(last_json(r.stdout)["exit_code"], 2)
 
     def test_bad_value_names_file_line_key_and_value(self):
         d = scratch(self)
-        ini = self.write(d, "rows = -4\n")
+        ini = self.write(d, "[check]\nrows = -4\n")
         r = physfit("selfcheck", ini, ranks=2)
         self.assertEqual(r.returncode, 2)
-        self.assertIn("%s:1: bad value '-4' for rows: must be positive" % ini, r.stderr)
-        r = physfit("selfcheck", "--delay", "NaN")
+        self.assertIn("%s:2: bad value '-4' for check.rows: must be positive" % ini, r.stderr)
+        r = physfit("selfcheck", "--check.delay", "NaN")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("command line: bad value 'NaN' for delay: expected a finite number", r.stderr)
+        self.assertIn("command line: bad value 'NaN' for check.delay: expected a finite number", r.stderr)
 
     def test_a_required_option_can_come_from_the_file(self):
         d = scratch(self)
         table = os.path.join(d, "t.csv")
         with open(table, "w") as f:
             f.write("x,y\n1,2\n3,4\n")
-        ini = self.write(d, "format = csv\ninput = %s\noutput = %s\ntarget-columns = y\n"
-                         % (table, os.path.join(d, "t.h5")))
+        # paths relative to the file's folder
+        ini = self.write(d, "[input]\nformat = csv\nfile = t.csv\n[output]\nfile = t.h5\n"
+                         "[csv]\ntarget-columns = y\n")
         r = physfit("import", "--config", ini, ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(os.path.join(d, "t.h5"), "r") as f:
@@ -173,9 +174,15 @@ class Configuration(unittest.TestCase):
         self.assertIn("cannot read configuration file '/nonexistent/run.ini'", r.stderr)
 
     def test_unwritable_output_leaves_nothing(self):
-        r = physfit("selfcheck", "--output", "/nonexistent/dir/o.h5", ranks=2)
-        self.assertEqual(r.returncode, 4)
-        self.assertIn("directory '/nonexistent/dir'", r.stderr)
+        d = scratch(self)
+        with open(os.path.join(d, "a_file"), "w") as f:
+            f.write("not a folder\n")
+        r = physfit("selfcheck", "--output.file", os.path.join(d, "a_file", "dir", "o.h5"),
+                    ranks=2)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("--output.file", r.stderr)
+        self.assertIn("cannot create the folder '%s'" % os.path.join(d, "a_file", "dir"), r.stderr)
+        self.assertEqual(os.listdir(d), ["a_file"])
 
 
 class Failures(unittest.TestCase):
@@ -183,8 +190,8 @@ class Failures(unittest.TestCase):
         d = scratch(self)
         out = os.path.join(d, "o.h5")
         start = time.monotonic()
-        r = physfit("selfcheck", "--output", out, "--fail-on-rank", 1, "--fail-kind", kind,
-                    "--fail-where", where, "--log-level", "debug", "--rows", 100,
+        r = physfit("selfcheck", "--output.file", out, "--inject.rank", 1, "--inject.kind", kind,
+                    "--inject.where", where, "--log-level", "debug", "--check.rows", 100,
                     ranks=ranks, timeout=30)
         elapsed = time.monotonic() - start
         self.assertLess(elapsed, 10.0, "the job took %.1f s to end" % elapsed)
@@ -194,7 +201,7 @@ class Failures(unittest.TestCase):
 
     def test_a_throw_on_rank_one_ends_all_four_ranks_with_code_six(self):
         r, d = self.run_failing(4, "parallel", "guarded", 6)
-        self.assertIn("[rank 1] error: failure injected on rank 1 by --fail-on-rank (parallel)",
+        self.assertIn("[rank 1] error: failure injected on rank 1 by --inject.rank (parallel)",
                       r.stderr)
         for rank in range(4):
             self.assertIn("[rank %d] debug: exiting with code 6 (parallel)" % rank, r.stderr)
@@ -215,8 +222,8 @@ class Failures(unittest.TestCase):
 class Signals(unittest.TestCase):
     def start_slow(self, out, ranks, iterations):
         return subprocess.Popen(
-            [MPIEXEC, "-n", str(ranks), BIN, "selfcheck", "--output", out, "--rows", "2000",
-             "--cols", "50", "--iterations", str(iterations), "--delay", "0.02"],
+            [MPIEXEC, "-n", str(ranks), BIN, "selfcheck", "--output.file", out, "--check.rows", "2000",
+             "--check.cols", "50", "--check.iterations", str(iterations), "--check.delay", "0.02"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def wait_for(self, pattern, seconds=20):
@@ -247,7 +254,7 @@ class Signals(unittest.TestCase):
     def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(self):
         d = scratch(self)
         out = os.path.join(d, "o.h5")
-        r = physfit("selfcheck", "--output", out, "--rows", 2000, "--cols", 50, "--iterations",
+        r = physfit("selfcheck", "--output.file", out, "--check.rows", 2000, "--check.cols", 50, "--check.iterations",
                     1, ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(out, "rb") as f:

@@ -14,7 +14,7 @@ from harness import SOURCE, physfit, scratch, summary
 
 DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
 # Three neighbour shells, below 5.43 Angstrom, the largest cutoff the 64-atom supercell
-# represents without wrapping; 10.5 Bohr (the ALAMODE comparison) needs --allow-wrapping.
+# represents without wrapping; 10.5 Bohr (the ALAMODE comparison) needs --clusters.allow-wrapping.
 CUTOFF_FC3 = 5.0
 BOHR = 0.529177210903
 
@@ -40,8 +40,8 @@ class Import(unittest.TestCase):
             u, forces = f["configs/displacements"][...], f["configs/forces"][...]
         for fmt, source in (("extxyz", "si64_rattle_0.03.extxyz"), ("dfset", "DFSET_0.03")):
             out = os.path.join(d, fmt + ".h5")
-            r = physfit("import", fmt, "--input", si(source), "--structure", si("si64_rattle_0.03.h5"),
-                        "--output", out, "--json")
+            r = physfit("import", fmt, "--input.file", si(source), "--structure.file", si("si64_rattle_0.03.h5"),
+                        "--output.file", out, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(summary(r)["configurations"], 200)
             with h5py.File(out) as f:
@@ -50,7 +50,7 @@ class Import(unittest.TestCase):
                 self.assertEqual(f["configs/forces"].attrs["unit"], "eV/angstrom")
                 self.assertEqual(f["/physfit"].attrs["command"], "import")
         out = os.path.join(d, "phonopy.h5")
-        r = physfit("import", "phonopy", "--input", si("phonopy_params.yaml"), "--output", out)
+        r = physfit("import", "phonopy", "--input.file", si("phonopy_params.yaml"), "--output.file", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out) as f:
             self.assertEqual(f["configs/displacements"].shape, (2, 64, 3))
@@ -59,19 +59,19 @@ class Import(unittest.TestCase):
 
     def test_missing_structure_and_far_atoms_are_clear_errors(self):
         d = scratch(self)
-        r = physfit("import", "dfset", "--input", si("DFSET_0.01"), "--output",
+        r = physfit("import", "dfset", "--input.file", si("DFSET_0.01"), "--output.file",
                     os.path.join(d, "x.h5"))
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--structure", r.stderr)
-        r = physfit("import", "extxyz", "--input", si("si64_rattle_0.1.extxyz"), "--structure",
-                    si("si64_rattle_0.1.h5"), "--map-tolerance", "0.3",
-                    "--output", os.path.join(d, "x.h5"))
+        self.assertIn("--structure.file", r.stderr)
+        r = physfit("import", "extxyz", "--input.file", si("si64_rattle_0.1.extxyz"), "--structure.file",
+                    si("si64_rattle_0.1.h5"), "--structure.map-tolerance", "0.3",
+                    "--output.file", os.path.join(d, "x.h5"))
         # Data that do not match the ideal supercell are malformed input data (4), not a bad
-        # option (2), even though a larger --map-tolerance is one way out.
+        # option (2), even though a larger --structure.map-tolerance is one way out.
         self.assertEqual(r.returncode, 4)
         self.assertRegex(r.stderr, r"configuration \d+ \(line \d+\), atom \d+: the nearest site")
         self.assertFalse(os.path.exists(os.path.join(d, "x.h5")))
-        r = physfit("import", "xyz", "--input", si("DFSET_0.01"))
+        r = physfit("import", "xyz", "--input.file", si("DFSET_0.01"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("extxyz", r.stderr)
 
@@ -79,17 +79,17 @@ class Import(unittest.TestCase):
 class FitAndPhonons(unittest.TestCase):
     def test_phonopy_gets_physfits_frequencies_from_the_force_constants_physfit_writes(self):
         d = scratch(self)
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1," + str(CUTOFF_FC3),
-                    "--train", 50, "--output", os.path.join(d, "fc.h5"), "--export-dir", d,
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--clusters.cutoffs=-1," + str(CUTOFF_FC3),
+                    "--configs.train", 50, "--output.file", os.path.join(d, "fc.h5"), "--output.export-dir", d,
                     "--json", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         s = summary(r)
         self.assertEqual([o["parameters"] for o in s["orders"]], [25, 82])
         self.assertAlmostEqual(s["cutoff_limit"], 5.430950, delta=1e-9)
         self.assertLess(s["train_relative"], 0.002)
-        r = physfit("phonons", "--fc", os.path.join(d, "fc.h5"), "--output",
-                    os.path.join(d, "phonons.h5"), "--png", os.path.join(d, "bands.png"),
-                    "--reference", si("FORCE_CONSTANTS"), "--reference-structure",
+        r = physfit("phonons", "--input.fc", os.path.join(d, "fc.h5"), "--output.file",
+                    os.path.join(d, "phonons.h5"), "--output.figure", os.path.join(d, "bands.png"),
+                    "--reference.fc", si("FORCE_CONSTANTS"), "--reference.structure",
                     si("si64_rattle_0.01.h5"), "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         ours = summary(r)["frequencies"]
@@ -109,8 +109,8 @@ class FitAndPhonons(unittest.TestCase):
 
     def test_exports_have_the_layouts_phonopy_phono3py_and_shengbte_read(self):
         d = scratch(self)
-        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0", "--train", 40,
-                    "--folds", 0, "--output", os.path.join(d, "fc.h5"), "--export-dir", d)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.03.h5"), "--clusters.cutoffs=-1,4.0", "--configs.train", 40,
+                    "--cv.folds", 0, "--output.file", os.path.join(d, "fc.h5"), "--output.export-dir", d)
         self.assertEqual(r.returncode, 0, r.stderr)
         from phonopy.file_IO import parse_FORCE_CONSTANTS
         full = parse_FORCE_CONSTANTS(os.path.join(d, "FORCE_CONSTANTS"))
@@ -132,9 +132,9 @@ class FitAndPhonons(unittest.TestCase):
         # half a supercell vector, so a triplet with one has two compact embeddings; the export
         # spreads its constant over them, and the blocks still add up to fc3.hdf5.
         d = scratch(self)
-        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,%r" % (10.5 * BOHR),
-                    "--allow-wrapping", "--train", 40, "--folds", 0, "--output", "",
-                    "--export-dir", d, "--exports", "phono3py,shengbte", "--json")
+        r = physfit("fc", "--input.data", si("si64_rattle_0.03.h5"), "--clusters.cutoffs=-1,%r" % (10.5 * BOHR),
+                    "--clusters.allow-wrapping", "--configs.train", 40, "--cv.folds", 0, "--output.file", "",
+                    "--output.export-dir", d, "--output.exports", "phono3py,shengbte", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("allow-wrapping", r.stderr)  # the warning
         self.assertEqual(summary(r)["orders"][1]["parameters"], 107)  # ALAMODE's count
@@ -185,45 +185,45 @@ class FitAndPhonons(unittest.TestCase):
 class Errors(unittest.TestCase):
     def test_bad_inputs_end_every_rank_with_the_right_code(self):
         d = scratch(self)
-        r = physfit("fc", "--data", os.path.join(d, "missing.h5"), ranks=2)
+        r = physfit("fc", "--input.data", os.path.join(d, "missing.h5"), ranks=2)
         self.assertEqual(r.returncode, 4)
         self.assertIn("missing.h5", r.stderr)
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,4,3,2")
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--clusters.cutoffs=-1,4,3,2")
         self.assertEqual(r.returncode, 2)
         self.assertIn("orders 2 to 4", r.stderr)
         # Cutoffs the supercell cannot represent: refused, naming the order, value and limit.
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,5.5563", ranks=2)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--clusters.cutoffs=-1,5.5563", ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
-        for text in ("order 3", "5.5563", "5.43095", "larger supercell", "--allow-wrapping"):
+        for text in ("order 3", "5.5563", "5.43095", "larger supercell", "--clusters.allow-wrapping"):
             self.assertIn(text, r.stderr)
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--cutoffs=20", "--plan-only")
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--clusters.cutoffs=20", "--solver.plan-only")
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("order 2, 20", r.stderr)
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--train", 300)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--configs.train", 300)
         self.assertEqual(r.returncode, 2)
         self.assertIn("200 configurations", r.stderr)
         bad = os.path.join(d, "nan.h5")
         shutil.copy(si("si64_rattle_0.01.h5"), bad)
         with h5py.File(bad, "r+") as f:
             f["configs/forces"][3, 5, 1] = np.nan
-        r = physfit("fc", "--data", bad, "--output", os.path.join(d, "out.h5"), ranks=3)
+        r = physfit("fc", "--input.data", bad, "--output.file", os.path.join(d, "out.h5"), ranks=3)
         self.assertEqual(r.returncode, 4, r.stderr)  # a NaN in the input data: malformed data
         self.assertIn("configuration 4, atom 6", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(d, "out.h5")))
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--storage", "residual",
-                    "--method", "ols", ranks=2)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--solver.mode", "residual",
+                    "--fit.method", "ols", ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("method = ols needs the Gram", r.stderr)
         # An unknown export is a usage error before any work (it used to end the run after the
         # model was written); a missing export folder is made.
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--output", os.path.join(d, "m.h5"),
-                    "--export-dir", d, "--exports", "phonopy,phono4py", ranks=2)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--output.file", os.path.join(d, "m.h5"),
+                    "--output.export-dir", d, "--output.exports", "phonopy,phono4py", ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("'phono4py' is not one of: phonopy,", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(d, "m.h5")))
         folder = os.path.join(d, "new", "exports")
-        r = physfit("fc", "--data", si("si64_rattle_0.01.h5"), "--train", 20, "--output", "",
-                    "--export-dir", folder, "--exports", "phonopy", ranks=2)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.01.h5"), "--configs.train", 20, "--output.file", "",
+                    "--output.export-dir", folder, "--output.exports", "phonopy", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.isfile(os.path.join(folder, "FORCE_CONSTANTS")))
 
@@ -233,7 +233,7 @@ class Examples(unittest.TestCase):
         # inputs/fc_si512_residual.ini on the 64-atom data with a small model: every key valid,
         # and the plan takes the residual storage.
         r = physfit("fc", os.path.join(SOURCE, "inputs", "fc_si512_residual.ini"),
-                    "--data", si("si64_rattle_0.01.h5"), "--cutoffs=-1,4", "--plan-only",
+                    "--input.data", si("si64_rattle_0.01.h5"), "--clusters.cutoffs=-1,4", "--solver.plan-only",
                     "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(summary(r)["memory_plan"]["storage"], "residual")
@@ -251,10 +251,10 @@ class Parallel(unittest.TestCase):
         for storage in ("gram", "residual"):
             for ranks in (1, 2, 3):
                 out = os.path.join(d, "fc_%s_%d.h5" % (storage, ranks))
-                r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0",
-                            "--train", 30, "--method", "lasso", "--lambdas", 10,
-                            "--storage", storage, "--folds", 5 if storage == "gram" else 0,
-                            "--output", out, "--json", ranks=ranks)
+                r = physfit("fc", "--input.data", si("si64_rattle_0.03.h5"), "--clusters.cutoffs=-1,4.0",
+                            "--configs.train", 30, "--fit.method", "lasso", "--path.count", 10,
+                            "--solver.mode", storage, "--cv.folds", 5 if storage == "gram" else 0,
+                            "--output.file", out, "--json", ranks=ranks)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 s = summary(r)
                 self.assertEqual(s["storage"], storage)
@@ -269,9 +269,9 @@ class Parallel(unittest.TestCase):
         # The residual path ends at the smallest lambda; the Gram storage refitted at the chosen
         # one: compare the residual run with a Gram run at that same smallest lambda.
         out = os.path.join(d, "fc_gram_fixed.h5")
-        r = physfit("fc", "--data", si("si64_rattle_0.03.h5"), "--cutoffs=-1,4.0", "--train", 30,
-                    "--method", "lasso", "--lambda", repr(params["residual", 1][2]), "--folds", 0,
-                    "--output", out)
+        r = physfit("fc", "--input.data", si("si64_rattle_0.03.h5"), "--clusters.cutoffs=-1,4.0", "--configs.train", 30,
+                    "--fit.method", "lasso", "--fit.lambda", repr(params["residual", 1][2]), "--cv.folds", 0,
+                    "--output.file", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out) as f:
             np.testing.assert_allclose(f["fc/parameters"][...], params["residual", 1][0],

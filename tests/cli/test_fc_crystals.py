@@ -13,7 +13,7 @@ the environment.
 What is compared, and the limits (THz; measured with this physfit on make_crystals.py's data,
 largest difference over the special points and the whole default path, in the order mg_hcp,
 gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
-  * Import: the type-1 FORCE_SETS with phonopy_disp.yaml (and with POSCAR + --supercell-matrix)
+  * Import: the type-1 FORCE_SETS with phonopy_disp.yaml (and with POSCAR + --structure.supercell-matrix)
     and the type-2 random one give phonopy's supercell, species, masses, primitive matrix and
     arrays (phonopy's parse_FORCE_SETS).
   * Special points: physfit's, in Cartesian coordinates, are ASE's `Cell.bandpath()` points of
@@ -21,7 +21,7 @@ gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
     labels) and reciprocal lattice vectors, as in test_bandpath.py; the default path visits
     ASE's labels in ASE's order.
   * phonopy's own FORCE_CONSTANTS through `physfit phonons` (structure from phonopy_disp.yaml,
-    and from POSCAR + --supercell-matrix, where physfit finds its own primitive basis): 1e-6
+    and from POSCAR + --structure.supercell-matrix, where physfit finds its own primitive basis): 1e-6
     (the same constants and dynamical matrix; measured 2.7e-7, 4.6e-7, 2.3e-7, 6.2e-7, 1.3e-7,
     the same in both primitive bases).
   * FC2 (every pair, least squares) on phonopy's own finite displacements (type-1 FORCE_SETS,
@@ -40,7 +40,7 @@ gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
     0.0055, 0.0124). The limit is max(0.01, 2 S) = 0.011, 0.023, 0.014, 0.011, 0.025 (Si in
     test_accuracy.py: 0.0053 for S = 0.0056); measured 0.0030, 0.0034, 0.0029, 0.0011, 0.0043.
   * No imaginary mode below -1e-3 THz along any fitted path (the reference has none).
-  * Exports (--export-dir, a folder `fc` creates): phonopy loads phonopy.yaml with
+  * Exports (--output.export-dir, a folder `fc` creates): phonopy loads phonopy.yaml with
     FORCE_CONSTANTS, and with force_constants.hdf5, and gets physfit's frequencies (1e-6;
     measured 4.5e-7, 3.0e-7, 1.8e-7, 4.3e-7, 1.5e-7, at the acoustic Gamma modes). phono3py's
     fc3.hdf5 (phono3py is not a Debian package: read with h5py) has phonopy's p2s_map and
@@ -52,7 +52,7 @@ gan_wurtzite, mg_monoclinic, si_orthorhombic, cuzr2_tetragonal):
   * GaN with BORN: physfit's Gonze-Lee bands with phonopy's constants equal phonopy's with the
     same BORN (1e-4, the issue's limit) at the special points (measured 9.5e-8), along the
     default path with Gamma taking its segment's direction (6.5e-7), and at Gamma along 4
-    directions (LO-TO, 5.8e-7); the fit with `fc --born` stores /nac and exports a BORN that
+    directions (LO-TO, 5.8e-7); the fit with `fc --nac.born` stores /nac and exports a BORN that
     phonopy reads with the exported FORCE_CONSTANTS, giving physfit's NAC bands (1.0e-7).
   * The FC2 + FC3 fit runs on 2 ranks for GaN and monoclinic Mg; on hcp Mg the 1- and 2-rank
     fits give the same parameters, bit for bit.
@@ -90,7 +90,7 @@ IMAGINARY = -1e-3  # THz
 # less work: FC2 + FC3 by least squares without cross-validation (the LASSO path with its CV
 # takes 2 minutes there), no second structure route, LO-TO along two directions.
 SANITIZE = os.environ.get("PHYSFIT_SANITIZE") == "1"
-FIT_METHOD = ["--method", "ols", "--folds", 0] if SANITIZE else ["--method", "lasso"]
+FIT_METHOD = ["--fit.method", "ols", "--cv.folds", 0] if SANITIZE else ["--fit.method", "lasso"]
 
 
 def data(name, *parts):
@@ -153,7 +153,7 @@ def run(*args, ranks=None, timeout=120):
 
 
 class Bands:
-    """physfit's default band path (`phonons --output`): q-points in phonopy's primitive
+    """physfit's default band path (`phonons --output.file`): q-points in phonopy's primitive
     reciprocal basis, frequencies, branches, and the Gamma directions of the path."""
 
     def __init__(self, path, zone, ph):
@@ -189,37 +189,37 @@ class CrystalChecks:
         cls.measured = {}
         p = lambda *parts: os.path.join(d, *parts)  # noqa: E731
         # Import: phonopy's finite displacements (type 1) and random displacements (type 2).
-        cls.fd_import = run("import", "force-sets", "--input", data(name, "FORCE_SETS"),
-                            "--structure", data(name, "phonopy_disp.yaml"), "--output", p("fd.h5"),
+        cls.fd_import = run("import", "force-sets", "--input.file", data(name, "FORCE_SETS"),
+                            "--structure.file", data(name, "phonopy_disp.yaml"), "--output.file", p("fd.h5"),
                             "--json")
         random = data(name, "random_0.01")
-        cls.random_import = run("import", "force-sets", "--input", os.path.join(random, "FORCE_SETS"),
-                                "--structure", os.path.join(random, "phonopy_disp.yaml"),
-                                "--output", p("random.h5"), "--json")
+        cls.random_import = run("import", "force-sets", "--input.file", os.path.join(random, "FORCE_SETS"),
+                                "--structure.file", os.path.join(random, "phonopy_disp.yaml"),
+                                "--output.file", p("random.h5"), "--json")
         # Fits: FC2 on the finite displacements (least squares), FC2 + FC3 on the random ones
         # (LASSO, 5-fold CV) with every export (and BORN for a polar crystal). Their folders do
         # not exist: `fc` makes them.
-        cls.fd_fit = run("fc", "--data", p("fd.h5"), "--cutoffs=-1", "--method", "ols",
-                         "--folds", 0, "--output", p("fd", "fc.h5"), "--json")
-        born = ["--born", data(name, "BORN")] if cls.POLAR else []
-        cls.fit = run("fc", "--data", p("random.h5"), "--cutoffs=-1,%g" % FC3_CUTOFF[name],
-                      *FIT_METHOD, "--train", TRAIN, "--output", p("fc.h5"),
-                      "--export-dir", p("exports"), *born, "--json", ranks=cls.RANKS)
-        # Phonons along the crystal's default path (no --path): phonopy's constants, the fits.
+        cls.fd_fit = run("fc", "--input.data", p("fd.h5"), "--clusters.cutoffs=-1", "--fit.method", "ols",
+                         "--cv.folds", 0, "--output.file", p("fd", "fc.h5"), "--json")
+        born = ["--nac.born", data(name, "BORN")] if cls.POLAR else []
+        cls.fit = run("fc", "--input.data", p("random.h5"), "--clusters.cutoffs=-1,%g" % FC3_CUTOFF[name],
+                      *FIT_METHOD, "--configs.train", TRAIN, "--output.file", p("fc.h5"),
+                      "--output.export-dir", p("exports"), *born, "--json", ranks=cls.RANKS)
+        # Phonons along the crystal's default path (no --bands.path): phonopy's constants, the fits.
         cls.phonons = {}
         runs = (
-                ("phonopy", ["--fc", data(name, "FORCE_CONSTANTS"), "--structure",
+                ("phonopy", ["--input.fc", data(name, "FORCE_CONSTANTS"), "--structure.file",
                              data(name, "phonopy_disp.yaml")]),
-                ("phonopy_poscar", ["--fc", data(name, "FORCE_CONSTANTS"), "--structure",
-                                    data(name, "POSCAR"), "--supercell-matrix",
+                ("phonopy_poscar", ["--input.fc", data(name, "FORCE_CONSTANTS"), "--structure.file",
+                                    data(name, "POSCAR"), "--structure.supercell-matrix",
                                     " ".join(str(v) for v in cls.ref["supercell_matrix"].ravel())]),
-                ("fd", ["--fc", p("fd", "fc.h5")]),
-                ("fit", ["--fc", p("fc.h5"), "--nac-method", "none"]))
+                ("fd", ["--input.fc", p("fd", "fc.h5")]),
+                ("fit", ["--input.fc", p("fc.h5"), "--nac.method", "none"]))
         for key, args in runs:
             if SANITIZE and key == "phonopy_poscar":
                 continue
             out = p("phonons_%s.h5" % key)
-            cls.phonons[key] = (run("phonons", *args, "--output", out, "--mesh", 2, "--json"), out)
+            cls.phonons[key] = (run("phonons", *args, "--output.file", out, "--dos.mesh", 2, "--json"), out)
 
     @classmethod
     def tearDownClass(cls):
@@ -285,9 +285,9 @@ class CrystalChecks:
         # supercell, atoms in phonopy's order).
         if not SANITIZE:
             out = os.path.join(self.d, "fd_poscar.h5")
-            run("import", "force-sets", "--input", data(name, "FORCE_SETS"), "--structure",
-                data(name, "POSCAR"), "--supercell-matrix",
-                " ".join(str(v) for v in self.ref["supercell_matrix"].ravel()), "--output", out,
+            run("import", "force-sets", "--input.file", data(name, "FORCE_SETS"), "--structure.file",
+                data(name, "POSCAR"), "--structure.supercell-matrix",
+                " ".join(str(v) for v in self.ref["supercell_matrix"].ravel()), "--output.file", out,
                 "--json")
             with h5py.File(os.path.join(self.d, "fd.h5"), "r") as f, h5py.File(out, "r") as g:
                 for key in ("configs/displacements", "configs/forces", "structure/lattice",
@@ -322,7 +322,7 @@ class CrystalChecks:
         # The default path: ASE's labels in ASE's order and breaks.
         self.assertEqual(parse_path_string(zone["path"].replace("|", ",").replace("-", "")),
                          parse_path_string(self.ref["path"]))
-        # physfit's own primitive basis (from POSCAR + --supercell-matrix): the same wave vectors.
+        # physfit's own primitive basis (from POSCAR + --structure.supercell-matrix): the same wave vectors.
         if SANITIZE:
             return
         other = self.phonons["phonopy_poscar"][0]["lattice"]
@@ -364,8 +364,8 @@ class CrystalChecks:
     def test_cutoff_beyond_the_limit_is_refused(self):
         limit = cutoff_limit(self.ref["supercell"])
         out = os.path.join(self.d, "too_far.h5")
-        r = physfit("fc", "--data", os.path.join(self.d, "random.h5"),
-                    "--cutoffs=-1,%g" % (limit + 0.05), "--train", TRAIN, "--output", out)
+        r = physfit("fc", "--input.data", os.path.join(self.d, "random.h5"),
+                    "--clusters.cutoffs=-1,%g" % (limit + 0.05), "--configs.train", TRAIN, "--output.file", out)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("%.4g" % limit, r.stderr)
         self.assertIn("allow-wrapping", r.stderr)
@@ -443,9 +443,9 @@ class MgHcp(CrystalChecks, unittest.TestCase):
 
     def test_the_fit_is_the_same_on_one_and_two_ranks(self):
         out = os.path.join(self.d, "fc_np2.h5")
-        run("fc", "--data", os.path.join(self.d, "random.h5"),
-            "--cutoffs=-1,%g" % FC3_CUTOFF[self.NAME], "--method", "lasso", "--train", TRAIN,
-            "--output", out, "--json", ranks=2)
+        run("fc", "--input.data", os.path.join(self.d, "random.h5"),
+            "--clusters.cutoffs=-1,%g" % FC3_CUTOFF[self.NAME], "--fit.method", "lasso", "--configs.train", TRAIN,
+            "--output.file", out, "--json", ranks=2)
         with h5py.File(os.path.join(self.d, "fc.h5"), "r") as f, h5py.File(out, "r") as g:
             np.testing.assert_array_equal(f["fc/parameters"][...], g["fc/parameters"][...])
 
@@ -453,11 +453,12 @@ class MgHcp(CrystalChecks, unittest.TestCase):
         blocker = os.path.join(self.d, "a_file")
         with open(blocker, "w") as f:
             f.write("not a folder\n")
-        r = physfit("fc", "--data", os.path.join(self.d, "fd.h5"), "--method", "ols", "--folds", 0,
-                    "--output", os.path.join(self.d, "never.h5"), "--export-dir",
+        r = physfit("fc", "--input.data", os.path.join(self.d, "fd.h5"), "--fit.method", "ols", "--cv.folds", 0,
+                    "--output.file", os.path.join(self.d, "never.h5"), "--output.export-dir",
                     os.path.join(blocker, "exports"))
         self.assertEqual(r.returncode, 4, r.stderr)
-        self.assertIn("export-dir '%s'" % os.path.join(blocker, "exports"), r.stderr)
+        self.assertIn("--output.export-dir", r.stderr)
+        self.assertIn("cannot create the folder '%s'" % os.path.join(blocker, "exports"), r.stderr)
         self.assertNotIn("sensitivity rows", r.stderr)  # no fit was run
         self.assertFalse(os.path.exists(os.path.join(self.d, "never.h5")))
 
@@ -473,10 +474,10 @@ class GaNWurtzite(CrystalChecks, unittest.TestCase):
         nac = self.ref["nac"]
         born = data(name, "BORN")
         ph = phonopy_model(name, data(name, "FORCE_CONSTANTS"), born=born)
-        base = ["--fc", data(name, "FORCE_CONSTANTS"), "--structure",
-                data(name, "phonopy_disp.yaml"), "--born", born]
+        base = ["--input.fc", data(name, "FORCE_CONSTANTS"), "--structure.file",
+                data(name, "phonopy_disp.yaml"), "--nac.born", born]
         out = os.path.join(self.d, "phonons_nac.h5")
-        s = run("phonons", *base, "--output", out, "--mesh", 2, "--json")
+        s = run("phonons", *base, "--output.file", out, "--dos.mesh", 2, "--json")
         self.assertEqual(s["nac"], "gonze")
         # Away from Gamma: phonopy's reference (Gonze-Lee, phonopy's default).
         worst = 0.0
@@ -491,8 +492,8 @@ class GaNWurtzite(CrystalChecks, unittest.TestCase):
         # LO-TO: Gamma along x, z, (1,1,0), (1,0,1) (reduced), the reference's directions.
         count = 2 if SANITIZE else len(nac["gamma_directions"])
         for direction, theirs in zip(nac["gamma_directions"][:count], nac["gamma_frequencies"]):
-            g = run("phonons", *base, "--q-direction", ",".join("%g" % v for v in direction),
-                    "--qpoints", "G", "--output", "", "--mesh", 1, "--json")["frequencies"]["G"]
+            g = run("phonons", *base, "--nac.q-direction", ",".join("%g" % v for v in direction),
+                    "--bands.qpoints", "G", "--output.file", "", "--dos.mesh", 1, "--json")["frequencies"]["G"]
             self.record("NAC Gamma", np.abs(np.array(g) - theirs).max())
             np.testing.assert_allclose(g, theirs, atol=NAC_LIMIT, err_msg=str(direction))
         # The LO-TO splitting is there: the top (LO) mode at Gamma lies above the uncorrected
@@ -504,12 +505,12 @@ class GaNWurtzite(CrystalChecks, unittest.TestCase):
         self.assertGreater(len(gamma), 1)
 
     def test_the_fitted_model_carries_born_data_that_phonopy_reads(self):
-        # `fc --born`: the model's /nac gives physfit's NAC bands; the exports' BORN, with the
+        # `fc --nac.born`: the model's /nac gives physfit's NAC bands; the exports' BORN, with the
         # exported FORCE_CONSTANTS and phonopy.yaml, give phonopy the same bands.
         name = self.NAME
         exports = os.path.join(self.d, "exports")
         out = os.path.join(self.d, "phonons_fit_nac.h5")
-        s = run("phonons", "--fc", os.path.join(self.d, "fc.h5"), "--output", out, "--mesh", 2,
+        s = run("phonons", "--input.fc", os.path.join(self.d, "fc.h5"), "--output.file", out, "--dos.mesh", 2,
                 "--json")
         self.assertEqual(s["nac"], "gonze")
         ph = phonopy_model(name, os.path.join(exports, "FORCE_CONSTANTS"),

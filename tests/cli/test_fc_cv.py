@@ -42,9 +42,9 @@ def fit(folder, crystal, method, *extra):
     data, _, cutoffs, _ = CRYSTALS[crystal]
     os.makedirs(folder, exist_ok=True)
     out = os.path.join(folder, "fc.h5")
-    r = physfit("fc", "--data", data, "--cutoffs=" + ",".join(str(c) for c in cutoffs),
-                "--train", 50, "--method", method, "--output", out, "--export-dir", folder,
-                "--exports", "phonopy", "--json", *extra)
+    r = physfit("fc", "--input.data", data, "--clusters.cutoffs=" + ",".join(str(c) for c in cutoffs),
+                "--configs.train", 50, "--fit.method", method, "--output.file", out, "--output.export-dir", folder,
+                "--output.exports", "phonopy", "--json", *extra)
     if r.returncode != 0:
         raise AssertionError(r.stderr)
     return summary(r), r.stderr, out
@@ -82,19 +82,19 @@ class DefaultGrid(unittest.TestCase):
         d = scratch(self)
         # Without the extension: the minimum at the last of the 50 lambdas (the issue's
         # symptom), now a warning that gives the next grid to try.
-        s, err, _ = fit(os.path.join(d, "off"), "si_sw", "lasso", "--lambda-extend", 0)
+        s, err, _ = fit(os.path.join(d, "off"), "si_sw", "lasso", "--path.extend", 0)
         cv = s["cv"]
         self.assertEqual(cv["index_min"], 49)
         self.assertEqual(cv["end"], "not-extended")
         self.assertIn("WARNING", err.upper())
         self.assertIn("the minimum of the CV curve is at the end of the grid", err)
         # 50 lambdas over 4 decades (12.25 a decade), 6 more decades: 1e-10 and 50 + 73.
-        self.assertIn("--lambda-ratio 1e-10 --lambdas 123", err)
+        self.assertIn("--path.ratio 1e-10 --path.count 123", err)
         self.assertTrue(cv["warning"].startswith("cross-validation: lambda_min is the smallest"))
         self.assertIn(cv["warning"], err)  # the JSON carries the logged warning
         # The advice, followed, gives an interior minimum.
-        s, err, _ = fit(os.path.join(d, "advised"), "si_sw", "lasso", "--lambda-extend", 0,
-                        "--lambda-ratio", "1e-10", "--lambdas", 123)
+        s, err, _ = fit(os.path.join(d, "advised"), "si_sw", "lasso", "--path.extend", 0,
+                        "--path.ratio", "1e-10", "--path.count", 123)
         self.assertEqual(s["cv"]["end"], "interior")
         self.assertLess(s["cv"]["index_min"], 122)
         advised_lambda = s["cv"]["lambda_min"]
@@ -143,7 +143,7 @@ class DefaultGrid(unittest.TestCase):
         self.assertLess(frequency_error(os.path.join(d, "default"), "si_sw"), 0.01)
 
         # cv-select 1se: the fit at lambda_1se.
-        s1, _, _ = fit(os.path.join(d, "1se"), "si_sw", "lasso", "--cv-select", "1se")
+        s1, _, _ = fit(os.path.join(d, "1se"), "si_sw", "lasso", "--cv.select", "1se")
         self.assertEqual(s1["lambda"], cv["lambda_1se"])
         self.assertEqual(s1["cv"]["select"], "1se")
         self.assertEqual(sum(s1["nonzero"].values()), cv["nonzero_1se"])
@@ -161,8 +161,8 @@ class DataThatDoNotFit(unittest.TestCase):
         with h5py.File(data, "r+") as f:
             f["configs/forces"][...] = np.roll(f["configs/forces"][...], 1, axis=0)
         out = os.path.join(d, "fc.h5")
-        r = physfit("fc", "--data", data, "--cutoffs=-1," + str(FC3_SI), "--train", 50,
-                    "--method", "lasso", "--output", out, "--json")
+        r = physfit("fc", "--input.data", data, "--clusters.cutoffs=-1," + str(FC3_SI), "--configs.train", 50,
+                    "--fit.method", "lasso", "--output.file", out, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         cv = summary(r)["cv"]
         self.assertEqual(cv["end"], "top")

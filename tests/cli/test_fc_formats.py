@@ -158,7 +158,7 @@ class Case(unittest.TestCase):
 
     def expect_error(self, d, code, texts, *args):
         out = os.path.join(d, "out.h5")
-        r = physfit("import", *args, "--output", out)
+        r = physfit("import", *args, "--output.file", out)
         self.assertEqual(r.returncode, code, r.stderr)
         for t in texts:
             self.assertIn(t, r.stderr)
@@ -166,7 +166,7 @@ class Case(unittest.TestCase):
 
     def import_(self, d, name, *args):
         out = os.path.join(d, name + ".h5")
-        r = physfit("import", *args, "--output", out, "--json")
+        r = physfit("import", *args, "--output.file", out, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         return read_h5(out)
 
@@ -179,11 +179,11 @@ class ImportRoutes(Case):
         dim = " ".join(map(str, SMAT))
         # Type 1: FORCE_SETS with each structure a phonopy user has, and phonopy_params.yaml.
         routes = {
-            "disp_yaml": ("force-sets", "--input", p("FORCE_SETS"), "--structure", p("phonopy_disp.yaml")),
-            "sposcar": ("force-sets", "--input", p("FORCE_SETS"), "--structure", p("SPOSCAR")),
-            "poscar_dim": ("force-sets", "--input", p("FORCE_SETS"), "--structure", p("POSCAR"),
-                           "--supercell-matrix", dim),
-            "params": ("phonopy", "--input", p("phonopy_params.yaml")),
+            "disp_yaml": ("force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("phonopy_disp.yaml")),
+            "sposcar": ("force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("SPOSCAR")),
+            "poscar_dim": ("force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("POSCAR"),
+                           "--structure.supercell-matrix", dim),
+            "params": ("phonopy", "--input.file", p("phonopy_params.yaml")),
         }
         u1, f1 = ref["type1"]
         for name, args in routes.items():
@@ -202,14 +202,14 @@ class ImportRandomDisplacements(Case):
         p = lambda name: os.path.join(d, name)  # noqa: E731
         dim = " ".join(map(str, SMAT))
         routes = {
-            "rd_force_sets": ("force-sets", "--input", p("FORCE_SETS_rd"), "--structure",
+            "rd_force_sets": ("force-sets", "--input.file", p("FORCE_SETS_rd"), "--structure.file",
                               p("phonopy_disp_rd.yaml")),
-            "rd_params": ("phonopy", "--input", p("phonopy_params_rd.yaml")),
-            "rd_xyz_poscar": ("extxyz", "--input", p("rd.extxyz"), "--structure", p("POSCAR"),
-                              "--supercell-matrix", dim),
-            "rd_xyz_first": ("extxyz", "--input", p("ideal_first.extxyz")),
-            "rd_dfset_alamode": ("dfset", "--input", p("DFSET_rd"), "--structure", p("gan.alm.in")),
-            "rd_dfset_sposcar": ("dfset", "--input", p("DFSET_rd"), "--structure", p("SPOSCAR")),
+            "rd_params": ("phonopy", "--input.file", p("phonopy_params_rd.yaml")),
+            "rd_xyz_poscar": ("extxyz", "--input.file", p("rd.extxyz"), "--structure.file", p("POSCAR"),
+                              "--structure.supercell-matrix", dim),
+            "rd_xyz_first": ("extxyz", "--input.file", p("ideal_first.extxyz")),
+            "rd_dfset_alamode": ("dfset", "--input.file", p("DFSET_rd"), "--structure.file", p("gan.alm.in")),
+            "rd_dfset_sposcar": ("dfset", "--input.file", p("DFSET_rd"), "--structure.file", p("SPOSCAR")),
         }
         u2, f2 = ref["type2"]
         results = {}
@@ -229,8 +229,8 @@ class ImportRandomDisplacements(Case):
         d = scratch(self)
         smat = [[1, 1, 0], [-1, 1, 0], [0, 0, 2]]
         ref = make_data(d, non_diagonal=smat)
-        got = self.import_(d, "nd", "force-sets", "--input", os.path.join(d, "FORCE_SETS"),
-                           "--structure", os.path.join(d, "POSCAR"), "--supercell-matrix",
+        got = self.import_(d, "nd", "force-sets", "--input.file", os.path.join(d, "FORCE_SETS"),
+                           "--structure.file", os.path.join(d, "POSCAR"), "--structure.supercell-matrix",
                            "1 1 0 -1 1 0 0 0 2")
         self.assert_structure(got, ref, tol=1e-9)
         np.testing.assert_allclose(got["u"], ref["type1"][0], atol=1e-15)
@@ -252,12 +252,12 @@ class PhonopyYamlExport(Case):
                 sub = os.path.join(d, "export_" + structure.split(".")[0])
                 os.makedirs(sub)
                 data = os.path.join(sub, "data.h5")
-                r = physfit("import", "force-sets", "--input", os.path.join(d, "FORCE_SETS"),
-                            "--structure", os.path.join(d, structure), "--output", data)
+                r = physfit("import", "force-sets", "--input.file", os.path.join(d, "FORCE_SETS"),
+                            "--structure.file", os.path.join(d, structure), "--output.file", data)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                r = physfit("fc", "--data", data, "--cutoffs=-1", "--method", "ols",
-                            "--folds", 0, "--output", os.path.join(sub, "fc.h5"),
-                            "--export-dir", sub, "--exports", "phonopy", "--json")
+                r = physfit("fc", "--input.data", data, "--clusters.cutoffs=-1", "--fit.method", "ols",
+                            "--cv.folds", 0, "--output.file", os.path.join(sub, "fc.h5"),
+                            "--output.export-dir", sub, "--output.exports", "phonopy", "--json")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 loaded = phonopy.load(os.path.join(sub, "phonopy.yaml"),
                                       force_constants_filename=os.path.join(sub, "FORCE_CONSTANTS"),
@@ -330,8 +330,8 @@ class QuantumEspressoUnits(Case):
                 f.write("\n     Total force =     0.0\n")
             outputs.append(name)
         subprocess.run(["phonopy", "--qe", "-f", *outputs], cwd=d, check=True, capture_output=True)
-        got = self.import_(d, "qe", "force-sets", "--input", os.path.join(d, "FORCE_SETS"),
-                           "--structure", os.path.join(d, "phonopy_disp.yaml"))
+        got = self.import_(d, "qe", "force-sets", "--input.file", os.path.join(d, "FORCE_SETS"),
+                           "--structure.file", os.path.join(d, "phonopy_disp.yaml"))
         ref = {"lattice": ideal.cell, "positions": ideal.positions, "symbols": list(ideal.symbols),
                "masses": disp.supercell.masses}  # phonopy's, as its YAML has them
         # phonopy's Bohr (0.529177207) and CODATA 2018's (physfit's) differ by 7e-9.
@@ -345,7 +345,7 @@ class QuantumEspressoUnits(Case):
         with open(os.path.join(d, "other.yaml"), "w") as f:
             f.write(text)
         self.expect_error(d, 4, ["other.yaml:", "calculator 'nwchem'", "qe"], "force-sets",
-                          "--input", os.path.join(d, "FORCE_SETS"), "--structure",
+                          "--input.file", os.path.join(d, "FORCE_SETS"), "--structure.file",
                           os.path.join(d, "other.yaml"))
 
 
@@ -358,13 +358,13 @@ class PhononsAnyStructure(Case):
         ref["phonopy"].run_qpoints([[0, 0, 0]])
         gamma = ref["phonopy"].get_qpoints_dict()["frequencies"][0]
         results = []
-        for args in (["--structure", os.path.join(d, "phonopy_disp.yaml")],
-                     ["--structure", os.path.join(d, "SPOSCAR")],
-                     ["--structure", os.path.join(d, "POSCAR"), "--supercell-matrix", "3 3 2"],
-                     ["--structure", os.path.join(d, "gan.alm.in")],
-                     ["--structure", os.path.join(d, "ideal_first.extxyz")]):
-            r = physfit("phonons", "--fc", os.path.join(d, "FORCE_CONSTANTS"), *args,
-                        "--output", "", "--qpoints", "G", "--json")
+        for args in (["--structure.file", os.path.join(d, "phonopy_disp.yaml")],
+                     ["--structure.file", os.path.join(d, "SPOSCAR")],
+                     ["--structure.file", os.path.join(d, "POSCAR"), "--structure.supercell-matrix", "3 3 2"],
+                     ["--structure.file", os.path.join(d, "gan.alm.in")],
+                     ["--structure.file", os.path.join(d, "ideal_first.extxyz")]):
+            r = physfit("phonons", "--input.fc", os.path.join(d, "FORCE_CONSTANTS"), *args,
+                        "--output.file", "", "--bands.qpoints", "G", "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
             results.append(summary(r)["frequencies"]["G"])
         for freq in results:
@@ -386,17 +386,17 @@ class Errors(Case):
         with open(p("BAD_POSCAR"), "w") as f:
             f.write("\n".join(bad))
         self.expect_error(d, 4, ["BAD_POSCAR:4: lattice vector 2"],
-                          "force-sets", "--input", p("FORCE_SETS"), "--structure", p("BAD_POSCAR"),
-                          "--supercell-matrix", "3 3 2")
+                          "force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("BAD_POSCAR"),
+                          "--structure.supercell-matrix", "3 3 2")
         vasp4 = list(lines)
         vasp4[0] = "gallium nitride"
         del vasp4[5]  # the species line
         with open(p("POSCAR4"), "w") as f:
             f.write("\n".join(vasp4))
-        self.expect_error(d, 2, ["POSCAR4:6", "--species"], "force-sets", "--input",
-                          p("FORCE_SETS"), "--structure", p("POSCAR4"), "--supercell-matrix", "3 3 2")
-        r = physfit("import", "force-sets", "--input", p("FORCE_SETS"), "--structure", p("POSCAR4"),
-                    "--supercell-matrix", "3 3 2", "--species", "Ga,N", "--output", p("ok.h5"))
+        self.expect_error(d, 2, ["POSCAR4:6", "--structure.species"], "force-sets", "--input.file",
+                          p("FORCE_SETS"), "--structure.file", p("POSCAR4"), "--structure.supercell-matrix", "3 3 2")
+        r = physfit("import", "force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("POSCAR4"),
+                    "--structure.supercell-matrix", "3 3 2", "--structure.species", "Ga,N", "--output.file", p("ok.h5"))
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(p("phonopy_disp.yaml")) as f:
             text = f.read()
@@ -405,7 +405,7 @@ class Errors(Case):
         with open(p("bad_disp.yaml"), "w") as f:
             f.write(text[:at] + "mass: heavy" + text[at + len("mass: 69.723000"):])
         self.expect_error(d, 4, ["bad_disp.yaml:%d: supercell.points[1].mass: 'heavy'" % line],
-                          "force-sets", "--input", p("FORCE_SETS"), "--structure", p("bad_disp.yaml"))
+                          "force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("bad_disp.yaml"))
 
 
 class InconsistentInputs(Case):
@@ -414,22 +414,22 @@ class InconsistentInputs(Case):
         make_data(d)
         p = lambda name: os.path.join(d, name)  # noqa: E731
         self.expect_error(d, 2, ["FORCE_SETS", "72 atoms, but the structure has 4"],
-                          "force-sets", "--input", p("FORCE_SETS"), "--structure", p("POSCAR"))
+                          "force-sets", "--input.file", p("FORCE_SETS"), "--structure.file", p("POSCAR"))
         self.expect_error(d, 2, ["FORCE_SETS_rd: displacement 1 (atom 1) differs", "not from the same phonopy run"],
-                          "force-sets", "--input", p("FORCE_SETS_rd"), "--structure",
+                          "force-sets", "--input.file", p("FORCE_SETS_rd"), "--structure.file",
                           p("phonopy_disp.yaml"))
-        self.expect_error(d, 2, ["differs from --supercell-matrix"], "force-sets", "--input",
-                          p("FORCE_SETS"), "--structure", p("phonopy_disp.yaml"),
-                          "--supercell-matrix", "2 2 2")
-        self.expect_error(d, 2, ["--supercell-matrix: give 3"], "force-sets", "--input",
-                          p("FORCE_SETS"), "--structure", p("POSCAR"), "--supercell-matrix", "3 3")
-        self.expect_error(d, 2, ["displaced_first.extxyz", "looks displaced", "--structure"],
-                          "extxyz", "--input", p("displaced_first.extxyz"))
-        self.expect_error(d, 4, ["FORCE_SETS:", "lattice vector 1"], "dfset", "--input", p("DFSET_rd"),
-                          "--structure", p("FORCE_SETS"))
+        self.expect_error(d, 2, ["differs from --structure.supercell-matrix"], "force-sets", "--input.file",
+                          p("FORCE_SETS"), "--structure.file", p("phonopy_disp.yaml"),
+                          "--structure.supercell-matrix", "2 2 2")
+        self.expect_error(d, 2, ["--structure.supercell-matrix: give 3"], "force-sets", "--input.file",
+                          p("FORCE_SETS"), "--structure.file", p("POSCAR"), "--structure.supercell-matrix", "3 3")
+        self.expect_error(d, 2, ["displaced_first.extxyz", "looks displaced", "--structure.file"],
+                          "extxyz", "--input.file", p("displaced_first.extxyz"))
+        self.expect_error(d, 4, ["FORCE_SETS:", "lattice vector 1"], "dfset", "--input.file", p("DFSET_rd"),
+                          "--structure.file", p("FORCE_SETS"))
         r = physfit("import", "--help")
         self.assertEqual(r.returncode, 0)
-        for option in ("--supercell-matrix", "--primitive-matrix", "--species", "--masses",
+        for option in ("--structure.supercell-matrix", "--structure.primitive-matrix", "--structure.species", "--structure.masses",
                        "first frame", "undisplaced"):
             self.assertIn(option, r.stdout)
 

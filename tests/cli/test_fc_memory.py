@@ -1,6 +1,6 @@
 """Memory of `physfit fc` (issue 10, point 7): the plan it prints before building rows against
 the peak it then measures (getrusage, the largest resident set of each rank), the rows divided
-over the ranks in the residual storage, and a plan over --memory-budget-gb refused with its
+over the ranks in the residual storage, and a plan over --solver.memory-budget-gb refused with its
 numbers and the way out. Silicon data (scripts/data/make_si.py); run by CTest with PHYSFIT_BIN,
 MPIEXEC and PHYSFIT_SI_DATA in the environment. No timing is asserted."""
 
@@ -13,9 +13,9 @@ DATA = os.environ.get("PHYSFIT_SI_DATA", "/tmp/physfit-si")
 # 64 atoms, orders 2-4 (688 parameters), 200 configurations kept as rows (residual storage):
 # 211 MB of rows, several times the rest (libraries about 30 MB, cluster space 1 MB, solver
 # 10 MB), so the measured peak tests the plan's rows, not only its constant part.
-MODEL = ["fc", "--data", os.path.join(DATA, "si64_rattle_0.03.h5"), "--cutoffs=-1,5.4,4.6",
-         "--storage", "residual", "--method", "lasso", "--folds", 0, "--lambdas", 5,
-         "--train", 200, "--output", "", "--json"]
+MODEL = ["fc", "--input.data", os.path.join(DATA, "si64_rattle_0.03.h5"), "--clusters.cutoffs=-1,5.4,4.6",
+         "--solver.mode", "residual", "--fit.method", "lasso", "--cv.folds", 0, "--path.count", 5,
+         "--configs.train", 200, "--output.file", "", "--json"]
 # The plan's parts are the sizes of the buffers the run allocates, and its base is the
 # measured resident set before them; what it cannot know is the allocator's slack and the
 # solver's active set (it assumes 512 Gram columns, 2.8 MB here). Measured on this model: the
@@ -35,7 +35,7 @@ class Plan(unittest.TestCase):
     def test_the_plan_is_the_measured_peak_and_memory_per_rank_falls_with_ranks(self):
         measured = {}
         for ranks in (1, 2, 3):
-            planned = physfit(*MODEL, "--plan-only", ranks=ranks)
+            planned = physfit(*MODEL, "--solver.plan-only", ranks=ranks)
             self.assertEqual(planned.returncode, 0, planned.stderr)
             plan = summary(planned)["memory_plan"]
             self.assertEqual(plan["ranks"], ranks)
@@ -69,19 +69,19 @@ class Plan(unittest.TestCase):
 
     def test_a_plan_over_the_budget_is_refused_with_its_numbers_and_the_way_out(self):
         # 0.2 GB: one rank needs about 0.25 GB, two about 0.14 GB each.
-        for extra in ([], ["--plan-only"]):
-            r = physfit(*MODEL, "--memory-budget-gb", 0.2, *extra, ranks=1)
+        for extra in ([], ["--solver.plan-only"]):
+            r = physfit(*MODEL, "--solver.memory-budget-gb", 0.2, *extra, ranks=1)
             self.assertEqual(r.returncode, 2, r.stderr)
-            for text in ("memory plan needs", "per rank", "rows", "over --memory-budget-gb 0.2",
-                         "run on 2 ranks or more", "raise --memory-budget-gb"):
+            for text in ("memory plan needs", "per rank", "rows", "over --solver.memory-budget-gb 0.2",
+                         "run on 2 ranks or more", "raise --solver.memory-budget-gb"):
                 self.assertIn(text, r.stderr)
-        r = physfit(*MODEL, "--memory-budget-gb", 0.2, "--plan-only", ranks=2)
+        r = physfit(*MODEL, "--solver.memory-budget-gb", 0.2, "--solver.plan-only", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(summary(r)["memory_plan"]["fewest_ranks"], 2)
         self.assertLessEqual(summary(r)["memory_plan"]["per_rank_bytes"], 0.2e9)
         # Below what every rank holds whatever the ranks (libraries, cluster space): no rank
         # count helps, and the message says so.
-        r = physfit(*MODEL, "--memory-budget-gb", 0.01, "--plan-only", ranks=1)
+        r = physfit(*MODEL, "--solver.memory-budget-gb", 0.01, "--solver.plan-only", ranks=1)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("no number of ranks", r.stderr)
 

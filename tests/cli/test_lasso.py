@@ -97,7 +97,7 @@ class LassoCommand(unittest.TestCase):
         data = os.path.join(d, "data.h5")
         A, y, _ = write_problem(data, Spec(rows=200, cols=12, seed=9, duplicates=2, noise_exponent=-2))
         out = os.path.join(d, "ols.h5")
-        r = physfit("lasso", "--input.file", data, "--output.file", out, "--task", "fit",
+        r = physfit("lasso", "--input.file", data, "--output.file", out, "--fit.task", "fit",
                     "--fit.method", "ols", "--fit.standardize", "false", "--json", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out, "r") as f:
@@ -108,8 +108,8 @@ class LassoCommand(unittest.TestCase):
         coefs = {}
         for mode in ("gram", "residual"):
             out = os.path.join(d, mode + ".h5")
-            r = physfit("lasso", "--input.file", data, "--output.file", out, "--task", "fit",
-                        "--fit.method", "enet", "--fit.l1_ratio", 0.5, "--fit.lambda_ratio", 0.01,
+            r = physfit("lasso", "--input.file", data, "--output.file", out, "--fit.task", "fit",
+                        "--fit.method", "enet", "--fit.l1-ratio", 0.5, "--fit.lambda-ratio", 0.01,
                         "--solver.mode", mode, "--json", ranks=2)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(last_json(r.stdout)["result"]["mode"], mode)
@@ -191,7 +191,7 @@ class LassoCommand(unittest.TestCase):
             (("--input.file", data), 4, "A(37, 3) = nan is not finite"),
             (("--input.file", os.path.join(d, "missing.h5")), 4, "missing.h5"),
             (("--input.file", data, "--input.matrix", "/X"), 4, "/X"),
-            (("--input.file", data, "--task", "fit"), 2, "needs fit.lambda"),
+            (("--input.file", data, "--fit.task", "fit"), 2, "needs fit.lambda"),
             (("--input.file", data, "--fit.method", "lars"), 2, "lars"),
             (("--input.file", data, "--solver.mode", "residual"), 2, "cross-validation needs the Gram mode"),
         ]
@@ -213,30 +213,30 @@ class LassoCommand(unittest.TestCase):
         data = os.path.join(d, "data.h5")
         write_problem(data, SPEC)
         r = physfit("lasso", "--input.file", data, "--output.file", os.path.join(d, "o.h5"),
-                    "--output.png", png, "--path.count", 30, ranks=2)
+                    "--output.figure", png, "--path.count", 30, ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(png, "rb") as f:
             head = f.read(24)
         self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
         self.assertEqual(int.from_bytes(head[16:20], "big"), 900)
         self.assertEqual(int.from_bytes(head[20:24], "big"), 560)
-        r = physfit("lasso", "--input.file", data, "--output.png", png, "--task", "path", ranks=2)
+        r = physfit("lasso", "--input.file", data, "--output.figure", png, "--fit.task", "path", ranks=2)
         self.assertEqual(r.returncode, 2)
         self.assertIn("needs task = cv", r.stderr)
         # The same option writes SVG by the extension, and refuses an unknown one before work.
         svg = os.path.join(d, "cv.svg")
-        r = physfit("lasso", "--input.file", data, "--output.png", svg, "--path.count", 30)
+        r = physfit("lasso", "--input.file", data, "--output.figure", svg, "--path.count", 30)
         self.assertEqual(r.returncode, 0, r.stderr)
         import xml.etree.ElementTree as ET
         self.assertTrue(ET.parse(svg).getroot().tag.endswith("svg"))
-        r = physfit("lasso", "--input.file", data, "--output.png", os.path.join(d, "cv.gif"))
+        r = physfit("lasso", "--input.file", data, "--output.figure", os.path.join(d, "cv.gif"))
         self.assertEqual(r.returncode, 2)
         self.assertIn(".png, .svg or .pdf", r.stderr)
 
     def test_help_lists_the_options(self):
         r = physfit("lasso", "--help")
         self.assertEqual(r.returncode, 0, r.stderr)
-        for key in ("--input.file", "--fit.method", "--cv.folds", "--solver.memory_mib", "--json"):
+        for key in ("--input.file", "--fit.method", "--cv.folds", "--solver.memory-mib", "--json"):
             self.assertIn(key, r.stdout)
 
 

@@ -1,5 +1,5 @@
 """Polar crystals end to end: Born effective charges, the dielectric tensor and the
-non-analytic correction of `physfit phonons` (and `physfit fc --born`) against phonopy 2.17
+non-analytic correction of `physfit phonons` (and `physfit fc --nac.born`) against phonopy 2.17
 (Debian's python3-phonopy), computed here with the same force constants and BORN, and against
 the analytic LO-TO splitting of a rocksalt crystal.
 
@@ -147,10 +147,10 @@ class Crystal:
         out = os.path.join(self.folder, "phonons.h5")
         labels = ",".join("P%d" % k for k in range(len(qpoints)))
         coords = ",".join("%.17g" % x for q in qpoints for x in q)
-        args = ["phonons", "--fc", fc or self.fcfile, "--path", labels, "--points=" + coords,
-                "--segment-points", 2, "--output", out, "--mesh", 2, "--qpoints", "G", "--json"]
+        args = ["phonons", "--input.fc", fc or self.fcfile, "--bands.path", labels, "--bands.points=" + coords,
+                "--bands.segment-points", 2, "--output.file", out, "--dos.mesh", 2, "--bands.qpoints", "G", "--json"]
         if fc is None:
-            args += ["--structure", self.structure]
+            args += ["--structure.file", self.structure]
         r = physfit(*args, *extra)
         if r.returncode != 0:
             raise AssertionError(r.stderr)
@@ -183,7 +183,7 @@ class MatchesPhonopy(unittest.TestCase):
         qs = special_and_general_points(special)
         for method in ("gonze", "wang"):
             c.set_method(method)
-            ours, r = c.physfit(qs, "--born", c.born, "--nac-method", method)
+            ours, r = c.physfit(qs, "--nac.born", c.born, "--nac.method", method)
             self.assertEqual(summary(r)["nac"], method)
             theirs = c.phonopy(qs)
             diff = np.abs(ours - theirs).max()
@@ -198,13 +198,13 @@ class MatchesPhonopy(unittest.TestCase):
                 self.assertGreater(np.abs(without - theirs).max(), 0.1)
             # Gamma along x, z and a general direction (reduced coordinates, as phonopy's).
             for direction in ([1, 0, 0], [0, 0, 1], [0.3, -0.2, 0.7]):
-                _, r = c.physfit([[0.5, 0, 0], [0, 0, 0]], "--born", c.born, "--nac-method",
-                                 method, "--q-direction=" + ",".join(map(str, direction)))
+                _, r = c.physfit([[0.5, 0, 0], [0, 0, 0]], "--nac.born", c.born, "--nac.method",
+                                 method, "--nac.q-direction=" + ",".join(map(str, direction)))
                 ours = np.array(summary(r)["frequencies"]["G"])
                 theirs = c.phonopy([[0, 0, 0]], [direction])[0]
                 self.assertLess(np.abs(ours - theirs).max(), TOL, (name, method, direction))
             # Without a direction Gamma gets no correction (as phonopy): the analytic frequencies.
-            _, r = c.physfit([[0.5, 0, 0], [0, 0, 0]], "--born", c.born, "--nac-method", method)
+            _, r = c.physfit([[0.5, 0, 0], [0, 0, 0]], "--nac.born", c.born, "--nac.method", method)
             np.testing.assert_allclose(summary(r)["frequencies"]["G"],
                                        c.phonopy([[0, 0, 0]])[0], atol=TOL)
 
@@ -226,9 +226,9 @@ class MatchesPhonopy(unittest.TestCase):
             c.ph.run_band_structure([np.linspace(path[0], path[1], n)])
             phonopy_bands.append(np.array(c.ph.get_band_structure_dict()["frequencies"][0]))
         out = os.path.join(c.folder, "bands.h5")
-        r = physfit("phonons", "--fc", c.fcfile, "--structure", c.structure, "--born", c.born,
-                    "--path", "M,G,A", "--points=0.5,0,0,0,0,0,0,0,0.5", "--segment-points", n,
-                    "--output", out, "--mesh", 2)
+        r = physfit("phonons", "--input.fc", c.fcfile, "--structure.file", c.structure, "--nac.born", c.born,
+                    "--bands.path", "M,G,A", "--bands.points=0.5,0,0,0,0,0,0,0,0.5", "--bands.segment-points", n,
+                    "--output.file", out, "--dos.mesh", 2)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out) as f:
             ours = f["bands/frequencies"][...]
@@ -253,8 +253,8 @@ class LoToSplitting(unittest.TestCase):
         domega2 = z * z * e * e / (eps0 * eps * volume * mu)
         for method in ("gonze", "wang"):
             for direction in ([1, 0, 0], [1, 1, 1], [0.2, 0.5, -0.3]):
-                _, r = c.physfit([[0.5, 0, 0.5], [0, 0, 0]], "--born", c.born, "--nac-method",
-                                 method, "--q-direction=" + ",".join(map(str, direction)))
+                _, r = c.physfit([[0.5, 0, 0.5], [0, 0, 0]], "--nac.born", c.born, "--nac.method",
+                                 method, "--nac.q-direction=" + ",".join(map(str, direction)))
                 f = np.array(summary(r)["frequencies"]["G"])
                 to, lo = f[3], f[5]
                 self.assertAlmostEqual(f[4], to, delta=1e-6)  # two transverse modes
@@ -287,13 +287,13 @@ class FitExportsAndModel(unittest.TestCase):
         bad = os.path.join(d, "BORN_bad")
         with open(bad, "w") as f:
             f.write(BORNS["gan"].replace("-2.6 0 0 0 -2.6 0 0 0 -2.7", "-2.6 0 0 0 -2.6"))
-        r = physfit("fc", "--data", data, "--cutoffs=-1", "--folds", 0, "--born", bad,
-                    "--output", model, ranks=2)
+        r = physfit("fc", "--input.data", data, "--clusters.cutoffs=-1", "--cv.folds", 0, "--nac.born", bad,
+                    "--output.file", model, ranks=2)
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("BORN_bad:4", r.stderr)
         self.assertFalse(os.path.exists(model))
-        r = physfit("fc", "--data", data, "--cutoffs=-1", "--folds", 0, "--born", c.born,
-                    "--output", model, "--export-dir", exports, "--exports", "phonopy", ranks=2)
+        r = physfit("fc", "--input.data", data, "--clusters.cutoffs=-1", "--cv.folds", 0, "--nac.born", c.born,
+                    "--output.file", model, "--output.export-dir", exports, "--output.exports", "phonopy", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         # The model carries /nac; the export folder a BORN that phonopy reads back.
         with h5py.File(model) as f:
@@ -313,14 +313,14 @@ class FitExportsAndModel(unittest.TestCase):
         c.ph.force_constants = fitted
         c.ph.nac_params = dict(exported, method="gonze")
         qs = special_and_general_points(HEX)
-        ours, r = c.physfit(qs, "--q-direction=0,0,1", fc=model)
+        ours, r = c.physfit(qs, "--nac.q-direction=0,0,1", fc=model)
         self.assertEqual(summary(r)["nac"], "gonze")
         self.assertIn("non-analytic correction: Gonze and Lee", r.stderr + r.stdout)
         self.assertLess(np.abs(ours - c.phonopy(qs)).max(), TOL)
         np.testing.assert_allclose(summary(r)["frequencies"]["G"],
                                    c.phonopy([[0, 0, 0]], [[0, 0, 1]])[0], atol=TOL)
-        # --nac-method none: phonopy without the correction.
-        ours, r = c.physfit(qs, "--nac-method", "none", fc=model)
+        # --nac.method none: phonopy without the correction.
+        ours, r = c.physfit(qs, "--nac.method", "none", fc=model)
         self.assertEqual(summary(r)["nac"], "none")
         plain = Phonopy(c.ph.unitcell, c.ph.supercell_matrix)
         plain.force_constants = fitted
@@ -331,9 +331,9 @@ class BornFiles(unittest.TestCase):
     def run_born(self, c, text):
         with open(c.born, "w") as f:
             f.write(text)
-        return physfit("phonons", "--fc", c.fcfile, "--structure", c.structure, "--born", c.born,
-                       "--output", "", "--mesh", 2, "--path", "A,B",
-                       "--points=0.5,0,0,0,0,0.5", "--qpoints", "G")
+        return physfit("phonons", "--input.fc", c.fcfile, "--structure.file", c.structure, "--nac.born", c.born,
+                       "--output.file", "", "--dos.mesh", 2, "--bands.path", "A,B",
+                       "--bands.points=0.5,0,0,0,0,0.5", "--bands.qpoints", "G")
 
     def test_factor_line_comments_and_phonopys_extra_parameters(self):
         c = Crystal("gan", scratch(self))
@@ -362,7 +362,7 @@ class BornFiles(unittest.TestCase):
         self.assertEqual((nac["G_cutoff"], nac["Lambda"]), (1.5, 0.4))
         c.ph.nac_params = nac
         qs = [[0.1, 0.2, 0.3], [0.01, 0, 0], [1 / 3, 1 / 3, 0.1]]
-        ours, r = c.physfit(qs, "--born", c.born)
+        ours, r = c.physfit(qs, "--nac.born", c.born)
         self.assertIn("within 1.5 1/A, Lambda 0.4", r.stderr)
         self.assertLess(np.abs(ours - c.phonopy(qs)).max(), TOL)
 
@@ -395,12 +395,12 @@ class BornFiles(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("not zero", r.stderr)
         # Options that need Born data, and a bad direction.
-        r = physfit("phonons", "--fc", c.fcfile, "--structure", c.structure, "--nac-method",
-                    "wang", "--output", "")
+        r = physfit("phonons", "--input.fc", c.fcfile, "--structure.file", c.structure, "--nac.method",
+                    "wang", "--output.file", "")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--born", r.stderr)
-        r = physfit("phonons", "--fc", c.fcfile, "--structure", c.structure, "--born", c.born,
-                    "--q-direction=1,0", "--output", "")
+        self.assertIn("--nac.born", r.stderr)
+        r = physfit("phonons", "--input.fc", c.fcfile, "--structure.file", c.structure, "--nac.born", c.born,
+                    "--nac.q-direction=1,0", "--output.file", "")
         self.assertEqual(r.returncode, 2)
         self.assertIn("3 numbers", r.stderr)
 

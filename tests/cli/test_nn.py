@@ -64,8 +64,8 @@ class Import(unittest.TestCase):
         write_idx(os.path.join(d, "img.gz"), images)
         write_idx(os.path.join(d, "lab"), np.array([0, 3, 1, 3, 2], dtype=np.uint8))
         out = os.path.join(d, "set.h5")
-        r = physfit("import", "idx", "--images", os.path.join(d, "img.gz"), "--labels",
-                    os.path.join(d, "lab"), "--output", out, "--json", ranks=2)
+        r = physfit("import", "idx", "--input.images", os.path.join(d, "img.gz"), "--input.labels",
+                    os.path.join(d, "lab"), "--output.file", out, "--json", ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(last_json(r.stdout)["result"]["rows"], 5)
         with h5py.File(out, "r") as f:
@@ -84,8 +84,8 @@ class Import(unittest.TestCase):
         with open(os.path.join(d, "t.csv"), "w") as f:
             f.write("r1,r2,energy\n1.0,2.0,-0.5\n1.5,2.5,-0.25\n")
         out = os.path.join(d, "t.h5")
-        r = physfit("import", "csv", "--input", os.path.join(d, "t.csv"), "--target-columns",
-                    "energy", "--output", out)
+        r = physfit("import", "csv", "--input.file", os.path.join(d, "t.csv"), "--csv.target-columns",
+                    "energy", "--output.file", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out, "r") as f:
             np.testing.assert_array_equal(f["/features"][...], [[1, 2], [1.5, 2.5]])
@@ -95,25 +95,25 @@ class Import(unittest.TestCase):
     def test_bad_inputs_fail_cleanly(self):
         d = scratch(self)
         out = os.path.join(d, "x.h5")
-        r = physfit("import", "idx", "--images", os.path.join(d, "none.gz"), "--output", out,
+        r = physfit("import", "idx", "--input.images", os.path.join(d, "none.gz"), "--output.file", out,
                     ranks=2)
         self.assertEqual(r.returncode, 4, r.stderr)
-        self.assertIn("cannot open IDX file", r.stderr)
+        self.assertIn("--input.images '%s': No such file" % os.path.join(d, "none.gz"), r.stderr)
         self.assertFalse(os.path.exists(out))
         with open(os.path.join(d, "bad.csv"), "w") as f:
             f.write("a,b\n1,2\n3,oops\n")
-        r = physfit("import", "csv", "--input", os.path.join(d, "bad.csv"), "--target-columns",
-                    "b", "--output", out)
+        r = physfit("import", "csv", "--input.file", os.path.join(d, "bad.csv"), "--csv.target-columns",
+                    "b", "--output.file", out)
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("bad.csv:3: column 'b': bad value 'oops'", r.stderr)
         self.assertFalse(os.path.exists(out))
         with open(os.path.join(d, "good.csv"), "w") as f:
             f.write("a,b\n1,2\n3,4\n")
-        r = physfit("import", "csv", "--input", os.path.join(d, "good.csv"), "--target-columns",
-                    "energy", "--output", out)
+        r = physfit("import", "csv", "--input.file", os.path.join(d, "good.csv"), "--csv.target-columns",
+                    "energy", "--output.file", out)
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("bad value 'energy' for target-columns: no such column", r.stderr)
-        r = physfit("import", "tar", "--output", out)
+        self.assertIn("bad value 'energy' for csv.target-columns: no such column", r.stderr)
+        r = physfit("import", "tar", "--output.file", out)
         self.assertEqual(r.returncode, 2, r.stderr)
 
 
@@ -122,8 +122,8 @@ class Train(unittest.TestCase):
         self.d = scratch(self)
         write_blobs_csv(os.path.join(self.d, "blobs.csv"))
         self.data = os.path.join(self.d, "blobs.h5")
-        r = physfit("import", "csv", "--input", os.path.join(self.d, "blobs.csv"),
-                    "--label-column", "kind", "--output", self.data)
+        r = physfit("import", "csv", "--input.file", os.path.join(self.d, "blobs.csv"),
+                    "--csv.label-column", "kind", "--output.file", self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def train(self, ranks, name, *extra, epochs=3):
@@ -161,7 +161,7 @@ class Train(unittest.TestCase):
         self.assertEqual(e1.returncode, 0, e1.stderr)
         self.assertEqual(last_json(e1.stdout)["result"], last_json(e2.stdout)["result"])
         pred = os.path.join(self.d, "pred.h5")
-        p = physfit("predict", out, self.data, "--output", pred, ranks=3)
+        p = physfit("predict", out, self.data, "--output.file", pred, ranks=3)
         self.assertEqual(p.returncode, 0, p.stderr)
         with h5py.File(pred, "r") as f, h5py.File(self.data, "r") as data:
             scores = f["/scores"][...]
@@ -173,7 +173,7 @@ class Train(unittest.TestCase):
         bare = os.path.join(self.d, "bare.h5")
         with h5py.File(self.data, "r") as src, h5py.File(bare, "w") as dst:
             dst["/features"] = src["/features"][:50]
-        p = physfit("predict", out, bare, "--output", pred, "--json", ranks=2)
+        p = physfit("predict", out, bare, "--output.file", pred, "--json", ranks=2)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(last_json(p.stdout)["result"]["rows"], 50)
         with h5py.File(pred, "r") as f:
@@ -247,8 +247,8 @@ class TrainErrors(unittest.TestCase):
         self.d = scratch(self)
         write_blobs_csv(os.path.join(self.d, "blobs.csv"), rows=30)
         self.data = os.path.join(self.d, "blobs.h5")
-        physfit("import", "csv", "--input", os.path.join(self.d, "blobs.csv"), "--label-column",
-                "kind", "--output", self.data)
+        physfit("import", "csv", "--input.file", os.path.join(self.d, "blobs.csv"), "--csv.label-column",
+                "kind", "--output.file", self.data)
         self.ini = os.path.join(self.d, "m.ini")
         self.out = os.path.join(self.d, "m.h5")
         write_config(self.ini, self.data, self.out)
@@ -287,8 +287,8 @@ class TrainErrors(unittest.TestCase):
 
     def test_divergence_is_a_numerical_error(self):
         table = os.path.join(self.d, "table.h5")
-        physfit("import", "csv", "--input", os.path.join(self.d, "blobs.csv"), "--target-columns",
-                "d", "--output", table)
+        physfit("import", "csv", "--input.file", os.path.join(self.d, "blobs.csv"), "--csv.target-columns",
+                "d", "--output.file", table)
         r = physfit("train", self.ini, "--data.train", table, "--model.loss", "mse",
                     "--model.layers", "dense 1", "--optimizer.type", "sgd",
                     "--optimizer.learning-rate", "1e10", "--train.epochs", 20, ranks=2)

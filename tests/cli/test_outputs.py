@@ -64,7 +64,7 @@ class WithData:
         self.csv = os.path.join(self.d, "table.csv")
         write_csv(self.csv)
         self.data = os.path.join(self.d, "data.h5")
-        r = physfit("import", "csv", "--input", self.csv, "--label-column", "label", "--output",
+        r = physfit("import", "csv", "--input.file", self.csv, "--csv.label-column", "label", "--output.file",
                     self.data)
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -95,20 +95,20 @@ class OutputIsAnInput(WithData, Case):
 
     def test_predict_output_is_the_model_or_the_data(self):
         model = self.trained_model()
-        self.refused(["predict", model, self.data, "--output", model],
-                     ["--output", "--model", "'%s'" % model], [model, self.data])
+        self.refused(["predict", model, self.data, "--output.file", model],
+                     ["--output.file", "--input.model", "'%s'" % model], [model, self.data])
         # The same file under another spelling (./, ..): the canonical path, then the inode.
         other = os.path.join(self.d, ".", "sub", "..", "data.h5")
         os.makedirs(os.path.join(self.d, "sub"))
-        self.refused(["predict", model, self.data, "--output", other],
-                     ["--output", "--data", "'%s'" % other], [model, self.data])
+        self.refused(["predict", model, self.data, "--output.file", other],
+                     ["--output.file", "--input.data", "'%s'" % other], [model, self.data])
 
 class OutputIsAnInputOfImportOrLasso(WithData, Case):
     """import (every format of training sets), lasso, and the configuration file of any command."""
 
     def test_import_output_is_the_input_in_every_format(self):
-        self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
-                      "--output", self.csv], ["--output", "--input", "'%s'" % self.csv],
+        self.refused(["import", "csv", "--input.file", self.csv, "--csv.label-column", "label",
+                      "--output.file", self.csv], ["--output.file", "--input.file", "'%s'" % self.csv],
                      [self.csv])
         images = os.path.join(self.d, "images.idx")
         labels = os.path.join(self.d, "labels.idx")
@@ -116,10 +116,10 @@ class OutputIsAnInputOfImportOrLasso(WithData, Case):
             f.write(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(range(8)))
         with open(labels, "wb") as f:
             f.write(bytes([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]))
-        self.refused(["import", "idx", "--images", images, "--labels", labels, "--output", labels],
-                     ["--output", "--labels", "'%s'" % labels], [images, labels])
-        self.refused(["import", "idx", "--images", images, "--output", images],
-                     ["--output", "--images", "'%s'" % images], [images])
+        self.refused(["import", "idx", "--input.images", images, "--input.labels", labels, "--output.file", labels],
+                     ["--output.file", "--input.labels", "'%s'" % labels], [images, labels])
+        self.refused(["import", "idx", "--input.images", images, "--output.file", images],
+                     ["--output.file", "--input.images", "'%s'" % images], [images])
 
     def test_lasso_output_is_the_input_and_two_outputs_are_one_file(self):
         path = os.path.join(self.d, "ay.h5")
@@ -130,15 +130,15 @@ class OutputIsAnInputOfImportOrLasso(WithData, Case):
         self.refused(["lasso", "--input.file", path, "--output.file", path],
                      ["--output.file", "--input.file", "'%s'" % path], [path])
         out = os.path.join(self.d, "fit.h5")
-        self.refused(["lasso", "--input.file", path, "--task", "cv", "--output.file", out,
-                      "--output.png", out], ["--output.file", "--output.png", "same file"], [path])
+        self.refused(["lasso", "--input.file", path, "--fit.task", "cv", "--output.file", out,
+                      "--output.figure", out], ["--output.file", "--output.figure", "same file"], [path])
         self.assertFalse(os.path.exists(out))
 
     def test_the_configuration_file_is_an_input(self):
         ini = os.path.join(self.d, "run.ini")
         with open(ini, "w") as f:
-            f.write("rows = 8\n")
-        self.refused(["selfcheck", ini, "--output", ini], ["--output", "--config", "'%s'" % ini],
+            f.write("[check]\nrows = 8\n")
+        self.refused(["selfcheck", ini, "--output.file", ini], ["--output.file", "--config", "'%s'" % ini],
                      [ini])
 
 
@@ -153,10 +153,10 @@ class NotARegularFile(Case):
     def test_devices_stay_devices(self):
         for device in ("/dev/full", "/dev/null"):
             before = os.stat(device)
-            self.refused(["selfcheck", "--output", device],
-                         ["--output '%s'" % device, "character device"], [self.csv])
-            self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
-                          "--output", device], ["'%s'" % device, "character device"], [self.csv])
+            self.refused(["selfcheck", "--output.file", device],
+                         ["--output.file '%s'" % device, "character device"], [self.csv])
+            self.refused(["import", "csv", "--input.file", self.csv, "--csv.label-column", "label",
+                          "--output.file", device], ["'%s'" % device, "character device"], [self.csv])
             after = os.stat(device)
             self.assertTrue(stat.S_ISCHR(after.st_mode))
             self.assertEqual((after.st_ino, after.st_rdev), (before.st_ino, before.st_rdev))
@@ -173,9 +173,9 @@ class NotARegularFile(Case):
         try:
             sock.bind(sock_path)
             for path, kind in ((folder, "a folder"), (fifo, "a FIFO"), (sock_path, "a socket")):
-                self.refused(["selfcheck", "--output", path], ["'%s'" % path, kind], [self.csv])
-                self.refused(["import", "csv", "--input", self.csv, "--label-column", "label",
-                              "--output", path], ["'%s'" % path, kind], [self.csv])
+                self.refused(["selfcheck", "--output.file", path], ["'%s'" % path, kind], [self.csv])
+                self.refused(["import", "csv", "--input.file", self.csv, "--csv.label-column", "label",
+                              "--output.file", path], ["'%s'" % path, kind], [self.csv])
             self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode))
             self.assertTrue(stat.S_ISSOCK(os.stat(sock_path).st_mode))
             self.assertEqual(os.listdir(folder), [])
@@ -184,13 +184,13 @@ class NotARegularFile(Case):
             shutil.rmtree(short, ignore_errors=True)
 
     def test_a_text_export_onto_a_folder_is_refused(self):
-        # phonons --png (a PNG, written by the atomic writer of text and figures).
+        # phonons --output.figure (a PNG, written by the atomic writer of text and figures).
         folder = os.path.join(self.d, "plot.png")
         os.makedirs(folder)
         fc = os.path.join(DATA, "FORCE_CONSTANTS")
         structure = os.path.join(DATA, "si64_phonopy.h5")
-        self.refused(["phonons", "--fc", fc, "--structure", structure, "--png", folder],
-                     ["--png", "'%s'" % folder, "a folder"], [fc, structure])
+        self.refused(["phonons", "--input.fc", fc, "--structure.file", structure, "--output.figure", folder],
+                     ["--output.figure", "'%s'" % folder, "a folder"], [fc, structure])
 
 
 class ForceConstantOutputs(Case):
@@ -206,8 +206,8 @@ class ForceConstantOutputs(Case):
         data = os.path.join(self.d, "si.h5")
         with open(self.si("si64_rattle_0.01.h5"), "rb") as src, open(data, "wb") as dst:
             dst.write(src.read())
-        self.refused(["fc", "--data", data, "--output", data],
-                     ["--output", "--data", "'%s'" % data], [data])
+        self.refused(["fc", "--input.data", data, "--output.file", data],
+                     ["--output.file", "--input.data", "'%s'" % data], [data])
 
     def test_an_export_would_replace_an_input(self):
         # The reference FORCE_CONSTANTS lives in the export folder the phonopy export writes to.
@@ -215,9 +215,9 @@ class ForceConstantOutputs(Case):
         with open(self.si("FORCE_CONSTANTS"), "rb") as src, open(ref, "wb") as dst:
             dst.write(src.read())
         out = os.path.join(self.d, "fc.h5")
-        self.refused(["fc", "--data", self.si("si64_rattle_0.01.h5"), "--reference-fc2", ref,
-                      "--output", out, "--export-dir", self.d, "--exports", "phonopy"],
-                     ["--export-dir", "--reference-fc2", "'%s'" % ref], [ref])
+        self.refused(["fc", "--input.data", self.si("si64_rattle_0.01.h5"), "--configs.reference-fc2", ref,
+                      "--output.file", out, "--output.export-dir", self.d, "--output.exports", "phonopy"],
+                     ["--output.export-dir", "--configs.reference-fc2", "'%s'" % ref], [ref])
         self.assertFalse(os.path.exists(out))
 
     def test_phonons_outputs_are_not_its_inputs(self):
@@ -225,10 +225,10 @@ class ForceConstantOutputs(Case):
         with open(self.si("FORCE_CONSTANTS"), "rb") as src, open(fc, "wb") as dst:
             dst.write(src.read())
         structure = self.si("si64_phonopy.h5")
-        self.refused(["phonons", "--fc", fc, "--structure", structure, "--output", fc],
-                     ["--output", "--fc", "'%s'" % fc], [fc, structure])
-        self.refused(["phonons", "--fc", fc, "--structure", structure, "--png", structure],
-                     ["--png", "--structure", "'%s'" % structure], [fc, structure])
+        self.refused(["phonons", "--input.fc", fc, "--structure.file", structure, "--output.file", fc],
+                     ["--output.file", "--input.fc", "'%s'" % fc], [fc, structure])
+        self.refused(["phonons", "--input.fc", fc, "--structure.file", structure, "--output.figure", structure],
+                     ["--output.figure", "--structure.file", "'%s'" % structure], [fc, structure])
 
     def test_structure_imports_do_not_replace_their_inputs(self):
         dfset = os.path.join(self.d, "DFSET")
@@ -237,10 +237,10 @@ class ForceConstantOutputs(Case):
         structure = os.path.join(self.d, "si64.h5")
         with open(self.si("si64_rattle_0.01.h5"), "rb") as src, open(structure, "wb") as dst:
             dst.write(src.read())
-        self.refused(["import", "dfset", "--input", dfset, "--structure", structure, "--output",
-                      dfset], ["--output", "--input", "'%s'" % dfset], [dfset, structure])
-        self.refused(["import", "dfset", "--input", dfset, "--structure", structure, "--output",
-                      structure], ["--output", "--structure", "'%s'" % structure],
+        self.refused(["import", "dfset", "--input.file", dfset, "--structure.file", structure, "--output.file",
+                      dfset], ["--output.file", "--input.file", "'%s'" % dfset], [dfset, structure])
+        self.refused(["import", "dfset", "--input.file", dfset, "--structure.file", structure, "--output.file",
+                      structure], ["--output.file", "--structure.file", "'%s'" % structure],
                      [dfset, structure])
 
 
@@ -260,9 +260,9 @@ class FcCommitsTogether(Case):
         self.addCleanup(subprocess.run, ["umount", self.fs], capture_output=True)
 
     def fc(self, ranks):
-        return physfit("fc", "--data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--train", 20,
-                       "--output", os.path.join(self.fs, "fc.h5"), "--export-dir",
-                       os.path.join(self.fs, "exports"), "--exports", "phonopy", ranks=ranks)
+        return physfit("fc", "--input.data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--configs.train", 20,
+                       "--output.file", os.path.join(self.fs, "fc.h5"), "--output.export-dir",
+                       os.path.join(self.fs, "exports"), "--output.exports", "phonopy", ranks=ranks)
 
     def files(self):
         out = []
@@ -306,7 +306,7 @@ class FcCommitsTogether(Case):
         for n in RANKS:
             r = self.fc(n)
             self.assertEqual(r.returncode, 2, "%d ranks: %s" % (n, r.stderr))
-            self.assertIn("cannot write --export-dir '%s': it is a folder" % yaml, r.stderr)
+            self.assertIn("cannot write --output.export-dir '%s': it is a folder" % yaml, r.stderr)
             self.assertNotIn("fc: phase", r.stderr)  # refused before any work
             self.assertEqual({p: digest(p) for p in self.files()}, previous, "%d ranks" % n)
 
@@ -318,19 +318,21 @@ class PhononsCommitsTogether(Case):
     def test_a_failed_output_keeps_the_previous_figure(self):
         d = scratch(self)
         png = os.path.join(d, "bands.png")
-        args = ["phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
-                os.path.join(DATA, "si64_phonopy.h5"), "--png", png]
+        args = ["phonons", "--input.fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure.file",
+                os.path.join(DATA, "si64_phonopy.h5"), "--output.figure", png]
         kept = os.path.join(d, "kept")
         os.makedirs(kept)
-        r = physfit(*args, "--output", os.path.join(kept, "bands.h5"), ranks=2)
+        r = physfit(*args, "--output.file", os.path.join(kept, "bands.h5"), ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         before = digest(png)
-        missing = os.path.join(d, "missing")
+        # A name longer than the file system allows: the HDF5 file cannot be made when the
+        # outputs are written, after the figure was drawn (missing folders are made).
+        too_long = os.path.join(d, "x" * 300 + ".h5")
         for n in RANKS:
-            r = physfit(*args, "--title", "another figure", "--output",
-                        os.path.join(missing, "bands.h5"), ranks=n)
+            r = physfit(*args, "--figure.title", "another figure", "--output.file", too_long,
+                        ranks=n)
             self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
-            self.assertIn("directory '%s'" % missing, r.stderr)
+            self.assertIn("File name too long", r.stderr)
             self.assertEqual(digest(png), before, "%d ranks" % n)
             self.assertEqual(sorted(os.listdir(d)), ["bands.png", "kept"], "%d ranks" % n)
 
@@ -351,13 +353,13 @@ class Temporaries(Case):
     def test_an_abort_on_one_rank_leaves_no_temporary(self):
         d = scratch(self)
         out = os.path.join(d, "check.h5")
-        args = ["selfcheck", "--output", out, "--rows", 64, "--cols", 8]
+        args = ["selfcheck", "--output.file", out, "--check.rows", 64, "--check.cols", 8]
         r = physfit(*args, ranks=2)
         self.assertEqual(r.returncode, 0, r.stderr)
         before = digest(out)
         # Rank 1 fails outside a collective phase: main ends the job with MPI_Abort while
         # rank 0 has the (parallel) temporary file and the lock file open.
-        r = physfit(*args, "--fail-on-rank", 1, "--fail-where", "unguarded", "--fail-kind", "io",
+        r = physfit(*args, "--inject.rank", 1, "--inject.where", "unguarded", "--inject.kind", "io",
                     ranks=2)
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("outside a collective phase", r.stderr)
@@ -382,7 +384,7 @@ class Temporaries(Case):
             for p in [stale] + kept:
                 with open(p, "wb") as f:
                     f.write(b"partial")
-            r = physfit("import", "csv", "--input", csv, "--label-column", "label", "--output",
+            r = physfit("import", "csv", "--input.file", csv, "--csv.label-column", "label", "--output.file",
                         out, ranks=n)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sorted(os.listdir(d)),
@@ -397,10 +399,10 @@ class OneWriter(Case):
     def test_a_second_job_fails_at_once_or_waits(self):
         d = scratch(self)
         out = os.path.join(d, "check.h5")
-        small = ["--rows", 16, "--cols", 4]
+        small = ["--check.rows", 16, "--check.cols", 4]
         # The first job runs until it is told to stop (SIGUSR1: it stops, commits, exits 3).
-        first = subprocess.Popen([BIN, "selfcheck", "--output", out, "--iterations", "1000000",
-                                  "--delay", "0.01"] + [str(a) for a in small],
+        first = subprocess.Popen([BIN, "selfcheck", "--output.file", out, "--check.iterations", "1000000",
+                                  "--check.delay", "0.01"] + [str(a) for a in small],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         waiting = None
         try:
@@ -409,7 +411,7 @@ class OneWriter(Case):
             with open(out + ".lock") as f:
                 self.assertEqual(f.read(), "%s %d\n" % (socket.gethostname(), first.pid))
             for n in RANKS:
-                r = physfit("selfcheck", "--output", out, *small, ranks=n)
+                r = physfit("selfcheck", "--output.file", out, *small, ranks=n)
                 self.assertEqual(r.returncode, 4, "%d ranks: %s" % (n, r.stderr))
                 self.assertIn("cannot write '%s': another job is writing it (process %d on host "
                               "%s holds '%s.lock')" % (out, first.pid, socket.gethostname(), out),
@@ -419,8 +421,8 @@ class OneWriter(Case):
             self.assertIsNone(first.poll())
             self.assertFalse(os.path.exists(out))  # the first has not committed yet
             waiting = subprocess.Popen(
-                [MPIEXEC, "-n", str(RANKS[-1]), BIN, "selfcheck", "--output", out,
-                 "--output-lock", "wait", "--iterations", "2"] + [str(a) for a in small],
+                [MPIEXEC, "-n", str(RANKS[-1]), BIN, "selfcheck", "--output.file", out,
+                 "--output-lock", "wait", "--check.iterations", "2"] + [str(a) for a in small],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             line = waiting.stdout.readline()
             while line and "waiting for" not in line:
@@ -477,25 +479,25 @@ class FullDisk(WithData, Case):
         out = lambda name: os.path.join(fs, name)  # noqa: E731
         train = ["train", "--data.train", self.data, "--model.layers", "dense 2"]
         cases = [  # (the command, its outputs)
-            (["import", "csv", "--input", self.csv, "--label-column", "label", "--output",
+            (["import", "csv", "--input.file", self.csv, "--csv.label-column", "label", "--output.file",
               out("data.h5")], ["data.h5"]),
-            (["import", "idx", "--images", images, "--output", out("idx.h5")], ["idx.h5"]),
-            (["import", "dfset", "--input", si("DFSET_0.01"), "--structure",
-              si("si64_rattle_0.01.h5"), "--output", out("dfset.h5")], ["dfset.h5"]),
-            (["import", "phonopy", "--input", si("phonopy_params.yaml"), "--output",
+            (["import", "idx", "--input.images", images, "--output.file", out("idx.h5")], ["idx.h5"]),
+            (["import", "dfset", "--input.file", si("DFSET_0.01"), "--structure.file",
+              si("si64_rattle_0.01.h5"), "--output.file", out("dfset.h5")], ["dfset.h5"]),
+            (["import", "phonopy", "--input.file", si("phonopy_params.yaml"), "--output.file",
               out("phonopy.h5")], ["phonopy.h5"]),
             (train + ["--train.epochs", 1, "--output.model", out("model.h5")], ["model.h5"]),
             # The checkpoint after the first of two epochs is the first write.
             (train + ["--train.epochs", 2, "--output.checkpoint-every", 1, "--output.model",
                       out("model.h5")], ["model.h5"]),
-            (["predict", model, self.data, "--output", out("pred.h5")], ["pred.h5"]),
-            (["lasso", "--input.file", ay, "--task", "cv", "--output.file", out("fit.h5"),
-              "--output.png", out("fit.png")], ["fit.h5", "fit.png"]),
-            (["fc", "--data", si("si64_rattle_0.01.h5"), "--train", 20, "--output", out("fc.h5"),
-              "--export-dir", fs, "--exports", "phonopy"], ["fc.h5", "FORCE_CONSTANTS"]),
-            (["phonons", "--fc", si("FORCE_CONSTANTS"), "--structure", si("si64_phonopy.h5"),
-              "--output", out("bands.h5"), "--png", out("bands.png")], ["bands.h5", "bands.png"]),
-            (["selfcheck", "--output", out("check.h5"), "--rows", 4096, "--cols", 8],
+            (["predict", model, self.data, "--output.file", out("pred.h5")], ["pred.h5"]),
+            (["lasso", "--input.file", ay, "--fit.task", "cv", "--output.file", out("fit.h5"),
+              "--output.figure", out("fit.png")], ["fit.h5", "fit.png"]),
+            (["fc", "--input.data", si("si64_rattle_0.01.h5"), "--configs.train", 20, "--output.file", out("fc.h5"),
+              "--output.export-dir", fs, "--output.exports", "phonopy"], ["fc.h5", "FORCE_CONSTANTS"]),
+            (["phonons", "--input.fc", si("FORCE_CONSTANTS"), "--structure.file", si("si64_phonopy.h5"),
+              "--output.file", out("bands.h5"), "--output.figure", out("bands.png")], ["bands.h5", "bands.png"]),
+            (["selfcheck", "--output.file", out("check.h5"), "--check.rows", 4096, "--check.cols", 8],
              ["check.h5"]),
         ]
         # The previous outputs, then a filler that takes every byte left.

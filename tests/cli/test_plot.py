@@ -23,6 +23,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 BLUE = (0, 114, 178)
 VERMILLION = (213, 94, 0)
 BLACK = (0, 0, 0)
+GREEN = (0, 158, 115)
 
 
 def strokes(svg_path, rgb, dashed=None):
@@ -69,7 +70,7 @@ class Plot(unittest.TestCase):
 
     def draw(self, source, name, *extra, ranks=None):
         out = os.path.join(self.d, name)
-        r = physfit("plot", source, "--output", out, "--json", *extra, ranks=ranks)
+        r = physfit("plot", source, "--output.file", out, "--json", *extra, ranks=ranks)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([f for f in os.listdir(self.d) if ".tmp-" in f], [])
         return out, last_json(r.stdout)["result"]
@@ -188,8 +189,8 @@ class Plot(unittest.TestCase):
         out = os.path.join(self.d, "phonons.h5")
         fc = os.path.join(data, "FORCE_CONSTANTS")
         structure = os.path.join(data, "si64_phonopy.h5")
-        r = physfit("phonons", "--fc", fc, "--structure", structure, "--reference", fc,
-                    "--output", out, "--png", os.path.join(self.d, "direct.svg"))
+        r = physfit("phonons", "--input.fc", fc, "--structure.file", structure, "--reference.fc", fc,
+                    "--output.file", out, "--output.figure", os.path.join(self.d, "direct.svg"))
         self.assertEqual(r.returncode, 0, r.stderr)
         with h5py.File(out, "r") as f:
             bands = f["/bands/frequencies"][...]
@@ -203,9 +204,43 @@ class Plot(unittest.TestCase):
         ref = curves(svg, VERMILLION, True, 1.8)
         self.assertGreaterEqual(len(fit), 6)
         self.assertEqual(len(ref), len(fit))
-        # phonons --png draws the same figure as plot of its output (the title aside).
+        # phonons --output.figure draws the same figure as plot of its output (the title aside).
         direct = os.path.join(self.d, "direct.svg")
         self.assertEqual(len(curves(direct, VERMILLION, True, 1.8)), len(ref))
+
+    def test_the_difference_panel_of_bands_and_reference(self):
+        # The chain's optical branch is 0.5 above its reference: fit - reference is 0 for the
+        # acoustic band and 0.5 for the optical one, two green curves under the bands.
+        source = os.path.join(self.d, "phonons_diff.h5")
+        n = self.write_bands(source, reference=True)
+        svg = os.path.join(self.d, "diff.svg")
+        r = physfit("plot", source, "--figure.difference", "--figure.height", 800,
+                    "--output.file", svg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # (cairo merges the collinear nodes of a flat line: two nodes each)
+        diff = [e for e in strokes(svg, GREEN, False) if "stroke-width:1.6;" in e.get("style", "")]
+        self.assertEqual(len(diff), 2)
+        # Flat lines: every node of a difference curve has one y (0 and 0.5 apart).
+        ys = sorted({round(float(y), 3) for e in diff
+                     for y in re.findall(r"[ML] [-0-9.e]+ ([-0-9.e]+)", e.get("d"))})
+        self.assertEqual(len(ys), 2, ys)
+        # Without a reference the panel is an error naming the file; phonons refuses it without
+        # --reference.fc.
+        bare = os.path.join(self.d, "phonons_bare.h5")
+        self.write_bands(bare)
+        r = physfit("plot", bare, "--figure.difference", "--output.file",
+                    os.path.join(self.d, "bare.svg"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--figure.difference needs /reference/frequencies", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.d, "bare.svg")))
+        data = os.environ["PHYSFIT_SI_DATA"]
+        r = physfit("phonons", "--input.fc", os.path.join(data, "FORCE_CONSTANTS"),
+                    "--structure.file", os.path.join(data, "si64_phonopy.h5"),
+                    "--figure.difference", "--output.figure", os.path.join(self.d, "x.png"),
+                    "--output.file", "")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("give --reference.fc", r.stderr)
+        self.assertEqual(n, 120)
 
     def test_force_constant_cross_validation(self):
         source = os.path.join(self.d, "fc.h5")
@@ -246,7 +281,7 @@ class Plot(unittest.TestCase):
         other = os.path.join(self.d, "other.h5")
         with h5py.File(other, "w") as f:
             f["targets"] = truth[:30]
-        r = physfit("plot", source, "--parity.data", other, "--output",
+        r = physfit("plot", source, "--parity.data", other, "--output.file",
                     os.path.join(self.d, "x.png"))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("80 values", r.stderr)
@@ -263,20 +298,20 @@ class Plot(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(self.d, "phonons.png")))
         # Unknown format, the input as output, a file with nothing to draw: usage errors that
         # name the option or the file, and nothing written.
-        r = physfit("plot", source, "--output", os.path.join(self.d, "b.gif"), ranks=2)
+        r = physfit("plot", source, "--output.file", os.path.join(self.d, "b.gif"), ranks=2)
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("--output", r.stderr)
+        self.assertIn("--output.file", r.stderr)
         self.assertIn(".png, .svg or .pdf", r.stderr)
         with open(source, "rb") as f:
             before = f.read()
-        r = physfit("plot", source, "--output", source)
+        r = physfit("plot", source, "--output.file", source)
         self.assertEqual(r.returncode, 2, r.stderr)
         with open(source, "rb") as f:
             self.assertEqual(f.read(), before)
         empty = os.path.join(self.d, "empty.h5")
         with h5py.File(empty, "w") as f:
             f["x"] = np.zeros(3)
-        r = physfit("plot", empty, "--output", os.path.join(self.d, "e.png"))
+        r = physfit("plot", empty, "--output.file", os.path.join(self.d, "e.png"))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("nothing to draw", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.d, "e.png")))
@@ -284,7 +319,7 @@ class Plot(unittest.TestCase):
     def test_help_documents_the_options(self):
         r = physfit("plot", "--help")
         self.assertEqual(r.returncode, 0, r.stderr)
-        for key in ("--output", "--figure.width", "--figure.height", "--figure.title"):
+        for key in ("--output.file", "--figure.width", "--figure.height", "--figure.title"):
             self.assertIn(key, r.stdout)
 
 

@@ -124,7 +124,7 @@ class LassoStops(StopCase, unittest.TestCase):
                 # A path far longer than a signal takes to arrive (200000 lambdas, minutes).
                 stderr = self.stop(
                     ["lasso", os.path.join(SOURCE, "inputs", "lasso.ini"), "--input.file",
-                     self.data, "--output.file", out, "--task", "cv" if k % 2 else "path",
+                     self.data, "--output.file", out, "--fit.task", "cv" if k % 2 else "path",
                      "--path.count", 200000, "--path.ratio", 1e-6, "--solver.tol", 1e-14],
                     r"lasso: \w+ mode .*reduced in", name, ranks, [out])
                 self.assertRegex(stderr, r"after (the reduction|\d+ of \d+ lambdas of the "
@@ -146,9 +146,9 @@ class ForceConstantsStop(StopCase, unittest.TestCase):
                 # cross-validated path of 100000 lambdas per fold) begins.
                 ready = [r"fc: memory plan", r"fc: \d+ training configurations"]
                 stderr = self.stop(
-                    ["fc", "--data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--train", 20,
-                     "--output", out, "--export-dir", exports, "--exports", "phonopy",
-                     "--method", "lasso", "--lambdas", 100000, "--lambda-ratio", 1e-8, "--tol",
+                    ["fc", "--input.data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--configs.train", 20,
+                     "--output.file", out, "--output.export-dir", exports, "--output.exports", "phonopy",
+                     "--fit.method", "lasso", "--path.count", 100000, "--path.ratio", 1e-8, "--solver.tol",
                      1e-14], ready[k % 2], name, ranks, [out, fcs])
                 self.assertRegex(stderr, r"(while building the sensitivity rows|after fc's \w+ "
                                  r"phase|after \d+ of \d+ lambdas of fc's fit)")
@@ -165,9 +165,9 @@ class PhononsStop(StopCase, unittest.TestCase):
                 png = os.path.join(self.d, "bands%d.png" % k)
                 # The last line before the density of states on 160^3 q-points (minutes).
                 stderr = self.stop(
-                    ["phonons", "--fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure",
-                     os.path.join(DATA, "si64_phonopy.h5"), "--output", out, "--png", png,
-                     "--mesh", 160], r"phonons: X ", name, ranks, [out, png])
+                    ["phonons", "--input.fc", os.path.join(DATA, "FORCE_CONSTANTS"), "--structure.file",
+                     os.path.join(DATA, "si64_phonopy.h5"), "--output.file", out, "--output.figure", png,
+                     "--dos.mesh", 160], r"phonons: X ", name, ranks, [out, png])
                 self.assertIn("while computing the density of states", stderr)
 
 
@@ -180,8 +180,8 @@ class TrainStops(unittest.TestCase):
         csv = os.path.join(d, "blobs.csv")
         write_blobs_csv(csv, rows=240)
         data = os.path.join(d, "blobs.h5")
-        r = subprocess.run([BIN, "import", "csv", "--input", csv, "--label-column", "kind",
-                            "--output", data], capture_output=True, text=True)
+        r = subprocess.run([BIN, "import", "csv", "--input.file", csv, "--csv.label-column", "kind",
+                            "--output.file", data], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         for name, ranks in [("USR2", 2)] if SANITIZE else [("USR2", 2), ("INT", 1)]:
             with self.subTest(signal=name, ranks=ranks):
@@ -212,8 +212,8 @@ class TrainKilled(unittest.TestCase):
         csv = os.path.join(self.d, "blobs.csv")
         write_blobs_csv(csv, rows=240)
         self.data = os.path.join(self.d, "blobs.h5")
-        r = subprocess.run([BIN, "import", "csv", "--input", csv, "--label-column", "kind",
-                            "--output", self.data], capture_output=True, text=True)
+        r = subprocess.run([BIN, "import", "csv", "--input.file", csv, "--csv.label-column", "kind",
+                            "--output.file", self.data], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def wait_for_checkpoint(self, job, out, after_inode=None):

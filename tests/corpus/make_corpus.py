@@ -345,7 +345,7 @@ def hdf5_training(bin_path):
                 "scale_nan": "attribute 'scale'", "features_nan": "/features"}[name]
         case(gm, "evaluate_" + name, 4, rel, frag, "evaluate", "{dir}/" + model, "{dir}/" + rel)
         case(gm, "predict_" + name, 4, rel, frag, "predict", "{dir}/" + model, "{dir}/" + rel,
-             "--output", "{out}")
+             "--output.file", "{out}")
 
     def mc(name, code, frag, edit=None, rel=None):
         if rel is None:
@@ -355,7 +355,7 @@ def hdf5_training(bin_path):
                 edit(f)
         case(gm, name, code, rel, frag, "evaluate", "{dir}/" + rel, "{dir}/" + good)
         case(gm, "predict_" + name, code, rel, frag, "predict", "{dir}/" + rel, "{dir}/" + good,
-             "--output", "{out}")
+             "--output.file", "{out}")
 
     def setp(f, i, v):
         f["/model/parameters"][i] = v
@@ -392,13 +392,13 @@ def idx_cases():
 
     def img(name, data, frag, code=4, labels=good_labels):
         rel = put("%s/%s" % (g, name), data)
-        case(g, name, code, rel, frag, "import", "idx", "--images", "{dir}/" + rel, "--labels",
-             "{dir}/" + labels, "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "idx", "--input.images", "{dir}/" + rel, "--input.labels",
+             "{dir}/" + labels, "--output.file", "{out}")
 
     def lab(name, data, frag, code=4):
         rel = put("%s/%s" % (g, name), data)
-        case(g, name, code, rel, frag, "import", "idx", "--images", "{dir}/" + good_images,
-             "--labels", "{dir}/" + rel, "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "idx", "--input.images", "{dir}/" + good_images,
+             "--input.labels", "{dir}/" + rel, "--output.file", "{out}")
 
     img("empty.idx", b"", "")
     img("short_magic.idx", b"\0\0\x08", "")
@@ -417,8 +417,8 @@ def idx_cases():
     img("rank1_images.idx", idx_bytes(0x08, (4,), bytes(4)), "expected uint8 images")
     rel = put(g + "/images_labels_count.idx", idx_bytes(0x08, (5, 2, 3), bytes(30)))
     case(g, "images_labels_count.idx", 4, good_labels, "expected one label per image (5)",
-         "import", "idx", "--images", "{dir}/" + rel, "--labels", "{dir}/" + good_labels,
-         "--output", "{out}")
+         "import", "idx", "--input.images", "{dir}/" + rel, "--input.labels", "{dir}/" + good_labels,
+         "--output.file", "{out}")
     img("corrupt.idx.gz", gzip.compress(idx_bytes(0x08, (4, 2, 3), bytes(24)))[:-12] + b"garbage!",
         "")
     img("truncated.idx.gz", gzip.compress(idx_bytes(0x08, (4, 2, 3), bytes(range(24))))[:20], "")
@@ -440,9 +440,9 @@ def idx_cases():
 def csv_cases():
     g = "csv"
 
-    def c(name, text, frag, code=4, extra=("--label-column", "label")):
+    def c(name, text, frag, code=4, extra=("--csv.label-column", "label")):
         rel = put("%s/%s.csv" % (g, name), text)
-        case(g, name, code, rel, frag, "import", "csv", "--input", "{dir}/" + rel, "--output",
+        case(g, name, code, rel, frag, "import", "csv", "--input.file", "{dir}/" + rel, "--output.file",
              "{out}", *extra)
 
     c("empty", "", "has no data rows")
@@ -461,7 +461,7 @@ def csv_cases():
     c("float_label", "a,b,label\n1,2,0\n3,4,1.5\n", "label")
     c("negative_label", "a,b,label\n1,2,0\n3,4,-1\n", "label")
     c("huge_label", "a,b,label\n1,2,0\n3,4,1e12\n", "label")
-    c("nan_target", "a,b,y\n1,2,0.5\n3,4,NaN\n", "column 'y'", extra=("--target-columns", "y"))
+    c("nan_target", "a,b,y\n1,2,0.5\n3,4,NaN\n", "column 'y'", extra=("--csv.target-columns", "y"))
     c("binary_garbage", "a,b,label\n\x00\x01\x02,\xff,0\n", "bad value")
     c("only_label_column", "label\n0\n1\n", "no feature columns left", code=2)
 
@@ -474,36 +474,40 @@ def ini_cases():
         rel = put("%s/%s.ini" % (g, name), text)
         extra = {"train": ("--data.train", "{dir}/hdf5-train/good.h5", "--output.model", "{out}"),
                  "lasso": ("--input.file", "{dir}/hdf5-lasso/good.h5", "--output.file", "{out}"),
-                 "fc": ("--data", "{dir}/fc-hdf5/good.h5", "--output", "{out}"),
-                 "phonons": ("--fc", "{dir}/fc-model/good_fc.h5", "--output", "{out}"),
-                 "selfcheck": ("--output", "{out}")}[cmd]
+                 "fc": ("--input.data", "{dir}/fc-hdf5/good.h5", "--output.file", "{out}"),
+                 "phonons": ("--input.fc", "{dir}/fc-model/good_fc.h5", "--output.file", "{out}"),
+                 "selfcheck": ("--output.file", "{out}")}[cmd]
         case(g, name, code, rel, frag, cmd, "{dir}/" + rel, *extra)
 
-    c("unknown_key", "iteratons = 3\n", "unknown key 'iteratons'")
+    c("unknown_key", "[check]\niteratons = 3\n", "unknown key 'check.iteratons'")
     c("unknown_section", "[selfchek]\nrows = 4\n", "selfchek")
-    c("no_equals", "rows 4\n", ":1:")
+    c("no_equals", "[check]\nrows 4\n", ":2:")
     c("unterminated_section", "[data\nrows = 4\n", ":1:")
     c("empty_section_name", "[]\nrows = 4\n", ":1:")
-    c("negative_rows", "rows = -4\n", "bad value '-4' for rows")
-    c("word_for_number", "rows = many\n", "bad value 'many' for rows")
-    c("nan_number", "delay = NaN\n", "bad value 'NaN'")
-    c("huge_integer", "rows = 99999999999999999999999\n", "rows")
-    c("empty_value", "rows =\n", "rows")
+    c("negative_rows", "[check]\nrows = -4\n", "bad value '-4' for check.rows")
+    c("word_for_number", "[check]\nrows = many\n", "bad value 'many' for check.rows")
+    c("nan_number", "[check]\ndelay = NaN\n", "bad value 'NaN'")
+    c("huge_integer", "[check]\nrows = 99999999999999999999999\n", "check.rows")
+    c("empty_value", "[check]\nrows =\n", "check.rows")
     c("binary_garbage", "\x7fELF\x02\x01\x01\x00\x00\x00\n\x00\x00\x00", ":1:")
-    c("duplicate_key", "rows = 4\nrows = 5\n", "rows")
+    c("duplicate_key", "[check]\nrows = 4\nrows = 5\n", "rows")
+    c("former_spelling", "rows = 4\n", "it was renamed (did you mean 'rows' in section [check]?)")
     c("train_bad_layer", "[data]\ntrain = x.h5\n[model]\nlayers = flatten, dense -4\n",
       "'dense -4'", cmd="train")
     c("train_bad_loss", "[data]\ntrain = x.h5\n[model]\nloss = cross-entropy-ish\n", "loss",
       cmd="train")
     c("lasso_bad_method", "[input]\nfile = x.h5\n[fit]\nmethod = lassso\n", "lassso", cmd="lasso")
-    c("fc_bad_cutoffs", "data = x.h5\ncutoffs = 3.8, abc\n", "cutoffs", cmd="fc")
-    c("fc_bad_bool", "data = x.h5\nsum-rule = perhaps\n", "perhaps", cmd="fc")
-    c("phonons_bad_unit", "fc = x.h5\nunit = furlongs\n", "furlongs", cmd="phonons")
+    c("fc_bad_cutoffs", "[input]\ndata = x.h5\n[clusters]\ncutoffs = 3.8, abc\n", "cutoffs",
+      cmd="fc")
+    c("fc_bad_bool", "[input]\ndata = x.h5\n[clusters]\nsum-rule = perhaps\n", "perhaps",
+      cmd="fc")
+    c("phonons_bad_unit", "[input]\nfc = x.h5\n[output]\nunit = furlongs\n", "furlongs",
+      cmd="phonons")
     put(g + "/a_folder.ini/keep", "")  # a folder named like a configuration file
     case(g, "folder_as_config", 2, g + "/a_folder.ini", "it is a folder", "selfcheck",
-         "{dir}/%s/a_folder.ini" % g, "--output", "{out}")
+         "{dir}/%s/a_folder.ini" % g, "--output.file", "{out}")
     case(g, "missing_config", 2, g + "/no_such.ini", "cannot read configuration file",
-         "selfcheck", "{dir}/%s/no_such.ini" % g, "--output", "{out}")
+         "selfcheck", "{dir}/%s/no_such.ini" % g, "--output.file", "{out}")
 
 
 # ---------------------------------------------------------------- lasso (A, y) in HDF5
@@ -527,7 +531,7 @@ def lasso_cases():
                 if v is not None:
                     f[k] = v
         case(g, name, code, rel, frag, "lasso", "--input.file", "{dir}/" + rel, "--output.file",
-             "{out}", "--fit.lambda_ratio", "0.1", *extra)
+             "{out}", "--fit.lambda-ratio", "0.1", *extra)
 
     c("no_A", "/A", A=None)
     c("no_y", "/y", y=None)
@@ -540,16 +544,16 @@ def lasso_cases():
     c("y_nan", "/y", y=np.where(np.arange(30) == 29, np.nan, y))
     c("A_empty", "is empty", A=np.zeros((0, 6)), y=np.zeros(0))
     c("A_zero", "every one of its 6 columns is zero", A=np.zeros((30, 6)))
-    c("groups_wrong_length", "", extra=("--input.groups", "/g", "--task", "cv"),
+    c("groups_wrong_length", "", extra=("--input.groups", "/g", "--fit.task", "cv"),
       g=np.arange(10))
-    c("groups_float", "", extra=("--input.groups", "/g", "--task", "cv"), g=np.arange(30) + 0.5)
-    c("no_groups_dataset", "/g", extra=("--input.groups", "/g", "--task", "cv"))
+    c("groups_float", "", extra=("--input.groups", "/g", "--fit.task", "cv"), g=np.arange(30) + 0.5)
+    c("no_groups_dataset", "/g", extra=("--input.groups", "/g", "--fit.task", "cv"))
     rel = os.path.join(g, "huge_A.h5")
     with h5py.File(os.path.join(HERE, rel), "w") as f:
         f.create_dataset("A", shape=(2**33, 2**20), dtype="f8", chunks=(16, 16))
         f.create_dataset("y", shape=(2**33,), dtype="f8", chunks=(16,))
     case(g, "huge_A", 4, rel, "", "lasso", "--input.file", "{dir}/" + rel, "--output.file",
-         "{out}", "--fit.lambda_ratio", "0.1")
+         "{out}", "--fit.lambda-ratio", "0.1")
     rel = put(g + "/not_hdf5.h5", "A = [[1, 2], [3, 4]]\n")
     case(g, "not_hdf5", 4, rel, "is not an HDF5 file", "lasso", "--input.file", "{dir}/" + rel,
          "--output.file", "{out}")
@@ -564,8 +568,8 @@ def lasso_cases():
 
 
 # ---------------------------------------------------------------- force-constant data (HDF5)
-FIT = ("--cutoffs=3.8", "--method", "ols", "--lambda", "0", "--folds", "0", "--output", "{out}",
-       "--export-dir", "")
+FIT = ("--clusters.cutoffs=3.8", "--fit.method", "ols", "--fit.lambda", "0", "--cv.folds", "0", "--output.file", "{out}",
+       "--output.export-dir", "")
 
 
 def fc_hdf5_cases():
@@ -574,7 +578,7 @@ def fc_hdf5_cases():
 
     def c(name, frag, code=4, edit=None, **over):
         rel = fc_h5("%s/%s.h5" % (g, name), edit=edit, **over)
-        case(g, name, code, rel, frag, "fc", "--data", "{dir}/" + rel, *FIT)
+        case(g, name, code, rel, frag, "fc", "--input.data", "{dir}/" + rel, *FIT)
 
     def set_at(key, index, value):
         def edit(f):
@@ -629,9 +633,9 @@ def fc_hdf5_cases():
     c("huge_atoms", "", edit=huge_atoms)
     size = os.path.getsize(os.path.join(HERE, g + "/good.h5"))
     rel = truncate(g + "/good.h5", g + "/truncated.h5", size * 2 // 3)
-    case(g, "truncated", 4, rel, "", "fc", "--data", "{dir}/" + rel, *FIT)
+    case(g, "truncated", 4, rel, "", "fc", "--input.data", "{dir}/" + rel, *FIT)
     rel = corrupt(g + "/good.h5", g + "/corrupt.h5", range(200, 1500, 5))
-    case(g, "corrupt", 4, rel, "", "fc", "--data", "{dir}/" + rel, *FIT)
+    case(g, "corrupt", 4, rel, "", "fc", "--input.data", "{dir}/" + rel, *FIT)
 
 
 # ---------------------------------------------------------------- structure files (POSCAR)
@@ -641,8 +645,8 @@ def poscar_cases():
 
     def c(name, text, frag, code=4):
         rel = put("%s/%s" % (g, name), text)
-        case(g, name, code, rel, frag, "import", "force-sets", "--input", "{dir}/" + fs,
-             "--structure", "{dir}/" + rel, "--supercell-matrix", "2 2 2", "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "force-sets", "--input.file", "{dir}/" + fs,
+             "--structure.file", "{dir}/" + rel, "--structure.supercell-matrix", "2 2 2", "--output.file", "{out}")
 
     put(g + "/POSCAR", poscar())
     c("empty", "", "")
@@ -677,9 +681,9 @@ def extxyz_cases():
 
     def c(name, text, frag, code=4, own=False):
         rel = put("%s/%s.extxyz" % (g, name), text)
-        extra = () if own else ("--structure", "{dir}/" + struct_rel)
-        case(g, name, code, rel, frag, "import", "extxyz", "--input", "{dir}/" + rel, *extra,
-             "--output", "{out}")
+        extra = () if own else ("--structure.file", "{dir}/" + struct_rel)
+        case(g, name, code, rel, frag, "import", "extxyz", "--input.file", "{dir}/" + rel, *extra,
+             "--output.file", "{out}")
 
     good = extxyz_frames(GOOD_FRAMES)
     put(g + "/good.extxyz", good)
@@ -725,13 +729,13 @@ def dfset_cases():
 
     def c(name, text, frag, code=4):
         rel = put("%s/%s" % (g, name), text)
-        case(g, name, code, rel, frag, "import", "dfset", "--input", "{dir}/" + rel,
-             "--structure", "{dir}/" + alm, "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "dfset", "--input.file", "{dir}/" + rel,
+             "--structure.file", "{dir}/" + alm, "--output.file", "{out}")
 
     def s(name, text, frag, code=4):
         rel = put("%s/%s.in" % (g, name), text)
-        case(g, name, code, rel, frag, "import", "dfset", "--input", "{dir}/%s/DFSET" % g,
-             "--structure", "{dir}/" + rel, "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "dfset", "--input.file", "{dir}/%s/DFSET" % g,
+             "--structure.file", "{dir}/" + rel, "--output.file", "{out}")
 
     c("empty", "", "no configurations")
     c("comments_only", "# config 0\n# config 1\n", "no configurations")
@@ -770,11 +774,11 @@ def phonopy_cases():
     def c(name, text, frag, code=4, params=True):
         rel = put("%s/%s.yaml" % (g, name), text)
         if params:
-            case(g, name, code, rel, frag, "import", "phonopy", "--input", "{dir}/" + rel,
-                 "--output", "{out}")
+            case(g, name, code, rel, frag, "import", "phonopy", "--input.file", "{dir}/" + rel,
+                 "--output.file", "{out}")
         else:
-            case(g, name, code, rel, frag, "import", "force-sets", "--input", "{dir}/" + fs1,
-                 "--structure", "{dir}/" + rel, "--output", "{out}")
+            case(g, name, code, rel, frag, "import", "force-sets", "--input.file", "{dir}/" + fs1,
+                 "--structure.file", "{dir}/" + rel, "--output.file", "{out}")
 
     good = phonopy_yaml(with_forces=True)
     c("empty", "", "")
@@ -827,8 +831,8 @@ def phonopy_cases():
 
     def f(name, text, frag, code=4, structure=disp):
         rel = put("%s/%s" % (g, name), text)
-        case(g, name, code, rel, frag, "import", "force-sets", "--input", "{dir}/" + rel,
-             "--structure", "{dir}/" + structure, "--output", "{out}")
+        case(g, name, code, rel, frag, "import", "force-sets", "--input.file", "{dir}/" + rel,
+             "--structure.file", "{dir}/" + structure, "--output.file", "{out}")
 
     t1 = force_sets_type1().splitlines()
     f("empty", "", "empty file")
@@ -874,9 +878,9 @@ def phonons_cases(bin_path):
         p = os.path.join(HERE, model)
         if os.path.exists(p):
             os.remove(p)
-        subprocess.run([bin_path, "fc", "--data", os.path.join(HERE, "fc-hdf5/good.h5"),
-                        "--cutoffs=3.8", "--method", "ols", "--lambda", "0", "--folds", "0",
-                        "--output", p, "--export-dir", tmp, "--exports", "phonopy", "--quiet"],
+        subprocess.run([bin_path, "fc", "--input.data", os.path.join(HERE, "fc-hdf5/good.h5"),
+                        "--clusters.cutoffs=3.8", "--fit.method", "ols", "--fit.lambda", "0", "--cv.folds", "0",
+                        "--output.file", p, "--output.export-dir", tmp, "--output.exports", "phonopy", "--quiet"],
                        check=True)
         # phonopy's compact layout (rows of the 2 primitive atoms, 1 and 9): 8 times smaller
         full = open(os.path.join(tmp, "FORCE_CONSTANTS")).read().splitlines()
@@ -884,11 +888,11 @@ def phonons_cases(bin_path):
         keep = [b for b in blocks if b[0].split()[0] in ("1", "9")]
         put(fcs, "\n".join(["   2  %d" % NAT] + [l for b in keep for l in b]) + "\n")
         shutil.rmtree(tmp)
-    ph = ("--output", "{out}", "--png", "")
+    ph = ("--output.file", "{out}", "--output.figure", "")
 
     def b(name, lines, frag, code=4):
         rel = put("born/%s" % name, born(lines))
-        case("born", name, code, rel, frag, "phonons", "--fc", "{dir}/" + model, "--born",
+        case("born", name, code, rel, frag, "phonons", "--input.fc", "{dir}/" + model, "--nac.born",
              "{dir}/" + rel, *ph)
 
     put("born/BORN", born(GOOD_BORN))
@@ -913,16 +917,16 @@ def phonons_cases(bin_path):
     # BORN given to fc
     for name in ("charge_nan", "dielectric_short"):
         rel = "born/" + name
-        case("born", "fc_" + name, 4, rel, "", "fc", "--data", "{dir}/fc-hdf5/good.h5", "--born",
+        case("born", "fc_" + name, 4, rel, "", "fc", "--input.data", "{dir}/fc-hdf5/good.h5", "--nac.born",
              "{dir}/" + rel, *FIT)
 
-    # phonopy FORCE_CONSTANTS text (phonons --fc with --structure; fc --reference-fc2)
+    # phonopy FORCE_CONSTANTS text (phonons --input.fc with --structure.file; fc --configs.reference-fc2)
     good = open(os.path.join(HERE, fcs)).read() if os.path.exists(os.path.join(HERE, fcs)) else ""
     lines = good.splitlines()
 
     def t(name, text, frag, code=4):
         rel = put("fc-text/%s" % name, text)
-        case("fc-text", name, code, rel, frag, "phonons", "--fc", "{dir}/" + rel, "--structure",
+        case("fc-text", name, code, rel, frag, "phonons", "--input.fc", "{dir}/" + rel, "--structure.file",
              "{dir}/" + sposcar, *ph)
 
     t("empty", "", "")
@@ -935,24 +939,24 @@ def phonons_cases(bin_path):
     t("value_word", "\n".join(lines[:2] + ["x 0.0 0.0"] + lines[3:]) + "\n", "")
     t("row_short", "\n".join(lines[:2] + ["1.0 0.0"] + lines[3:]) + "\n", "")
     rel = "fc-text/value_nan"
-    case("fc-text", "reference_fc2_nan", 4, rel, "", "fc", "--data", "{dir}/fc-hdf5/good.h5",
-         "--reference-fc2", "{dir}/" + rel, "--test", "2", *FIT)
+    case("fc-text", "reference_fc2_nan", 4, rel, "", "fc", "--input.data", "{dir}/fc-hdf5/good.h5",
+         "--configs.reference-fc2", "{dir}/" + rel, "--configs.test", "2", *FIT)
     rel = "fc-text/truncated"
-    case("fc-text", "reference_fc2_truncated", 4, rel, "the file ends early", "fc", "--data",
-         "{dir}/fc-hdf5/good.h5", "--reference-fc2", "{dir}/" + rel, "--test", "2", *FIT)
+    case("fc-text", "reference_fc2_truncated", 4, rel, "the file ends early", "fc", "--input.data",
+         "{dir}/fc-hdf5/good.h5", "--configs.reference-fc2", "{dir}/" + rel, "--configs.test", "2", *FIT)
     # the structure given to phonons
     rel = "poscar/lattice_singular"
-    case("fc-text", "structure_singular", 4, rel, "", "phonons", "--fc", "{dir}/" + fcs,
-         "--structure", "{dir}/" + rel, *ph)
+    case("fc-text", "structure_singular", 4, rel, "", "phonons", "--input.fc", "{dir}/" + fcs,
+         "--structure.file", "{dir}/" + rel, *ph)
 
-    # physfit's force-constant model (phonons --fc)
+    # physfit's force-constant model (phonons --input.fc)
     def m(name, frag, edit=None, rel=None, code=4):
         if rel is None:
             rel = "%s/%s.h5" % (g, name)
             shutil.copy(os.path.join(HERE, model), os.path.join(HERE, rel))
             with h5py.File(os.path.join(HERE, rel), "r+") as f:
                 edit(f)
-        case(g, name, code, rel, frag, "phonons", "--fc", "{dir}/" + rel, *ph)
+        case(g, name, code, rel, frag, "phonons", "--input.fc", "{dir}/" + rel, *ph)
 
     if os.path.exists(os.path.join(HERE, model)):
         with h5py.File(os.path.join(HERE, model), "r") as f:
@@ -1064,7 +1068,7 @@ PINNED = {
     "dfset/no_position_end": "&position is not closed by a line '/'",
     "phonopy-yaml/empty": "not a phonopy YAML file (no top-level mapping)",
     "phonopy-yaml/scalar_document": "not a phonopy YAML file (no top-level mapping)",
-    "phonopy-yaml/no_forces": "orce-sets --input FORCE_SETS --structure",
+    "phonopy-yaml/no_forces": "orce-sets --input.file FORCE_SETS --structure.file",
     "phonopy-yaml/force_nan": "displacements[1].forces[1]: expected a list of",
     "phonopy-yaml/force_word": "displacements[1].forces[1]: expected a list of",
     "phonopy-yaml/displacement_2": "displacements[1].displacement: expected a list",

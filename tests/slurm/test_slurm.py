@@ -70,7 +70,7 @@ class SlurmJobs(unittest.TestCase):
 
     def test_a_job_runs_physfit_on_two_ranks_with_srun(self):
         h5 = os.path.join(SCRATCH, "srun.h5")
-        r, job, out = self.submit("srun", "selfcheck", "--output", h5, "--rows", 500)
+        r, job, out = self.submit("srun", "selfcheck", "--output.file", h5, "--check.rows", 500)
         self.assertEqual(r.returncode, 0, read(out))
         text = read(out)
         self.assertIn("selfcheck: 2 ranks on 1 host(s)", text)
@@ -86,22 +86,22 @@ class SlurmJobs(unittest.TestCase):
         h5 = os.path.join(SCRATCH, "mpirun.h5")
         env = {"PHYSFIT_LAUNCHER": "mpirun", "OMPI_ALLOW_RUN_AS_ROOT": "1",
                "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-        r, job, out = self.submit("mpirun", "selfcheck", "--output", h5, "--rows", 500, env=env)
+        r, job, out = self.submit("mpirun", "selfcheck", "--output.file", h5, "--check.rows", 500, env=env)
         self.assertEqual(r.returncode, 0, read(out))
         with h5py.File(h5, "r") as f:
             self.assertEqual(f["/physfit"].attrs["ranks"], 2)
 
     def test_a_failed_run_ends_the_job_with_its_code_and_is_not_requeued(self):
-        r, job, out = self.submit("failure", "selfcheck", "--output", os.path.join(SCRATCH, "f.h5"),
-                                  "--rows", 100, "--fail-on-rank", 1, "--fail-kind", "io")
+        r, job, out = self.submit("failure", "selfcheck", "--output.file", os.path.join(SCRATCH, "f.h5"),
+                                  "--check.rows", 100, "--inject.rank", 1, "--inject.kind", "io")
         self.assertEqual(r.returncode, 4, read(out))
         self.assertEqual(self.job_field(job, "Restarts"), "0")
         self.assertEqual(self.job_field(job, "ExitCode"), "4:0")
 
     def test_a_stop_signal_checkpoints_and_requeues_the_job(self):
         h5 = os.path.join(SCRATCH, "stop.h5")
-        r, job, out = self.submit("stop", "selfcheck", "--output", h5, "--rows", 2000,
-                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+        r, job, out = self.submit("stop", "selfcheck", "--output.file", h5, "--check.rows", 2000,
+                                  "--check.iterations", 1000000, "--check.delay", 0.02, wait=False,
                                   env={"PHYSFIT_REQUEUES": "1"})
         self.assertEqual(r.returncode, 0, r.stderr)
         for run_number in (1, 2):
@@ -146,8 +146,8 @@ class SlurmJobs(unittest.TestCase):
         its ranks are up (to the batch shell, or to the job's steps), waits for its end and
         returns its output."""
         h5 = os.path.join(SCRATCH, name + ".h5")
-        r, job, out = self.submit(name, "selfcheck", "--output", h5, "--rows", 2000,
-                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+        r, job, out = self.submit(name, "selfcheck", "--output.file", h5, "--check.rows", 2000,
+                                  "--check.iterations", 1000000, "--check.delay", 0.02, wait=False,
                                   env=dict(launcher_env, PHYSFIT_REQUEUES="0"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.wait_for_text(out, "selfcheck: 2 ranks", seconds=240)  # the ranks are up
@@ -170,8 +170,8 @@ class SlurmJobs(unittest.TestCase):
 
     def test_a_refused_requeue_ends_the_job_with_code_three_and_an_error(self):
         h5 = os.path.join(SCRATCH, "norequeue.h5")
-        r, job, out = self.submit("norequeue", "selfcheck", "--output", h5, "--rows", 2000,
-                                  "--iterations", 1000000, "--delay", 0.02, wait=False,
+        r, job, out = self.submit("norequeue", "selfcheck", "--output.file", h5, "--check.rows", 2000,
+                                  "--check.iterations", 1000000, "--check.delay", 0.02, wait=False,
                                   sbatch=["--no-requeue"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.wait_for_text(out, "selfcheck: 2 ranks", seconds=240)  # the ranks are up

@@ -21,6 +21,7 @@
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "physfit/config/ini.hpp"
@@ -99,6 +100,15 @@ class OptionSpec {
     command_line_only_ = true;
     return *this;
   }
+  /// The value names a file or folder. A relative path given in an INI file is relative to
+  /// that file's folder (so a configuration works from any current folder); on the command
+  /// line, to the current folder. The empty text and the `keywords` (such as "auto") are kept
+  /// as they are.
+  OptionSpec& path(std::vector<std::string> keywords = {}) {
+    path_ = true;
+    path_keywords_ = std::move(keywords);
+    return *this;
+  }
   /// Adds a check of the value.
   template <class T>
   OptionSpec& check(Check<T> check) {
@@ -110,6 +120,8 @@ class OptionSpec {
   const std::string& key() const { return key_; }
   const std::string& help() const { return help_; }
   bool is_flag() const { return flag_; }
+  bool is_path() const { return path_; }
+  const std::vector<std::string>& path_keywords() const { return path_keywords_; }
 
  private:
   friend class Options;
@@ -123,6 +135,8 @@ class OptionSpec {
   bool flag_ = false;
   bool required_ = false;
   bool command_line_only_ = false;
+  bool path_ = false;
+  std::vector<std::string> path_keywords_;
   std::any default_;
   std::function<std::any(const std::string&)> parse_;
   std::function<std::string(const std::any&)> format_;
@@ -194,6 +208,9 @@ class Options {
   OptionSpec& add_flag(const std::string& key, const std::string& help);
   /// The next bare command-line argument fills `key` (call in order for several).
   void positional(const std::string& key);
+  /// Former spellings of keys, {old, new}: an old one, on the command line or in a file, is a
+  /// usage error that names the new key. Pairs whose new key this command lacks are ignored.
+  void former_names(const std::vector<std::pair<std::string, std::string>>& renames);
 
   /// Parses the command-line arguments (without the program and command names) and, if
   /// given, the INI entries; a key given in both takes the command-line value. Throws
@@ -212,10 +229,15 @@ class Options {
   OptionSpec& insert(std::shared_ptr<OptionSpec> spec);
   const OptionSpec* find(const std::string& key) const;
   std::vector<std::string> keys() const;
+  /// The declared key `word` is probably a typo of ("" if none is close).
+  std::string guess_key(const std::string& word) const;
 
   std::string program_;
   std::vector<std::shared_ptr<OptionSpec>> specs_;
   std::vector<std::string> positional_;
+  std::vector<std::pair<std::string, std::string>> former_;
+  /// "--old is now --new" for a former spelling of a declared key, else "".
+  std::string renamed_message(const std::string& old, bool command_line) const;
 };
 
 /// Checks for Options::check.

@@ -10,7 +10,7 @@
 /// into z columns (ClusterSpace::sensitivity_into) with a scratch of the eliminated x columns
 /// (3n x eliminated parameters), never a 3n x num_symmetry_parameters() buffer. plan_memory()
 /// estimates all of it per rank and in all before any row is built; `physfit fc` prints it
-/// and refuses a plan over --memory-budget-gb.
+/// and refuses a plan over --solver.memory-budget-gb.
 ///
 /// The sensitivity matrix A is never whole anywhere. Two ways to hold the problem:
 ///  - **Gram** (the default): each rank builds the rows of its own configurations a batch at a

@@ -121,10 +121,10 @@ CrossValidation cross_validate(const Problem& problem, const PathOptions& option
 
 /// Names of a command's options, for the words of grid_advice().
 struct GridOptionNames {
-  std::string ratio = "--lambda-ratio";
-  std::string count = "--lambdas";
-  std::string extend = "--lambda-extend";
-  std::string select = "--cv-select";
+  std::string ratio = "--path.ratio";
+  std::string count = "--path.count";
+  std::string extend = "--path.extend";
+  std::string select = "--cv.select";
 };
 
 /// What the user should know about where lambda_min lies: empty when the minimum is interior,

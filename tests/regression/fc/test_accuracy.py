@@ -54,9 +54,9 @@ def save():
 class Frequencies(unittest.TestCase):
     def fitted_frequencies(self, cutoffs, name):
         out = os.path.join(SCRATCH, "fc_accuracy_%s.h5" % name)
-        fit = run("fc", "--data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--train", 50,
-                  "--cutoffs=" + ",".join(str(c) for c in cutoffs), "--output", out)
-        ph = run("phonons", "--fc", out, "--output", "", "--qpoints", ",".join(NAMES))
+        fit = run("fc", "--input.data", os.path.join(DATA, "si64_rattle_0.01.h5"), "--configs.train", 50,
+                  "--clusters.cutoffs=" + ",".join(str(c) for c in cutoffs), "--output.file", out)
+        ph = run("phonons", "--input.fc", out, "--output.file", "", "--bands.qpoints", ",".join(NAMES))
         return fit, ph["frequencies"]
 
     def check(self, cutoffs, name, tolerance):
@@ -82,9 +82,9 @@ class Frequencies(unittest.TestCase):
 
 class HeldOut(unittest.TestCase):
     def check(self, sigma, cutoffs, name):
-        fit = run("fc", "--data", os.path.join(DATA, "si64_rattle_%g.h5" % sigma), "--train", 150,
-                  "--test", 50, "--folds", 0, "--cutoffs=" + ",".join(str(c) for c in cutoffs),
-                  "--reference-fc2", os.path.join(DATA, "FORCE_CONSTANTS"), "--output", "")
+        fit = run("fc", "--input.data", os.path.join(DATA, "si64_rattle_%g.h5" % sigma), "--configs.train", 150,
+                  "--configs.test", 50, "--cv.folds", 0, "--clusters.cutoffs=" + ",".join(str(c) for c in cutoffs),
+                  "--configs.reference-fc2", os.path.join(DATA, "FORCE_CONSTANTS"), "--output.file", "")
         t = fit["test"]
         RESULTS[name] = {"held_out_relative": t["relative"],
                          "phonopy_harmonic_relative": t["reference_relative"],

@@ -141,28 +141,29 @@ TEST(BrillouinZone, TheSamePointsInCartesianForEveryPrimitiveBasisOfAFaceCentred
 }
 
 TEST(BandPath, TextParsesIntoBranchesAndBadPathsNameTheOption) {
-  const auto b = fc::parse_path_text("G-X-W|L, K ,G", "--path");
+  const auto b = fc::parse_path_text("G-X-W|L, K ,G", "--bands.path");
   ASSERT_EQ(b.size(), 2u);
   EXPECT_EQ(b[0], (std::vector<std::string>{"G", "X", "W"}));
   EXPECT_EQ(b[1], (std::vector<std::string>{"L", "K", "G"}));
-  EXPECT_EQ(fc::parse_path_text("G,X,|,L,K", "--path"), fc::parse_path_text("G-X|L-K", "x"));
+  EXPECT_EQ(fc::parse_path_text("G,X,|,L,K", "--bands.path"), fc::parse_path_text("G-X|L-K", "x"));
   try {
-    fc::parse_path_text("G-X||L-K", "--path");
+    fc::parse_path_text("G-X||L-K", "--bands.path");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--path"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--bands.path"), std::string::npos);
   }
   fc::BrillouinZone zone;
   zone.lattice = zone.variant = "CUB";
   zone.points = {{"G", Eigen::Vector3d::Zero(), Eigen::Vector3d::Zero()}};
   try {
-    fc::make_band_path(zone, {{"A", "B"}}, {0, 0, 0, 1}, "--points", 5);
+    fc::make_band_path(zone, {{"A", "B"}}, {0, 0, 0, 1}, "--bands.points", 5);
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--points needs 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--bands.points needs 3"), std::string::npos) << e.what();
   }
-  const fc::BandPath p = fc::make_band_path(
-      zone, {{"A", "B"}, {"C", "D"}}, {0, 0, 0, .5, 0, 0, 0, .5, 0, 0, .5, .5}, "--points", 5);
+  const fc::BandPath p =
+      fc::make_band_path(zone, {{"A", "B"}, {"C", "D"}}, {0, 0, 0, .5, 0, 0, 0, .5, 0, 0, .5, .5},
+                         "--bands.points", 5);
   EXPECT_EQ(p.text(), "A-B|C-D");
   EXPECT_TRUE(p.joined(0));
   EXPECT_FALSE(p.joined(1));

@@ -264,5 +264,5 @@ TEST(NonAnalyticCorrection, AtGammaBothMethodsAddTheAnalyticTermAlongTheDirectio
 TEST(NonAnalyticCorrection, MethodNamesParseAndBadOnesAreUsageErrors) {
   EXPECT_EQ(fc::parse_nac_method("wang", "x"), fc::NacMethod::kWang);
   EXPECT_EQ(std::string(fc::nac_method_name(fc::NacMethod::kGonze)), "gonze");
-  EXPECT_THROW(fc::parse_nac_method("ewald", "--nac-method"), UsageError);
+  EXPECT_THROW(fc::parse_nac_method("ewald", "--nac.method"), UsageError);
 }

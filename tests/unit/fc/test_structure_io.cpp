@@ -133,7 +133,7 @@ TEST(Poscar, Vasp4TakesSpeciesFromTheOptionOrTheCommentLine) {
   const std::string msg =
       error_of<UsageError>([&] { read_poscar(data("GaN_vasp4_nocomment.POSCAR")); });
   EXPECT_NE(msg.find("GaN_vasp4_nocomment.POSCAR:6"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("--species"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--structure.species"), std::string::npos) << msg;
 }
 
 TEST(Poscar, SelectiveDynamicsCartesianAndNegativeScale) {
@@ -286,7 +286,7 @@ TEST(PhonopyYaml, MalformedFilesNameFileLineAndKey) {
   StructureOptions o;
   o.supercell_matrix = Eigen::Matrix3i::Identity() * 3;
   msg = error_of<UsageError>([&] { read_structure(data("phonopy_disp.yaml"), o); });
-  EXPECT_NE(msg.find("differs from --supercell-matrix"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("differs from --structure.supercell-matrix"), std::string::npos) << msg;
 }
 
 // What yaml-cpp throws becomes an IoError naming the file, the field and the value: nesting
@@ -410,8 +410,8 @@ TEST(Options, MatricesParseAsPhonopyWritesThem) {
   m << -1, 1, 1, 1, -1, 1, 1, 1, -1;
   EXPECT_EQ(supercell_matrix_from({-1, 1, 1, 1, -1, 1, 1, 1, -1}, "x"), m);
   EXPECT_NE(error_of<UsageError>([] {
-              supercell_matrix_from({2, 2}, "--supercell-matrix");
-            }).find("--supercell-matrix: give 3"),
+              supercell_matrix_from({2, 2}, "--structure.supercell-matrix");
+            }).find("--structure.supercell-matrix: give 3"),
             std::string::npos);
   const auto f = primitive_matrix_from("F", "x");
   ASSERT_TRUE(f);
@@ -421,8 +421,8 @@ TEST(Options, MatricesParseAsPhonopyWritesThem) {
   EXPECT_EQ(*f, *g);
   EXPECT_FALSE(primitive_matrix_from("auto", "x"));
   EXPECT_NE(error_of<UsageError>([] {
-              primitive_matrix_from("1 2 3", "--primitive-matrix");
-            }).find("--primitive-matrix: give 9"),
+              primitive_matrix_from("1 2 3", "--structure.primitive-matrix");
+            }).find("--structure.primitive-matrix: give 9"),
             std::string::npos);
 }
 
@@ -434,15 +434,17 @@ TEST(Masses, OptionOverridesByNameAndAnUnknownNameIsAnError) {
   EXPECT_EQ(s.masses[3], 15.0001);
   o.masses = {{"Gq", 70.0}};
   const std::string msg = error_of<UsageError>([&] { read_poscar(data("GaN_vasp5.POSCAR"), o); });
-  EXPECT_NE(msg.find("--masses names 'Gq', which is not a species of the structure (Ga, N)"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("--structure.masses names 'Gq', which is not a species of the structure (Ga, N)"),
+      std::string::npos)
       << msg;
   // Elements without a standard weight need a mass.
   Structure po;
   po.positions = {Eigen::Vector3d::Zero()};
   po.numbers = {84};
-  EXPECT_NE(error_of<UsageError>([&] { assign_masses(po, {}, "po"); }).find("--masses Po="),
-            std::string::npos);
+  EXPECT_NE(
+      error_of<UsageError>([&] { assign_masses(po, {}, "po"); }).find("--structure.masses Po="),
+      std::string::npos);
   assign_masses(po, {{"Po", 209.0}}, "po");
   EXPECT_EQ(po.masses[0], 209.0);
 }

@@ -58,17 +58,19 @@ TEST(OutputPaths, AClashNamesBothOptionsAndThePath) {
   const std::string dir = test::scratch_dir();
   const std::string data = dir + "/data.h5";
   write_text(data, "x");
-  EXPECT_EQ(usage_error_of({{"--data", data}}, {{"--output", data}}),
-            "the output --output '" + data + "' is the input --data '" + data +
+  EXPECT_EQ(usage_error_of({{"--input.data", data}}, {{"--output.file", data}}),
+            "the output --output.file '" + data + "' is the input --input.data '" + data +
                 "': writing it would destroy the input; give another output path");
-  EXPECT_EQ(usage_error_of({{"--data", data}}, {{"--a", dir + "/o.h5"}, {"--b", dir + "/o.h5"}}),
-            "the outputs --a '" + dir + "/o.h5' and --b '" + dir +
-                "/o.h5' are the same file; give different paths");
-  EXPECT_EQ(usage_error_of({{"--data", data}, {"--none", ""}}, {{"--output", ""}}), "no error");
-  EXPECT_EQ(usage_error_of({{"--data", data}}, {{"--output", "/dev/null"}}),
-            "cannot write --output '/dev/null': it is a character device; only a regular file "
+  EXPECT_EQ(
+      usage_error_of({{"--input.data", data}}, {{"--a", dir + "/o.h5"}, {"--b", dir + "/o.h5"}}),
+      "the outputs --a '" + dir + "/o.h5' and --b '" + dir +
+          "/o.h5' are the same file; give different paths");
+  EXPECT_EQ(usage_error_of({{"--input.data", data}, {"--none", ""}}, {{"--output.file", ""}}),
+            "no error");
+  EXPECT_EQ(usage_error_of({{"--input.data", data}}, {{"--output.file", "/dev/null"}}),
+            "cannot write --output.file '/dev/null': it is a character device; only a regular file "
             "is ever replaced: give the path of a file");
-  EXPECT_NE(usage_error_of({}, {{"--output", dir}}).find("it is a folder"), std::string::npos);
+  EXPECT_NE(usage_error_of({}, {{"--output.file", dir}}).find("it is a folder"), std::string::npos);
 }
 
 TEST(StagedOutputs, FilesAreRenamedTogetherOnlyOnCommit) {

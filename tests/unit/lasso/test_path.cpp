@@ -214,8 +214,8 @@ TEST(LassoGrid, AMinimumBelowTheGridIsFoundByExtendingThePath) {
   const std::string advice = grid_advice(grid);
   EXPECT_NE(advice.find("the minimum of the CV curve is at the end of the grid"),
             std::string::npos);
-  EXPECT_NE(advice.find("--lambda-ratio 1e-10 --lambdas 101"), std::string::npos) << advice;
-  EXPECT_NE(advice.find("--lambda-extend 6"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("--path.ratio 1e-10 --path.count 101"), std::string::npos) << advice;
+  EXPECT_NE(advice.find("--path.extend 6"), std::string::npos) << advice;
 
   po.extend_decades = 6;
   const CrossValidation cv = cross_validate(pr, po);
