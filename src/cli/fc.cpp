@@ -589,6 +589,23 @@ void run(Context& ctx) {
     phase("test");
   }
 
+  // The points of a parity plot of the forces (physfit plot): the held-out configurations, else
+  // the first training ones, at most about 30000 force components.
+  std::vector<double> parity_true, parity_model;
+  std::string parity_set;
+  if (!o.get<std::string>("output.file").empty()) {
+    const std::int64_t cap = std::max<std::int64_t>(1, 30000 / (3 * crystal.num_atoms()));
+    if (test > 0) {
+      parity_set = "held-out";
+      fc::force_parity(comm, *space, held, first + train, first + train + std::min(test, cap), r.z,
+                       parity_true, parity_model);
+    } else {
+      parity_set = "training";
+      fc::force_parity(comm, *space, local, first, first + std::min(train, cap), r.z, parity_true,
+                       parity_model);
+    }
+  }
+
   // Outputs (rank 0): the model and every export go to temporary files first and are renamed
   // together once all are written; if one fails, every previous file stays as it was and the
   // temporaries are removed (StagedOutputs' destructor).
@@ -624,6 +641,19 @@ void run(Context& ctx) {
               .create_dataset<double>("/fit/cv_se", {nl}, "(eV/angstrom)^2")
               .write_all(r.cv_se);
         }
+      }
+      if (!parity_true.empty()) {
+        const std::int64_t atoms = crystal.num_atoms();
+        const std::int64_t count = static_cast<std::int64_t>(parity_true.size()) / (3 * atoms);
+        const io::Group pg = out.file().create_group("/parity");
+        io::set_attribute(pg.id(), "configurations", parity_set);
+        io::set_attribute(pg.id(), "first", parity_set == "held-out" ? first + train : first);
+        out.file()
+            .create_dataset<double>("/parity/true_forces", {count, atoms, 3}, "eV/angstrom")
+            .write_all(parity_true);
+        out.file()
+            .create_dataset<double>("/parity/predicted_forces", {count, atoms, 3}, "eV/angstrom")
+            .write_all(parity_model);
       }
       if (r.cv.done) {
         const fc::CvReport& c = r.cv;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "physfit/cli/command.hpp"
@@ -172,18 +173,79 @@ plot::Page lasso_page(const io::File& f, int width, int height, const std::strin
 }
 
 // The CV curve of a force-constant fit (/fit/lambdas, /fit/cv_mse, /fit/cv_se).
+// Predicted against true values: a marker series per entry of `series` ({name, true values,
+// predicted values}), the diagonal dashed, equal scales on both axes; the RMSE in the title.
+plot::Figure parity_figure(
+    const std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>>>& series,
+    const std::string& what, const std::string& unit, int side) {
+  double lo = INFINITY, hi = -INFINITY, sq = 0;
+  std::size_t n = 0;
+  for (const auto& [name, truth, predicted] : series) {
+    for (std::size_t i = 0; i < truth.size(); ++i) {
+      lo = std::min({lo, predicted[i], truth[i]});
+      hi = std::max({hi, predicted[i], truth[i]});
+      sq += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+    }
+    n += truth.size();
+  }
+  if (n == 0) lo = 0, hi = 1;
+  const double rmse = std::sqrt(sq / static_cast<double>(std::max<std::size_t>(1, n)));
+  const double pad = 0.05 * (hi > lo ? hi - lo : 1);
+  plot::Figure fig(std::max(side, 200), std::max(side, 150));
+  fig.title(what + ", RMSE " + plot::short_number(rmse) + (unit.empty() ? "" : " " + unit))
+      .xlabel("true" + (unit.empty() ? std::string() : " (" + unit + ")"))
+      .ylabel("predicted" + (unit.empty() ? std::string() : " (" + unit + ")"))
+      .xlim(lo - pad, hi + pad)
+      .ylim(lo - pad, hi + pad);
+  auto& diagonal = fig.line({lo - pad, hi + pad}, {lo - pad, hi + pad}, "predicted = true");
+  diagonal.color = plot::palette(7);
+  diagonal.width = 1.2;
+  diagonal.dashed = true;
+  int k = 0;
+  for (const auto& [name, truth, predicted] : series) {
+    auto& s = fig.markers(truth, predicted, name);
+    s.color = plot::palette(k++ % 6);
+  }
+  return fig;
+}
+
+// The cross-validation curve of an `fc` model and the parity of its forces, when present.
 plot::Page fc_page(const io::File& f, int width, int height, const std::string& title) {
-  plot::CvPlot cv;
-  cv.lambdas = read(f, "/fit/lambdas");
-  cv.mean = read(f, "/fit/cv_mse");
-  cv.standard_error = read(f, "/fit/cv_se");
-  cv.lambda_min = attribute(f, "/fit", "lambda_min");
-  cv.lambda_1se = attribute(f, "/fit", "lambda_1se");
-  cv.title = "cross-validation of the force-constant fit";
-  cv.ylabel = "held-out force MSE ((eV/Å)²)";
   plot::Page page(width, height);
   page.title(title);
-  return page.add(plot::cv_figure(cv, width, height));
+  if (f.exists("/fit/cv_mse")) {
+    plot::CvPlot cv;
+    cv.lambdas = read(f, "/fit/lambdas");
+    cv.mean = read(f, "/fit/cv_mse");
+    cv.standard_error = read(f, "/fit/cv_se");
+    cv.lambda_min = attribute(f, "/fit", "lambda_min");
+    cv.lambda_1se = attribute(f, "/fit", "lambda_1se");
+    cv.title = "cross-validation of the force-constant fit";
+    cv.ylabel = "held-out force MSE ((eV/Å)²)";
+    page.add(plot::cv_figure(cv, width, height), 1.25);
+  }
+  if (f.exists("/parity/true_forces") && f.exists("/parity/predicted_forces")) {
+    const auto truth = read(f, "/parity/true_forces");
+    const auto predicted = read(f, "/parity/predicted_forces");
+    if (truth.size() != predicted.size() || truth.size() % 3 != 0) {
+      throw IoError(f.path() + ": /parity/true_forces and /parity/predicted_forces differ in size");
+    }
+    std::string set = "forces";
+    const auto group = f.group("/parity");
+    if (io::has_attribute(group.id(), "configurations")) {
+      set = io::get_string_attribute(group.id(), "configurations") + " forces";
+    }
+    std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>>> series;
+    const char* names[] = {"F_{x}", "F_{y}", "F_{z}"};
+    for (std::size_t c = 0; c < 3; ++c) {
+      std::vector<double> t, p;
+      for (std::size_t i = c; i < truth.size(); i += 3)
+        t.push_back(truth[i]), p.push_back(predicted[i]);
+      series.emplace_back(names[c], std::move(t), std::move(p));
+    }
+    page.add(parity_figure(series, set, "eV/Å", std::min(width, height)), 1);
+  }
+  return page;
 }
 
 // Phonon bands along the path with the DOS beside them (phonons.h5).
@@ -262,35 +324,19 @@ plot::Page parity_page(const io::File& f, const std::string& data_option, int wi
   }
   const std::size_t outputs = static_cast<std::size_t>(scores.row_size());
   const std::size_t rows = outputs ? predicted.size() / outputs : 0;
-  double lo = INFINITY, hi = -INFINITY, sq = 0;
-  for (std::size_t i = 0; i < predicted.size(); ++i) {
-    lo = std::min({lo, predicted[i], truth[i]});
-    hi = std::max({hi, predicted[i], truth[i]});
-    sq += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
-  }
-  const double rmse =
-      std::sqrt(sq / static_cast<double>(std::max<std::size_t>(1, predicted.size())));
-  const double pad = 0.05 * (hi > lo ? hi - lo : 1);
-  const int side = std::min(width, height);
-  plot::Figure fig(std::max(side, 200), std::max(side, 150));
-  fig.title("parity, RMSE = " + plot::short_number(rmse))
-      .xlabel("true value (target units)")
-      .ylabel("predicted value (target units)")
-      .xlim(lo - pad, hi + pad)
-      .ylim(lo - pad, hi + pad);
-  auto& diagonal = fig.line({lo - pad, hi + pad}, {lo - pad, hi + pad}, "predicted = true");
-  diagonal.color = plot::palette(7);
-  diagonal.width = 1.2;
-  diagonal.dashed = true;
+  std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>>> series;
   for (std::size_t k = 0; k < outputs; ++k) {
     std::vector<double> x(rows), y(rows);
     for (std::size_t r = 0; r < rows; ++r) {
       x[r] = truth[r * outputs + k];
       y[r] = predicted[r * outputs + k];
     }
-    auto& s = fig.markers(x, y, outputs > 1 ? "output " + std::to_string(k) : "samples");
-    s.color = plot::palette(static_cast<int>(k % 6));
+    series.emplace_back(outputs > 1 ? "output " + std::to_string(k) : "samples", std::move(x),
+                        std::move(y));
   }
+  const int side = std::min(width, height);
+  plot::Figure fig = parity_figure(series, "parity", "", side);
+  fig.xlabel("true value (target units)").ylabel("predicted value (target units)");
   plot::Page page(std::max(side, 200), std::max(side, 150));  // square: equal scales
   page.title(title);
   return page.add(fig);
@@ -322,8 +368,8 @@ void run(Context& ctx) {
     } else if (f.exists("/scores") && !f.exists("/predicted")) {
       kind = "parity";
       page = parity_page(f, o.get<std::string>("parity.data"), width, height, title);
-    } else if (f.exists("/fit/cv_mse")) {
-      kind = "fc-cv";
+    } else if (f.exists("/fit/cv_mse") || f.exists("/parity/true_forces")) {
+      kind = "fc";
       page = fc_page(f, width, height, title);
     } else {
       throw UsageError(file +

@@ -426,4 +426,25 @@ std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace&
   return {std::sqrt(sse / rows), std::sqrt(sff / rows)};
 }
 
+void force_parity(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
+                  std::int64_t begin, std::int64_t end, const Eigen::VectorXd& z,
+                  std::vector<double>& truth, std::vector<double>& predicted) {
+  const std::int64_t n3 = 3 * std::int64_t(local.num_atoms);
+  std::vector<double> mine_true, mine_model;
+  mpi::guarded(comm, [&] {
+    for (std::int64_t k = 0; k < local.count(); ++k) {
+      const std::int64_t g = local.first + k;
+      if (g < begin || g >= end) continue;
+      const Eigen::Map<const Eigen::VectorXd> u(local.displacements.data() + k * n3, n3);
+      const double* f = local.forces.data() + k * n3;
+      const Eigen::VectorXd model = space.forces(u.data(), z);
+      mine_true.insert(mine_true.end(), f, f + n3);
+      mine_model.insert(mine_model.end(), model.data(), model.data() + n3);
+    }
+  });
+  // Blocks of configurations by rank: rank order is global order.
+  truth = comm.gatherv(mine_true, 0);
+  predicted = comm.gatherv(mine_model, 0);
+}
+
 }  // namespace physfit::fc

@@ -252,9 +252,39 @@ class Plot(unittest.TestCase):
             f["/fit/cv_se"] = 0.1 * mse
             f["/fit"].attrs["lambda_min"] = 1e-4
             f["/fit"].attrs["lambda_1se"] = 3e-4
-        svg = self.check_files(source, "fc-cv")
+        svg = self.check_files(source, "fc")
         self.assertEqual(len(strokes(svg, VERMILLION, dashed=True)), 2)  # guide + legend
         self.assertEqual(len(strokes(svg, BLACK, dashed=True)), 2)
+
+    def test_force_parity_of_a_real_fc_run(self):
+        # Si, FC2 + FC3 by LASSO with CV on 40 configurations, 10 held out: the model holds the
+        # held-out forces of the data and the fit's, and plot draws them beside the CV curve.
+        data = os.path.join(os.environ["PHYSFIT_SI_DATA"], "si64_rattle_0.03.h5")
+        model = os.path.join(self.d, "si_fc.h5")
+        r = physfit("fc", "--input.data", data, "--clusters.cutoffs=-1,4.0", "--fit.method",
+                    "lasso", "--cv.folds", 4, "--configs.train", 40, "--configs.test", 10,
+                    "--output.file", model, "--json", ranks=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        held_out_rmse = last_json(r.stdout)["result"]["test"]["rmse"]
+        with h5py.File(model, "r") as f:
+            truth = f["/parity/true_forces"][...]
+            predicted = f["/parity/predicted_forces"][...]
+            self.assertEqual(f["/parity"].attrs["configurations"], "held-out")
+            self.assertEqual(f["/parity/true_forces"].attrs["unit"], "eV/angstrom")
+        with h5py.File(data, "r") as f:
+            np.testing.assert_array_equal(truth, f["/configs/forces"][40:50])
+        self.assertEqual(predicted.shape, (10, 64, 3))
+        self.assertAlmostEqual(np.sqrt(np.mean((predicted - truth) ** 2)), held_out_rmse,
+                               delta=1e-12 * held_out_rmse)
+        svg = self.check_files(model, "fc")
+        # Three series of markers (F_x, F_y, F_z), each with every held-out component, and the
+        # CV panel's lambda_min guide.
+        root = ET.parse(svg).getroot()
+        for rgb in (BLUE, VERMILLION, GREEN):
+            counts = [len(re.findall("M", e.get("d", ""))) for e in root.iter(SVG + "path")
+                      if fill_matches(e.get("style", ""), rgb) and "stroke:none" in e.get("style", "")]
+            self.assertIn(10 * 64, counts, rgb)
+        self.assertEqual(len(strokes(svg, VERMILLION, dashed=True)), 2)
 
     def test_parity_of_a_regression(self):
         data = os.path.join(self.d, "data.h5")

@@ -155,6 +155,13 @@ std::pair<double, double> force_error(const mpi::Comm& comm, const ClusterSpace&
                                       std::int64_t end, const Eigen::VectorXd& z,
                                       const Eigen::MatrixXd* phi = nullptr);
 
+/// **Collective.** The force components of the configurations in [begin, end), as the data
+/// give them (`truth`) and as z predicts them (`predicted`), gathered on rank 0 in global order
+/// ([configurations, atoms, 3], eV/Angstrom; empty on the other ranks): a parity plot's points.
+void force_parity(const mpi::Comm& comm, const ClusterSpace& space, const Configurations& local,
+                  std::int64_t begin, std::int64_t end, const Eigen::VectorXd& z,
+                  std::vector<double>& truth, std::vector<double>& predicted);
+
 /// Peak resident memory of this process so far (bytes).
 std::size_t peak_memory_bytes();
 
