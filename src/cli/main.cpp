@@ -127,8 +127,8 @@ void report_collective(const mpi::Comm& comm, const mpi::CollectiveError& e) {
   std::cerr << text << std::endl;
 }
 
-// The spellings of physfit 0.x, before every key had a section: each is refused with its new
-// name (docs/commands/README.md lists both).
+// The spellings of earlier versions, before every key had a section and hyphens: each is refused
+// with its new name (docs/commands/README.md lists both).
 const std::vector<std::pair<std::string, std::string>>& former_spellings() {
   static const std::vector<std::pair<std::string, std::string>> table = {
       {"data", "input.data"},
