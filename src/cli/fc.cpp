@@ -901,6 +901,8 @@ Command fc_command() {
   c.files = [](const config::Values& o) {
     Files f;
     for (const char* key : {"input.data", "configs.reference-fc2", "nac.born"}) f.input(o, key);
+    // --solver.plan-only prints the plan and writes nothing: no output to check, lock or make.
+    if (o.get<bool>("solver.plan-only")) return f;
     f.output(o, "output.file");
     for (const auto& path : export_files(o)) f.outputs.push_back({"--output.export-dir", path});
     return f;
