@@ -51,13 +51,14 @@ class Wolff {
  private:
   std::uint64_t threshold_;  // add a bond when a 32-bit random number is below it
   std::vector<std::int32_t> stack_;
+  std::vector<std::int32_t> neighbours_;  // 4 per site
 };
 
 /// Checkerboard Metropolis: a sweep updates the sites with i + j even, then those with i + j
 /// odd (the sites of one colour have neighbours of the other colour only, so each half-sweep
-/// is a data-parallel, branch-free loop over independent sites). A flip that raises the energy
-/// by dE is accepted with probability exp(-dE / T), tested as an integer comparison of a 32-bit
-/// random number with a precomputed threshold.
+/// is a data-parallel, branch-free loop over independent sites, vectorised over whole rows). A flip
+/// that raises the energy by dE is accepted with probability exp(-dE / T), tested as an integer
+/// comparison of a 32-bit random number with a precomputed threshold.
 class Metropolis {
  public:
   Metropolis(int size, double temperature);
@@ -66,7 +67,9 @@ class Metropolis {
 
  private:
   std::uint32_t threshold2_, threshold4_;  // s_i * (neighbour sum) = 2 and 4: dE = 4 and 8
-  std::vector<std::uint32_t> random_;
+  std::vector<std::uint32_t> random_;      // one row: the colour's sites hold its numbers
+  std::vector<std::int8_t> padded_;        // one row with its periodic neighbours at both ends
+  std::vector<std::int8_t> mask_[2];       // 1 at the sites j with j % 2 = index
 };
 
 /// Bytes per packed configuration: L*L / 8.
