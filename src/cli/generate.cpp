@@ -89,10 +89,11 @@ void run(Context& ctx) {
   const int t_count = o.get<int>("temperatures.count");
   const std::int64_t per_t = o.get<long long>("samples.per-temperature");
   const int chains = o.get<int>("samples.chains-per-temperature");
-  const auto stop_point = [&](const std::string& where) {
-    mpi::stop_point(comm, where + ": nothing written ('" + output +
-                              "' unchanged); run the same command again (same seed, same bits)");
+  const auto stopped = [&](const std::string& where) {
+    return where + ": nothing written ('" + output +
+           "' unchanged); run the same command again (same seed, same bits)";
   };
+  const auto stop_point = [&](const std::string& where) { mpi::stop_point(comm, stopped(where)); };
   mpi::guarded(comm, [&] {
     if (settings.size % 4 != 0) {
       throw UsageError("--lattice.size " + std::to_string(settings.size) +
@@ -121,7 +122,7 @@ void run(Context& ctx) {
   const util::Block my_t = util::block_of(t_count, comm.size(), comm.rank());
   mpi::guarded(comm, [&] {
     for (std::int64_t t = my_t.begin; t < my_t.end(); ++t) {
-      util::throw_if_stop_requested("during the pilot runs");
+      util::throw_if_stop_requested(stopped("during the pilot runs"));
       const auto p = ising::plan_temperature(settings, temperatures[static_cast<std::size_t>(t)],
                                              static_cast<std::uint32_t>(t));
       to_doubles(p, plan_data.data() + t * kPlanFields);
@@ -175,7 +176,7 @@ void run(Context& ctx) {
       const auto& plan = plans[static_cast<std::size_t>(g / chains)];
       const std::int64_t count = util::block_of(per_t, chains, static_cast<int>(g % chains)).count;
       ising::run_chain(settings, plan, static_cast<std::uint32_t>(g), count, samples, [&] {
-        util::throw_if_stop_requested("while generating");
+        util::throw_if_stop_requested(stopped("while generating"));
         progress.update(++done);
       });
       sample_t.insert(sample_t.end(), static_cast<std::size_t>(count), plan.temperature);
