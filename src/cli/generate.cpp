@@ -343,7 +343,7 @@ Command generate_command() {
     opts.add<long long>("sampling.pilot-steps",
                         "steps the pilot measures tau over (after a quarter as many to "
                         "equilibrate; doubled up to 4 times until the window is found)")
-        .default_value(4000LL)
+        .default_value(2000LL)
         .check(config::in_range(100LL, 100000000LL));
     opts.add<double>("sampling.equilibration-factor", "equilibration steps per tau")
         .default_value(20.0)

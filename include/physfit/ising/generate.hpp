@@ -28,11 +28,11 @@ struct Settings {
   /// kAuto: Wolff when |T - T_c| <= wolff_window, else checkerboard Metropolis (Wolff's small
   /// clusters at high T and the cheap, vectorisable sweeps at low T favour Metropolis there).
   double wolff_window = 0.5;
-  std::int64_t pilot_equilibration = 1000;  ///< steps before the pilot measures
-  std::int64_t pilot_steps = 4000;          ///< measured steps (doubled up to 4 times for a window)
-  double equilibration_factor = 20;         ///< equilibration >= factor * tau steps
-  std::int64_t min_equilibration = 200;     ///< and at least this many steps
-  double spacing_factor = 2;                ///< kept samples >= factor * tau steps apart
+  std::int64_t pilot_equilibration = 500;  ///< steps before the pilot measures
+  std::int64_t pilot_steps = 2000;         ///< measured steps (doubled up to 4 times for a window)
+  double equilibration_factor = 20;        ///< equilibration >= factor * tau steps
+  std::int64_t min_equilibration = 200;    ///< and at least this many steps
+  double spacing_factor = 2;               ///< kept samples >= factor * tau steps apart
 };
 
 /// What the pilot decided for one temperature. A step is one sweep (Metropolis) or one

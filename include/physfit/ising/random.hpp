@@ -61,7 +61,7 @@ class Stream {
 
   /// 32 random bits.
   std::uint32_t next_u32() noexcept {
-    if (used_ == 4) refill();
+    if (used_ == 4 * kBatch) refill();
     return buffer_[used_++];
   }
   /// Uniform in [0, 1) with 53 random bits.
@@ -73,23 +73,59 @@ class Stream {
   std::uint32_t below(std::uint32_t n) noexcept {
     return static_cast<std::uint32_t>((static_cast<std::uint64_t>(next_u32()) * n) >> 32);
   }
-  /// Blocks of 128 bits drawn so far.
+  /// Blocks of 128 bits generated so far (in batches of kBatch).
   std::uint64_t blocks() const noexcept { return block_; }
+
+  /// Blocks generated at once: a loop over independent counters that the compiler vectorises
+  /// (16 blocks = 16 lanes of 32 bits in AVX-512). The numbers come out in counter order, the
+  /// same sequence as one block at a time.
+  static constexpr int kBatch = 16;
 
  private:
   void refill() noexcept {
-    const std::uint32_t counter[4] = {static_cast<std::uint32_t>(block_),
-                                      static_cast<std::uint32_t>(block_ >> 32), index_, role_};
-    Philox4x32::block(counter, key_, buffer_);
-    ++block_;
+    constexpr std::uint64_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+    constexpr std::uint64_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+    // 32-bit words held in 64-bit lanes: the products are then 64-bit lane multiplies of
+    // 32-bit values (vpmuludq), which GCC vectorises; with 32-bit lanes it does not.
+    constexpr std::uint64_t kLow = 0xFFFFFFFFu;
+    std::uint64_t c0[kBatch], c1[kBatch], c2[kBatch], c3[kBatch];
+    for (int b = 0; b < kBatch; ++b) {
+      const std::uint64_t block = block_ + static_cast<std::uint64_t>(b);
+      c0[b] = block & kLow;
+      c1[b] = block >> 32;
+      c2[b] = index_;
+      c3[b] = role_;
+    }
+    std::uint64_t k0 = key_[0], k1 = key_[1];
+    for (int round = 0; round < 10; ++round) {
+      for (int b = 0; b < kBatch; ++b) {
+        const std::uint64_t p0 = kM0 * c0[b];
+        const std::uint64_t p1 = kM1 * c2[b];
+        const std::uint64_t n0 = (p1 >> 32) ^ c1[b] ^ k0;
+        const std::uint64_t n2 = (p0 >> 32) ^ c3[b] ^ k1;
+        c0[b] = n0;
+        c1[b] = p1 & kLow;
+        c2[b] = n2;
+        c3[b] = p0 & kLow;
+      }
+      k0 = (k0 + kW0) & kLow;
+      k1 = (k1 + kW1) & kLow;
+    }
+    for (int b = 0; b < kBatch; ++b) {
+      buffer_[4 * b] = static_cast<std::uint32_t>(c0[b]);
+      buffer_[4 * b + 1] = static_cast<std::uint32_t>(c1[b]);
+      buffer_[4 * b + 2] = static_cast<std::uint32_t>(c2[b]);
+      buffer_[4 * b + 3] = static_cast<std::uint32_t>(c3[b]);
+    }
+    block_ += kBatch;
     used_ = 0;
   }
   std::uint32_t key_[2];
   std::uint32_t index_;
   std::uint32_t role_;
   std::uint64_t block_ = 0;
-  std::uint32_t buffer_[4] = {0, 0, 0, 0};
-  int used_ = 4;
+  std::uint32_t buffer_[4 * kBatch] = {};
+  int used_ = 4 * kBatch;
 };
 
 }  // namespace physfit::ising

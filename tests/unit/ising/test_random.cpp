@@ -95,3 +95,18 @@ TEST(IsingRandom, AChainIsTheSameBitsWhateverRunsBeforeIt) {
   // Another chain of the same temperature is another sequence.
   EXPECT_FALSE(std::equal(alone.spins.begin(), alone.spins.end(), after.spins.begin()));
 }
+
+TEST(IsingRandom, StreamIsThePhiloxBlocksInCounterOrder) {
+  // The stream generates blocks in vectorised batches; its numbers must be block 0's four
+  // words, then block 1's, ... of counter (block, index, role) and key (seed).
+  const std::uint64_t seed = 0x123456789abcdefull;
+  Stream s(seed, 17, StreamRole::kPilot);
+  const std::uint32_t key[2] = {static_cast<std::uint32_t>(seed),
+                                static_cast<std::uint32_t>(seed >> 32)};
+  for (std::uint32_t block = 0; block < 100; ++block) {
+    const std::uint32_t counter[4] = {block, 0, 17, 1};
+    std::uint32_t out[4];
+    Philox4x32::block(counter, key, out);
+    for (int w = 0; w < 4; ++w) ASSERT_EQ(s.next_u32(), out[w]) << "block " << block;
+  }
+}
