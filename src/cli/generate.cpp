@@ -227,7 +227,7 @@ void run(Context& ctx) {
   f.create_dataset<std::int64_t>("/ising/pilot_steps", {t_count}, "steps").write_all(pilot_steps);
   f.create_dataset<std::int64_t>("/ising/tau_converged", {t_count}, "dimensionless")
       .write_all(converged);
-  f.create_dataset<double>("/ising/mean_cluster", {t_count}, "fraction of the sites")
+  f.create_dataset<double>("/ising/mean_cluster", {t_count}, "dimensionless")
       .write_all(mean_cluster);
   f.write_strings("/ising/algorithm", algorithm_names);
   const hid_t a = g.id();
