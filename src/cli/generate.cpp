@@ -103,6 +103,12 @@ void run(Context& ctx) {
       throw UsageError("--temperatures.max (" + fmt(t_max) + ") must exceed --temperatures.min (" +
                        fmt(t_min) + ") when --temperatures.count > 1");
     }
+    if (static_cast<double>(t_count) * chains >= 4294967296.0) {
+      throw UsageError("--temperatures.count x --samples.chains-per-temperature = " +
+                       std::to_string(static_cast<long long>(t_count) * chains) +
+                       " chains: at most 2^32 - 1 (a chain's index is 32 bits of its random "
+                       "stream's counter)");
+    }
     if (chains > per_t) {
       throw UsageError("--samples.chains-per-temperature " + std::to_string(chains) +
                        " exceeds --samples.per-temperature " + std::to_string(per_t));
