@@ -34,7 +34,7 @@ io::Provenance Context::provenance(std::int64_t threads) const {
 std::vector<Command> builtin_commands() {
   return {inspect_command(),  selfcheck_command(), import_command(), train_command(),
           evaluate_command(), predict_command(),   lasso_command(),  fc_command(),
-          phonons_command(),  plot_command()};
+          phonons_command(),  generate_command(),  plot_command()};
 }
 
 namespace {

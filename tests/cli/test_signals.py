@@ -154,6 +154,22 @@ class ForceConstantsStop(StopCase, unittest.TestCase):
                                  r"phase|after \d+ of \d+ lambdas of fc's fit)")
 
 
+class GenerateStops(StopCase, unittest.TestCase):
+    def setUp(self):
+        self.d = scratch(self)
+
+    def test_a_signal_stops_the_ising_chains_with_code_three(self):
+        for k, (name, ranks) in enumerate(CASES):
+            with self.subTest(signal=name, ranks=ranks):
+                out = os.path.join(self.d, "ising%d.h5" % k)
+                # Sent once the pilot runs are done (the last temperature's line): the chains
+                # (520000 configurations of 16 x 16, seconds of work) are running.
+                stderr = self.stop(["generate", "ising", "--lattice.size", 16,
+                                    "--samples.per-temperature", 20000, "--output.file", out],
+                                   r"generate: T = 3.5 ", name, ranks, [out])
+                self.assertRegex(stderr, r"(while generating|after the pilot runs)")
+
+
 class PhononsStop(StopCase, unittest.TestCase):
     def setUp(self):
         self.d = scratch(self)

@@ -85,6 +85,8 @@ class EveryDatasetHasAUnit(unittest.TestCase):
              p("exports"), "--output.exports", "phonopy-hdf5,phono3py"],
             ["phonons", "--input.fc", p("fc.h5"), "--dos.mesh", 8, "--output.file", p("phonons.h5")],
             ["selfcheck", "--output.file", p("selfcheck.h5"), "--check.rows", 100, "--check.cols", 4],
+            ["generate", "ising", "--lattice.size", 16, "--temperatures.count", 3,
+             "--samples.per-temperature", 10, "--output.file", p("ising.h5")],
         ]
         cls.results = [physfit(*c) for c in cls.commands]
 
@@ -96,7 +98,7 @@ class EveryDatasetHasAUnit(unittest.TestCase):
         self.run_ok()
         files = [f for f in glob.glob(os.path.join(self.d, "**", "*"), recursive=True)
                  if f.endswith((".h5", ".hdf5")) and not f.endswith("ay.h5")]
-        self.assertEqual(len(files), 15, files)
+        self.assertEqual(len(files), 16, files)
         count = 0
         for path in files:
             for name, unit in datasets(path).items():
@@ -127,6 +129,10 @@ class EveryDatasetHasAUnit(unittest.TestCase):
             "lasso.h5": {"/lasso/cv/mean_error": "(unit of y)^2",
                          "/lasso/path/lambda": "unit of y",
                          "/lasso/path/coef": "unit of y / unit of the column of A"},
+            "ising.h5": {"/spins": "dimensionless", "/temperature": "J/k_B",
+                         "/label": "dimensionless", "/energy": "J per spin",
+                         "/magnetization": "dimensionless", "/ising/tau_abs_m": "steps",
+                         "/ising/spacing": "steps"},
         }
         for name, units in expected.items():
             found = datasets(p(name))

@@ -69,5 +69,7 @@ Command predict_command();
 // Force constants (issue 5).
 Command fc_command();
 Command phonons_command();
+// Data generators (issue 13): physfit generate ising.
+Command generate_command();
 
 }  // namespace physfit::cli

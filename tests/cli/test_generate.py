@@ -1,0 +1,85 @@
+"""End-to-end tests of `physfit generate ising`: the file read with h5py as a user would (the
+documented bit order), and the Binder cumulant crossing of L = 16, 32 and 64 near T_c (a fixed
+seed: the same numbers every run, so the tolerance is about physics, not luck).
+Run by CTest (one test per class) with PHYSFIT_BIN, MPIEXEC and PHYSFIT_TEST_SCRATCH set."""
+
+import os
+import unittest
+
+import h5py
+import numpy as np
+
+from harness import last_json, physfit, scratch
+
+TC = 2.0 / np.log(1.0 + np.sqrt(2.0))
+
+
+def generate(d, name, *args, ranks=2):
+    out = os.path.join(d, name)
+    r = physfit("generate", "ising", "--quiet", "--json", "--output.file", out, *args,
+                ranks=ranks, timeout=600)
+    if r.returncode != 0:
+        raise AssertionError("physfit generate failed (%d): %s" % (r.returncode, r.stderr))
+    return out, last_json(r.stdout)
+
+
+class GenerateFile(unittest.TestCase):
+    def test_spins_unpack_to_the_recorded_energy_and_magnetization(self):
+        d = scratch(self)
+        out, summary = generate(d, "ising.h5", "--lattice.size", "16", "--temperatures.count",
+                                "6", "--samples.per-temperature", "40")
+        self.assertEqual(summary["result"]["rows"], 240)
+        with h5py.File(out) as f:
+            g = f["/ising"]
+            L = int(g.attrs["L"])
+            bits = np.unpackbits(f["/spins"][:], axis=1, bitorder="little")
+            s = (2 * bits.astype(np.int64) - 1).reshape(-1, L, L)
+            e = -(s * np.roll(s, -1, 1) + s * np.roll(s, -1, 2)).sum((1, 2)) / (L * L)
+            np.testing.assert_array_equal(e, f["/energy"][:])
+            np.testing.assert_array_equal(s.sum((1, 2)) / (L * L), f["/magnetization"][:])
+            t = f["/temperature"][:]
+            np.testing.assert_array_equal(f["/label"][:], (t < TC).astype(np.int32))
+            np.testing.assert_allclose(np.unique(t), np.linspace(1.0, 3.5, 6))
+            self.assertEqual(f["/spins"].dtype, np.uint8)
+            for name in ("/spins", "/temperature", "/label", "/energy", "/magnetization",
+                         "/ising/tau_abs_m", "/ising/equilibration", "/ising/algorithm"):
+                self.assertTrue(f[name].attrs["unit"], name)
+            self.assertEqual(len(g["tau_abs_m"]), 6)
+            self.assertTrue(all(g["spacing"][:] >= 2 * np.maximum(g["tau_abs_m"][:],
+                                                                    g["tau_energy"][:])))
+            self.assertIn("command", f["/physfit"].attrs)
+
+
+def binder(m):
+    return 1 - (m ** 4).mean() / (3 * (m ** 2).mean() ** 2)
+
+
+class BinderCrossing(unittest.TestCase):
+    def test_cumulants_of_16_32_64_cross_near_tc(self):
+        # Wolff on 8 temperatures from 2.20 to 2.34, 2000 samples each: about 15 s on 2 ranks.
+        # (bench/ising/binder.py runs the same with more samples and prints the curves.)
+        d = scratch(self)
+        curves = {}
+        for L in (16, 32, 64):
+            out, _ = generate(d, "L%d.h5" % L, "--lattice.size", str(L), "--temperatures.min",
+                              "2.20", "--temperatures.max", "2.34", "--temperatures.count",
+                              "8", "--samples.per-temperature", "2000",
+                              "--algorithm.choice", "wolff", "--run.seed", "13")
+            with h5py.File(out) as f:
+                t, m = f["/temperature"][:], f["/magnetization"][:]
+                temps = f["/ising/temperatures"][:]
+            curves[L] = (temps, np.array([binder(m[t == x]) for x in temps]))
+        for small, large in ((16, 32), (32, 64), (16, 64)):
+            temps, u1 = curves[small]
+            diff = u1 - curves[large][1]
+            # Above T_c the larger lattice's cumulant falls faster; below, it is larger.
+            self.assertLess(diff[0], 0, (small, large, diff))
+            self.assertGreater(diff[-1], 0, (small, large, diff))
+            i = int(np.nonzero(np.diff(np.sign(diff)))[0][0])
+            cross = temps[i] - diff[i] * (temps[i + 1] - temps[i]) / (diff[i + 1] - diff[i])
+            self.assertLess(abs(cross - TC), 0.02, "L = %d / %d cross at %.4f" %
+                            (small, large, cross))
+
+
+if __name__ == "__main__":
+    unittest.main()

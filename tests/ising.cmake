@@ -1,0 +1,17 @@
+# Tests of the Ising generator (included by tests/CMakeLists.txt).
+physfit_add_tests(ising_unit_tests SOURCES
+  unit/ising/test_exact.cpp
+  unit/ising/test_lattice.cpp
+  unit/ising/test_random.cpp
+  unit/ising/test_sampling.cpp)
+physfit_add_tests(ising_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
+  mpi/ising/test_generate.cpp)
+
+# The engine's speed on one core (not built by default): `cmake --build build --target
+# ising_bench && build/bin/ising_bench`.
+add_executable(ising_bench EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/ising/ising_bench.cpp)
+target_link_libraries(ising_bench PRIVATE physfit::physfit physfit_build_options)
+set_target_properties(ising_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+
+# End-to-end: the file read back with h5py, and the Binder cumulant crossing (about 15 s).
+physfit_add_python_tests(cli.generate. cli/test_generate.py PROCESSORS 2)
