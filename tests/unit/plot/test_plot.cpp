@@ -59,6 +59,23 @@ std::pair<int, int> png_size(const std::string& bytes) {
   return {u32(16), u32(20)};
 }
 
+// Two branches of a chain along one path segment of n q-points, ω = 2|sin(q/2)| (acoustic)
+// and 6 - |sin(q/2)| (optical), and a reference 0.8 lower in the optical branch only.
+plot::BandPlot chain_bands(int n) {
+  plot::BandPlot p;
+  for (int k = 0; k < n; ++k) {
+    const double q = M_PI * k / (n - 1);
+    p.fit.distance.push_back(q);
+    p.fit.branch.push_back(0);
+    p.fit.frequencies.push_back(2 * std::sin(q / 2));
+    p.fit.frequencies.push_back(6 - std::sin(q / 2));
+  }
+  p.fit.bands = 2;
+  p.reference = p.fit;
+  for (int k = 0; k < n; ++k) p.reference.frequencies[2 * k + 1] -= 0.8;
+  return p;
+}
+
 }  // namespace
 
 TEST(Figure, DrawsALineWhereTheDataAreAndNothingElsewhere) {
@@ -215,18 +232,8 @@ TEST(Figure, WritesPngSvgAndPdfFromOneDrawing) {
 TEST(Figures, BandsShowTheReferenceAboveTheFitAndTheDosBeside) {
   // Two branches of a chain, ω = 2|sin(q/2)| (acoustic) and 6 - |sin(q/2)| (optical), along
   // one path segment; the reference differs from the fit in the optical branch only.
-  plot::BandPlot p;
   const int n = 101;
-  for (int k = 0; k < n; ++k) {
-    const double q = M_PI * k / (n - 1);
-    p.fit.distance.push_back(q);
-    p.fit.branch.push_back(0);
-    p.fit.frequencies.push_back(2 * std::sin(q / 2));
-    p.fit.frequencies.push_back(6 - std::sin(q / 2));
-  }
-  p.fit.bands = 2;
-  p.reference = p.fit;
-  for (int k = 0; k < n; ++k) p.reference.frequencies[2 * k + 1] -= 0.8;
+  plot::BandPlot p = chain_bands(n);
   p.label_distance = {0, M_PI / 2, M_PI};
   p.labels = {"Γ", "K", "X"};
   for (int k = 0; k <= 60; ++k) {
@@ -276,18 +283,8 @@ TEST(Figures, BandsShowTheReferenceAboveTheFitAndTheDosBeside) {
 
 TEST(Figures, TheDifferencePanelLiesUnderTheBandsOnTheirAxis) {
   // The optical branch of the reference is 0.8 lower: fit - reference is 0 then 0.8.
-  plot::BandPlot p;
   const int n = 81;
-  for (int k = 0; k < n; ++k) {
-    const double q = M_PI * k / (n - 1);
-    p.fit.distance.push_back(q);
-    p.fit.branch.push_back(0);
-    p.fit.frequencies.push_back(2 * std::sin(q / 2));
-    p.fit.frequencies.push_back(6 - std::sin(q / 2));
-  }
-  p.fit.bands = 2;
-  p.reference = p.fit;
-  for (int k = 0; k < n; ++k) p.reference.frequencies[2 * k + 1] -= 0.8;
+  plot::BandPlot p = chain_bands(n);
   p.label_distance = {0, M_PI};
   p.labels = {"Γ", "X"};
   for (int k = 0; k <= 60; ++k) {
