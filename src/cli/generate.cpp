@@ -213,12 +213,24 @@ void run(Context& ctx) {
   }
   io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kAllRanks);
   const io::File& f = out.file();
-  f.create_dataset<std::uint8_t>("/spins", {rows, bytes}, "dimensionless")
-      .write_rows(first_row, my_rows, samples.spins.data());
+  // The training layout (include/physfit/nn/data.hpp): packed bits that train, evaluate and
+  // predict read as they are, unpacked to spins +-1 (bit * 2 - 1) per micro-batch.
+  const io::Dataset features =
+      f.create_dataset<std::uint8_t>("/features", {rows, bytes}, "dimensionless");
+  features.write_rows(first_row, my_rows, samples.spins.data());
+  io::set_attribute(features.id(), "packing", std::string("bits"));
+  io::set_attribute(features.id(), "sample_shape",
+                    std::vector<std::int64_t>{settings.size, settings.size});
+  io::set_attribute(features.id(), "bit_order",
+                    std::string("site k = i*L + j in byte k/8, bit k%8 (least significant "
+                                "first); bit 1 = spin +1"));
+  io::set_attribute(features.id(), "scale", 2.0);
+  io::set_attribute(features.id(), "offset", -1.0);
   f.create_dataset<double>("/temperature", {rows}, "J/k_B")
       .write_rows(first_row, my_rows, sample_t.data());
-  f.create_dataset<std::int32_t>("/label", {rows}, "dimensionless")
-      .write_rows(first_row, my_rows, labels.data());
+  const io::Dataset label_set = f.create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
+  label_set.write_rows(first_row, my_rows, labels.data());
+  io::set_attribute(label_set.id(), "classes", std::int64_t{2});
   f.create_dataset<double>("/energy", {rows}, "J per spin")
       .write_rows(first_row, my_rows, samples.energy.data());
   f.create_dataset<double>("/magnetization", {rows}, "dimensionless")
@@ -305,9 +317,10 @@ Command generate_command() {
       "(Sokal's window); equilibration is sampling.equilibration-factor x tau steps and kept\n"
       "samples are sampling.spacing-factor x tau steps apart. Each chain has its own Philox\n"
       "stream keyed by run.seed and the chain's index, so a seed gives the same bits on any\n"
-      "number of ranks. Ranks run disjoint chains and write one file: /spins (uint8 [N, L*L/8],\n"
+      "number of ranks. Ranks run disjoint chains and write one file: /features (uint8 [N, "
+      "L*L/8],\n"
       "one bit per spin, site i*L + j in byte k/8 bit k%8, bit 1 = +1), /temperature,\n"
-      "/label (1: T < T_c), /energy and /magnetization per spin, /ising (tau, sweeps and\n"
+      "/labels (1: T < T_c), /energy and /magnetization per spin, /ising (tau, sweeps and\n"
       "algorithm per temperature). SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it after the\n"
       "current sample with exit code 3, writing nothing.";
   c.declare = [](config::Options& opts) {

@@ -40,6 +40,51 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return out + "]";
 }
 
+// The sample of bit-packed features: the attribute `packing` must be "bits" and
+// `sample_shape` 1 to 3 positive integers whose product P fits /features' [N, ceil(P / 8)].
+Shape packed_sample_shape(const io::Dataset& x, const std::vector<std::int64_t>& shape,
+                          const std::string& where) {
+  const std::string packing = io::get_string_attribute(x.id(), "packing");
+  if (packing != "bits") {
+    throw IoError("attribute 'packing' of " + where + " is '" + packing +
+                  "'; the only packing physfit reads is 'bits' (one bit per value)");
+  }
+  if (shape.size() != 2) {
+    throw IoError(where + " is packed bits and must be [N, bytes per sample], not " +
+                  shape_text(shape));
+  }
+  if (!io::has_attribute(x.id(), "sample_shape")) {
+    throw IoError(where +
+                  " is packed bits but has no attribute 'sample_shape' (the shape of "
+                  "one sample, e.g. [L, L])");
+  }
+  const std::vector<double> dims = io::get_numeric_attribute(x.id(), "sample_shape");
+  std::vector<std::int64_t> d;
+  std::int64_t size = 1;
+  for (const double v : dims) {
+    if (!(v >= 1 && v <= 65536 && v == std::floor(v))) {
+      std::ostringstream text;
+      text << v;
+      throw IoError("attribute 'sample_shape' of " + where + " holds " + text.str() +
+                    "; every dimension must be a positive integer (at most 65536)");
+    }
+    d.push_back(static_cast<std::int64_t>(v));
+    size *= d.back();
+  }
+  if (d.empty() || d.size() > 3) {
+    throw IoError("attribute 'sample_shape' of " + where + " has " + std::to_string(d.size()) +
+                  " dimensions; give [F], [H, W] or [H, W, C]");
+  }
+  if (size > std::numeric_limits<int>::max() || (size + 7) / 8 != shape[1]) {
+    throw IoError("attribute 'sample_shape' of " + where + " is " + shape_text(d) + " (" +
+                  std::to_string(size) + " bits) but a row holds " + std::to_string(shape[1]) +
+                  " bytes; a sample of P values takes ceil(P / 8) bytes");
+  }
+  if (d.size() == 1) return {1, 1, static_cast<int>(d[0])};
+  if (d.size() == 2) return {static_cast<int>(d[0]), static_cast<int>(d[1]), 1};
+  return {static_cast<int>(d[0]), static_cast<int>(d[1]), static_cast<int>(d[2])};
+}
+
 }  // namespace
 
 DataInfo inspect_data(const std::string& path, bool require_outputs) {
@@ -65,9 +110,16 @@ DataInfo inspect_data(const std::string& path, bool require_outputs) {
                     std::to_string(std::numeric_limits<int>::max()) + ")");
     }
   }
-  if (shape.size() == 2) info.sample = {1, 1, static_cast<int>(shape[1])};
-  if (shape.size() == 3) info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]), 1};
-  if (shape.size() == 4) {
+  const bool packed = io::has_attribute(x.id(), "packing");
+  if (packed) {
+    info.sample = packed_sample_shape(x, shape, where);
+  } else if (shape.size() == 2) {
+    info.sample = {1, 1, static_cast<int>(shape[1])};
+  }
+  if (!packed && shape.size() == 3) {
+    info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]), 1};
+  }
+  if (!packed && shape.size() == 4) {
     info.sample = {static_cast<int>(shape[1]), static_cast<int>(shape[2]),
                    static_cast<int>(shape[3])};
   }
@@ -77,7 +129,13 @@ DataInfo inspect_data(const std::string& path, bool require_outputs) {
                   std::to_string(std::numeric_limits<int>::max()));
   }
   const std::string dtype = x.dtype();
-  if (dtype == "uint8") {
+  if (packed) {
+    if (dtype != "uint8") {
+      throw IoError(where + " is packed (attribute 'packing') but has type " + dtype +
+                    "; packed bits are stored as uint8");
+    }
+    info.bits = true;
+  } else if (dtype == "uint8") {
     info.uint8 = true;
   } else if (dtype != "float32" && dtype != "float64") {
     throw IoError(where + " has type " + dtype + "; expected uint8 or float32");
@@ -129,12 +187,12 @@ RecordReader::RecordReader(const DataInfo& info)
 
 void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
   if (count <= 0) return;
-  const std::int64_t fbytes = info_.sample.size() * (info_.uint8 ? 1 : 4);
+  const std::int64_t fbytes = info_.feature_bytes();
   const std::int64_t obytes = info_.record_bytes() - fbytes;
   const std::int64_t rb = info_.record_bytes();
   features_tmp_.resize(static_cast<std::size_t>(count * fbytes));
   outputs_tmp_.resize(static_cast<std::size_t>(count * obytes));
-  if (info_.uint8) {
+  if (info_.uint8 || info_.bits) {
     features_.read_rows(begin, count, reinterpret_cast<std::uint8_t*>(features_tmp_.data()));
   } else {
     features_.read_rows(begin, count, reinterpret_cast<float*>(features_tmp_.data()));
@@ -170,7 +228,7 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
       }
     }
   }
-  if (!info_.uint8) {
+  if (!info_.uint8 && !info_.bits) {
     for (std::int64_t r = 0; r < count; ++r) {
       const auto* v = reinterpret_cast<const float*>(out + r * rb);
       for (std::int64_t i = 0; i < info_.sample.size(); ++i) {
@@ -190,11 +248,23 @@ void unpack_records(const DataInfo& info, const unsigned char* const* records, i
   const std::int64_t f = info.sample.size();
   const auto scale = static_cast<float>(info.scale);
   const auto offset = static_cast<float>(info.offset);
-  const std::int64_t fbytes = f * (info.uint8 ? 1 : 4);
+  const std::int64_t fbytes = info.feature_bytes();
+  // Packed bits: the 8 values of every byte value, from a table (a copy of 32 bytes per byte).
+  float table[256][8];
+  if (info.bits) {
+    for (int b = 0; b < 256; ++b) {
+      for (int k = 0; k < 8; ++k) table[b][k] = static_cast<float>((b >> k) & 1) * scale + offset;
+    }
+  }
   for (int s = 0; s < n; ++s) {
     const unsigned char* r = records[s];
     float* xs = x + s * f;
-    if (info.uint8) {
+    if (info.bits) {
+      const std::int64_t whole = f / 8;
+      for (std::int64_t i = 0; i < whole; ++i)
+        std::memcpy(xs + 8 * i, table[r[i]], sizeof table[0]);
+      for (std::int64_t k = 8 * whole; k < f; ++k) xs[k] = table[r[whole]][k - 8 * whole];
+    } else if (info.uint8) {
       for (std::int64_t i = 0; i < f; ++i) xs[i] = static_cast<float>(r[i]) * scale + offset;
     } else {
       std::memcpy(xs, r, static_cast<std::size_t>(fbytes));

@@ -32,22 +32,68 @@ class GenerateFile(unittest.TestCase):
         with h5py.File(out) as f:
             g = f["/ising"]
             L = int(g.attrs["L"])
-            bits = np.unpackbits(f["/spins"][:], axis=1, bitorder="little")
+            bits = np.unpackbits(f["/features"][:], axis=1, bitorder="little")
             s = (2 * bits.astype(np.int64) - 1).reshape(-1, L, L)
             e = -(s * np.roll(s, -1, 1) + s * np.roll(s, -1, 2)).sum((1, 2)) / (L * L)
             np.testing.assert_array_equal(e, f["/energy"][:])
             np.testing.assert_array_equal(s.sum((1, 2)) / (L * L), f["/magnetization"][:])
             t = f["/temperature"][:]
-            np.testing.assert_array_equal(f["/label"][:], (t < TC).astype(np.int32))
+            np.testing.assert_array_equal(f["/labels"][:], (t < TC).astype(np.int32))
             np.testing.assert_allclose(np.unique(t), np.linspace(1.0, 3.5, 6))
-            self.assertEqual(f["/spins"].dtype, np.uint8)
-            for name in ("/spins", "/temperature", "/label", "/energy", "/magnetization",
+            self.assertEqual(f["/features"].dtype, np.uint8)
+            for name in ("/features", "/temperature", "/labels", "/energy", "/magnetization",
                          "/ising/tau_abs_m", "/ising/equilibration", "/ising/algorithm"):
                 self.assertTrue(f[name].attrs["unit"], name)
             self.assertEqual(len(g["tau_abs_m"]), 6)
             self.assertTrue(all(g["spacing"][:] >= 2 * np.maximum(g["tau_abs_m"][:],
                                                                     g["tau_energy"][:])))
             self.assertIn("command", f["/physfit"].attrs)
+
+
+def run(*args, ranks=None):
+    r = physfit(*args, "--quiet", "--json", ranks=ranks, timeout=600)
+    if r.returncode != 0:
+        raise AssertionError("physfit %s failed (%d): %s" % (args[0], r.returncode, r.stderr))
+    return last_json(r.stdout)["result"]
+
+
+class PackedTraining(unittest.TestCase):
+    """train, evaluate and predict read the packed spins as they are: the same numbers, bit for
+    bit, as the same spins stored as float32 +-1 (unpacked by numpy), cached or streamed in
+    small windows, at 1 and 2 ranks."""
+
+    def test_packed_spins_train_exactly_like_their_float_copy(self):
+        d = scratch(self)
+        packed, _ = generate(d, "packed.h5", "--lattice.size", "16", "--temperatures.count", "4",
+                             "--samples.per-temperature", "150")
+        plain = os.path.join(d, "plain.h5")
+        with h5py.File(packed) as f, h5py.File(plain, "w") as g:
+            bits = np.unpackbits(f["/features"][:], axis=1, bitorder="little")
+            g["/features"] = (2 * bits.astype(np.float32) - 1).reshape(-1, 16, 16)
+            g["/labels"] = f["/labels"][:]
+            g["/labels"].attrs["classes"] = 2
+        model = ["--model.layers", "conv2d 4 3 padding=same relu, maxpool2d 2, flatten, dense 2",
+                 "--model.loss", "cross_entropy", "--train.epochs", "2", "--train.batch", "32",
+                 "--data.validation-split", "0.2"]
+        results = {}
+        for name, data, ranks, extra in (("plain", plain, None, []),
+                                         ("packed", packed, None, []),
+                                         ("streamed", packed, 2, ["--data.max-memory", "8k"])):
+            m = os.path.join(d, name + "_model.h5")
+            s = run("train", "--data.train", data, "--output.model", m, *model, *extra,
+                    ranks=ranks)
+            out = os.path.join(d, name + "_pred.h5")
+            run("predict", m, packed, "--output.file", out, ranks=ranks)
+            with h5py.File(out) as f:
+                results[name] = (s["train"]["loss"], f["/scores"][:], f["/predicted"][:])
+        for name in ("packed", "streamed"):
+            self.assertEqual(results[name][0], results["plain"][0], name)
+            np.testing.assert_array_equal(results[name][1], results["plain"][1], name)
+            np.testing.assert_array_equal(results[name][2], results["plain"][2], name)
+        # The configurations far from T_c are easy: better than chance by far.
+        with h5py.File(packed) as f:
+            agree = (results["packed"][2] == f["/labels"][:]).mean()
+        self.assertGreater(agree, 0.8)
 
 
 def binder(m):

@@ -129,8 +129,8 @@ class EveryDatasetHasAUnit(unittest.TestCase):
             "lasso.h5": {"/lasso/cv/mean_error": "(unit of y)^2",
                          "/lasso/path/lambda": "unit of y",
                          "/lasso/path/coef": "unit of y / unit of the column of A"},
-            "ising.h5": {"/spins": "dimensionless", "/temperature": "J/k_B",
-                         "/label": "dimensionless", "/energy": "J per spin",
+            "ising.h5": {"/features": "dimensionless", "/temperature": "J/k_B",
+                         "/labels": "dimensionless", "/energy": "J per spin",
                          "/magnetization": "dimensionless", "/ising/tau_abs_m": "steps",
                          "/ising/spacing": "steps"},
         }

@@ -11,6 +11,12 @@
 ///
 /// [N, H, W] features are H x W x 1 images, [N, H, W, C] are H x W x C (channels last), [N, F]
 /// are vectors of F features.
+///
+/// Bit-packed features (what `physfit generate ising` writes): `/features` uint8 [N, B] with the
+/// string attribute `packing = "bits"` and `sample_shape` (int64 [F], [H, W] or [H, W, C]):
+/// value k of a sample (row-major in sample_shape) is bit k % 8 (least significant first) of
+/// byte k / 8, B = ceil(size / 8), and the model's input is bit * scale + offset (scale 2,
+/// offset -1: spins +-1). Rows stay packed in memory and are unpacked per micro-batch.
 
 #include <cstdint>
 #include <string>
@@ -27,15 +33,20 @@ struct DataInfo {
   std::int64_t rows = 0;
   Shape sample;        ///< shape of one sample
   bool uint8 = false;  ///< features stored as uint8 (else read as float32)
+  bool bits = false;   ///< features packed one bit per value (uint8 [N, feature_bytes()])
   double scale = 1.0;  ///< input = stored * scale + offset
   double offset = 0.0;
   bool classification = true;
   int classes = 0;          ///< classification: number of classes
   int targets = 0;          ///< regression: targets per sample
   bool has_outputs = true;  ///< false: features only (data to predict)
+  /// Bytes of the stored features of one sample.
+  std::int64_t feature_bytes() const {
+    return bits ? (sample.size() + 7) / 8 : sample.size() * (uint8 ? 1 : 4);
+  }
   /// Bytes of one record in memory: the stored features, then the label (int32) or targets.
   std::int64_t record_bytes() const {
-    return sample.size() * (uint8 ? 1 : 4) + (has_outputs ? (classification ? 4 : 4 * targets) : 0);
+    return feature_bytes() + (has_outputs ? (classification ? 4 : 4 * targets) : 0);
   }
 };
 

@@ -55,9 +55,9 @@ TEST(IsingGenerate, TheFileIsTheSameBitsOnAnyNumberOfRanks) {
   world.broadcast(code, 0);
   ASSERT_EQ(code, 0);
   if (world.is_root()) {
-    const auto spins = read<std::uint8_t>(parallel, "/spins");
+    const auto spins = read<std::uint8_t>(parallel, "/features");
     EXPECT_EQ(spins.size(), 30u * 32u);
-    EXPECT_EQ(spins, read<std::uint8_t>(serial, "/spins"));
+    EXPECT_EQ(spins, read<std::uint8_t>(serial, "/features"));
     for (const char* name : {"/temperature", "/energy", "/magnetization", "/ising/tau_abs_m",
                              "/ising/tau_energy", "/ising/temperatures"}) {
       EXPECT_EQ(read<double>(parallel, name), read<double>(serial, name)) << name;
@@ -65,8 +65,8 @@ TEST(IsingGenerate, TheFileIsTheSameBitsOnAnyNumberOfRanks) {
     for (const char* name : {"/ising/equilibration", "/ising/spacing"}) {
       EXPECT_EQ(read<std::int64_t>(parallel, name), read<std::int64_t>(serial, name)) << name;
     }
-    const auto labels = read<std::int32_t>(parallel, "/label");
-    EXPECT_EQ(labels, read<std::int32_t>(serial, "/label"));
+    const auto labels = read<std::int32_t>(parallel, "/labels");
+    EXPECT_EQ(labels, read<std::int32_t>(serial, "/labels"));
     // T = 1.5 < T_c: 1; 2.3 and 3.1 > T_c = 2.269: 0.
     ASSERT_EQ(labels.size(), 30u);
     EXPECT_EQ(labels[0], 1);

@@ -202,3 +202,71 @@ TEST(IdxReader, AZeroDimensionIsAnError) {
             }).find("zero.idx': IDX header declares dimension 1 as 0: the file holds no data"),
             std::string::npos);
 }
+
+namespace {
+
+// 3 samples of 5 x 3 = 15 bits packed in 2 bytes each, with `packing` and `sample_shape`.
+std::string write_packed(const std::string& name, const std::string& packing,
+                         std::vector<std::int64_t> sample_shape, std::int64_t bytes = 2) {
+  const std::string path = test::scratch_dir() + "/" + name;
+  io::File f = io::File::create(path);
+  const io::Dataset x = f.create_dataset<std::uint8_t>("/features", {3, bytes}, "dimensionless");
+  std::vector<std::uint8_t> v(static_cast<std::size_t>(3 * bytes), 0);
+  v[0] = 0b00000101;  // sample 0: values 0 and 2 set
+  v[1] = 0b01000000;  // sample 0: value 14 set (the last of 15)
+  v[static_cast<std::size_t>(bytes)] = 0xff;
+  x.write_all(v);
+  io::set_attribute(x.id(), "packing", packing);
+  io::set_attribute(x.id(), "sample_shape", sample_shape);
+  io::set_attribute(x.id(), "scale", 2.0);
+  io::set_attribute(x.id(), "offset", -1.0);
+  const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {3}, "dimensionless");
+  l.write_all(std::vector<std::int32_t>{0, 1, 1});
+  io::set_attribute(l.id(), "classes", std::int64_t{2});
+  f.close();
+  return path;
+}
+
+}  // namespace
+
+TEST(DataReader, PackedBitsUnpackToScaledValuesInTheDocumentedOrder) {
+  const nn::DataInfo info = nn::inspect_data(write_packed("packed.h5", "bits", {5, 3}));
+  EXPECT_TRUE(info.bits);
+  EXPECT_EQ(info.sample, (nn::Shape{5, 3, 1}));
+  EXPECT_EQ(info.feature_bytes(), 2);
+  EXPECT_EQ(info.record_bytes(), 6);
+  nn::RecordReader reader(info);
+  std::vector<unsigned char> records(static_cast<std::size_t>(3 * info.record_bytes()));
+  reader.read(0, 3, records.data());
+  const unsigned char* pointers[3] = {records.data(), records.data() + 6, records.data() + 12};
+  std::vector<float> x(45);
+  std::vector<std::int32_t> labels(3);
+  nn::unpack_records(info, pointers, 3, x.data(), labels.data(), nullptr);
+  for (int k = 0; k < 15; ++k) {
+    EXPECT_EQ(x[static_cast<std::size_t>(k)], (k == 0 || k == 2 || k == 14) ? 1.0f : -1.0f) << k;
+    EXPECT_EQ(x[static_cast<std::size_t>(15 + k)], k < 8 ? 1.0f : -1.0f) << k;
+    EXPECT_EQ(x[static_cast<std::size_t>(30 + k)], -1.0f) << k;
+  }
+  EXPECT_EQ(labels, (std::vector<std::int32_t>{0, 1, 1}));
+}
+
+TEST(DataReader, BadPackingAttributesAreErrorsNamingTheAttribute) {
+  const struct {
+    std::string name, packing;
+    std::vector<std::int64_t> shape;
+    std::int64_t bytes;
+    std::string message;
+  } cases[] = {
+      {"zip.h5", "zip", {5, 3}, 2, "attribute 'packing' of '/features' in '"},
+      {"short.h5", "bits", {5, 4}, 2, "is [5, 4] (20 bits) but a row holds 2 bytes"},
+      {"long.h5", "bits", {5, 3}, 3, "is [5, 3] (15 bits) but a row holds 3 bytes"},
+      {"zero.h5", "bits", {0, 3}, 2, "holds 0; every dimension must be a positive integer"},
+      {"rank4.h5", "bits", {1, 1, 3, 5}, 2, "has 4 dimensions; give [F], [H, W] or [H, W, C]"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = write_packed(c.name, c.packing, c.shape, c.bytes);
+    const std::string m = io_error([&] { nn::inspect_data(path); });
+    EXPECT_NE(m.find(c.message), std::string::npos) << c.name << ": " << m;
+    EXPECT_NE(m.find(path), std::string::npos) << m;
+  }
+}
