@@ -3,7 +3,8 @@ physfit_add_tests(ising_unit_tests SOURCES
   unit/ising/test_exact.cpp
   unit/ising/test_lattice.cpp
   unit/ising/test_random.cpp
-  unit/ising/test_sampling.cpp)
+  unit/ising/test_sampling.cpp
+  unit/ising/test_transition.cpp)
 physfit_add_tests(ising_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
   mpi/ising/test_generate.cpp)
 
@@ -15,3 +16,6 @@ set_target_properties(ising_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_
 
 # End-to-end: the file read back with h5py, and the Binder cumulant crossing (about 15 s).
 physfit_add_python_tests(cli.generate. cli/test_generate.py PROCESSORS 2)
+
+# The Ising example (inputs/ising/run.sh --small) and physfit transition (about 30 s).
+physfit_add_python_tests(cli.transition. cli/test_transition.py PROCESSORS 2)

@@ -17,7 +17,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, "..", "..", "docs", "commands")
 COMMANDS = ["import", "fc", "phonons", "lasso", "train", "evaluate", "predict", "plot",
-            "inspect", "selfcheck", "generate"]
+            "inspect", "selfcheck", "generate", "transition"]
 COMMON = ["help", "config", "log-level", "quiet", "json", "output-lock", "progress-interval"]
 TYPES = {"text": "text", "real": "real", "int": "integer", "bool": "true/false",
          "real,...": "list of reals", "int,...": "list of integers", "text,...": "list of texts"}

@@ -86,7 +86,9 @@ void run(Context& ctx) {
   settings.spacing_factor = o.get<double>("sampling.spacing-factor");
   const double t_min = o.get<double>("temperatures.min");
   const double t_max = o.get<double>("temperatures.max");
-  const int t_count = o.get<int>("temperatures.count");
+  const auto t_list = o.get<std::vector<double>>("temperatures.list");
+  const int t_count =
+      t_list.empty() ? o.get<int>("temperatures.count") : static_cast<int>(t_list.size());
   const std::int64_t per_t = o.get<long long>("samples.per-temperature");
   const int chains = o.get<int>("samples.chains-per-temperature");
   const auto stopped = [&](const std::string& where) {
@@ -99,7 +101,22 @@ void run(Context& ctx) {
       throw UsageError("--lattice.size " + std::to_string(settings.size) +
                        ": L must be a multiple of 4 (L*L spins are packed 8 to a byte)");
     }
-    if (t_count > 1 && !(t_max > t_min)) {
+    for (std::size_t i = 0; i < t_list.size(); ++i) {
+      if (!(std::isfinite(t_list[i]) && t_list[i] > 0)) {
+        throw UsageError("--temperatures.list: " + fmt(t_list[i]) +
+                         " is not a positive temperature");
+      }
+      if (i > 0 && !(t_list[i] > t_list[i - 1])) {
+        throw UsageError("--temperatures.list: " + fmt(t_list[i]) + " follows " +
+                         fmt(t_list[i - 1]) +
+                         "; list the temperatures in increasing order, each once");
+      }
+    }
+    if (t_list.size() > 100000) {
+      throw UsageError("--temperatures.list has " + std::to_string(t_list.size()) +
+                       " temperatures; at most 100000");
+    }
+    if (t_list.empty() && t_count > 1 && !(t_max > t_min)) {
       throw UsageError("--temperatures.max (" + fmt(t_max) + ") must exceed --temperatures.min (" +
                        fmt(t_min) + ") when --temperatures.count > 1");
     }
@@ -116,7 +133,8 @@ void run(Context& ctx) {
     return 0;
   });
   std::vector<double> temperatures(static_cast<std::size_t>(t_count));
-  for (int t = 0; t < t_count; ++t) {
+  if (!t_list.empty()) temperatures = t_list;
+  for (int t = 0; t < t_count && t_list.empty(); ++t) {
     temperatures[static_cast<std::size_t>(t)] =
         t_count == 1 ? t_min : t_min + (t_max - t_min) * t / (t_count - 1);
   }
@@ -341,6 +359,10 @@ Command generate_command() {
     opts.add<int>("temperatures.count", "temperatures, evenly spaced from min to max")
         .default_value(26)
         .check(config::in_range(1, 100000));
+    opts.add<std::vector<double>>("temperatures.list",
+                                  "the temperatures, increasing (J/k_B; instead of min, max "
+                                  "and count), e.g. 1.0, 1.5, 2.0, 2.6, 3.0")
+        .default_value(std::vector<double>{});
     opts.add<long long>("samples.per-temperature", "configurations kept per temperature")
         .default_value(1000LL)
         .check(config::positive<long long>());

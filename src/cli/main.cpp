@@ -27,14 +27,21 @@ void Files::output(const config::Values& options, const std::string& key) {
   if (options.has(key)) outputs.push_back({"--" + key, options.get<std::string>(key)});
 }
 
+void Files::input_list(const config::Values& options, const std::string& key) {
+  if (!options.has(key)) return;
+  for (const auto& path : options.get<std::vector<std::string>>(key)) {
+    inputs.push_back({"--" + key, path});
+  }
+}
+
 io::Provenance Context::provenance(std::int64_t threads) const {
   return io::current_provenance(comm, command, options.effective_ini(), start_time, threads);
 }
 
 std::vector<Command> builtin_commands() {
-  return {inspect_command(),  selfcheck_command(), import_command(), train_command(),
-          evaluate_command(), predict_command(),   lasso_command(),  fc_command(),
-          phonons_command(),  generate_command(),  plot_command()};
+  return {inspect_command(),  selfcheck_command(), import_command(),     train_command(),
+          evaluate_command(), predict_command(),   lasso_command(),      fc_command(),
+          phonons_command(),  generate_command(),  transition_command(), plot_command()};
 }
 
 namespace {

@@ -395,9 +395,9 @@ po::options_description describe(const std::vector<std::shared_ptr<OptionSpec>>&
 }
 
 // A path value of an INI file, relative to the file's folder.
-std::string relative_to_file(const OptionSpec& spec, const std::string& text,
-                             const std::string& source) {
-  if (!spec.is_path() || text.empty()) return text;
+std::string one_relative_to_file(const OptionSpec& spec, const std::string& text,
+                                 const std::string& source) {
+  if (text.empty()) return text;
   for (const auto& k : spec.path_keywords()) {
     if (text == k) return text;
   }
@@ -406,6 +406,18 @@ std::string relative_to_file(const OptionSpec& spec, const std::string& text,
   const std::filesystem::path folder = std::filesystem::path(source).parent_path();
   if (folder.empty()) return text;
   return (folder / p).lexically_normal().string();
+}
+
+// The same for a list of paths (a comma-separated std::vector<std::string>): each item.
+std::string relative_to_file(const OptionSpec& spec, const std::string& text,
+                             const std::string& source, bool list) {
+  if (!spec.is_path() || text.empty()) return text;
+  if (!list) return one_relative_to_file(spec, text, source);
+  std::vector<std::string> items;
+  for (const auto& piece : util::split(text, ',')) {
+    items.push_back(one_relative_to_file(spec, util::trim(piece), source));
+  }
+  return util::join(items, ", ");
 }
 
 }  // namespace
@@ -507,7 +519,9 @@ Values Options::parse(const std::vector<std::string>& args, const IniText* ini,
         slot(spec->key_) = saved;
         continue;
       }
-      assign(*spec, relative_to_file(*spec, entry.value, ini->source),
+      assign(*spec,
+             relative_to_file(*spec, entry.value, ini->source,
+                              spec->type_ == &typeid(std::vector<std::string>)),
              Origin{Origin::Kind::kFile, ini->source, entry.line}, where);
     }
   }

@@ -22,7 +22,7 @@ from harness import BIN, MPIEXEC, SOURCE, scratch
 
 DOCS = os.path.join(SOURCE, "docs")
 COMMANDS = ["import", "fc", "phonons", "lasso", "train", "evaluate", "predict", "plot",
-            "inspect", "selfcheck", "generate"]
+            "inspect", "selfcheck", "generate", "transition"]
 
 
 def read(path):

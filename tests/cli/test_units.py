@@ -87,6 +87,10 @@ class EveryDatasetHasAUnit(unittest.TestCase):
             ["selfcheck", "--output.file", p("selfcheck.h5"), "--check.rows", 100, "--check.cols", 4],
             ["generate", "ising", "--lattice.size", 16, "--temperatures.count", 3,
              "--samples.per-temperature", 10, "--output.file", p("ising.h5")],
+            ["train", "--data.train", p("ising.h5"), "--model.layers", "dense 2",
+             "--train.epochs", 1, "--output.model", p("ising_model.h5")],
+            ["transition", "--input.models", p("ising_model.h5"), "--input.data", p("ising.h5"),
+             "--output.file", p("transition.h5"), "--output.figure", ""],
         ]
         cls.results = [physfit(*c) for c in cls.commands]
 
@@ -98,7 +102,7 @@ class EveryDatasetHasAUnit(unittest.TestCase):
         self.run_ok()
         files = [f for f in glob.glob(os.path.join(self.d, "**", "*"), recursive=True)
                  if f.endswith((".h5", ".hdf5")) and not f.endswith("ay.h5")]
-        self.assertEqual(len(files), 16, files)
+        self.assertEqual(len(files), 18, files)
         count = 0
         for path in files:
             for name, unit in datasets(path).items():
@@ -133,6 +137,10 @@ class EveryDatasetHasAUnit(unittest.TestCase):
                          "/labels": "dimensionless", "/energy": "J per spin",
                          "/magnetization": "dimensionless", "/ising/tau_abs_m": "steps",
                          "/ising/spacing": "steps"},
+            "transition.h5": {"/transition/L16/temperature": "J/k_B",
+                              "/transition/L16/probability": "dimensionless",
+                              "/transition/crossing": "J/k_B",
+                              "/transition/L16/member_crossing": "J/k_B"},
         }
         for name, units in expected.items():
             found = datasets(p(name))

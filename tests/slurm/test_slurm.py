@@ -46,12 +46,13 @@ class SlurmJobs(unittest.TestCase):
     def tearDownClass(cls):
         run(CLUSTER, "stop", cls.state)
 
-    def submit(self, name, *args, tasks=2, wait=True, env=None, sbatch=()):
+    def submit(self, name, *args, tasks=2, wait=True, env=None, sbatch=(), script=JOB):
         out = os.path.join(SCRATCH, name + ".out")
         command = ["sbatch", "--parsable", "-n", str(tasks), "-o", out, "-D", SCRATCH, *sbatch]
         if wait:
             command.append("--wait")
-        r = run(*command, JOB, *[str(a) for a in args], env=dict(self.env, **(env or {})))
+        r = run(*command, script, *[str(a) for a in args], env=dict(self.env, **(env or {})),
+                timeout=600 if wait else 120)
         job = r.stdout.strip().split(";")[0]
         return r, job, out
 
@@ -80,6 +81,23 @@ class SlurmJobs(unittest.TestCase):
         self.assertIn("on %s (nodes " % os.uname().nodename, text)
         self.assertIn(", 2 ranks, launcher srun --mpi=pmix)", text)
         with h5py.File(h5, "r") as f:
+            self.assertEqual(f["/physfit"].attrs["ranks"], 2)
+
+    def test_the_ising_example_runs_as_a_job(self):
+        # inputs/ising/ising.sbatch runs inputs/ising/run.sh with srun: the small example.
+        folder = os.path.join(SCRATCH, "ising")
+        example = os.path.join(ROOT, "inputs", "ising")
+        r, job, out = self.submit("ising", "--small", "--out", folder,
+                                  script=os.path.join(example, "ising.sbatch"),
+                                  env={"PHYSFIT_ISING_RUN": os.path.join(example, "run.sh")})
+        self.assertEqual(r.returncode, 0, read(out))
+        text = read(out)
+        self.assertIn("physfit-ising job %s (run 1) on 2 tasks" % job, text)
+        self.assertIn("P(ordered) = 1/2 at T = ", text)
+        with h5py.File(os.path.join(folder, "transition_mlp.h5"), "r") as f:
+            self.assertEqual(f["/physfit"].attrs["ranks"], 2)
+            self.assertLess(abs(f["/transition/crossing"][0] - 2.3166), 0.05)
+        with h5py.File(os.path.join(folder, "mlp_L16_0.h5"), "r") as f:
             self.assertEqual(f["/physfit"].attrs["ranks"], 2)
 
     def test_a_job_can_launch_with_mpirun(self):

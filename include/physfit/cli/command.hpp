@@ -35,6 +35,8 @@ struct Files {
   /// Adds the path of the string option `key` (as "--key"), if it is set and not empty.
   void input(const config::Values& options, const std::string& key);
   void output(const config::Values& options, const std::string& key);
+  /// Adds every path of the list option `key` (std::vector<std::string>) as "--key".
+  void input_list(const config::Values& options, const std::string& key);
 };
 
 /// A subcommand.
@@ -71,5 +73,7 @@ Command fc_command();
 Command phonons_command();
 // Data generators (issue 13): physfit generate ising.
 Command generate_command();
+// Phase transitions from a classifier (issue 13): physfit transition.
+Command transition_command();
 
 }  // namespace physfit::cli

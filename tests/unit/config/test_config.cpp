@@ -183,3 +183,25 @@ TEST(Options, CanLeaveRequiredOptionsToTheConfigurationFile) {
   const auto ini = config::parse_ini("[data]\ntrain = x.h5\n", "run.ini");
   EXPECT_EQ(opts.parse({"run.ini"}, &ini).get<std::string>("data.train"), "x.h5");
 }
+
+TEST(Options, PathsInAnIniFileAreRelativeToItsFolderOneByOneInAList) {
+  config::Options opts("test");
+  opts.add<std::string>("input.file", "one path").path().default_value(std::string());
+  opts.add<std::vector<std::string>>("input.models", "paths")
+      .path()
+      .default_value(std::vector<std::string>{});
+  opts.add<std::vector<std::string>>("input.names", "not paths")
+      .default_value(std::vector<std::string>{});
+  const auto ini = config::parse_ini(
+      "[input]\nfile = a.h5\nmodels = m1.h5, sub/m2.h5 ,/abs/m3.h5\nnames = x, y\n",
+      "jobs/run.ini");
+  const auto v = opts.parse({}, &ini);
+  EXPECT_EQ(v.get<std::string>("input.file"), "jobs/a.h5");
+  EXPECT_EQ(v.get<std::vector<std::string>>("input.models"),
+            (std::vector<std::string>{"jobs/m1.h5", "jobs/sub/m2.h5", "/abs/m3.h5"}));
+  EXPECT_EQ(v.get<std::vector<std::string>>("input.names"), (std::vector<std::string>{"x", "y"}));
+  // On the command line paths stay relative to the current folder.
+  const auto w = opts.parse({"--input.models", "m1.h5,m2.h5"}, &ini);
+  EXPECT_EQ(w.get<std::vector<std::string>>("input.models"),
+            (std::vector<std::string>{"m1.h5", "m2.h5"}));
+}
