@@ -5,9 +5,11 @@
 #     (scripts/data/make_si.py), FC2 + FC3 fitted by LASSO with 5-fold cross-validation
 #     (inputs/fc_si.ini), phonons along a band path compared with phonopy's reference;
 #  3. the Keras MLP example on Fashion-MNIST (Debian's dataset-fashion-mnist), 5 epochs
-#     (inputs/fashion_mlp.ini), evaluated on the 10000 test images.
+#     (inputs/fashion_mlp.ini), evaluated on the 10000 test images;
+#  4. the Ising phase transition learned by MLPs (inputs/ising/run.sh --models mlp): Monte
+#     Carlo configurations of L = 16, 32, 64, four networks per size, T_c extrapolated.
 # Results in results/: selfcheck.h5, si_fc.h5 (+ phonopy/phono3py/ShengBTE files),
-# si_bands.png, si_phonons.h5, fashion_mlp.h5.
+# si_bands.png, si_phonons.h5, fashion_mlp.h5, ising/ (transition_mlp.png and .h5).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -43,3 +45,5 @@ scripts/fashion_data.sh $physfit
 # micro-batch size, never on the number of ranks).
 mpirun -np 2 $physfit train inputs/fashion_mlp.ini --train.micro-batch 16
 $physfit evaluate results/fashion_mlp.h5 results/fashion_test.h5
+
+PHYSFIT_BIN=$physfit inputs/ising/run.sh --models mlp
