@@ -9,6 +9,7 @@
 #include <cmath>
 #include <iomanip>
 #include <sstream>
+#include <stdexcept>
 
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
@@ -19,6 +20,7 @@
 #include "physfit/ising/transition.hpp"
 #include "physfit/log/log.hpp"
 #include "physfit/mpi/guard.hpp"
+#include "physfit/mpi/stop.hpp"
 #include "physfit/nn/data.hpp"
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/trainer.hpp"
@@ -224,7 +226,7 @@ void run(Context& ctx) {
 
   std::vector<SizeResult> members;
   for (std::size_t i = 0; i < models.size(); ++i) {
-    util::throw_if_stop_requested("before evaluating '" + models[i] + "'");
+    mpi::stop_point(comm, "before evaluating '" + models[i] + "': nothing written");
     const util::Stopwatch clock;
     SizeResult s;
     s.model = models[i];
@@ -264,7 +266,11 @@ void run(Context& ctx) {
       if (comm.rank() != 0) return 0;
       const io::File f = io::File::open(data[i]);
       const auto t = f.dataset("/temperature").read_all<double>();
-      s.curve = ising::curve_of(s.size, t, p);
+      try {
+        s.curve = ising::curve_of(s.size, t, p);
+      } catch (const std::invalid_argument& e) {
+        throw IoError("'/temperature' in '" + data[i] + "': " + e.what());
+      }
       s.crossing = ising::crossing_of(s.curve, window);
       return 0;
     });
@@ -280,7 +286,7 @@ void run(Context& ctx) {
     members.push_back(std::move(s));
   }
 
-  util::throw_if_stop_requested("before writing the outputs");
+  mpi::stop_point(comm, "before writing the outputs: nothing written");
   ising::Extrapolation e;
   std::vector<SizeResult> sizes;
   mpi::guarded(comm, [&] {
