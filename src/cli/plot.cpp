@@ -210,6 +210,39 @@ plot::Figure parity_figure(
 }
 
 // The cross-validation curve of an `fc` model and the parity of its forces, when present.
+// What `physfit transition` wrote: the curves per lattice size, the crossings, the extrapolation.
+plot::Page transition_page(const io::File& f, int width, int height, const std::string& title) {
+  plot::TransitionPlot p;
+  const auto sizes = f.dataset("/transition/sizes").read_all<std::int64_t>();
+  const auto crossing = read(f, "/transition/crossing");
+  const auto crossing_error = read(f, "/transition/crossing_error");
+  if (crossing.size() != sizes.size() || crossing_error.size() != sizes.size()) {
+    throw IoError(f.path() + ": /transition/crossing and /transition/sizes differ in length");
+  }
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::string base = "/transition/L" + std::to_string(sizes[i]);
+    p.curves.push_back({static_cast<int>(sizes[i]), read(f, base + "/temperature"),
+                        read(f, base + "/probability"), read(f, base + "/error")});
+    if (io::has_attribute(f.group(base).id(), "ensemble")) {
+      p.members = std::max(p.members, static_cast<int>(attribute(f, base, "ensemble")));
+    }
+    if (std::isnan(crossing[i])) continue;
+    p.crossing_sizes.push_back(static_cast<int>(sizes[i]));
+    p.crossing.push_back(crossing[i]);
+    p.crossing_error.push_back(crossing_error[i]);
+  }
+  p.nu = attribute(f, "/transition", "nu");
+  p.exact = attribute(f, "/transition", "exact_critical_temperature");
+  p.extrapolated = attribute(f, "/transition", "extrapolated") != 0;
+  if (p.extrapolated) {
+    p.critical_temperature = attribute(f, "/transition", "critical_temperature");
+    p.critical_error = attribute(f, "/transition", "critical_temperature_error");
+    p.slope = attribute(f, "/transition", "slope_a");
+  }
+  p.title = title;
+  return plot::transition_page(p, std::max(width, 1300), height);
+}
+
 plot::Page fc_page(const io::File& f, int width, int height, const std::string& title) {
   plot::Page page(width, height);
   page.title(title);
@@ -368,14 +401,18 @@ void run(Context& ctx) {
     } else if (f.exists("/scores") && !f.exists("/predicted")) {
       kind = "parity";
       page = parity_page(f, o.get<std::string>("parity.data"), width, height, title);
+    } else if (f.exists("/transition/sizes")) {
+      kind = "transition";
+      page = transition_page(f, width, height, title);
     } else if (f.exists("/fit/cv_mse") || f.exists("/parity/true_forces")) {
       kind = "fc";
       page = fc_page(f, width, height, title);
     } else {
-      throw UsageError(file +
-                       ": nothing to draw: physfit plot draws /history (train), /lasso/path and "
-                       "/lasso/cv (lasso), /bands and /dos (phonons), /fit/cv_mse (fc with "
-                       "cross-validation) and /scores of a regression (predict)");
+      throw UsageError(
+          file +
+          ": nothing to draw: physfit plot draws /history (train), /lasso/path and "
+          "/lasso/cv (lasso), /bands and /dos (phonons), /fit/cv_mse (fc with "
+          "cross-validation), /transition (transition) and /scores of a regression (predict)");
     }
     page.save(output);
     log::info("plot: ", kind, " of '", file, "' drawn in '", output, "'");
@@ -395,7 +432,8 @@ Command plot_command() {
       "`train` model (loss, accuracy or RMSE, training and validation, throughput per epoch),\n"
       "the regularisation path and cross-validation curve of a `lasso` result (lambda_min and\n"
       "lambda_1se marked), the phonon bands with the density of states beside them of a\n"
-      "`phonons` output, the cross-validation curve of an `fc` model, or the parity plot\n"
+      "`phonons` output, the cross-validation curve of an `fc` model, the curves and crossings\n"
+      "of a `transition` output, or the parity plot\n"
       "(predicted against true) of a regression's `predict` output. The format follows\n"
       "the extension of --output.file: .png, .svg or .pdf. One rank draws; the file is written\n"
       "under a temporary name and renamed.";

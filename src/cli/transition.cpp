@@ -25,6 +25,7 @@
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/trainer.hpp"
 #include "physfit/plot/figure.hpp"
+#include "physfit/plot/figures.hpp"
 #include "physfit/util/clock.hpp"
 #include "physfit/util/json.hpp"
 #include "physfit/util/signal.hpp"
@@ -154,52 +155,24 @@ std::vector<double> gather_to_root(const mpi::Comm& comm, const std::vector<doub
   return all;
 }
 
-plot::Page draw(const std::vector<SizeResult>& sizes, const ising::Extrapolation& e, double nu,
-                double exact) {
-  plot::Figure curves;
-  int most = 1;
-  for (const auto& s : sizes) most = std::max(most, s.members);
-  curves
-      .title(most > 1 ? "P(ordered | T): mean of " + std::to_string(most) + " networks per L"
-                      : std::string("P(ordered | T) from the classifier"))
-      .xlabel("temperature T (J/k_B)")
-      .ylabel("P(ordered)")
-      .ylim(-0.05, 1.05);
+plot::TransitionPlot figure_of(const std::vector<SizeResult>& sizes, const ising::Extrapolation& e,
+                               double nu, double exact) {
+  plot::TransitionPlot p;
   for (const auto& s : sizes) {
-    const plot::Color color = curves
-                                  .error_bars(s.curve.temperature, s.curve.probability,
-                                              s.curve.error, "L = " + std::to_string(s.size))
-                                  .color;
-    curves.line(s.curve.temperature, s.curve.probability).color = color;
-  }
-  curves.hline(0.5);
-  curves.vline(exact, "T_c exact (Onsager)");
-
-  plot::Figure fss;
-  const std::string x_text = nu == 1.0 ? "1/L" : "L^{-1/" + fmt(nu, 3) + "}";
-  fss.title(nu == 1.0 ? "crossings T(L) = T_c + a / L"
-                      : "crossings T(L) = T_c + a L^{-1/" + fmt(nu, 3) + "}")
-      .xlabel(x_text)
-      .ylabel("T(L) (J/k_B)");
-  std::vector<double> x, y, err;
-  for (const auto& s : sizes) {
+    p.curves.push_back({s.size, s.curve.temperature, s.curve.probability, s.curve.error});
+    p.members = std::max(p.members, s.members);
     if (!s.crossing.found) continue;
-    x.push_back(std::pow(static_cast<double>(s.size), -1.0 / nu));
-    y.push_back(s.crossing.temperature);
-    err.push_back(s.crossing.error);
+    p.crossing_sizes.push_back(s.size);
+    p.crossing.push_back(s.crossing.temperature);
+    p.crossing_error.push_back(s.crossing.error);
   }
-  fss.error_bars(x, y, err, "crossing of P = 1/2");
-  if (e.found) {
-    const double xmax = *std::max_element(x.begin(), x.end()) * 1.1;
-    fss.line({0.0, xmax}, {e.critical_temperature, e.critical_temperature + e.slope * xmax}, "fit");
-    fss.error_bars(
-        {0.0}, {e.critical_temperature}, {e.critical_error},
-        "extrapolated T_c = " + fmt(e.critical_temperature, 5) + " +- " + fmt(e.critical_error, 2));
-  }
-  fss.hline(exact, "T_c exact = " + fmt(exact, 7));
-  plot::Page page(1300, 560);
-  page.title("Ising phase transition learned by a classifier").add(curves, 1.3).add(fss, 1);
-  return page;
+  p.extrapolated = e.found;
+  p.critical_temperature = e.critical_temperature;
+  p.critical_error = e.critical_error;
+  p.slope = e.slope;
+  p.nu = nu;
+  p.exact = exact;
+  return p;
 }
 
 void run(Context& ctx) {
@@ -317,7 +290,7 @@ void run(Context& ctx) {
       log::warning("transition: no extrapolation: fewer than two sizes have a crossing");
     }
     io::StagedOutputs staged;
-    if (!png.empty()) draw(sizes, e, nu, exact).save(png);
+    if (!png.empty()) plot::transition_page(figure_of(sizes, e, nu, exact)).save(png);
     if (!output.empty()) {
       io::OutputFile out(mpi::Comm::self(), output, ctx.provenance(),
                          io::OutputFile::Writers::kRank0);

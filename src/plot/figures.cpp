@@ -156,3 +156,56 @@ Figure cv_figure(const CvPlot& p, int width, int height) {
 }
 
 }  // namespace physfit::plot
+
+namespace physfit::plot {
+
+namespace {
+std::string digits(double v, int precision) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
+  return buffer;
+}
+}  // namespace
+
+Page transition_page(const TransitionPlot& p, int width, int height) {
+  Figure curves;
+  curves
+      .title(p.members > 1
+                 ? "P(ordered | T): mean of " + std::to_string(p.members) + " networks per L"
+                 : std::string("P(ordered | T) from the classifier"))
+      .xlabel("temperature T (J/k_B)")
+      .ylabel("P(ordered)")
+      .ylim(-0.05, 1.05);
+  for (const auto& c : p.curves) {
+    // The markers with their error bars in the legend, the line through them in their colour.
+    const Color color =
+        curves.error_bars(c.temperature, c.probability, c.error, "L = " + std::to_string(c.size))
+            .color;
+    curves.line(c.temperature, c.probability).color = color;
+  }
+  curves.hline(0.5);
+  if (p.exact > 0) curves.vline(p.exact, "T_c exact (Onsager)");
+
+  Figure fss;
+  const std::string power = p.nu == 1.0 ? "1/L" : "L^{-1/" + digits(p.nu, 3) + "}";
+  fss.title(p.nu == 1.0 ? "crossings T(L) = T_c + a / L"
+                        : "crossings T(L) = T_c + a L^{-1/" + digits(p.nu, 3) + "}")
+      .xlabel(power)
+      .ylabel("T(L) (J/k_B)");
+  std::vector<double> x;
+  for (const int size : p.crossing_sizes) x.push_back(std::pow(size, -1.0 / p.nu));
+  fss.error_bars(x, p.crossing, p.crossing_error, "crossing of P = 1/2");
+  if (p.extrapolated && !x.empty()) {
+    const double xmax = *std::max_element(x.begin(), x.end()) * 1.1;
+    fss.line({0.0, xmax}, {p.critical_temperature, p.critical_temperature + p.slope * xmax}, "fit");
+    fss.error_bars({0.0}, {p.critical_temperature}, {p.critical_error},
+                   "extrapolated T_c = " + digits(p.critical_temperature, 5) + " +- " +
+                       digits(p.critical_error, 2));
+  }
+  if (p.exact > 0) fss.hline(p.exact, "T_c exact = " + digits(p.exact, 7));
+  Page page(width, height);
+  page.title(p.title).add(curves, 1.3).add(fss, 1);
+  return page;
+}
+
+}  // namespace physfit::plot

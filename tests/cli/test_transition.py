@@ -73,6 +73,15 @@ class IsingExample(unittest.TestCase):
             self.assertGreater(np.abs(t - TC).min(), 0.25)
             np.testing.assert_array_equal(f["/labels"][:], (t < TC).astype(np.int32))
 
+    def test_plot_draws_the_transition_file(self):
+        out = os.path.join(self.dir, "replot.png")
+        r = physfit("plot", os.path.join(self.dir, "transition_mlp.h5"), "--output.file", out,
+                    "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(last_json(r.stdout)["result"]["kind"], "transition")
+        with open(out, "rb") as png:
+            self.assertEqual(png.read(8), b"\x89PNG\r\n\x1a\n")
+
     def test_the_same_numbers_at_one_and_three_ranks(self):
         outs = []
         for ranks in (None, 3):

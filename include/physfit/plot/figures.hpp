@@ -2,8 +2,8 @@
 /// @file
 /// The figures physfit draws, built from plain numbers (no engine types, so that `physfit
 /// phonons`, `physfit lasso` and `physfit plot` draw the same figure from memory or from a
-/// file): band structures with their density of states, cross-validation curves, LASSO paths
-/// and training histories.
+/// file): band structures with their density of states, cross-validation curves, LASSO paths,
+/// training histories and phase transitions.
 
 #include <string>
 #include <vector>
@@ -50,6 +50,26 @@ struct CvPlot {
   std::string ylabel = "held-out mean squared error";
 };
 Figure cv_figure(const CvPlot& p, int width = 900, int height = 560);
+
+/// A phase transition read off classifiers (`physfit transition`): P(ordered | T) per lattice
+/// size with error bars, and the crossings T(L) against L^(-1/nu) with the extrapolation.
+struct TransitionCurve {
+  int size = 0;  ///< L
+  std::vector<double> temperature, probability, error;
+};
+struct TransitionPlot {
+  std::vector<TransitionCurve> curves;
+  std::vector<int> crossing_sizes;  ///< the sizes with a crossing
+  std::vector<double> crossing, crossing_error;
+  bool extrapolated = false;
+  double critical_temperature = 0, critical_error = 0, slope = 0;
+  double nu = 1;
+  double exact = 0;  ///< the exact T_c (a guide line)
+  int members = 1;   ///< networks per size (the largest ensemble)
+  std::string title = "Ising phase transition learned by a classifier";
+};
+/// P(ordered | T) (wide, left) beside the crossings and their extrapolation (right).
+Page transition_page(const TransitionPlot& p, int width = 1300, int height = 560);
 
 /// Formats a number for a label with 3 significant digits.
 std::string short_number(double v);
