@@ -274,10 +274,13 @@ void conv_tile(const float* w, std::int64_t ldw, const int* off, int rows, const
 
 // dw[r][16 NV] += sum over the positions of one image of g[p][16 NV] * x[base(p) + off[r]] for
 // the R rows r < nr (off[r] for r >= nr repeats a valid one).
+// With db, also db[16 NV] += the sum of g over the positions (the bias gradient, read once).
 template <int NV, int R>
 void weight_tile(const float* g, std::int64_t ldg, const float* x, int ho, int wo, int row_step,
-                 int col_step, const int* off, float* dw, std::int64_t lddw, int nr) {
-  __m512 acc[R][NV];
+                 int col_step, const int* off, float* dw, std::int64_t lddw, int nr, float* db) {
+  __m512 acc[R][NV], bias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) bias[v] = _mm512_setzero_ps();
 #pragma GCC unroll 32
   for (int j = 0; j < R; ++j)
 #pragma GCC unroll 4
@@ -294,6 +297,10 @@ void weight_tile(const float* g, std::int64_t ldg, const float* x, int ho, int w
       __m512 gv[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) gv[v] = _mm512_loadu_ps(gp + 16 * v);
+      if (db != nullptr) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) bias[v] = _mm512_add_ps(bias[v], gv[v]);
+      }
 #pragma GCC unroll 32
       for (int j = 0; j < R; ++j) {
         const __m512 xv = _mm512_set1_ps(xp[o[j]]);
@@ -309,6 +316,12 @@ void weight_tile(const float* g, std::int64_t ldg, const float* x, int ho, int w
     for (int v = 0; v < NV; ++v) {
       float* d = dw + j * lddw + 16 * v;
       _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[j][v]));
+    }
+  }
+  if (db != nullptr) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      _mm512_storeu_ps(db + 16 * v, _mm512_add_ps(_mm512_loadu_ps(db + 16 * v), bias[v]));
     }
   }
 }
@@ -430,11 +443,12 @@ void direct_conv(const DirectConv& c, float* out, int n) {
 }
 
 /// dw (rows x cout, cout fastest) = sum over the positions of n images of g[p][:] x[base(p) +
-/// off[r]], image after image (the order is fixed by the shapes).
-void direct_weight_gradient(const DirectConv& c, const float* g, float* dw, int n) {
+/// off[r]], and db (cout) = sum of g[p][:], image after image (the order is fixed by the shapes).
+void direct_weight_gradient(const DirectConv& c, const float* g, float* dw, float* db, int n) {
 #if defined(__AVX512F__)
   const int rows = static_cast<int>(c.off->size());
   std::fill(dw, dw + static_cast<std::int64_t>(rows) * c.cout, 0.0f);
+  std::fill(db, db + c.cout, 0.0f);
   const std::int64_t g_size = static_cast<std::int64_t>(c.ho) * c.wo * c.cout;
   const int row_step = c.stride * c.width * c.channels, col_step = c.stride * c.channels;
   auto run = [&](auto nv_tag, auto r_tag, int co, const float* xs, const float* gs) {
@@ -445,7 +459,8 @@ void direct_weight_gradient(const DirectConv& c, const float* g, float* dw, int 
       for (int j = 0; j < R; ++j)
         o[j] = (*c.off)[static_cast<std::size_t>(r0 + std::min(j, nr - 1))];
       weight_tile<NV, R>(gs + co, c.cout, xs, c.ho, c.wo, row_step, col_step, o,
-                         dw + static_cast<std::int64_t>(r0) * c.cout + co, c.cout, nr);
+                         dw + static_cast<std::int64_t>(r0) * c.cout + co, c.cout, nr,
+                         r0 == 0 ? db + co : nullptr);
     }
   };
   for (int s = 0; s < n; ++s) {
@@ -473,6 +488,7 @@ void direct_weight_gradient(const DirectConv& c, const float* g, float* dw, int 
   (void)c;
   (void)g;
   (void)dw;
+  (void)db;
   (void)n;
 #endif
 }
@@ -701,14 +717,15 @@ void Conv2D::backward(const float* x, const float*, const float* dy, float* dx, 
   ConstMatrixMap W(params_, filters_, rows);
   ConstMatrixMap dY(dy, filters_, positions);
   if (direct()) {
-    detail::direct_weight_gradient(direct_conv(pad_input(x, n)), dy, grads_, n);
+    detail::direct_weight_gradient(direct_conv(pad_input(x, n)), dy, grads_,
+                                   grads_ + rows * filters_, n);
   } else {
     if (cols_n_ != n) im2col(x, n);
     ConstMatrixMap C(cols_.data(), rows, positions);
     MatrixMap dW(grads_, filters_, rows);
     dW.noalias() = dY * C.transpose();
+    sum_columns(dy, filters_, positions, grads_ + rows * filters_);
   }
-  sum_columns(dy, filters_, positions, grads_ + rows * filters_);
   if (dx == nullptr) return;
   const int cin = input_.c, hin = input_.h, win = input_.w;
   const int ho = output_.h, wo = output_.w, k = kernel_;
