@@ -588,16 +588,12 @@ Shape Conv2D::infer(const Shape& in) {
   hp_ = same_ ? (ho - 1) * stride_ + kernel_ : in.h;
   wp_ = same_ ? (wo - 1) * stride_ + kernel_ : in.w;
   detail::patch_offsets(kernel_, wp_, in.c, offsets_);
-  // The input gradient is a stride-1 convolution of dY padded by K - 1 with the flipped kernel.
-  detail::patch_offsets(kernel_, wo + 2 * (kernel_ - 1), filters_, flipped_offsets_);
   return {ho, wo, filters_};
 }
 
 bool Conv2D::direct() const { return detail::kDirectConv && filters_ % 16 == 0; }
 
-bool Conv2D::direct_input_gradient() const {
-  return detail::kDirectConv && stride_ == 1 && input_.c % 16 == 0;
-}
+bool Conv2D::direct_input_gradient() const { return detail::kDirectConv && input_.c % 16 == 0; }
 
 std::int64_t Conv2D::parameter_count() const {
   return static_cast<std::int64_t>(kernel_) * kernel_ * input_.c * filters_ + filters_;
@@ -620,13 +616,7 @@ void Conv2D::reserve(int n) {
   const std::int64_t rows = static_cast<std::int64_t>(kernel_) * kernel_ * input_.c;
   if (!direct()) cols_.assign(static_cast<std::size_t>(rows * output_.h * output_.w * n), 0.0f);
   if (same_) padded_.assign(static_cast<std::size_t>(std::int64_t{hp_} * wp_ * input_.c * n), 0.0f);
-  if (direct_input_gradient() || (direct() && !same_ && input_.c % 16 == 0)) {
-    flipped_.assign(static_cast<std::size_t>(rows * filters_), 0.0f);
-  }
-  if (direct_input_gradient() && same_) {
-    const std::int64_t hd = output_.h + 2 * (kernel_ - 1), wd = output_.w + 2 * (kernel_ - 1);
-    padded_dy_.assign(static_cast<std::size_t>(hd * wd * filters_ * n), 0.0f);
-  }
+  if (direct_input_gradient()) transposed_.assign(static_cast<std::size_t>(rows * filters_), 0.0f);
   reserved_ = n;
 }
 
@@ -730,57 +720,30 @@ void Conv2D::backward(const float* x, const float*, const float* dy, float* dx, 
   const int cin = input_.c, hin = input_.h, win = input_.w;
   const int ho = output_.h, wo = output_.w, k = kernel_;
   const std::int64_t in_size = input_.size();
-  if (direct() && !same_ && input_.c % 16 == 0) {
-    // Valid padding: the scatter form does no work on zeros (the convolution of padded dY
-    // below would spend (H W) / (H_out W_out) - 1 of its time on them, 40 % for 13 -> 11).
-    for (int f = 0; f < filters_; ++f)
-      for (Eigen::Index r = 0; r < rows; ++r) flipped_[f * rows + r] = params_[f + filters_ * r];
-    detail::scatter_input_gradient(direct_conv(x), flipped_.data(), dy, dx, n);
-    return;
-  }
   if (direct_input_gradient()) {
-    // dX = the stride-1 convolution of dY, padded by K - 1 on each side, with the kernel
-    // flipped in space and its channel axes swapped: flipped[(kh, kw, f)][c] =
-    // W[f][(K-1-kh, K-1-kw, c)].
-    const int hd = ho + 2 * (k - 1), wd = wo + 2 * (k - 1);
-    const std::int64_t padded_size = std::int64_t{hd} * wd * filters_;
-    const std::int64_t border = std::int64_t{k - 1} * filters_;  // K - 1 columns of zeros
+    // dX = W^T dY scattered onto the patches tile by tile (col2im without the patch matrix);
+    // with same padding into the zero-padded extent (padded_, free once the weight gradient
+    // is done), whose interior is then copied out.
+    for (int f = 0; f < filters_; ++f)
+      for (Eigen::Index r = 0; r < rows; ++r) transposed_[f * rows + r] = params_[f + filters_ * r];
+    if (!same_) {
+      detail::scatter_input_gradient(direct_conv(x), transposed_.data(), dy, dx, n);
+      return;
+    }
+    detail::scatter_input_gradient(direct_conv(padded_.data()), transposed_.data(), dy,
+                                   padded_.data(), n);
+    const std::int64_t padded_size = std::int64_t{hp_} * wp_ * cin;
+    // Rows and columns past the padded extent (strided same padding) get no gradient.
+    const int copy_rows = std::min(hin, hp_ - pad_top_), copy_cols = std::min(win, wp_ - pad_left_);
+    if (copy_rows < hin || copy_cols < win) std::fill(dx, dx + in_size * n, 0.0f);
     for (int s = 0; s < n; ++s) {
-      float* ps = padded_dy_.data() + s * padded_size;
-      // Zero the border only: K - 1 rows on top and bottom, K - 1 columns left and right.
-      std::fill(ps, ps + (k - 1) * wd * std::int64_t{filters_}, 0.0f);
-      std::fill(ps + (ho + k - 1) * wd * std::int64_t{filters_}, ps + padded_size, 0.0f);
-      for (int oh = 0; oh < ho; ++oh) {
-        const float* src = dy + (std::int64_t{s} * ho + oh) * wo * filters_;
-        float* dst = ps + std::int64_t{oh + k - 1} * wd * filters_;
-        std::fill(dst, dst + border, 0.0f);
-        std::copy(src, src + std::int64_t{wo} * filters_, dst + border);
-        std::fill(dst + border + std::int64_t{wo} * filters_, dst + std::int64_t{wd} * filters_,
-                  0.0f);
+      for (int ih = 0; ih < copy_rows; ++ih) {
+        const float* src = padded_.data() + s * padded_size +
+                           (std::int64_t{ih + pad_top_} * wp_ + pad_left_) * cin;
+        std::copy(src, src + std::int64_t{copy_cols} * cin,
+                  dx + s * in_size + std::int64_t{ih} * win * cin);
       }
     }
-    for (int kh = 0; kh < k; ++kh)
-      for (int kw = 0; kw < k; ++kw)
-        for (int f = 0; f < filters_; ++f)
-          for (int c = 0; c < cin; ++c) {
-            flipped_[static_cast<std::size_t>(((kh * k + kw) * filters_ + f) * cin + c)] =
-                params_[f + std::int64_t{filters_} *
-                                (((k - 1 - kh) * k + (k - 1 - kw)) * std::int64_t{cin} + c)];
-          }
-    const detail::DirectConv c{padded_dy_.data(),
-                               padded_size,
-                               wd,
-                               filters_,
-                               1,
-                               pad_top_,
-                               pad_left_,
-                               hin,
-                               win,
-                               flipped_.data(),
-                               cin,
-                               &flipped_offsets_,
-                               nullptr};
-    detail::direct_conv(c, dx, n);
     return;
   }
   // dCols = W^T dY, written over the patches (no longer needed), then scattered back (col2im).
