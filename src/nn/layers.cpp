@@ -216,8 +216,8 @@ void Flatten::backward(const float*, const float*, const float* dy, float* dx, i
 // im2col, the forward GEMM, the weight-gradient GEMM, W^T dY and col2im stream ~0.7 MB per
 // sample through memory, ~35 us at 20 GB/s against ~50 us of arithmetic at peak; Eigen's GEMM
 // also stays at ~55 % of peak at these shapes (K = 9 for a first layer, N = 64 for W^T dY).
-// These kernels keep 24 zmm accumulators (P output positions x NV vectors of 16 channels) and
-// take each input value as an embedded broadcast, so the input stays in L1/L2.
+// These kernels keep up to 24 zmm accumulators (P output positions x NV vectors of 16
+// channels) and take each input value as a broadcast, so the input stays in L1/L2.
 //
 // Summation orders are fixed by the shapes alone (unaligned loads, no peeling), so the bits
 // do not depend on where buffers start, and a micro-batch gives the same bits on any rank.
