@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Training speed of physfit side by side with PyTorch in the same run (issue 3, point 7).
+# Training speed of physfit side by side with PyTorch in the same run (issue 3, point 7; the
+# CNNs: issue 13, point 5).
 #   bench/nn/speed.sh [OUT_DIR] [PARTS]     (PARTS: "peers scaling", the default, or one of them)
 # Needs Debian's python3-torch and the peer scripts (PEERS, default ../shared/peers/nn); PyTorch
 # gets Debian's OpenBLAS (unpacked by the peers' get_openblas.sh, not installed system-wide) with
@@ -17,6 +18,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$out"
 [[ -e results/fashion_train.h5 ]] || scripts/fashion_data.sh "$bin"
+[[ -e results/ising_bench.h5 ]] || /usr/bin/python3 bench/nn/ising_data.py results/ising_bench.h5 16384 32
 blas=$("$peers/get_openblas.sh" /tmp/physfit-bench-openblas)
 log() { echo "== $* ($(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
 
@@ -29,12 +31,12 @@ physfit_run() {  # name ranks config epochs args...
     tail -1 | /usr/bin/python3 -c "import json,sys,os; r=json.load(sys.stdin); r['name']='$name'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
 }
 
-torch_run() {  # name args...
+torch_run() {  # name args...   (SCRIPT= another peer script, default the peers' Fashion-MNIST one)
   local name=$1
   shift
   log "pytorch $name"
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE MALLOC_TRIM_THRESHOLD_=1000000000 \
-    MALLOC_MMAP_THRESHOLD_=1000000000 /usr/bin/python3 "$peers/train_fmnist.py" --threads 1 \
+    MALLOC_MMAP_THRESHOLD_=1000000000 /usr/bin/python3 "${SCRIPT:-$peers/train_fmnist.py}" --threads 1 \
     --epochs 1 --blas-dir "$blas" --tag "$name" --out "$out/torch.jsonl" "$@" > "$out/torch_$name.log" 2>&1
 }
 
@@ -48,11 +50,26 @@ for b in 128 32; do
   physfit_run "mlp_b${b}_np1" 1 inputs/fashion_mlp.ini 2 --train.batch "$b" --train.micro-batch "$b"
   torch_run "mlp_b${b}_again" --model mlp --batch "$b" --max-steps "$steps"
 done
+# The CNNs at batch 128: the peers' valid-padding Fashion-MNIST CNN and the Ising CNN
+# (bench/nn/ising_cnn.ini, 32 x 32 spins), each in micro-batches of 32 (the configs' setting,
+# 4 ranks' worth) and of 128; PyTorch before and after.
 if [[ $parts == *peers* ]]; then
   torch_run cnn_b128 --model cnn --batch 128 --max-steps 60
+  physfit_run cnn_b128_np1 1 inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \
+    --model.layers "$cnn_valid"
+  physfit_run cnn_b128_m128_np1 1 inputs/fashion_cnn.ini 1 --train.batch 128 \
+    --train.micro-batch 128 --model.layers "$cnn_valid"
+  torch_run cnn_b128_again --model cnn --batch 128 --max-steps 60
+  SCRIPT=bench/nn/train_ising_torch.py torch_run ising_b128 --data results/ising_bench.h5 \
+    --batch 128 --max-steps 100
+  physfit_run ising_b128_np1 1 bench/nn/ising_cnn.ini 2
+  physfit_run ising_b128_m128_np1 1 bench/nn/ising_cnn.ini 2 --train.micro-batch 128
+  SCRIPT=bench/nn/train_ising_torch.py torch_run ising_b128_again --data results/ising_bench.h5 \
+    --batch 128 --max-steps 100
+else
+  physfit_run cnn_b128_np1 1 inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \
+    --model.layers "$cnn_valid"
 fi
-physfit_run cnn_b128_np1 1 inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \
-  --model.layers "$cnn_valid"
 [[ $parts == *scaling* ]] || { /usr/bin/python3 bench/nn/speed_report.py "$out" | tee "$out/report.md"; exit 0; }
 # 2 ranks vs 1 rank (same micro-batches: the same bits).
 physfit_run cnn_b128_np2 2 inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \

@@ -22,6 +22,10 @@
 
 namespace physfit::nn {
 
+namespace detail {
+struct DirectConv;
+}
+
 /// Column-major float matrix and a view of one.
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
 using MatrixMap = Eigen::Map<Matrix>;
@@ -206,11 +210,19 @@ class Conv2D : public Layer {
 
  private:
   void im2col(const float* x, int n);
+  bool direct() const;                 // forward and weight gradient by the direct kernels
+  bool direct_input_gradient() const;  // input gradient by the scatter kernel
+  const float* pad_input(const float* x, int n);
+  detail::DirectConv direct_conv(const float* padded) const;
   int filters_, kernel_, stride_;
   bool same_;
   int pad_top_ = 0, pad_left_ = 0;
-  Buffer<float> cols_;  // (K*K*C_in) x (n * H_out * W_out)
-  int cols_n_ = -1;     // samples whose patches are in cols_ (forward/backward pairing)
+  int hp_ = 0, wp_ = 0;  // extent of the (padded) input the direct kernels read
+  int reserved_ = 0;
+  std::vector<int> offsets_;  // patch element -> offset in the (padded) input
+  Buffer<float> cols_;        // (K*K*C_in) x (n * H_out * W_out), only without the direct kernels
+  int cols_n_ = -1;           // samples whose patches are in cols_ (forward/backward pairing)
+  Buffer<float> padded_, transposed_;  // padded input (or its gradient); W^T
 };
 
 /// Max pooling over pool x pool windows with the given stride (default: the pool size),

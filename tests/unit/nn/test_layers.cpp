@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -205,6 +206,79 @@ TEST(Conv2DLayer, ForwardEqualsADirectLoopOverTheKernel) {
         }
 }
 
+TEST(Conv2DLayer, SixteenFiltersBackwardMatchesFiniteDifference) {
+  // Filters and input channels in multiples of 16 take the direct AVX-512 kernels.
+  Conv2D same(16, 3, 1, true);
+  expect_gradients_match(same, {4, 5, 16}, 2, 53);
+  Conv2D valid(32, 3, 1, false);
+  expect_gradients_match(valid, {5, 4, 16}, 2, 54);
+}
+
+namespace {
+
+// Forward, weight, bias and input gradients of a Conv2D against loops in double.
+void expect_conv_matches_loops(int filters, int k, int stride, bool same, const Shape& in, int n) {
+  Conv2D layer(filters, k, stride, same);
+  const Shape out = layer.connect(in, 0);
+  const std::int64_t count = layer.parameter_count();
+  std::vector<float> storage = random_values(2 * count, 5, -1, 1);
+  layer.bind(storage.data(), storage.data() + count);
+  const std::vector<float> x = random_values(in.size() * n, 6, -1, 1);
+  const std::vector<float> dy = random_values(out.size() * n, 8, -1, 1);
+  std::vector<float> y(out.size() * n), dx(in.size() * n);
+  layer.reserve(n);
+  layer.forward(x.data(), y.data(), n, {});
+  layer.backward(x.data(), y.data(), dy.data(), dx.data(), n, {});
+  const int cin = in.c;
+  const int top = same ? std::max((out.h - 1) * stride + k - in.h, 0) / 2 : 0;
+  const int left = same ? std::max((out.w - 1) * stride + k - in.w, 0) / 2 : 0;
+  std::vector<double> ry(y.size()), rdx(dx.size()), rdw(count, 0.0);
+  auto w_at = [&](int kh, int kw, int ci, int co) {
+    return static_cast<std::size_t>(((kh * k + kw) * cin + ci) * filters + co);
+  };
+  const std::size_t bias = static_cast<std::size_t>(k * k * cin * filters);
+  for (int s = 0; s < n; ++s)
+    for (int oh = 0; oh < out.h; ++oh)
+      for (int ow = 0; ow < out.w; ++ow)
+        for (int co = 0; co < filters; ++co) {
+          const std::size_t o =
+              static_cast<std::size_t>(s * out.size() + (oh * out.w + ow) * filters + co);
+          double sum = storage[bias + co];
+          rdw[bias + co] += dy[o];
+          for (int kh = 0; kh < k; ++kh)
+            for (int kw = 0; kw < k; ++kw) {
+              const int ih = oh * stride + kh - top, iw = ow * stride + kw - left;
+              if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
+              for (int ci = 0; ci < cin; ++ci) {
+                const std::size_t i =
+                    static_cast<std::size_t>(s * in.size() + (ih * in.w + iw) * cin + ci);
+                sum += static_cast<double>(storage[w_at(kh, kw, ci, co)]) * x[i];
+                rdw[w_at(kh, kw, ci, co)] += static_cast<double>(dy[o]) * x[i];
+                rdx[i] += static_cast<double>(storage[w_at(kh, kw, ci, co)]) * dy[o];
+              }
+            }
+          ry[o] = sum;
+        }
+  const std::string what = layer.spec() + " on " + in.str();
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ry[i], 1e-4) << what << " y " << i;
+  for (std::size_t i = 0; i < dx.size(); ++i)
+    ASSERT_NEAR(dx[i], rdx[i], 1e-4) << what << " dx " << i;
+  for (std::int64_t i = 0; i < count; ++i) {
+    ASSERT_NEAR(storage[count + i], rdw[i], 1e-3) << what << " grad " << i;
+  }
+}
+
+}  // namespace
+
+TEST(Conv2DLayer, DirectKernelsEqualLoopsOverTheKernel) {
+  expect_conv_matches_loops(32, 3, 1, true, {7, 6, 16}, 3);   // 2 vectors of filters
+  expect_conv_matches_loops(16, 3, 1, false, {7, 9, 32}, 2);  // 1 vector, valid
+  expect_conv_matches_loops(64, 3, 1, false, {8, 7, 32}, 2);  // 4 vectors (the Fashion CNN)
+  expect_conv_matches_loops(48, 3, 2, true, {9, 8, 16}, 2);   // 3 vectors, stride 2 (col2im dX)
+  expect_conv_matches_loops(80, 5, 1, true, {6, 5, 1}, 3);    // 4 + 1 vectors, one channel
+  expect_conv_matches_loops(3, 3, 1, true, {5, 4, 16}, 2);    // im2col forward, direct dX
+}
+
 TEST(MaxPool2DLayer, BackwardMatchesFiniteDifference) {
   MaxPool2D layer(2, 2);
   // Distinct values spaced by more than twice the step keep the maximum of each window put.
@@ -228,6 +302,39 @@ TEST(MaxPool2DLayer, OverlappingWindowsAddGradients) {
   for (float v : y) EXPECT_EQ(v, 9.0f);
   layer.backward(x.data(), y.data(), dy.data(), dx.data(), 1, {});
   EXPECT_EQ(dx[4], 10.0f);
+}
+
+TEST(MaxPool2DLayer, SeventeenChannelsEqualALoop) {
+  // 16 channels take the vector path, the 17th the scalar one; 5 x 7 leaves a row and a
+  // column outside every window (their gradient is zero).
+  MaxPool2D layer(2, 2);
+  const Shape in{5, 7, 17};
+  const Shape out = layer.connect(in, 0);
+  const int n = 2, c = in.c;
+  const std::vector<float> x = random_values(in.size() * n, 21, -1, 1);
+  const std::vector<float> dy = random_values(out.size() * n, 22, -1, 1);
+  std::vector<float> y(out.size() * n), dx(in.size() * n, 7.0f);
+  layer.reserve(n);
+  layer.forward(x.data(), y.data(), n, {});
+  layer.backward(x.data(), y.data(), dy.data(), dx.data(), n, {});
+  std::vector<float> rdx(dx.size(), 0.0f);
+  for (int s = 0; s < n; ++s)
+    for (int oh = 0; oh < out.h; ++oh)
+      for (int ow = 0; ow < out.w; ++ow)
+        for (int ch = 0; ch < c; ++ch) {
+          std::size_t best = 0;
+          float m = -2;
+          for (int ph = 0; ph < 2; ++ph)
+            for (int pw = 0; pw < 2; ++pw) {
+              const auto i = static_cast<std::size_t>(
+                  s * in.size() + ((oh * 2 + ph) * in.w + ow * 2 + pw) * c + ch);
+              if (x[i] > m) m = x[i], best = i;
+            }
+          const auto o = static_cast<std::size_t>(s * out.size() + (oh * out.w + ow) * c + ch);
+          EXPECT_EQ(y[o], m);
+          rdx[best] += dy[o];
+        }
+  EXPECT_EQ(dx, rdx);
 }
 
 TEST(LayerParser, BuildsEveryLayerAndRejectsMistakes) {
