@@ -6,6 +6,7 @@
 # allreduce, I/O = what the main thread waited for data), peak resident memory per rank
 # against the cap, and the load average.
 #   bench/ising/scale.sh [ROWS] [OUT_DIR] [RANKS]
+# GEN_RANKS (default RANKS) are the rank counts of the generation runs.
 # Defaults: 10000000 rows (about 1.3 GB of packed spins, 10 GB as bytes, 1.6 GB with the
 # per-row energy, magnetization, temperature and label), /tmp/scale, "1 2 4". GEN_CAP and
 # TRAIN_CAP (default 256M) are the per-rank caps. On the 2-core test machine 4 ranks are
@@ -19,6 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rows=${1:-10000000}
 out=${2:-/tmp/scale}
 ranks_list=${3:-1 2 4}
+gen_ranks=${GEN_RANKS:-$ranks_list}
 gen_cap=${GEN_CAP:-256M}
 train_cap=${TRAIN_CAP:-256M}
 bin=${PHYSFIT_BIN:-build/bin/physfit}
@@ -33,7 +35,7 @@ record() {  # kind ranks: the --json summary on stdin -> one line of scale.jsonl
 }
 
 data=
-for r in $ranks_list; do
+for r in $gen_ranks; do
   log "generate $((4 * per_t)) configurations, $r rank(s)"
   file="$out/ising_np$r.h5"
   mpirun -np "$r" "$bin" generate ising --lattice.size 32 --temperatures.min 1.2 \

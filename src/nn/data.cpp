@@ -285,10 +285,15 @@ void RecordReader::assemble(std::int64_t r, std::int64_t row, unsigned char* out
 }
 
 void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
-  if (count <= 0) return;
   const std::int64_t rb = info_.record_bytes();
-  fetch(begin, count);
-  for (std::int64_t r = 0; r < count; ++r) assemble(r, begin + r, out + r * rb);
+  // In spans of at most kSpanBytes of features: the staging buffers stay small when a rank
+  // reads all of its rows into the training cache.
+  const std::int64_t span = std::max<std::int64_t>(1, kSpanBytes / info_.feature_bytes());
+  for (std::int64_t b = begin; b < begin + count; b += span) {
+    const std::int64_t m = std::min(span, begin + count - b);
+    fetch(b, m);
+    for (std::int64_t r = 0; r < m; ++r) assemble(r, b + r, out + (b - begin + r) * rb);
+  }
 }
 
 void RecordReader::read_ids(const std::int64_t* ids, std::size_t n, unsigned char* out) {
