@@ -169,8 +169,10 @@ struct Trainer::Impl {
   std::vector<unsigned char> own_records;    // cached own rows, or this window's own rows
   std::vector<std::int64_t> own_window_ids;  // streaming: sorted ids held in own_records
   std::vector<unsigned char> send_buffer, recv_buffer;
-  std::vector<const unsigned char*> need;  // this window: record of each sample I compute
-  std::vector<std::int64_t> order;         // this epoch's permutation
+  std::vector<const unsigned char*> need;         // this window: record of each sample I compute
+  std::vector<std::int64_t> order;                // this epoch's permutation
+  std::vector<std::vector<std::int64_t>> wanted;  // this window: the ids each rank computes
+  std::vector<std::int64_t> from;                 // where each of mine comes from
 
   // Streaming with overlap: while a window computes, a thread reads the next window's own
   // rows into next_records (pread only: RecordReader::direct(), no HDF5 call off the main
@@ -300,8 +302,9 @@ struct Trainer::Impl {
   // Reads (when streaming) and exchanges the records of batches [b0, b1). **Collective.**
   void prepare_window(std::int64_t b0, std::int64_t b1) {
     const double start = util::now_seconds();
-    std::vector<std::vector<std::int64_t>> wanted(static_cast<std::size_t>(ranks));
+    wanted.resize(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r) {
+      wanted[r].clear();
       for (std::int64_t b = b0; b < b1; ++b) positions_of(r, b, wanted[r]);
       for (auto& p : wanted[r]) p = order[static_cast<std::size_t>(p)];  // sample ids
     }
@@ -339,7 +342,7 @@ struct Trainer::Impl {
       send_counts[d] = static_cast<int>(count * record_bytes);
       send_total += count;
     }
-    std::vector<std::int64_t> from(mine.size());
+    from.assign(mine.size(), 0);
     std::vector<std::int64_t> recv_n(ranks, 0);
     for (std::size_t k = 0; k < mine.size(); ++k) {
       const int src = owner_of(mine[k], n, ranks);
@@ -530,6 +533,27 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
       throw UsageError("--data.max-memory " + std::to_string(settings.max_memory) +
                        " bytes is too small for one batch (" + std::to_string(3 * per_batch) +
                        " bytes of records per rank); raise it or lower train.batch");
+    }
+  }
+  // The window buffers at their largest from the start: reserving touches no page, while
+  // growing a buffer later would leave its old block in the heap (freed memory is kept,
+  // keep_freed_memory() in cli/train.cpp) and add its size to the resident memory.
+  const auto window_rows =
+      static_cast<std::size_t>(std::min(train_rows, p->window * ((per_batch / rb) * p->ranks)));
+  const auto own_rows = std::min(window_rows, static_cast<std::size_t>(p->own.count));
+  const auto rbs = static_cast<std::size_t>(rb);
+  if (p->ranks > 1) {
+    p->send_buffer.reserve(own_rows * rbs);
+    p->recv_buffer.reserve(window_rows * rbs);
+  }
+  p->need.reserve(window_rows);
+  p->from.reserve(window_rows);
+  if (!p->cache) {
+    p->own_records.reserve(own_rows * rbs);
+    p->own_window_ids.reserve(own_rows);
+    if (p->overlap) {
+      p->next_records.reserve(own_rows * rbs);
+      p->next_ids.reserve(own_rows);
     }
   }
   mpi::guarded(comm, [&] {
