@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
@@ -19,6 +20,7 @@
 #include "physfit/mpi/guard.hpp"
 #include "physfit/mpi/stop.hpp"
 #include "physfit/util/clock.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/partition.hpp"
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
@@ -91,6 +93,8 @@ void run(Context& ctx) {
       t_list.empty() ? o.get<int>("temperatures.count") : static_cast<int>(t_list.size());
   const std::int64_t per_t = o.get<long long>("samples.per-temperature");
   const int chains = o.get<int>("samples.chains-per-temperature");
+  const std::int64_t max_memory =
+      util::parse_bytes(o.get<std::string>("run.max-memory"), "run.max-memory");
   const auto stopped = [&](const std::string& where) {
     return where + ": nothing written ('" + output +
            "' unchanged); run the same command again (same seed, same bits)";
@@ -179,43 +183,106 @@ void run(Context& ctx) {
 
   // 2. The chains: global index g = t * chains + c, a contiguous block of them per rank; chain
   // c of a temperature holds samples block_of(per_t, chains, c) of that temperature's rows.
-  watch.restart();
   const std::int64_t n_chains = static_cast<std::int64_t>(t_count) * chains;
   const auto row_of = [&](std::int64_t g) {
     if (g >= n_chains) return static_cast<std::int64_t>(t_count) * per_t;
     return (g / chains) * per_t + util::block_of(per_t, chains, static_cast<int>(g % chains)).begin;
   };
+  const auto rows_of_rank = [&](int r) {
+    const util::Block b = util::block_of(n_chains, comm.size(), r);
+    return row_of(b.end()) - row_of(b.begin);
+  };
   const util::Block my_chains = util::block_of(n_chains, comm.size(), comm.rank());
   const std::int64_t first_row = row_of(my_chains.begin);
-  const std::int64_t my_rows = row_of(my_chains.end()) - first_row;
-  ising::Samples samples;
-  samples.energy.reserve(static_cast<std::size_t>(my_rows));
-  samples.magnetization.reserve(static_cast<std::size_t>(my_rows));
-  std::vector<double> sample_t;
-  std::vector<std::int32_t> labels;
-  log::Progress progress("generate (rank 0's chains)", my_rows);
-  std::int64_t done = 0;
-  mpi::guarded(comm, [&] {
-    for (std::int64_t g = my_chains.begin; g < my_chains.end(); ++g) {
-      const auto& plan = plans[static_cast<std::size_t>(g / chains)];
-      const std::int64_t count = util::block_of(per_t, chains, static_cast<int>(g % chains)).count;
-      ising::run_chain(settings, plan, static_cast<std::uint32_t>(g), count, samples, [&] {
-        util::throw_if_stop_requested(stopped("while generating"));
-        progress.update(++done);
-      });
-      sample_t.insert(sample_t.end(), static_cast<std::size_t>(count), plan.temperature);
-      labels.insert(labels.end(), static_cast<std::size_t>(count), plan.temperature < tc ? 1 : 0);
-    }
-    return 0;
-  });
-  progress.finish();
-  const double chain_seconds = watch.seconds();
-  stop_point("while generating");
-
-  // 3. One file, every rank writing its rows.
-  watch.restart();
+  const std::int64_t my_rows = rows_of_rank(comm.rank());
   const std::int64_t rows = static_cast<std::int64_t>(t_count) * per_t;
   const std::int64_t bytes = ising::packed_bytes(settings.size);
+  // Rows are written in rounds of at most per_round rows per rank, every rank taking part in
+  // every round (with no rows once its chains are done): a rank holds one round's rows. The
+  // round count follows from the chain split alone, so every rank computes the same.
+  const std::int64_t row_bytes = bytes + 3 * static_cast<std::int64_t>(sizeof(double)) +
+                                 static_cast<std::int64_t>(sizeof(std::int32_t));
+  std::int64_t largest = 0;
+  for (int r = 0; r < comm.size(); ++r) largest = std::max(largest, rows_of_rank(r));
+  const std::int64_t per_round =
+      std::max<std::int64_t>(1, max_memory > 0 ? max_memory / row_bytes : largest);
+  const std::int64_t rounds = std::max<std::int64_t>(1, (largest + per_round - 1) / per_round);
+
+  // 3. One file, every rank writing its rows of each round; renamed into place at the end.
+  io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kAllRanks);
+  const io::File& f = out.file();
+  // The training layout (include/physfit/nn/data.hpp): packed bits that train, evaluate and
+  // predict read as they are, unpacked to spins +-1 (bit * 2 - 1) per micro-batch.
+  const io::Dataset features =
+      f.create_dataset<std::uint8_t>("/features", {rows, bytes}, "dimensionless");
+  const io::Dataset temperature_set = f.create_dataset<double>("/temperature", {rows}, "J/k_B");
+  const io::Dataset label_set = f.create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
+  const io::Dataset energy_set = f.create_dataset<double>("/energy", {rows}, "J per spin");
+  const io::Dataset magnetization_set =
+      f.create_dataset<double>("/magnetization", {rows}, "dimensionless");
+
+  ising::Samples samples;
+  std::vector<double> sample_t;
+  std::vector<std::int32_t> labels;
+  const std::size_t reserve = static_cast<std::size_t>(std::min(per_round, my_rows));
+  samples.spins.reserve(reserve * static_cast<std::size_t>(bytes));
+  samples.energy.reserve(reserve);
+  samples.magnetization.reserve(reserve);
+  sample_t.reserve(reserve);
+  labels.reserve(reserve);
+  log::Progress progress("generate (rank 0's chains)", my_rows);
+  std::int64_t done = 0;
+  std::int64_t next_chain = my_chains.begin, left_in_chain = 0;
+  std::unique_ptr<ising::Chain> chain;
+  double chain_seconds = 0, local_chain_seconds = 0, write_seconds = 0;
+  for (std::int64_t round = 0; round < rounds; ++round) {
+    samples.spins.clear();
+    samples.energy.clear();
+    samples.magnetization.clear();
+    sample_t.clear();
+    labels.clear();
+    const std::int64_t count = std::min(per_round, my_rows - done);
+    watch.restart();
+    mpi::guarded(comm, [&] {
+      const util::Stopwatch local;
+      for (std::int64_t k = 0; k < count; ++k) {
+        const auto& plan = plans[static_cast<std::size_t>(next_chain / chains)];
+        if (left_in_chain == 0) {
+          chain = std::make_unique<ising::Chain>(settings, plan,
+                                                 static_cast<std::uint32_t>(next_chain));
+          left_in_chain =
+              util::block_of(per_t, chains, static_cast<int>(next_chain % chains)).count;
+        }
+        chain->next(samples);
+        sample_t.push_back(plan.temperature);
+        labels.push_back(plan.temperature < tc ? 1 : 0);
+        if (--left_in_chain == 0) {
+          chain.reset();
+          ++next_chain;
+        }
+        util::throw_if_stop_requested(stopped("while generating"));
+        progress.update(++done);
+      }
+      local_chain_seconds += local.seconds();
+    });
+    chain_seconds += watch.seconds();
+    stop_point("while generating");
+    watch.restart();
+    const std::int64_t at = first_row + done - count;
+    features.write_rows(at, count, samples.spins.data());
+    temperature_set.write_rows(at, count, sample_t.data());
+    label_set.write_rows(at, count, labels.data());
+    energy_set.write_rows(at, count, samples.energy.data());
+    magnetization_set.write_rows(at, count, samples.magnetization.data());
+    write_seconds += watch.seconds();
+  }
+  progress.finish();
+  if (rounds > 1) {
+    log::info("generate: written in ", rounds, " rounds of at most ", per_round,
+              " configurations per rank (--run.max-memory)");
+  }
+
+  watch.restart();
   std::vector<std::int64_t> algorithms_int, equilibration, spacing, pilot_steps, converged;
   std::vector<double> tau_m, tau_e, mean_cluster;
   std::vector<std::string> algorithm_names;
@@ -229,13 +296,6 @@ void run(Context& ctx) {
     tau_e.push_back(p.tau_energy);
     mean_cluster.push_back(p.mean_cluster);
   }
-  io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kAllRanks);
-  const io::File& f = out.file();
-  // The training layout (include/physfit/nn/data.hpp): packed bits that train, evaluate and
-  // predict read as they are, unpacked to spins +-1 (bit * 2 - 1) per micro-batch.
-  const io::Dataset features =
-      f.create_dataset<std::uint8_t>("/features", {rows, bytes}, "dimensionless");
-  features.write_rows(first_row, my_rows, samples.spins.data());
   io::set_attribute(features.id(), "packing", std::string("bits"));
   io::set_attribute(features.id(), "sample_shape",
                     std::vector<std::int64_t>{settings.size, settings.size});
@@ -244,15 +304,7 @@ void run(Context& ctx) {
                                 "first); bit 1 = spin +1"));
   io::set_attribute(features.id(), "scale", 2.0);
   io::set_attribute(features.id(), "offset", -1.0);
-  f.create_dataset<double>("/temperature", {rows}, "J/k_B")
-      .write_rows(first_row, my_rows, sample_t.data());
-  const io::Dataset label_set = f.create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
-  label_set.write_rows(first_row, my_rows, labels.data());
   io::set_attribute(label_set.id(), "classes", std::int64_t{2});
-  f.create_dataset<double>("/energy", {rows}, "J per spin")
-      .write_rows(first_row, my_rows, samples.energy.data());
-  f.create_dataset<double>("/magnetization", {rows}, "dimensionless")
-      .write_rows(first_row, my_rows, samples.magnetization.data());
   const io::Group g = f.create_group("/ising");
   f.create_dataset<double>("/ising/temperatures", {t_count}, "J/k_B").write_all(temperatures);
   f.create_dataset<double>("/ising/tau_abs_m", {t_count}, "steps").write_all(tau_m);
@@ -293,10 +345,12 @@ void run(Context& ctx) {
                                 "bit 1 = spin +1, 0 = spin -1"));
   io::set_attribute(a, "label", std::string("1: ordered (T < T_c), 0: disordered"));
   out.commit();
-  const double write_seconds = watch.seconds();
+  write_seconds += watch.seconds();
 
-  // Configurations per second of each rank's chains (its pilot runs excluded).
-  const double rate = chain_seconds > 0 ? static_cast<double>(my_rows) / chain_seconds : 0.0;
+  // Configurations per second of each rank's chains (its pilot runs and its waits for the
+  // other ranks excluded).
+  const double rate =
+      local_chain_seconds > 0 ? static_cast<double>(my_rows) / local_chain_seconds : 0.0;
   const std::vector<double> rates = comm.gather(rate, 0);
   double min_rate = rate, max_rate = rate;
   for (const double r : rates) {
@@ -318,6 +372,9 @@ void run(Context& ctx) {
   ctx.summary["configurations_per_s_min"] = min_rate;
   ctx.summary["configurations_per_s_max"] = max_rate;
   ctx.summary["output"] = output;
+  ctx.summary["rounds"] = rounds;
+  ctx.summary["max_memory_bytes"] = max_memory;
+  ctx.report_peak_memory();
 }
 
 }  // namespace
@@ -335,8 +392,8 @@ Command generate_command() {
       "(Sokal's window); equilibration is sampling.equilibration-factor x tau steps and kept\n"
       "samples are sampling.spacing-factor x tau steps apart. Each chain has its own Philox\n"
       "stream keyed by run.seed and the chain's index, so a seed gives the same bits on any\n"
-      "number of ranks. Ranks run disjoint chains and write one file: /features (uint8 [N, "
-      "L*L/8],\n"
+      "number of ranks. Ranks run disjoint chains and write one file as they go, in rounds of\n"
+      "at most run.max-memory per rank: /features (uint8 [N, L*L/8],\n"
       "one bit per spin, site i*L + j in byte k/8 bit k%8, bit 1 = +1), /temperature,\n"
       "/labels (1: T < T_c), /energy and /magnetization per spin, /ising (tau, sweeps and\n"
       "algorithm per temperature). SIGUSR1, SIGUSR2, SIGTERM or SIGINT stop it after the\n"
@@ -373,6 +430,10 @@ Command generate_command() {
     opts.add<long long>("run.seed", "key of every random stream")
         .default_value(1LL)
         .check(config::non_negative<long long>());
+    opts.add<std::string>("run.max-memory",
+                          "bytes of configurations a rank holds before writing them (0: all "
+                          "of its rows; 256M, 2G); rows are written in rounds")
+        .default_value(std::string("256M"));
     opts.add<std::string>("algorithm.choice",
                           "auto (Wolff within algorithm.wolff-window of T_c, else Metropolis), "
                           "wolff or metropolis")

@@ -14,6 +14,7 @@
 #include "physfit/mpi/environment.hpp"
 #include "physfit/mpi/guard.hpp"
 #include "physfit/util/clock.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/strings.hpp"
 #include "physfit/version.hpp"
 
@@ -36,6 +37,21 @@ void Files::input_list(const config::Values& options, const std::string& key) {
 
 io::Provenance Context::provenance(std::int64_t threads) const {
   return io::current_provenance(comm, command, options.effective_ini(), start_time, threads);
+}
+
+double Context::report_peak_memory() {
+  const std::vector<double> peaks = comm.allgather(util::peak_resident_bytes());
+  const double largest = *std::max_element(peaks.begin(), peaks.end());
+  std::string each;
+  for (std::size_t r = 0; r < peaks.size() && peaks.size() > 1; ++r) {
+    each += (r == 0 ? " (ranks: " : ", ") + util::format_bytes(peaks[r]);
+  }
+  if (!each.empty()) each += ")";
+  log::info(command, ": peak resident memory per rank ", util::format_bytes(largest),
+            peaks.size() > 1 ? " at most" : "", each);
+  summary["peak_rss_bytes"] = largest;
+  summary["peak_rss_bytes_per_rank"] = util::Json::array(peaks);
+  return largest;
 }
 
 std::vector<Command> builtin_commands() {

@@ -14,41 +14,12 @@
 #include "physfit/mpi/guard.hpp"
 #include "physfit/nn/trainer.hpp"
 #include "physfit/util/clock.hpp"
+#include "physfit/util/memory.hpp"
 #include "physfit/util/signal.hpp"
 #include "physfit/util/strings.hpp"
 
 namespace physfit::cli {
 namespace {
-
-// "0", "1000000", "512M", "2G", "1.5GiB" -> bytes.
-std::int64_t parse_bytes(const std::string& text, const std::string& key) {
-  std::size_t used = 0;
-  double v = -1;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    v = -1;
-  }
-  std::string unit = util::to_lower(util::trim(text.substr(used)));
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
-  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
-  double factor = 1;
-  if (unit == "k")
-    factor = 1024.0;
-  else if (unit == "m")
-    factor = 1024.0 * 1024;
-  else if (unit == "g")
-    factor = 1024.0 * 1024 * 1024;
-  else if (unit == "t")
-    factor = 1024.0 * 1024 * 1024 * 1024;
-  else if (!unit.empty())
-    v = -1;
-  if (!(v >= 0) || !std::isfinite(v)) {
-    throw UsageError("bad value '" + text + "' for " + key +
-                     ": expected a size in bytes such as 0 (no limit), 800M or 2G");
-  }
-  return static_cast<std::int64_t>(v * factor);
-}
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -126,7 +97,7 @@ void run_train(Context& ctx) {
   settings.batch = o.get<long long>("train.batch");
   settings.micro_batch = o.get<long long>("train.micro-batch");
   settings.seed = static_cast<std::uint64_t>(o.get<long long>("train.seed"));
-  settings.max_memory = parse_bytes(o.get<std::string>("data.max-memory"), "data.max-memory");
+  settings.max_memory = util::parse_bytes(o.get<std::string>("data.max-memory"), "data.max-memory");
   const auto output = o.get<std::string>("output.model");
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
   std::string resume = o.get<std::string>("train.resume");
@@ -214,8 +185,10 @@ void run_train(Context& ctx) {
             val_rows ? ", " + std::to_string(val_rows) + " validation rows" : "", "; batch ",
             settings.batch, " in micro-batches of ", settings.micro(), " on ", comm.size(), " rank",
             comm.size() > 1 ? "s" : "", "; data ",
-            trainer.cached() ? "in memory" : "streamed from the file", ", exchanged every ",
-            trainer.window_batches(), " batch(es)");
+            trainer.cached()       ? "in memory"
+            : trainer.overlapped() ? "streamed from the file (reads overlap compute)"
+                                   : "streamed from the file",
+            ", exchanged every ", trainer.window_batches(), " batch(es)");
 
   nn::EpochReport last;
   const int signal = trainer.run([&](const nn::EpochReport& r) {
@@ -255,6 +228,11 @@ void run_train(Context& ctx) {
     }
   }
   ctx.summary["history"] = std::move(history);
+  ctx.summary["streamed"] = !trainer.cached();
+  ctx.summary["overlapped"] = trainer.overlapped();
+  ctx.summary["window_batches"] = trainer.window_batches();
+  ctx.summary["data_max_memory_bytes"] = settings.max_memory;
+  ctx.report_peak_memory();
   if (signal != 0) {
     mpi::throw_on_all_ranks(
         comm, StoppedError(std::string("stopped by ") + util::signal_name(signal) + " in epoch " +

@@ -541,6 +541,28 @@ std::int64_t Dataset::size() const {
   return n;
 }
 
+std::int64_t Dataset::raw_offset_as(hid_t type) const {
+  Handle plist(H5Dget_create_plist(id()), H5Pclose);
+  if (plist.id() < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return -1;
+  }
+  if (H5Pget_layout(plist.id()) != H5D_CONTIGUOUS || H5Pget_external_count(plist.id()) != 0) {
+    return -1;
+  }
+  Handle stored(H5Dget_type(id()), H5Tclose);
+  if (stored.id() < 0 || H5Tequal(stored.id(), type) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return -1;
+  }
+  const haddr_t offset = H5Dget_offset(id());
+  if (offset == HADDR_UNDEF) {
+    H5Eclear2(H5E_DEFAULT);
+    return -1;
+  }
+  return static_cast<std::int64_t>(offset);
+}
+
 std::string Dataset::dtype() const {
   Handle type(H5Dget_type(id()), H5Tclose);
   detail::check(type.id(), "cannot read the type of " + where());

@@ -113,24 +113,47 @@ TemperaturePlan plan_temperature(const Settings& settings, double temperature,
   return p;
 }
 
+struct Chain::Impl {
+  Impl(const Settings& settings, const TemperaturePlan& p, std::uint32_t chain)
+      : plan(p),
+        lattice(settings.size),
+        stream(settings.seed, chain, StreamRole::kChain),
+        updater(settings.size, p.temperature, p.algorithm) {}
+  TemperaturePlan plan;
+  Lattice lattice;
+  Stream stream;
+  Updater updater;
+};
+
+Chain::Chain(const Settings& settings, const TemperaturePlan& plan, std::uint32_t chain)
+    : impl_(std::make_unique<Impl>(settings, plan, chain)) {
+  Impl& c = *impl_;
+  start(c.lattice, plan.temperature, c.stream);
+  for (std::int64_t k = 0; k < plan.equilibration; ++k) c.updater.step(c.lattice, c.stream);
+}
+
+Chain::~Chain() = default;
+
+void Chain::next(Samples& out) {
+  Impl& c = *impl_;
+  for (std::int64_t k = 0; k < c.plan.spacing; ++k) c.updater.step(c.lattice, c.stream);
+  if (c.stream.next_u32() & 1u) c.lattice.flip_all();
+  const std::size_t bytes = static_cast<std::size_t>(packed_bytes(c.lattice.size()));
+  const std::size_t first = out.spins.size();
+  out.spins.resize(first + bytes);
+  pack(c.lattice, out.spins.data() + first);
+  const auto n = static_cast<double>(c.lattice.sites());
+  out.energy.push_back(static_cast<double>(c.lattice.energy_sum()) / n);
+  out.magnetization.push_back(static_cast<double>(c.lattice.magnetization_sum()) / n);
+}
+
 void run_chain(const Settings& settings, const TemperaturePlan& plan, std::uint32_t chain,
                std::int64_t count, Samples& out, const std::function<void()>& after_sample) {
-  const int size = settings.size;
-  Lattice lattice(size);
-  Stream stream(settings.seed, chain, StreamRole::kChain);
-  start(lattice, plan.temperature, stream);
-  Updater updater(size, plan.temperature, plan.algorithm);
-  for (std::int64_t k = 0; k < plan.equilibration; ++k) updater.step(lattice, stream);
-  const std::int64_t bytes = packed_bytes(size);
-  const auto n = static_cast<double>(lattice.sites());
-  const std::size_t first = out.spins.size();
-  out.spins.resize(first + static_cast<std::size_t>(count * bytes));
-  for (std::int64_t c = 0; c < count; ++c) {
-    for (std::int64_t k = 0; k < plan.spacing; ++k) updater.step(lattice, stream);
-    if (stream.next_u32() & 1u) lattice.flip_all();
-    pack(lattice, out.spins.data() + first + static_cast<std::size_t>(c * bytes));
-    out.energy.push_back(static_cast<double>(lattice.energy_sum()) / n);
-    out.magnetization.push_back(static_cast<double>(lattice.magnetization_sum()) / n);
+  Chain c(settings, plan, chain);
+  const std::int64_t bytes = packed_bytes(settings.size);
+  out.spins.reserve(out.spins.size() + static_cast<std::size_t>(count * bytes));
+  for (std::int64_t k = 0; k < count; ++k) {
+    c.next(out);
     if (after_sample) after_sample();
   }
 }

@@ -1,5 +1,10 @@
 #include "physfit/nn/data.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -183,15 +188,51 @@ RecordReader::RecordReader(const DataInfo& info)
       file_(io::File::open(info.path)),
       features_(file_.dataset("/features")),
       outputs_(info.has_outputs ? file_.dataset(info.classification ? "/labels" : "/targets")
-                                : io::Dataset()) {}
+                                : io::Dataset()) {
+  features_offset_ = info_.uint8 || info_.bits ? features_.raw_offset<std::uint8_t>()
+                                               : features_.raw_offset<float>();
+  outputs_offset_ = !info_.has_outputs     ? 0
+                    : info_.classification ? outputs_.raw_offset<std::int32_t>()
+                                           : outputs_.raw_offset<float>();
+  if (features_offset_ >= 0 && outputs_offset_ >= 0) {
+    fd_ = ::open(info_.path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+}
 
-void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
-  if (count <= 0) return;
+RecordReader::~RecordReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void RecordReader::pread_all(std::int64_t offset, std::int64_t bytes, unsigned char* out) const {
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd_, out, static_cast<std::size_t>(bytes), offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      throw IoError("cannot read " + std::to_string(bytes) + " bytes at offset " +
+                    std::to_string(offset) + " of '" + info_.path + "': " +
+                    (got < 0 ? std::string(std::strerror(errno)) : "the file is truncated"));
+    }
+    out += got;
+    offset += got;
+    bytes -= got;
+  }
+}
+
+void RecordReader::fetch(std::int64_t begin, std::int64_t count) {
   const std::int64_t fbytes = info_.feature_bytes();
   const std::int64_t obytes = info_.record_bytes() - fbytes;
-  const std::int64_t rb = info_.record_bytes();
   features_tmp_.resize(static_cast<std::size_t>(count * fbytes));
   outputs_tmp_.resize(static_cast<std::size_t>(count * obytes));
+  if (begin < 0 || begin + count > info_.rows) {
+    throw IoError("rows " + std::to_string(begin) + " to " + std::to_string(begin + count) +
+                  " (exclusive) of '" + info_.path + "': it has " + std::to_string(info_.rows));
+  }
+  if (direct()) {
+    pread_all(features_offset_ + begin * fbytes, count * fbytes, features_tmp_.data());
+    if (obytes > 0)
+      pread_all(outputs_offset_ + begin * obytes, count * obytes, outputs_tmp_.data());
+    return;
+  }
   if (info_.uint8 || info_.bits) {
     features_.read_rows(begin, count, reinterpret_cast<std::uint8_t*>(features_tmp_.data()));
   } else {
@@ -204,42 +245,70 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
   } else {
     outputs_.read_rows(begin, count, reinterpret_cast<float*>(outputs_tmp_.data()));
   }
-  for (std::int64_t r = 0; r < count; ++r) {
-    std::memcpy(out + r * rb, features_tmp_.data() + r * fbytes, static_cast<std::size_t>(fbytes));
-    if (!info_.has_outputs) continue;  // features only
-    std::memcpy(out + r * rb + fbytes, outputs_tmp_.data() + r * obytes,
-                static_cast<std::size_t>(obytes));
+}
+
+void RecordReader::assemble(std::int64_t r, std::int64_t row, unsigned char* out) const {
+  const std::int64_t fbytes = info_.feature_bytes();
+  const std::int64_t obytes = info_.record_bytes() - fbytes;
+  std::memcpy(out, features_tmp_.data() + r * fbytes, static_cast<std::size_t>(fbytes));
+  if (info_.has_outputs) {
+    std::memcpy(out + fbytes, outputs_tmp_.data() + r * obytes, static_cast<std::size_t>(obytes));
     if (info_.classification) {
       std::int32_t label;
-      std::memcpy(&label, out + r * rb + fbytes, 4);
+      std::memcpy(&label, out + fbytes, 4);
       if (label < 0 || label >= info_.classes) {
-        throw IoError("'/labels' in '" + info_.path + "', row " + std::to_string(begin + r) +
-                      ": label " + std::to_string(label) + " is outside [0, " +
-                      std::to_string(info_.classes) + ")");
+        throw IoError("'/labels' in '" + info_.path + "', row " + std::to_string(row) + ": label " +
+                      std::to_string(label) + " is outside [0, " + std::to_string(info_.classes) +
+                      ")");
       }
     } else {
       for (int t = 0; t < info_.targets; ++t) {
         float v;
-        std::memcpy(&v, out + r * rb + fbytes + 4 * t, 4);
+        std::memcpy(&v, out + fbytes + 4 * t, 4);
         if (!std::isfinite(v)) {
-          throw IoError("'/targets' in '" + info_.path + "', row " + std::to_string(begin + r) +
+          throw IoError("'/targets' in '" + info_.path + "', row " + std::to_string(row) +
                         ": target " + std::to_string(t) + " is not finite");
         }
       }
     }
   }
   if (!info_.uint8 && !info_.bits) {
-    for (std::int64_t r = 0; r < count; ++r) {
-      const auto* v = reinterpret_cast<const float*>(out + r * rb);
-      for (std::int64_t i = 0; i < info_.sample.size(); ++i) {
-        float x;
-        std::memcpy(&x, v + i, 4);
-        if (!std::isfinite(x)) {
-          throw IoError("'/features' in '" + info_.path + "', row " + std::to_string(begin + r) +
-                        ", element " + std::to_string(i) + ": value is not finite");
-        }
+    for (std::int64_t i = 0; i < info_.sample.size(); ++i) {
+      float x;
+      std::memcpy(&x, out + 4 * i, 4);
+      if (!std::isfinite(x)) {
+        throw IoError("'/features' in '" + info_.path + "', row " + std::to_string(row) +
+                      ", element " + std::to_string(i) + ": value is not finite");
       }
     }
+  }
+}
+
+void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
+  const std::int64_t rb = info_.record_bytes();
+  // In spans of at most kSpanBytes of features: the staging buffers stay small when a rank
+  // reads all of its rows into the training cache.
+  const std::int64_t span = std::max<std::int64_t>(1, kSpanBytes / info_.feature_bytes());
+  for (std::int64_t b = begin; b < begin + count; b += span) {
+    const std::int64_t m = std::min(span, begin + count - b);
+    fetch(b, m);
+    for (std::int64_t r = 0; r < m; ++r) assemble(r, b + r, out + (b - begin + r) * rb);
+  }
+}
+
+void RecordReader::read_ids(const std::int64_t* ids, std::size_t n, unsigned char* out) {
+  const std::int64_t rb = info_.record_bytes();
+  const std::int64_t fbytes = std::max<std::int64_t>(1, info_.feature_bytes());
+  const std::int64_t gap_rows = std::max<std::int64_t>(1, kGapBytes / fbytes);
+  const std::int64_t span_rows = std::max<std::int64_t>(1, kSpanBytes / fbytes);
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i + 1;
+    while (j < n && ids[j] - ids[j - 1] <= gap_rows && ids[j] - ids[i] < span_rows) ++j;
+    const std::int64_t begin = ids[i];
+    fetch(begin, ids[j - 1] - begin + 1);
+    for (std::size_t k = i; k < j; ++k) assemble(ids[k] - begin, ids[k], out + k * rb);
+    i = j;
   }
 }
 

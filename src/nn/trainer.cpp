@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <exception>
+#include <thread>
 
 #include "physfit/error.hpp"
 #include "physfit/log/log.hpp"
@@ -167,8 +169,20 @@ struct Trainer::Impl {
   std::vector<unsigned char> own_records;    // cached own rows, or this window's own rows
   std::vector<std::int64_t> own_window_ids;  // streaming: sorted ids held in own_records
   std::vector<unsigned char> send_buffer, recv_buffer;
-  std::vector<const unsigned char*> need;  // this window: record of each sample I compute
-  std::vector<std::int64_t> order;         // this epoch's permutation
+  std::vector<const unsigned char*> need;         // this window: record of each sample I compute
+  std::vector<std::int64_t> order;                // this epoch's permutation
+  std::vector<std::vector<std::int64_t>> wanted;  // this window: the ids each rank computes
+  std::vector<std::int64_t> from;                 // where each of mine comes from
+
+  // Streaming with overlap: while a window computes, a thread reads the next window's own
+  // rows into next_records (pread only: RecordReader::direct(), no HDF5 call off the main
+  // thread). The main thread touches neither these nor `reader` until it joins the thread.
+  bool overlap = false;
+  std::thread prefetch;
+  std::int64_t prefetch_b0 = -1;  // first batch of the window being read, -1: none
+  std::exception_ptr prefetch_error;
+  std::vector<unsigned char> next_records;
+  std::vector<std::int64_t> next_ids;
 
   // Shard work space.
   Buffer<float> x, dscores, targets;
@@ -240,6 +254,45 @@ struct Trainer::Impl {
     for (std::int64_t p = first; p < last; ++p) out.push_back(p);
   }
 
+  ~Impl() { join_prefetch(); }
+
+  // The own rows anyone needs in batches [b0, b1) (every sample of a batch is computed by some
+  // rank), sorted, read into `records`. Runs on the prefetch thread or the main thread.
+  void read_own(std::int64_t b0, std::int64_t b1, std::vector<std::int64_t>& ids,
+                std::vector<unsigned char>& records) {
+    ids.clear();
+    const std::int64_t p1 = std::min(n, b1 * batch);
+    for (std::int64_t p = b0 * batch; p < p1; ++p) {
+      const std::int64_t id = order[static_cast<std::size_t>(p)];
+      if (id >= own.begin && id < own.end()) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    records.resize(ids.size() * static_cast<std::size_t>(record_bytes));
+    reader.read_ids(ids.data(), ids.size(), records.data());
+  }
+
+  // Starts reading the own rows of batches [b0, b1) on the prefetch thread.
+  void start_prefetch(std::int64_t b0, std::int64_t b1) {
+    if (!overlap || b0 >= b1) return;
+    prefetch_b0 = b0;
+    prefetch_error = nullptr;
+    prefetch = std::thread([this, b0, b1] {
+      try {
+        read_own(b0, b1, next_ids, next_records);
+      } catch (...) {
+        prefetch_error = std::current_exception();
+      }
+    });
+  }
+
+  // Waits for the prefetch thread; returns the first batch of the window it read (-1: none).
+  std::int64_t join_prefetch() {
+    if (prefetch.joinable()) prefetch.join();
+    const std::int64_t b0 = prefetch_b0;
+    prefetch_b0 = -1;
+    return b0;
+  }
+
   const unsigned char* own_record(std::int64_t id) const {
     if (cache) return own_records.data() + (id - own.begin) * record_bytes;
     const auto it = std::lower_bound(own_window_ids.begin(), own_window_ids.end(), id);
@@ -249,31 +302,22 @@ struct Trainer::Impl {
   // Reads (when streaming) and exchanges the records of batches [b0, b1). **Collective.**
   void prepare_window(std::int64_t b0, std::int64_t b1) {
     const double start = util::now_seconds();
-    std::vector<std::vector<std::int64_t>> wanted(static_cast<std::size_t>(ranks));
+    wanted.resize(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r) {
+      wanted[r].clear();
       for (std::int64_t b = b0; b < b1; ++b) positions_of(r, b, wanted[r]);
       for (auto& p : wanted[r]) p = order[static_cast<std::size_t>(p)];  // sample ids
     }
     mpi::guarded(comm, [&] {
       if (cache) return;
-      // Streaming: read the own rows anyone needs in this window, in runs of consecutive rows.
-      own_window_ids.clear();
-      for (const auto& w : wanted) {
-        for (std::int64_t id : w) {
-          if (id >= own.begin && id < own.end()) own_window_ids.push_back(id);
-        }
-      }
-      std::sort(own_window_ids.begin(), own_window_ids.end());
-      own_window_ids.erase(std::unique(own_window_ids.begin(), own_window_ids.end()),
-                           own_window_ids.end());
-      own_records.resize(own_window_ids.size() * static_cast<std::size_t>(record_bytes));
-      std::size_t i = 0;
-      while (i < own_window_ids.size()) {
-        std::size_t j = i + 1;
-        while (j < own_window_ids.size() && own_window_ids[j] == own_window_ids[j - 1] + 1) ++j;
-        reader.read(own_window_ids[i], static_cast<std::int64_t>(j - i),
-                    own_records.data() + i * record_bytes);
-        i = j;
+      // Streaming: the own rows anyone needs in this window, read by the prefetch thread while
+      // the previous window computed (the wait counts as I/O), or read now.
+      if (join_prefetch() == b0) {
+        if (prefetch_error) std::rethrow_exception(prefetch_error);
+        own_records.swap(next_records);
+        own_window_ids.swap(next_ids);
+      } else {
+        read_own(b0, b1, own_window_ids, own_records);
       }
     });
     const std::vector<std::int64_t>& mine = wanted[static_cast<std::size_t>(rank)];
@@ -298,7 +342,7 @@ struct Trainer::Impl {
       send_counts[d] = static_cast<int>(count * record_bytes);
       send_total += count;
     }
-    std::vector<std::int64_t> from(mine.size());
+    from.assign(mine.size(), 0);
     std::vector<std::int64_t> recv_n(ranks, 0);
     for (std::size_t k = 0; k < mine.size(); ++k) {
       const int src = owner_of(mine[k], n, ranks);
@@ -480,12 +524,36 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
     p->cache = true;
     p->window = std::max<std::int64_t>(1, (settings.max_memory - own_bytes) / (2 * per_batch));
   } else {
+    // Streaming: a window's own rows, its records sent and received, and (overlapping reads,
+    // when the reader needs no HDF5) the next window's own rows: about 4 windows of records.
     p->cache = false;
-    p->window = settings.max_memory / (3 * per_batch);
+    p->overlap = p->reader.direct() && settings.max_memory / (4 * per_batch) >= 1;
+    p->window = settings.max_memory / ((p->overlap ? 4 : 3) * per_batch);
     if (p->window < 1) {
       throw UsageError("--data.max-memory " + std::to_string(settings.max_memory) +
                        " bytes is too small for one batch (" + std::to_string(3 * per_batch) +
                        " bytes of records per rank); raise it or lower train.batch");
+    }
+  }
+  // The window buffers at their largest from the start: reserving touches no page, while
+  // growing a buffer later would leave its old block in the heap (freed memory is kept,
+  // keep_freed_memory() in cli/train.cpp) and add its size to the resident memory.
+  const auto window_rows =
+      static_cast<std::size_t>(std::min(train_rows, p->window * ((per_batch / rb) * p->ranks)));
+  const auto own_rows = std::min(window_rows, static_cast<std::size_t>(p->own.count));
+  const auto rbs = static_cast<std::size_t>(rb);
+  if (p->ranks > 1) {
+    p->send_buffer.reserve(own_rows * rbs);
+    p->recv_buffer.reserve(window_rows * rbs);
+  }
+  p->need.reserve(window_rows);
+  p->from.reserve(window_rows);
+  if (!p->cache) {
+    p->own_records.reserve(own_rows * rbs);
+    p->own_window_ids.reserve(own_rows);
+    if (p->overlap) {
+      p->next_records.reserve(own_rows * rbs);
+      p->next_ids.reserve(own_rows);
     }
   }
   mpi::guarded(comm, [&] {
@@ -500,6 +568,7 @@ Trainer::~Trainer() { delete impl_; }
 
 bool Trainer::cached() const { return impl_->cache; }
 std::int64_t Trainer::window_batches() const { return impl_->window; }
+bool Trainer::overlapped() const { return impl_->overlap; }
 
 int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
   const FlushDenormals flush;
@@ -523,6 +592,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     for (std::int64_t w0 = state_.batches_done; w0 < batches; w0 += p.window) {
       const std::int64_t w1 = std::min(batches, w0 + p.window);
       p.prepare_window(w0, w1);
+      p.start_prefetch(w1, std::min(batches, w1 + p.window));
       std::size_t cursor = 0;
       for (std::int64_t b = w0; b < w1; ++b) {
         sums.add(p.step(epoch, b, cursor));
@@ -531,6 +601,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
         if (++steps_since_check % kStopCheckInterval == 0 || b + 1 == batches) {
           const int signal = mpi::stop_agreed(p.comm);
           if (signal != 0 && b + 1 < batches) {
+            p.join_prefetch();
             state_.partial = sums;
             state_.partial_seconds[0] = p.t_compute;
             state_.partial_seconds[1] = p.t_allreduce;

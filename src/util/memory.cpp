@@ -1,5 +1,8 @@
 #include "physfit/util/memory.hpp"
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -75,6 +78,42 @@ void require_memory(double bytes, const std::string& what, const std::string& fi
   if (m.bytes <= 0 || bytes <= m.bytes) return;
   throw UsageError(what + " needs " + format_bytes(bytes) + " of memory per rank, but " +
                    format_bytes(m.bytes) + " is available (" + m.source + "); " + fix);
+}
+
+// "0", "1000000", "512M", "2G", "1.5GiB" -> bytes.
+std::int64_t parse_bytes(const std::string& text, const std::string& key) {
+  std::size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    v = -1;
+  }
+  std::string unit = util::to_lower(util::trim(text.substr(used)));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
+  double factor = 1;
+  if (unit == "k")
+    factor = 1024.0;
+  else if (unit == "m")
+    factor = 1024.0 * 1024;
+  else if (unit == "g")
+    factor = 1024.0 * 1024 * 1024;
+  else if (unit == "t")
+    factor = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty())
+    v = -1;
+  if (!(v >= 0) || !std::isfinite(v)) {
+    throw UsageError("bad value '" + text + "' for " + key +
+                     ": expected a size in bytes such as 0 (no limit), 800M or 2G");
+  }
+  return static_cast<std::int64_t>(v * factor);
+}
+
+double peak_resident_bytes() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return 1024.0 * static_cast<double>(usage.ru_maxrss);  // kibibytes on Linux
 }
 
 }  // namespace physfit::util

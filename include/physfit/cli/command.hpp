@@ -26,6 +26,11 @@ struct Context {
 
   /// Provenance for files this run writes. **Collective** (broadcasts the host name).
   io::Provenance provenance(std::int64_t threads = 1) const;
+  /// **Collective.** The peak resident memory of every rank so far (getrusage ru_maxrss):
+  /// logged as "<command>: peak resident memory per rank ..." and put in the summary as
+  /// `peak_rss_bytes` (the largest over the ranks) and `peak_rss_bytes_per_rank`. Returns the
+  /// largest.
+  double report_peak_memory();
 };
 
 /// The files a command reads and writes, each with the option that names it.

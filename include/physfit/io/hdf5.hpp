@@ -226,8 +226,18 @@ class Dataset {
   template <class T>
   void write_all(const std::vector<T>& data) const;
 
+  /// The byte offset in the file of the dataset's elements when they can be read without
+  /// HDF5: contiguous layout (no chunks, hence no filters), no external storage, space
+  /// allocated, and elements stored exactly as T (native byte order and size). Row r is then
+  /// row_size() * sizeof(T) bytes at offset + r * that. -1 otherwise.
+  template <class T>
+  std::int64_t raw_offset() const {
+    return raw_offset_as(native_type<T>());
+  }
+
  private:
   friend class File;
+  std::int64_t raw_offset_as(hid_t type) const;
   // Reads or writes rows [begin, begin + count) through a hyperslab (collective I/O on
   // parallel files); HDF5 converts between `type` and the dataset's type.
   void transfer_rows(bool write, std::int64_t begin, std::int64_t count, void* buffer,

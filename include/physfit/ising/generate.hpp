@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,25 @@ struct Samples {
   std::vector<std::uint8_t> spins;
   std::vector<double> energy;
   std::vector<double> magnetization;
+};
+
+/// One chain, sample by sample: the same samples as run_chain() (which uses it), for callers
+/// that write in rounds and must stop generating between two samples of a chain.
+class Chain {
+ public:
+  /// Starts chain `chain` (a global index: temperature * chains per temperature + chain) of
+  /// `plan` and runs its plan.equilibration steps.
+  Chain(const Settings& settings, const TemperaturePlan& plan, std::uint32_t chain);
+  ~Chain();
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
+  /// Runs plan.spacing steps, flips the lattice with probability 1/2 and appends the sample
+  /// to `out`.
+  void next(Samples& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// Runs chain `chain` (a global index: temperature * chains per temperature + chain) of `plan`

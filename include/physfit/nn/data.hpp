@@ -55,20 +55,48 @@ struct DataInfo {
 /// accepted (has_outputs false: data to predict).
 DataInfo inspect_data(const std::string& path, bool require_outputs = true);
 
-/// Reads rows [begin, begin + count) of a dataset as records (see DataInfo::record_bytes()).
-/// Each rank opens the file itself (read-only, POSIX driver), so this is not collective.
+/// Reads rows of a dataset as records (see DataInfo::record_bytes()), checking labels and
+/// targets. Each rank opens the file itself (read-only, POSIX driver), so this is not
+/// collective.
+///
+/// When /features and /labels (or /targets) are contiguous datasets stored exactly in their
+/// memory types (what `physfit import` and `physfit generate` write), rows are read with
+/// pread() at the datasets' offsets in the file (direct()): no HDF5 call, so a reader may run
+/// on a thread of its own while the main thread uses HDF5 (which is not thread-safe here), and
+/// scattered rows cost one system call per span instead of an HDF5 selection each.
 class RecordReader {
  public:
   explicit RecordReader(const DataInfo& info);
+  ~RecordReader();
+  RecordReader(const RecordReader&) = delete;
+  RecordReader& operator=(const RecordReader&) = delete;
   const DataInfo& info() const { return info_; }
+  /// True when rows are read with pread() and no HDF5 call (see the class).
+  bool direct() const { return fd_ >= 0; }
   /// Reads `count` records starting at row `begin` into `out` (count * record_bytes()).
   void read(std::int64_t begin, std::int64_t count, unsigned char* out);
+  /// Reads the records of rows `ids[0..n)` (sorted, distinct) into `out`, in that order.
+  /// Wanted rows less than kGapBytes of features apart are read as one span (at most
+  /// kSpanBytes), so a random subset of a large file costs a read per cluster, not per row.
+  void read_ids(const std::int64_t* ids, std::size_t n, unsigned char* out);
+
+  static constexpr std::int64_t kGapBytes = 4096;      ///< a page: about one system call
+  static constexpr std::int64_t kSpanBytes = 1 << 20;  ///< largest span read at once
 
  private:
+  // Reads rows [begin, begin + count) into features_tmp_ and outputs_tmp_.
+  void fetch(std::int64_t begin, std::int64_t count);
+  // Copies row `r` of the fetched rows (file row `row`) into the record `out` and checks it.
+  void assemble(std::int64_t r, std::int64_t row, unsigned char* out) const;
+  void pread_all(std::int64_t offset, std::int64_t bytes, unsigned char* out) const;
+
   DataInfo info_;
   io::File file_;
   io::Dataset features_;
   io::Dataset outputs_;
+  int fd_ = -1;
+  std::int64_t features_offset_ = -1;
+  std::int64_t outputs_offset_ = -1;
   std::vector<unsigned char> features_tmp_;
   std::vector<unsigned char> outputs_tmp_;
 };

@@ -19,7 +19,10 @@
 /// them. Before a window of batches (the whole epoch unless `max_memory` forbids it), the
 /// ranks exchange the records each needs for its shards with one MPI_Alltoallv. When the
 /// rank's rows do not fit in `max_memory`, they are not kept in memory but read from the file
-/// per window, which changes nothing in the results.
+/// per window, which changes nothing in the results. When the reader needs no HDF5
+/// (RecordReader::direct()), the next window's rows are read on a thread of their own while
+/// the current window computes; the I/O time reported is what the main thread waited (for
+/// those reads, the ones it made itself, and the record exchange).
 
 #include <cstdint>
 #include <functional>
@@ -111,6 +114,8 @@ class Trainer {
   bool cached() const;
   /// Batches per window of exchanged records.
   std::int64_t window_batches() const;
+  /// Whether streamed rows of the next window are read while the current one computes.
+  bool overlapped() const;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 /// What this process may still allocate, and the check that turns a size no machine can hold
 /// into a usage error before anything is allocated (instead of std::bad_alloc, exit 1).
 
+#include <cstdint>
 #include <string>
 
 namespace physfit::util {
@@ -23,5 +24,13 @@ AvailableMemory available_memory();
 /// (<source>); <fix>" when `bytes` exceeds what available_memory() reports. `bytes` is a double so
 /// that products of large sizes cannot overflow.
 void require_memory(double bytes, const std::string& what, const std::string& fix);
+
+/// "0", "1000000", "512M", "2G", "1.5GiB" (powers of 1024) -> bytes. UsageError naming
+/// option `key` for anything else.
+std::int64_t parse_bytes(const std::string& text, const std::string& key);
+
+/// The peak resident set size of this process so far, in bytes (getrusage ru_maxrss; 0 if it
+/// cannot be read).
+double peak_resident_bytes();
 
 }  // namespace physfit::util

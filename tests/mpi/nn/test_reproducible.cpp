@@ -202,6 +202,27 @@ TEST(Reproducibility, StreamingUnderAMemoryLimitGivesTheSameBits) {
   expect_same_as_one_rank(path, cnn({8, 8, 1}), OptimizerSettings{}, s, 0, &unlimited);
 }
 
+TEST(Reproducibility, StreamingWithReadsOverlappingComputeGivesTheSameBitsAsCached) {
+  const std::string path = write_images(test::world());
+  TrainSettings s;
+  s.epochs = 2;
+  s.batch = 24;
+  s.micro_batch = 6;
+  s.seed = 3;
+  // Room for 4 windows of records (own, next, sent, received) of 1 to 4 batches at 1-4 ranks.
+  s.max_memory = 7000;
+  TrainSettings cached = s;
+  cached.max_memory = 0;
+  const DataInfo info = inspect_data(path);
+  Model m(cnn({8, 8, 1}));
+  Optimizer o(OptimizerSettings{}, m.parameter_count());
+  Trainer t(test::world(), m, o, s, info, info.rows - 30, nullptr, 0, 0);
+  EXPECT_FALSE(t.cached());
+  EXPECT_TRUE(t.overlapped());
+  EXPECT_LT(t.window_batches(), 7);
+  expect_same_as_one_rank(path, cnn({8, 8, 1}), OptimizerSettings{}, s, 30, &cached);
+}
+
 TEST(Reproducibility, EvaluationGivesTheSameSumsOnAnyRankCount) {
   const mpi::Comm world = test::world();
   const std::string path = write_images(world, 1200);  // 5 chunks of 256 rows (the last 76)

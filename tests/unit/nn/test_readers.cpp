@@ -270,3 +270,38 @@ TEST(DataReader, BadPackingAttributesAreErrorsNamingTheAttribute) {
     EXPECT_NE(m.find(path), std::string::npos) << m;
   }
 }
+
+TEST(DataReader, ScatteredRowsReadDirectlyEqualRowByRowReads) {
+  // 3000 packed rows of 16 bytes: wanted rows close together are read as spans, far ones alone.
+  const std::string path = test::scratch_dir() + "/scattered.h5";
+  const std::int64_t rows = 3000;
+  {
+    io::File f = io::File::create(path);
+    std::vector<std::uint8_t> x(static_cast<std::size_t>(rows * 16));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(i * 31 + i / 16);
+    const io::Dataset d = f.create_dataset<std::uint8_t>("/features", {rows, 16}, "dimensionless");
+    d.write_rows(0, rows, x.data());
+    io::set_attribute(d.id(), "packing", std::string("bits"));
+    io::set_attribute(d.id(), "sample_shape", std::vector<std::int64_t>{128});
+    std::vector<std::int32_t> y(static_cast<std::size_t>(rows));
+    for (std::int64_t r = 0; r < rows; ++r) y[static_cast<std::size_t>(r)] = r % 3;
+    const io::Dataset l = f.create_dataset<std::int32_t>("/labels", {rows}, "dimensionless");
+    l.write_rows(0, rows, y.data());
+    io::set_attribute(l.id(), "classes", std::int64_t{3});
+    f.close();
+  }
+  const nn::DataInfo info = nn::inspect_data(path);
+  nn::RecordReader reader(info);
+  EXPECT_TRUE(reader.direct());
+  const std::vector<std::int64_t> ids = {0, 1, 2, 40, 41, 300, 301, 2000, 2999};
+  const auto rb = static_cast<std::size_t>(info.record_bytes());
+  std::vector<unsigned char> got(ids.size() * rb), one(rb);
+  reader.read_ids(ids.data(), ids.size(), got.data());
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    reader.read(ids[k], 1, one.data());
+    EXPECT_EQ(std::memcmp(got.data() + k * rb, one.data(), rb), 0) << "row " << ids[k];
+    std::int32_t label;
+    std::memcpy(&label, got.data() + k * rb + 16, 4);
+    EXPECT_EQ(label, ids[k] % 3);
+  }
+}
