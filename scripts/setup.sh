@@ -5,6 +5,7 @@
 #   scripts/setup.sh                  # build and run physfit (compilers, MPI, HDF5, libraries)
 #   scripts/setup.sh --examples       # + what scripts/quickstart.sh runs (LAMMPS, phonopy, data)
 #   scripts/setup.sh --tests          # + what scripts/test.sh and scripts/fuzz.sh need
+#   scripts/setup.sh --bench          # + the peers of the benchmarks in bench/ (PyTorch)
 #   scripts/setup.sh --print [LAYER]  # only list the packages of a layer (--examples, --tests)
 set -euo pipefail
 
@@ -39,6 +40,11 @@ test_packages=(
   python3-ase python3-spglib
 )
 
+bench_packages=(
+  # the PyTorch peer of bench/nn/speed.sh (Debian's build of PyTorch 1.13)
+  python3-torch
+)
+
 print=0
 layer=build
 while (($#)); do
@@ -46,7 +52,8 @@ while (($#)); do
     --print) print=1 ;;
     --examples) layer=examples ;;
     --tests) layer=tests ;;
-    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    --bench) layer=bench ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -55,6 +62,7 @@ packages=("${build_packages[@]}")
 case "$layer" in
   examples) packages+=("${example_packages[@]}") ;;
   tests) packages+=("${example_packages[@]}" "${test_packages[@]}") ;;
+  bench) packages+=("${example_packages[@]}" "${bench_packages[@]}") ;;
 esac
 
 if ((print)); then

@@ -16,6 +16,7 @@ peers=${PEERS:-$(cd .. && pwd)/shared/peers/nn}
 bin=build/bin/physfit
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+scripts/setup.sh --bench >&2  # Debian's python3-torch, the peer (nothing to do when present)
 mkdir -p "$out"
 [[ -e results/fashion_train.h5 ]] || scripts/fashion_data.sh "$bin"
 [[ -e results/ising_bench.h5 ]] || /usr/bin/python3 bench/nn/ising_data.py results/ising_bench.h5 16384 32
