@@ -190,3 +190,18 @@ def test_without_mpirun_and_mpi4py_physfit_initialises_and_finalises_mpi():
                          env=clean_env(), timeout=120)
     assert run.returncode == 0, run.stderr
     assert "[0. 1. 2. 3.]" in run.stdout
+
+
+def test_float64_arrays_are_read_in_place_and_others_copied():
+    """numpy's allocations are traced by tracemalloc: a copy of A shows in the peak."""
+    import tracemalloc
+    A, y, _ = data()
+    A = np.repeat(A, 20, axis=0)  # 12000 x 40: 3.8 MB
+    y = np.repeat(y, 20)
+    for a, copied in [(A, False), (np.asfortranarray(A), False),
+                      (np.repeat(A, 2, axis=1)[:, ::2], False), (A.astype(np.float32), True)]:
+        tracemalloc.start()
+        physfit.lasso.fit(a, y, fit_lambda_ratio=0.05)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert (peak > A.nbytes / 2) == copied, (a.dtype, a.flags, peak)
