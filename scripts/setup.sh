@@ -20,6 +20,8 @@ build_packages=(
   libcairo2-dev fonts-dejavu-core
   # phonopy's YAML files; the --json summaries
   libyaml-cpp-dev nlohmann-json3-dev
+  # the Python module physfit (built when both are present; docs/python.md) and numpy
+  pybind11-dev python3-dev python3-numpy
 )
 example_packages=(
   # data: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist)
@@ -38,6 +40,8 @@ test_packages=(
   # crystals that are not fcc and the format tests: ASE (band paths, POSCAR and extended XYZ
   # files) and spglib (space groups)
   python3-ase python3-spglib
+  # the Python module's tests (tests/python/): pytest, and mpi4py for the runs under mpiexec
+  python3-pytest python3-mpi4py
 )
 
 bench_packages=(

@@ -8,6 +8,8 @@
 #include <memory>
 #include <sstream>
 
+#include "physfit/cli/lasso.hpp"
+
 #include "physfit/cli/command.hpp"
 #include "physfit/error.hpp"
 #include "physfit/io/atomic_write.hpp"
@@ -196,53 +198,18 @@ void run(Context& ctx) {
                               " unchanged); run the same command again");
   };
 
-  lasso::ProblemOptions po;
-  po.standardize = o.get<bool>("fit.standardize");
-  po.intercept = o.get<bool>("fit.intercept");
-  const auto mode = o.get<std::string>("solver.mode");
-  po.mode = mode == "gram" ? lasso::Mode::kGram
-                           : (mode == "residual" ? lasso::Mode::kResidual : lasso::Mode::kAuto);
-  po.memory_budget = static_cast<std::size_t>(o.get<double>("solver.memory-mib") * 1048576.0);
-  po.chunk_rows = o.get<long long>("solver.chunk-rows");
-  const int folds = task == "cv" ? o.get<int>("cv.folds") : 0;
-  po.folds = folds;
-
-  lasso::SolverOptions so;
-  so.tol = o.get<double>("solver.tol");
-  so.max_epochs = o.get<long long>("solver.max-epochs");
-  so.order = o.get<std::string>("solver.order") == "random" ? lasso::Order::kRandom
-                                                            : lasso::Order::kCyclic;
-  so.seed = static_cast<std::uint64_t>(o.get<long long>("solver.seed"));
-  so.rcond = o.get<double>("solver.rcond");
-
-  double l1_ratio = o.get<double>("fit.l1-ratio");
-  if (method == "lasso" || method == "adaptive") l1_ratio = 1.0;
-  if (method == "ridge") l1_ratio = 0.0;
+  const lasso::ProblemOptions po = lasso_problem_options(o);
+  const int folds = po.folds;
   if (method != "enet" && o.origin("fit.l1-ratio").kind != config::Origin::Kind::kDefault) {
     log::warning("fit.l1-ratio is ignored by method '", method, "'");
   }
+  check_lasso_options(comm, o);
   replicated(comm, [&] {
-    if (method == "ols" && task != "fit") {
-      throw UsageError(
-          "method 'ols' has no penalty, hence no path or cross-validation: use "
-          "task = fit");
-    }
     if (!png.empty() && task != "cv") {
       throw UsageError("output.png draws the cross-validation curve: it needs task = cv");
     }
     if (!png.empty()) plot::format_of(png, "output.figure");
-    if (task == "cv" && mode == "residual") {
-      // Known from the options alone: said before the data are read.
-      throw UsageError(
-          "cross-validation needs the Gram mode (solver.mode = residual was asked): use "
-          "solver.mode = gram or auto");
-    }
-    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda-ratio")) {
-      throw UsageError("task 'fit' with method '" + method +
-                       "' needs fit.lambda (absolute) or fit.lambda-ratio (times lambda_max)");
-    }
   });
-
   // 1. Every rank reads its block of rows.
   util::Stopwatch watch;
   const InputShape shape = mpi::guarded(comm, [&] {
@@ -288,26 +255,11 @@ void run(Context& ctx) {
   log::info("lasso: ", n, " rows x ", p, " columns from '", input, "' (", comm.size(), " rank",
             comm.size() > 1 ? "s" : "", ", ", util::format_duration(read_seconds), ")");
 
-  // 2. Folds from groups of rows (the row index when no groups are given).
-  std::vector<std::int32_t> fold;
-  if (folds > 0) {
-    if (groups.empty() && !dims[2]) {
-      groups.resize(static_cast<std::size_t>(mine.count));
-      for (std::int64_t i = 0; i < mine.count; ++i)
-        groups[static_cast<std::size_t>(i)] = mine.begin + i;
-    }
-    fold = lasso::assign_folds(comm, groups, folds,
-                               static_cast<std::uint64_t>(o.get<long long>("cv.seed")));
-  }
-
-  // 3. The reduction (one exact allreduce), or the residual mode.
+  // 2. Folds from groups of rows (the row index when no groups are given), and 3. the
+  // reduction (one exact allreduce), or the residual mode.
   watch.restart();
-  // (Errors of the rows are collective inside; those of the options, the same on every rank.)
-  const lasso::Problem problem = replicated(comm, [&] {
-    return lasso::Problem::from_rows(
-        comm, {lasso::RowBlock::view(mine.begin, a, y, fold.empty() ? nullptr : fold.data())}, p,
-        po);
-  });
+  const lasso::Problem problem = lasso_problem(comm, o, lasso::RowBlock::view(mine.begin, a, y),
+                                               std::move(groups), dims[2] != 0);
   // A design matrix without information, or nothing to fit: input data, not a numerical
   // failure (an all-zero A "solved" with a NaN duality gap and exit 0). Every rank holds the
   // same reduced problem, so every rank decides the same.
@@ -332,90 +284,32 @@ void run(Context& ctx) {
 
   // 4. Solve.
   watch.restart();
-  Eigen::VectorXd weights;
-  lasso::Fit fit, debiased;
-  lasso::Path path;
-  lasso::CrossValidation cv;
-  bool have_path = false, have_cv = false;
-  const bool debias = o.get<bool>("fit.debias") && method != "ols";
-  double lmax = 0;
-  // The grid: unset, adaptive LASSO spans (1 + gamma) times the decades at the same spacing
-  // (a coefficient enters its path at about |x_OLS|^gamma times the lambda where it enters
-  // LASSO's; see fc/fit.hpp).
-  const double span = method == "adaptive" ? 1 + o.get<double>("fit.adaptive-gamma") : 1.0;
-  const auto given = [&](const char* key) {
-    return o.origin(key).kind != config::Origin::Kind::kDefault;
-  };
-  const int path_count =
-      given("path.count")
-          ? o.get<int>("path.count")
-          : 1 + static_cast<int>(std::lround((o.get<int>("path.count") - 1) * span));
-  const double path_ratio = given("path.ratio") ? o.get<double>("path.ratio")
-                                                : std::pow(o.get<double>("path.ratio"), span);
   std::unique_ptr<log::Progress> progress;
-  if (task != "fit") {
-    const std::int64_t lambdas =
-        static_cast<std::int64_t>(path_count) * (task == "cv" ? folds + 1 : 1);
-    progress = std::make_unique<log::Progress>(
-        task == "cv" ? "lasso: cross-validation, lambdas" : "lasso: path, lambdas", lambdas);
-  }
-  replicated(comm, [&] {
-    if (method == "adaptive") {
-      weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive-gamma"), so);
+  // Called after each lambda, at the same points on every rank: a safe point.
+  const auto on_lambda = [&](std::int64_t done, std::int64_t all) {
+    if (!progress) {
+      progress = std::make_unique<log::Progress>(
+          task == "cv" ? "lasso: cross-validation, lambdas" : "lasso: path, lambdas", all);
     }
-    lmax = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, weights);
-    auto chosen_lambda = [&]() {
-      return o.has("fit.lambda") ? o.get<double>("fit.lambda")
-                                 : o.get<double>("fit.lambda-ratio") * lmax;
-    };
-    lasso::PathOptions pa;
-    pa.count = path_count;
-    pa.ratio = path_ratio;
-    pa.extend_decades = o.get<double>("path.extend");
-    pa.l1_ratio = l1_ratio;
-    pa.weights = weights;
-    pa.solver = so;
-    // Called after each lambda, at the same points on every rank: a safe point.
-    pa.progress = [&](std::int64_t done, std::int64_t all) {
-      if (progress) progress->update(done);
-      stop_point("after " + std::to_string(done) + " of " + std::to_string(all) +
-                 (task == "cv" ? " lambdas of the cross-validation" : " lambdas of the path"));
-    };
-    if (task == "fit") {
-      fit = method == "ols"
-                ? lasso::least_squares(problem, so)
-                : lasso::solve(problem, lasso::Penalty{chosen_lambda(), l1_ratio, weights}, so);
-    } else if (task == "path") {
-      path = lasso::solve_path(problem, pa);
-      have_path = true;
-    } else {
-      cv = lasso::cross_validate(problem, pa);
-      have_cv = true;
-      path = cv.path;
-      have_path = true;
-    }
-    if (have_path) {
-      // The final fit: the chosen lambda (cv), or the one asked for (path), warm-started.
-      std::size_t index = path.lambdas.size() - 1;
-      if (have_cv) {
-        index = static_cast<std::size_t>(o.get<std::string>("cv.select") == "1se" ? cv.index_1se
-                                                                                  : cv.index_min);
-      }
-      lasso::Fit warm;
-      warm.coef_standardized = path.coef_standardized.col(static_cast<Eigen::Index>(index));
-      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda-ratio")))
-                                ? chosen_lambda()
-                                : path.lambdas[index];
-      fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, weights}, so, &warm);
-    }
-    if (debias) debiased = lasso::debias(problem, fit, so);
-  });
+    progress->update(done);
+    stop_point("after " + std::to_string(done) + " of " + std::to_string(all) +
+               (task == "cv" ? " lambdas of the cross-validation" : " lambdas of the path"));
+  };
+  const LassoSolution solution = solve_lasso(comm, o, problem, on_lambda);
+  const lasso::Fit& fit = solution.fit;
+  const lasso::Fit& debiased = solution.debiased;
+  const lasso::Path& path = solution.path;
+  const lasso::CrossValidation& cv = solution.cv;
+  const Eigen::VectorXd& weights = solution.weights;
+  const bool have_path = solution.have_path, have_cv = solution.have_cv;
+  const bool debias = solution.have_debiased;
+  const double lmax = solution.lambda_max;
   if (progress) progress->finish();
   const double solve_seconds = watch.seconds();
   stop_point("after the solve");
   if (!fit.converged) {
     log::warning("lasso: not converged after ", fit.epochs, " epochs: relative gap ",
-                 fmt(fit.relative_gap), " > tol ", fmt(so.tol),
+                 fmt(fit.relative_gap), " > tol ", fmt(o.get<double>("solver.tol")),
                  " (raise solver.max-epochs or solver.tol)");
   }
 
@@ -423,15 +317,7 @@ void run(Context& ctx) {
   const std::string select = o.get<std::string>("cv.select");
   const auto i_min = static_cast<std::size_t>(cv.index_min);
   const auto i_1se = static_cast<std::size_t>(cv.index_1se);
-  std::string advice;
-  if (have_cv) {
-    lasso::GridOptionNames names;
-    names.ratio = "--path.ratio";
-    names.count = "--path.count";
-    names.extend = "--path.extend";
-    names.select = "--cv.select";
-    advice = lasso::grid_advice(cv, names);
-  }
+  const std::string& advice = solution.advice;
 
   // 5. Results (rank 0 writes; every rank holds the same bits).
   watch.restart();
@@ -691,6 +577,153 @@ Command lasso_command() {
     return f;
   };
   return c;
+}
+
+void check_lasso_options(const mpi::Comm& comm, const config::Values& o) {
+  const auto task = o.get<std::string>("fit.task");
+  const auto method = o.get<std::string>("fit.method");
+  replicated(comm, [&] {
+    if (method == "ols" && task != "fit") {
+      throw UsageError(
+          "method 'ols' has no penalty, hence no path or cross-validation: use "
+          "task = fit");
+    }
+    if (task == "cv" && o.get<std::string>("solver.mode") == "residual") {
+      // Known from the options alone: said before the data are read.
+      throw UsageError(
+          "cross-validation needs the Gram mode (solver.mode = residual was asked): use "
+          "solver.mode = gram or auto");
+    }
+    if (task == "fit" && method != "ols" && !o.has("fit.lambda") && !o.has("fit.lambda-ratio")) {
+      throw UsageError("task 'fit' with method '" + method +
+                       "' needs fit.lambda (absolute) or fit.lambda-ratio (times lambda_max)");
+    }
+  });
+}
+
+lasso::ProblemOptions lasso_problem_options(const config::Values& o) {
+  lasso::ProblemOptions po;
+  po.standardize = o.get<bool>("fit.standardize");
+  po.intercept = o.get<bool>("fit.intercept");
+  const auto mode = o.get<std::string>("solver.mode");
+  po.mode = mode == "gram" ? lasso::Mode::kGram
+                           : (mode == "residual" ? lasso::Mode::kResidual : lasso::Mode::kAuto);
+  po.memory_budget = static_cast<std::size_t>(o.get<double>("solver.memory-mib") * 1048576.0);
+  po.chunk_rows = o.get<long long>("solver.chunk-rows");
+  po.folds = o.get<std::string>("fit.task") == "cv" ? o.get<int>("cv.folds") : 0;
+  return po;
+}
+
+lasso::Problem lasso_problem(const mpi::Comm& comm, const config::Values& o, lasso::RowBlock rows,
+                             std::vector<std::int64_t> groups, bool groups_given) {
+  const lasso::ProblemOptions po = lasso_problem_options(o);
+  // Folds from groups of rows (the row index when no groups are given).
+  std::vector<std::int32_t> fold;
+  if (po.folds > 0) {
+    if (!groups_given) {
+      groups.resize(static_cast<std::size_t>(rows.rows));
+      for (std::int64_t i = 0; i < rows.rows; ++i)
+        groups[static_cast<std::size_t>(i)] = rows.global_begin + i;
+    }
+    fold = lasso::assign_folds(comm, groups, po.folds,
+                               static_cast<std::uint64_t>(o.get<long long>("cv.seed")));
+  }
+  rows.fold = fold.empty() ? nullptr : fold.data();
+  // The reduction (one exact allreduce), or the residual mode. (Errors of the rows are
+  // collective inside; those of the options, the same on every rank.) The folds are read by
+  // the reduction only, the rows (residual mode) as long as the Problem lives.
+  return replicated(comm, [&] { return lasso::Problem::from_rows(comm, {rows}, rows.cols, po); });
+}
+
+LassoSolution solve_lasso(const mpi::Comm& comm, const config::Values& o,
+                          const lasso::Problem& problem,
+                          const std::function<void(std::int64_t, std::int64_t)>& on_lambda,
+                          const lasso::GridOptionNames& names) {
+  LassoSolution s;
+  s.task = o.get<std::string>("fit.task");
+  s.method = o.get<std::string>("fit.method");
+  const std::string& task = s.task;
+  const std::string& method = s.method;
+  s.folds = task == "cv" ? o.get<int>("cv.folds") : 0;
+
+  lasso::SolverOptions so;
+  so.tol = o.get<double>("solver.tol");
+  so.max_epochs = o.get<long long>("solver.max-epochs");
+  so.order = o.get<std::string>("solver.order") == "random" ? lasso::Order::kRandom
+                                                            : lasso::Order::kCyclic;
+  so.seed = static_cast<std::uint64_t>(o.get<long long>("solver.seed"));
+  so.rcond = o.get<double>("solver.rcond");
+
+  double l1_ratio = o.get<double>("fit.l1-ratio");
+  if (method == "lasso" || method == "adaptive") l1_ratio = 1.0;
+  if (method == "ridge") l1_ratio = 0.0;
+
+  // The grid: unset, adaptive LASSO spans (1 + gamma) times the decades at the same spacing
+  // (a coefficient enters its path at about |x_OLS|^gamma times the lambda where it enters
+  // LASSO's; see fc/fit.hpp).
+  const double span = method == "adaptive" ? 1 + o.get<double>("fit.adaptive-gamma") : 1.0;
+  const auto given = [&](const char* key) {
+    return o.origin(key).kind != config::Origin::Kind::kDefault;
+  };
+  const int path_count =
+      given("path.count")
+          ? o.get<int>("path.count")
+          : 1 + static_cast<int>(std::lround((o.get<int>("path.count") - 1) * span));
+  const double path_ratio = given("path.ratio") ? o.get<double>("path.ratio")
+                                                : std::pow(o.get<double>("path.ratio"), span);
+  const bool debias = o.get<bool>("fit.debias") && method != "ols";
+  replicated(comm, [&] {
+    if (method == "adaptive") {
+      s.weights = lasso::adaptive_weights(problem, o.get<double>("fit.adaptive-gamma"), so);
+    }
+    s.lambda_max = method == "ols" ? 0.0 : lasso::lambda_max(problem, l1_ratio, s.weights);
+    auto chosen_lambda = [&]() {
+      return o.has("fit.lambda") ? o.get<double>("fit.lambda")
+                                 : o.get<double>("fit.lambda-ratio") * s.lambda_max;
+    };
+    lasso::PathOptions pa;
+    pa.count = path_count;
+    pa.ratio = path_ratio;
+    pa.extend_decades = o.get<double>("path.extend");
+    pa.l1_ratio = l1_ratio;
+    pa.weights = s.weights;
+    pa.solver = so;
+    if (on_lambda) pa.progress = on_lambda;
+    if (task == "fit") {
+      s.fit = method == "ols"
+                  ? lasso::least_squares(problem, so)
+                  : lasso::solve(problem, lasso::Penalty{chosen_lambda(), l1_ratio, s.weights}, so);
+    } else if (task == "path") {
+      s.path = lasso::solve_path(problem, pa);
+      s.have_path = true;
+    } else {
+      s.cv = lasso::cross_validate(problem, pa);
+      s.have_cv = true;
+      s.path = s.cv.path;
+      s.have_path = true;
+    }
+    if (s.have_path) {
+      // The final fit: the chosen lambda (cv), or the one asked for (path), warm-started.
+      std::size_t index = s.path.lambdas.size() - 1;
+      if (s.have_cv) {
+        index = static_cast<std::size_t>(o.get<std::string>("cv.select") == "1se" ? s.cv.index_1se
+                                                                                  : s.cv.index_min);
+      }
+      lasso::Fit warm;
+      warm.coef_standardized = s.path.coef_standardized.col(static_cast<Eigen::Index>(index));
+      const double lambda = (task == "path" && (o.has("fit.lambda") || o.has("fit.lambda-ratio")))
+                                ? chosen_lambda()
+                                : s.path.lambdas[index];
+      s.fit = lasso::solve(problem, lasso::Penalty{lambda, l1_ratio, s.weights}, so, &warm);
+    }
+    if (debias) {
+      s.debiased = lasso::debias(problem, s.fit, so);
+      s.have_debiased = true;
+    }
+  });
+  // Where lambda_min lies: a warning with the next grid when it is at an end.
+  if (s.have_cv) s.advice = lasso::grid_advice(s.cv, names);
+  return s;
 }
 
 }  // namespace physfit::cli

@@ -119,6 +119,8 @@ class OptionSpec {
 
   const std::string& key() const { return key_; }
   const std::string& help() const { return help_; }
+  /// The type as `--help` names it ("int", "real", "text", "true/false").
+  const std::string& type_name() const { return type_name_; }
   bool is_flag() const { return flag_; }
   bool is_path() const { return path_; }
   const std::vector<std::string>& path_keywords() const { return path_keywords_; }
@@ -224,11 +226,13 @@ class Options {
   std::string help() const;
   bool declared(const std::string& key) const;
   const std::string& program() const { return program_; }
+  /// The declared keys, in declaration order.
+  std::vector<std::string> keys() const;
+  /// The declaration of `key`, or null if it was never declared.
+  const OptionSpec* find(const std::string& key) const;
 
  private:
   OptionSpec& insert(std::shared_ptr<OptionSpec> spec);
-  const OptionSpec* find(const std::string& key) const;
-  std::vector<std::string> keys() const;
   /// The declared key `word` is probably a typo of ("" if none is close).
   std::string guess_key(const std::string& word) const;
 
