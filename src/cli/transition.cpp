@@ -24,7 +24,6 @@
 #include "physfit/nn/data.hpp"
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/trainer.hpp"
-#include "physfit/plot/figure.hpp"
 #include "physfit/plot/figures.hpp"
 #include "physfit/util/clock.hpp"
 #include "physfit/util/json.hpp"
@@ -103,8 +102,7 @@ std::vector<SizeResult> group_by_size(const std::vector<SizeResult>& members, do
 }
 
 // L of a dataset: the generator's attribute /ising@L, else the side of square samples.
-int lattice_size(const std::string& path, const nn::DataInfo& info) {
-  const io::File f = io::File::open(path);
+int lattice_size(const io::File& f, const std::string& path, const nn::DataInfo& info) {
   if (f.exists("/ising")) {
     const io::Group g = f.group("/ising");
     if (io::has_attribute(g.id(), "L")) return static_cast<int>(io::get_int_attribute(g.id(), "L"));
@@ -227,7 +225,7 @@ void run(Context& ctx) {
                       "'physfit generate ising'");
       }
       f.dataset("/temperature").require_shape({d.rows});
-      s.size = lattice_size(data[i], d);
+      s.size = lattice_size(f, data[i], d);
       return d;
     });
     std::vector<float> scores;

@@ -382,6 +382,48 @@ struct DirectConv {
   const float* bias;  // or null
 };
 
+#if defined(__AVX512F__)
+// Walks the output positions of `c` in order (image s, row oh, column ow) and gives, for each,
+// the address of its patch's first value in images `c.in_size` floats apart starting at `first`
+// (the input for the forward, the input gradient for the scatter).
+template <class T>
+struct PositionCursor {
+  PositionCursor(const DirectConv& c, T* first)
+      : first(first),
+        image(c.in_size),
+        col_step(std::int64_t{c.stride} * c.channels),
+        row_step(col_step * c.width),
+        ho(c.ho),
+        wo(c.wo),
+        row(first),
+        at(first) {}
+  T* next() {
+    T* here = at;
+    if (++ow < wo) {
+      at += col_step;
+      return here;
+    }
+    ow = 0;
+    if (++oh < ho) {
+      row += row_step;
+    } else {
+      oh = 0;
+      ++s;
+      row = first + s * image;
+    }
+    at = row;
+    return here;
+  }
+  T* first;
+  std::int64_t image, col_step, row_step;
+  int ho, wo;
+  std::int64_t s = 0;
+  int oh = 0, ow = 0;
+  T* row;
+  T* at;
+};
+#endif
+
 void direct_conv(const DirectConv& c, float* out, int n) {
 #if defined(__AVX512F__)
   const int rows = static_cast<int>(c.off->size());
@@ -389,30 +431,11 @@ void direct_conv(const DirectConv& c, float* out, int n) {
   auto run = [&](auto nv_tag, auto p_tag, int co) {
     constexpr int NV = decltype(nv_tag)::value, P = decltype(p_tag)::value;
     const float* base[P];
-    // Cursor over the output positions (image s, row oh, column ow) and its input address.
-    int s = 0, oh = 0, ow = 0;
-    const float* row = c.in + (std::int64_t{c.top} * c.width + c.left) * c.channels;
-    const float* at = row;
-    const std::int64_t col_step = std::int64_t{c.stride} * c.channels;
-    const std::int64_t row_step = col_step * c.width;
+    PositionCursor<const float> cursor(
+        c, c.in + (std::int64_t{c.top} * c.width + c.left) * c.channels);
     for (std::int64_t p0 = 0; p0 < positions; p0 += P) {
       const int np = static_cast<int>(std::min<std::int64_t>(P, positions - p0));
-      for (int j = 0; j < np; ++j) {
-        base[j] = at;
-        if (++ow < c.wo) {
-          at += col_step;
-          continue;
-        }
-        ow = 0;
-        if (++oh < c.ho) {
-          row += row_step;
-        } else {
-          oh = 0;
-          ++s;
-          row = c.in + s * c.in_size + (std::int64_t{c.top} * c.width + c.left) * c.channels;
-        }
-        at = row;
-      }
+      for (int j = 0; j < np; ++j) base[j] = cursor.next();
       for (int j = np; j < P; ++j) base[j] = base[np - 1];
       conv_tile<NV, P>(c.w + co, c.cout, c.off->data(), rows, base,
                        c.bias != nullptr ? c.bias + co : nullptr, out + p0 * c.cout + co, c.cout,
@@ -505,29 +528,10 @@ void scatter_input_gradient(const DirectConv& c, const float* wt, const float* g
   const std::int64_t positions = static_cast<std::int64_t>(n) * c.ho * c.wo;
   constexpr int P = 6;
   float* base[P];
-  int s = 0, oh = 0, ow = 0;
-  float* row = dx;
-  float* at = row;
-  const std::int64_t col_step = std::int64_t{c.stride} * c.channels;
-  const std::int64_t row_step = col_step * c.width;
+  PositionCursor<float> cursor(c, dx);
   for (std::int64_t p0 = 0; p0 < positions; p0 += P) {
     const int np = static_cast<int>(std::min<std::int64_t>(P, positions - p0));
-    for (int j = 0; j < np; ++j) {
-      base[j] = at;
-      if (++ow < c.wo) {
-        at += col_step;
-        continue;
-      }
-      ow = 0;
-      if (++oh < c.ho) {
-        row += row_step;
-      } else {
-        oh = 0;
-        ++s;
-        row = dx + s * c.in_size;
-      }
-      at = row;
-    }
+    for (int j = 0; j < np; ++j) base[j] = cursor.next();
     const float* gp = g + p0 * c.cout;
     for (int r0 = 0; r0 < rows; r0 += 64) {
       const int* off = c.off->data() + r0;
