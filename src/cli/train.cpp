@@ -330,7 +330,8 @@ Command train_command() {
       "the start to continue from output.model whenever it exists (Slurm requeues).\n\n"
       "Layers (model.layers, comma-separated): dense N [relu|sigmoid|tanh], conv2d FILTERS\n"
       "KERNEL [stride=S] [padding=valid|same] [activation], maxpool2d POOL [stride=S],\n"
-      "dropout RATE, flatten, relu, sigmoid, tanh. Losses: cross_entropy (softmax), hinge\n"
+      "globalavgpool2d (each channel's mean over the image), dropout RATE, flatten, relu,\n"
+      "sigmoid, tanh. Losses: cross_entropy (softmax), hinge\n"
       "(multiclass, margin model.margin), mse (least squares).";
   c.declare = [](config::Options& opts) {
     opts.positional("config");

@@ -1,5 +1,5 @@
-// Layers: Dense, activations, Dropout, Flatten, Conv2D, MaxPool2D, and the parser of their
-// textual description.
+// Layers: Dense, activations, Dropout, Flatten, Conv2D, MaxPool2D, GlobalAvgPool2D, and the
+// parser of their textual description.
 
 #include <algorithm>
 #include <cmath>
@@ -205,6 +205,40 @@ void Flatten::forward(const float* x, float* y, int n, const Pass&) {
 void Flatten::backward(const float*, const float*, const float* dy, float* dx, int n, const Pass&) {
   if (dx != nullptr) {
     std::memcpy(dx, dy, sizeof(float) * static_cast<std::size_t>(input_.size() * n));
+  }
+}
+
+// ------------------------------------------------------------------------- GlobalAvgPool2D
+
+void GlobalAvgPool2D::forward(const float* x, float* y, int n, const Pass&) {
+  const int c = input_.c;
+  const std::int64_t positions = static_cast<std::int64_t>(input_.h) * input_.w;
+  const float scale = 1.0f / static_cast<float>(positions);
+  for (int s = 0; s < n; ++s) {
+    const float* xs = x + input_.size() * s;
+    float* ys = y + static_cast<std::int64_t>(c) * s;
+    std::fill(ys, ys + c, 0.0f);
+    for (std::int64_t p = 0; p < positions; ++p) {
+      const float* xp = xs + p * c;
+      for (int ch = 0; ch < c; ++ch) ys[ch] += xp[ch];
+    }
+    for (int ch = 0; ch < c; ++ch) ys[ch] *= scale;
+  }
+}
+
+void GlobalAvgPool2D::backward(const float*, const float*, const float* dy, float* dx, int n,
+                               const Pass&) {
+  if (dx == nullptr) return;
+  const int c = input_.c;
+  const std::int64_t positions = static_cast<std::int64_t>(input_.h) * input_.w;
+  const float scale = 1.0f / static_cast<float>(positions);
+  for (int s = 0; s < n; ++s) {
+    const float* dys = dy + static_cast<std::int64_t>(c) * s;
+    float* dxs = dx + input_.size() * s;
+    for (std::int64_t p = 0; p < positions; ++p) {
+      float* dxp = dxs + p * c;
+      for (int ch = 0; ch < c; ++ch) dxp[ch] = dys[ch] * scale;
+    }
   }
 }
 
@@ -1005,12 +1039,14 @@ std::vector<std::unique_ptr<Layer>> make_layers(const std::string& text, const s
     used = 2;
   } else if (kind == "flatten") {
     out.push_back(std::make_unique<Flatten>());
+  } else if (kind == "globalavgpool2d") {
+    out.push_back(std::make_unique<GlobalAvgPool2D>());
   } else if (auto a = activation(kind)) {
     out.push_back(std::move(a));
   } else {
     throw UsageError(context + ": unknown layer type '" + kind +
-                     "' (expected dense, conv2d, maxpool2d, dropout, flatten, relu, sigmoid or "
-                     "tanh)");
+                     "' (expected dense, conv2d, maxpool2d, globalavgpool2d, dropout, flatten, "
+                     "relu, sigmoid or tanh)");
   }
   if (w.positional.size() > used) {
     if ((kind == "dense" || kind == "conv2d") && w.positional.size() == used + 1) {

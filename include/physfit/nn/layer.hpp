@@ -245,9 +245,27 @@ class MaxPool2D : public Layer {
   std::vector<std::int32_t> argmax_;  // input offset of each output's maximum
 };
 
+/// Global average pooling: H x W x C -> 1 x 1 x C, each channel's mean over all positions
+/// (Lin, Chen and Yan, "Network in network", 2014; Keras' GlobalAveragePooling2D). It gives a
+/// convolutional network features of the whole sample, which no stack of local windows can:
+/// for spins, the magnetisation is the mean of a linear filter's output. The sum runs over the
+/// positions in order, in float, for every sample alike: the bits depend on shapes only.
+class GlobalAvgPool2D : public Layer {
+ public:
+  std::string kind() const override { return "globalavgpool2d"; }
+  std::string spec() const override { return "globalavgpool2d"; }
+  void forward(const float* x, float* y, int n, const Pass& pass) override;
+  void backward(const float* x, const float* y, const float* dy, float* dx, int n,
+                const Pass& pass) override;
+
+ protected:
+  Shape infer(const Shape& input) override { return {1, 1, input.c}; }
+};
+
 /// Builds the layers one entry of a model's `layers` list describes: "flatten", "dense 512",
 /// "dense 512 relu" (a Dense then a ReLU), "conv2d 32 3 stride=1 padding=same relu",
-/// "maxpool2d 2", "maxpool2d 2 stride=1", "dropout 0.2", "relu", "sigmoid", "tanh".
+/// "maxpool2d 2", "maxpool2d 2 stride=1", "globalavgpool2d", "dropout 0.2", "relu", "sigmoid",
+/// "tanh".
 /// Throws UsageError naming `where` and the text.
 std::vector<std::unique_ptr<Layer>> make_layers(const std::string& text, const std::string& where);
 

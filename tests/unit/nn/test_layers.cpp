@@ -337,6 +337,25 @@ TEST(MaxPool2DLayer, SeventeenChannelsEqualALoop) {
   EXPECT_EQ(dx, rdx);
 }
 
+TEST(GlobalAvgPool2DLayer, MeansEachChannelAndMatchesFiniteDifference) {
+  GlobalAvgPool2D layer;
+  const Shape in{5, 3, 4};
+  EXPECT_EQ(layer.connect(in, 0), (Shape{1, 1, 4}));
+  const int n = 3;
+  const std::vector<float> x = random_values(in.size() * n, 31, -1, 1);
+  std::vector<float> y(4 * n);
+  layer.reserve(n);
+  layer.forward(x.data(), y.data(), n, {});
+  for (int s = 0; s < n; ++s)
+    for (int ch = 0; ch < 4; ++ch) {
+      double mean = 0;
+      for (int p = 0; p < 15; ++p) mean += x[static_cast<std::size_t>(s * 60 + p * 4 + ch)];
+      EXPECT_NEAR(y[static_cast<std::size_t>(s * 4 + ch)], mean / 15, 1e-6) << s << " " << ch;
+    }
+  const auto res = check_layer(layer, x, n, {}, nullptr, 1e-3);
+  EXPECT_LT(res.max_input_error, kTolerance);
+}
+
 TEST(LayerParser, BuildsEveryLayerAndRejectsMistakes) {
   auto l = make_layers("dense 512 relu", "m.ini:3");
   ASSERT_EQ(l.size(), 2u);
@@ -347,6 +366,7 @@ TEST(LayerParser, BuildsEveryLayerAndRejectsMistakes) {
   EXPECT_EQ(l[0]->spec(), "conv2d 32 3 stride=2 padding=same");
   EXPECT_EQ(make_layers("maxpool2d 2", "x")[0]->spec(), "maxpool2d 2 stride=2");
   EXPECT_EQ(make_layers("dropout 0.2", "x")[0]->spec(), "dropout 0.2");
+  EXPECT_EQ(make_layers("globalavgpool2d", "x")[0]->spec(), "globalavgpool2d");
   auto message = [](const std::string& text) {
     try {
       make_layers(text, "m.ini:7");
