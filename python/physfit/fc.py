@@ -269,6 +269,17 @@ class ForceConstants(Result):
         return order
 
 
+def _nonzero(u, f, distributed):
+    """Displacements or forces zero everywhere are refused (by the command too, as errors of
+    its file: here of the arguments). A rank's share may be empty: checked by the command."""
+    if distributed:
+        return
+    for name, a in (("displacements", u), ("forces", f)):
+        if len(a) and not np.any(a):
+            raise ValueError("physfit.fc: the %s are zero in every configuration: they carry no "
+                             "information about the force constants" % name)
+
+
 def _run(prepare, distributed, log_level, kwargs):
     """Calls fc_run with what prepare() returns (ideal, u, f, name, phonopy cells); an error of
     prepare() (this rank's objects) is raised on every rank by fc_run, so that no rank waits
@@ -279,6 +290,7 @@ def _run(prepare, distributed, log_level, kwargs):
     args = _args(kwargs)
     try:
         ideal, u, f, name, phonopy_cell = prepare()
+        _nonzero(u, f, distributed)
         error = ""
     except ValueError as e:
         empty = np.zeros((0, 1, 3))
@@ -409,6 +421,6 @@ def fit_phonopy(phonon, *, distributed=False, log_level="warning", **options):
         f = _checked(f, "phonon.dataset forces", u.shape)
         cell = dict(unitcell=unit, supercell_matrix=np.array(phonon.supercell_matrix),
                     primitive_matrix=pmat)
-        return ideal, u, f, "the phonopy data set", cell
+        return ideal, u, f, "phonon.dataset", cell
 
     return _run(prepare, distributed, log_level, options)

@@ -268,8 +268,8 @@ FcRun fit_fc(const mpi::Comm& comm, const config::Values& o, const FcSource& sou
   if (first + train + test > total || train <= 0) {
     mpi::throw_on_all_ranks(
         comm,
-        UsageError("first + train + test = " + std::to_string(first + train + test) + " but " +
-                   source.name + " has " + std::to_string(total) + " configurations"));
+        UsageError("first + train + test = " + std::to_string(first + train + test) + " but '" +
+                   source.name + "' has " + std::to_string(total) + " configurations"));
   }
   run.first = first;
   run.train = train;
@@ -641,7 +641,7 @@ void run(Context& ctx) {
       ": nothing written (the model and the exports unchanged); run the same command again";
   util::Stopwatch total_clock;
   FcSource source;
-  source.name = "'" + data_path + "'";
+  source.name = data_path;
   source.structure = [&] { return fc::read_structure_hdf5(data_path); };
   source.total = [&](int num_atoms) {
     return fc::read_configurations_hdf5(comm, data_path, num_atoms, 0, 0).total;

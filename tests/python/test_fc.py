@@ -247,10 +247,12 @@ def test_bad_inputs_are_value_errors_naming_what_is_wrong():
     bad[3, 7, 1] = np.nan
     with pytest.raises(ValueError, match=r"forces\[3, 7, 1\] = nan is not finite"):
         physfit.fc.fit(ideal, displacements=u, forces=bad)
-    with pytest.raises(ValueError, match="but displaced has 20 configurations"):
+    with pytest.raises(ValueError, match="but 'displaced' has 20 configurations"):
         physfit.fc.fit(ideal, displaced, configs_train=30)
     with pytest.raises(ValueError, match="no forces"):
         physfit.fc.fit(ideal, [ideal.copy()])
+    with pytest.raises(ValueError, match="forces are zero in every configuration"):
+        physfit.fc.fit(ideal, displacements=u, forces=np.zeros_like(forces))
 
 
 @serial

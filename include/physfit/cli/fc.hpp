@@ -28,7 +28,7 @@ namespace physfit::cli {
 
 /// Where the data of a fit come from.
 struct FcSource {
-  /// What the messages call the data (the command: its --input.data file).
+  /// What the messages call the data (the command: its --input.data file's path).
   std::string name;
   /// What they call the displacements and the forces ("/configs/displacements").
   std::string displacements_name = "/configs/displacements";
