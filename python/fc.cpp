@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,10 @@ py::dict fc_run(const py::dict& structure, const py::handle& u_obj, const py::ha
   ls.rank = comm.rank();
   ls.size = comm.size();
   ls.level = log::parse_level(log_level);
+  // Warnings (and progress, debug) are kept for the Python side, which turns the warnings into
+  // RuntimeWarnings and writes the rest to sys.stderr; information goes to standard output.
+  std::ostringstream captured;
+  ls.err = &captured;
   struct Restore {
     log::Settings s;
     ~Restore() { log::configure(s); }
@@ -283,6 +288,7 @@ py::dict fc_run(const py::dict& structure, const py::handle& u_obj, const py::ha
   }
   d["max_order"] = space.max_order();
   d["parameters"] = space.num_parameters();
+  d["log"] = captured.str();
   if (run.plan_only) return d;
 
   const fc::FitResult& r = run.result;

@@ -18,6 +18,7 @@ import difflib
 import json
 import numbers
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -293,6 +294,8 @@ def _run(prepare, distributed, log_level, kwargs):
         _nonzero(u, f, distributed)
         error = ""
     except ValueError as e:
+        if _physfit.mpi_size() > 1:
+            e = "on rank %d: %s" % (_physfit.mpi_rank(), e)
         empty = np.zeros((0, 1, 3))
         ideal = dict(lattice=np.eye(3), positions=np.zeros((1, 3)), numbers=[1], masses=[1.0],
                      symbols=["H"])
@@ -302,6 +305,13 @@ def _run(prepare, distributed, log_level, kwargs):
     except ValueError as e:
         raise ValueError(_python_words(str(e))) from None
     r = ForceConstants(d)
+    for line in r.pop("log").splitlines():  # the command's warnings as Python's
+        warning = re.match(r"(\[rank \d+\] )?warning: (.*)", line)
+        if warning:
+            warnings.warn("physfit." + _python_words(warning.group(2)), RuntimeWarning,
+                          stacklevel=3)
+        else:
+            print(line, file=sys.stderr)
     r["summary"] = json.loads(d["summary"])
     r["_phonopy"] = phonopy_cell
     r["_fc3"] = None
@@ -318,9 +328,6 @@ def _run(prepare, distributed, log_level, kwargs):
     r["errors"] = Result(train_rmse=d["train_rmse"], train_relative=d["train_relative"],
                          cv_rmse=d["cv_rmse"], cv_relative=d["cv_relative"],
                          test=Result(s.get("test", {})))
-    if r.cv is not None and r.cv.get("warning"):
-        warnings.warn("physfit.fc: " + _python_words(r.cv["warning"]), RuntimeWarning,
-                      stacklevel=3)
     return r
 
 

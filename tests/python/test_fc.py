@@ -262,3 +262,15 @@ def test_arrays_and_atoms_give_the_same_force_constants():
     b = physfit.fc.fit(ideal, displacements=u, forces=forces, clusters_cutoffs=[4.0])
     # the displacements from positions differ from u by rounding only
     assert np.abs(a.fc2 - b.fc2).max() < 1e-8 * np.abs(b.fc2).max()
+
+
+def test_the_commands_warnings_are_runtime_warnings_in_keyword_names():
+    import warnings
+    ideal, displaced, _, _ = si_atoms()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        physfit.fc.fit(ideal, displaced, fit_method="lasso", path_count=5, path_ratio=0.5,
+                       path_extend=0)
+    messages = [str(x.message) for x in w if x.category is RuntimeWarning]
+    assert any(m.startswith("physfit.fc: cross-validation: lambda_min is the smallest lambda")
+               and "path_extend 0" in m and "--path" not in m for m in messages), messages
