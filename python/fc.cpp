@@ -111,6 +111,16 @@ fc::IdealStructure ideal_structure(const py::dict& d) {
   return ideal;
 }
 
+// FNV-1a of `count` doubles' bytes, continuing from `h`.
+std::uint64_t fnv1a(const double* data, std::size_t count, std::uint64_t h) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < count * sizeof(double); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
 py::array_t<double> array_of(const double* data, std::vector<py::ssize_t> shape) {
   py::array_t<double> a(shape);
   std::copy(data, data + a.size(), a.mutable_data());
@@ -212,6 +222,20 @@ py::dict fc_run(const py::dict& structure, const py::handle& u_obj, const py::ha
   if (!distributed) {
     offset = 0;
     total = counts[0];
+    // Every rank must pass the same configurations: their bytes' hashes must agree.
+    std::uint64_t h = 14695981039346656037ULL;
+    h = fnv1a(u.data(), static_cast<std::size_t>(u.size()), h);
+    h = fnv1a(f.data(), static_cast<std::size_t>(f.size()), h);
+    const std::vector<unsigned long long> hashes =
+        comm.allgather(static_cast<unsigned long long>(h));
+    for (int r = 1; r < comm.size(); ++r) {
+      if (hashes[static_cast<std::size_t>(r)] != hashes[0]) {
+        throw UsageError(name + ": rank " + std::to_string(r) +
+                         " passed other displacements or forces than rank 0: with "
+                         "distributed=False every rank passes all the configurations, the same "
+                         "(with distributed=True each passes its own share)");
+      }
+    }
   }
   const int n = ideal.supercell.size();
   const double* u_data = u.data();

@@ -208,8 +208,13 @@ def test_an_error_on_one_rank_is_raised_on_every_rank():
         mine[0].calc = None  # no forces on rank 1 only
     with pytest.raises(ValueError, match=r"displaced\[0\] has no forces"):
         physfit.fc.fit(ideal, mine, distributed=True)
-    # and the ranks go on together afterwards
+    # distributed=False: every rank must pass the same structures
     ideal, displaced, _, _ = si_atoms()
+    order = displaced if RANK == 0 else displaced[1:] + displaced[:1]
+    with pytest.raises(ValueError, match="rank 1 passed other displacements or forces than "
+                                         "rank 0"):
+        physfit.fc.fit(ideal, order)
+    # and the ranks go on together afterwards
     r = physfit.fc.fit(ideal, displaced[:8], clusters_cutoffs=[4.0])
     assert r.fc2.shape == (64, 64, 3, 3)
 
