@@ -42,6 +42,8 @@ test_packages=(
   python3-ase python3-spglib
   # the Python module's tests (tests/python/): pytest, and mpi4py for the runs under mpiexec
   python3-pytest python3-mpi4py
+  # the worked example examples/python/si_fc.py (run by the tests): its band plot
+  python3-matplotlib
 )
 
 bench_packages=(

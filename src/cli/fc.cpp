@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
+#include "physfit/cli/fc.hpp"
 #include "physfit/error.hpp"
 #include "physfit/fc/clusters.hpp"
 #include "physfit/fc/dataset.hpp"
@@ -34,13 +35,6 @@ std::string short_number(double v, int digits = 2) {
   s << std::setprecision(digits) << v;
   return s.str();
 }
-
-struct Phase {
-  std::string name;
-  double seconds;
-  double peak_mb;        // the largest rank's peak so far
-  double total_peak_mb;  // the ranks' peaks summed
-};
 
 // Decimal units, as --solver.memory-budget-gb.
 std::string size_text(double bytes) {
@@ -155,49 +149,37 @@ void make_folder(const std::string& folder, const std::string& key) {
   }
 }
 
-void run(Context& ctx) {
-  const mpi::Comm& comm = ctx.comm;
-  const auto& o = ctx.options;
-  const auto data_path = o.get<std::string>("input.data");
+}  // namespace
+
+void end_fc_phase(const mpi::Comm& comm, FcRun& run, const std::string& name,
+                  const std::string& stopped_tail) {
+  const double mine = static_cast<double>(fc::peak_memory_bytes());
+  const double peak = comm.allreduce(mine, mpi::Op::kMax);
+  const double sum = comm.allreduce(mine, mpi::Op::kSum);
+  run.phases.push_back(
+      {name, comm.allreduce(run.clock.seconds(), mpi::Op::kMax), peak / 1e6, sum / 1e6});
+  run.clock.restart();
+  // Every phase before the outputs ends at a safe point; the outputs, once begun, finish.
+  if (name != "output") mpi::stop_point(comm, "after fc's " + name + " phase" + stopped_tail);
+}
+
+FcRun fit_fc(const mpi::Comm& comm, const config::Values& o, const FcSource& source,
+             util::Json& summary, const std::string& stopped_tail) {
   const auto cutoffs = o.get<std::vector<double>>("clusters.cutoffs");
   const double symprec = o.get<double>("structure.symprec");
-  if (data_path.empty()) {
-    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --input.data FILE.h5 (or "
-                                             "data = ... in the configuration file)"));
-  }
-  // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: stop at the next safe point (the end of a phase, a
-  // batch of sensitivity rows, a lambda of the path or of a CV fold) with exit code 3. The fit
-  // keeps no partial state: resuming would need the cluster space and the Gram again, the
-  // bulk of the work, so nothing is written and a stopped run is run again.
-  const util::StopHandlers stop_handlers;
-  const std::string stopped_tail =
-      ": nothing written (the model and the exports unchanged); run the same command again";
-  util::Stopwatch total_clock;
-  std::vector<Phase> phases;
-  util::Stopwatch clock;
-  auto phase = [&](const std::string& name) {
-    const double mine = static_cast<double>(fc::peak_memory_bytes());
-    const double peak = comm.allreduce(mine, mpi::Op::kMax);
-    const double sum = comm.allreduce(mine, mpi::Op::kSum);
-    phases.push_back({name, comm.allreduce(clock.seconds(), mpi::Op::kMax), peak / 1e6, sum / 1e6});
-    clock.restart();
-    // Every phase before the outputs ends at a safe point; the outputs, once begun, finish.
-    if (name != "output") mpi::stop_point(comm, "after fc's " + name + " phase" + stopped_tail);
-  };
+  FcRun run;
+  run.ranks = comm.size();
+  std::vector<FcPhase>& phases = run.phases;
+  auto phase = [&](const std::string& name) { end_fc_phase(comm, run, name, stopped_tail); };
 
   // Structure, symmetry and the cluster space: small, the same on every rank.
-  struct Setup {
-    fc::IdealStructure ideal;
-    std::unique_ptr<fc::Crystal> crystal;
-  };
-  Setup setup = mpi::guarded(comm, [&] {
-    Setup s;
-    s.ideal = fc::read_structure_hdf5(data_path);
-    s.crystal = std::make_unique<fc::Crystal>(s.ideal.supercell,
-                                              s.ideal.resolve_primitive_lattice(symprec), symprec);
-    return s;
+  mpi::guarded(comm, [&] {
+    run.ideal = source.structure();
+    run.crystal = std::make_unique<fc::Crystal>(
+        run.ideal.supercell, run.ideal.resolve_primitive_lattice(symprec), symprec);
+    return 0;
   });
-  const fc::Crystal& crystal = *setup.crystal;
+  const fc::Crystal& crystal = *run.crystal;
   log::info("fc: ", crystal.num_atoms(), " atoms, space group ", crystal.international(), " (",
             crystal.spacegroup_number(), "), ", crystal.operations().size(), " operations x ",
             crystal.num_cells(), " translations, ", crystal.num_primitive(), " primitive atoms");
@@ -205,7 +187,7 @@ void run(Context& ctx) {
     log::warning("fc: the supercell shape breaks ", crystal.dropped_operations(),
                  " operations of the primitive space group; they are not used");
   }
-  const std::optional<fc::NacParameters> nac = born_of(comm, o, crystal);
+  run.nac = born_of(comm, o, crystal);
   phase("symmetry");
   const double base_bytes = phases.back().peak_mb * 1e6;
   const double budget = o.get<double>("solver.memory-budget-gb") * 1e9;
@@ -228,8 +210,9 @@ void run(Context& ctx) {
         comm, UsageError("clusters.rotational-invariance needs clusters.sum-rule = true"));
   }
   // Built by all ranks together (collective; the same bits on every rank).
-  const auto space =
+  run.space =
       mpi::guarded(comm, [&] { return std::make_shared<fc::ClusterSpace>(comm, crystal, copt); });
+  const auto& space = run.space;
   log::info("fc: largest cutoff without wrapping ", short_number(space->cutoff_limit(), 6),
             " A (half the shortest supercell lattice vector)");
   for (int order = 2; order <= space->max_order(); ++order) {
@@ -241,7 +224,7 @@ void run(Context& ctx) {
         "are kept as ALAMODE keeps them; a larger supercell represents this cutoff "
         "without ambiguity");
   }
-  ctx.summary["cutoff_limit"] = space->cutoff_limit();
+  summary["cutoff_limit"] = space->cutoff_limit();
   util::Json counts = util::Json::array();
   for (int order = 2; order <= space->max_order(); ++order) {
     const double c = cutoffs[order - 2];
@@ -277,9 +260,7 @@ void run(Context& ctx) {
   }
 
   // Configurations: each rank reads its share of the training range and of the test range.
-  const std::int64_t total = mpi::guarded(comm, [&] {
-    return fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms(), 0, 0).total;
-  });
+  const std::int64_t total = mpi::guarded(comm, [&] { return source.total(crystal.num_atoms()); });
   const std::int64_t first = o.get<long long>("configs.first");
   std::int64_t train = o.get<long long>("configs.train");
   const std::int64_t test = o.get<long long>("configs.test");
@@ -288,17 +269,18 @@ void run(Context& ctx) {
     mpi::throw_on_all_ranks(
         comm,
         UsageError("first + train + test = " + std::to_string(first + train + test) + " but '" +
-                   data_path + "' has " + std::to_string(total) + " configurations"));
+                   source.name + "' has " + std::to_string(total) + " configurations"));
   }
+  run.first = first;
+  run.train = train;
+  run.test = test;
   auto read = [&](std::int64_t begin, std::int64_t end) {
-    return mpi::guarded(comm, [&] {
-      auto c = fc::read_configurations_hdf5(comm, data_path, crystal.num_atoms(), begin, end);
-      c.validate(data_path);
-      return c;
-    });
+    return mpi::guarded(comm, [&] { return source.read(crystal.num_atoms(), begin, end); });
   };
-  const fc::Configurations local = read(first, first + train);
-  const fc::Configurations held = read(first + train, first + train + test);
+  run.local = read(first, first + train);
+  run.held = read(first + train, first + train + test);
+  const fc::Configurations& local = run.local;
+  const fc::Configurations& held = run.held;
   // Training data without displacements, or without forces, hold nothing to fit: input data,
   // not a numerical failure (they gave a NaN relative error with exit 0, or exit 5).
   {
@@ -310,8 +292,8 @@ void run(Context& ctx) {
         "configurations " + std::to_string(first + 1) + " to " + std::to_string(first + train);
     if (largest[0] == 0) {
       mpi::throw_on_all_ranks(
-          comm, IoError(data_path +
-                        ": /configs/displacements are zero in every atom of the "
+          comm, IoError(source.name + ": " + source.displacements_name +
+                        " are zero in every atom of the "
                         "training " +
                         range +
                         ": they carry no information about the force "
@@ -321,7 +303,8 @@ void run(Context& ctx) {
     if (largest[1] == 0) {
       mpi::throw_on_all_ranks(
           comm,
-          IoError(data_path + ": /configs/forces are zero in every atom of the training " + range +
+          IoError(source.name + ": " + source.forces_name +
+                  " are zero in every atom of the training " + range +
                   ": there is nothing to fit. Check the file and --configs.first/--configs.train"));
     }
   }
@@ -428,14 +411,15 @@ void run(Context& ctx) {
                          ", fit fewer configurations, or raise --solver.memory-budget-gb"));
   }
   if (o.get<bool>("solver.plan-only")) {
-    ctx.summary["parameters"] = space->num_parameters();
-    ctx.summary["orders"] = counts;
+    summary["parameters"] = space->num_parameters();
+    summary["orders"] = counts;
     const double peak = comm.allreduce(static_cast<double>(fc::peak_memory_bytes()), mpi::Op::kMax);
     plan_j["plan_only_peak_bytes"] = peak;
     log::info("fc: --solver.plan-only: this run's own peak ", size_text(peak), " per rank, within ",
               "--solver.memory-budget-gb ", short_number(budget / 1e9, 4));
-    ctx.summary["memory_plan"] = plan_j;
-    return;
+    summary["memory_plan"] = plan_j;
+    run.plan_only = true;
+    return run;
   }
   // The folders of the outputs are made now, not after a fit that may have run for hours.
   mpi::guarded(comm, [&] {
@@ -458,10 +442,12 @@ void run(Context& ctx) {
             "): use solver.mode = gram with a larger solver.memory-budget-gb, or fit.method = "
             "lasso or elastic-net with the residual storage"));
   }
-  const fc::Method method = fc::parse_method(o.get<std::string>("fit.method"));
+  run.storage = storage;
+  run.method = fc::parse_method(o.get<std::string>("fit.method"));
+  const fc::Method method = run.method;
   const std::int64_t mine = local.count();  // this rank's training configurations
   log::Progress progress("fc: sensitivity rows", mine);
-  const fc::FitData data = mpi::guarded(comm, [&] {
+  run.data = mpi::guarded(comm, [&] {
     return fc::accumulate(
         comm, *space, local, storage == fc::Storage::kGram ? folds : 0, first, first + train, batch,
         [&](std::int64_t done) {
@@ -471,6 +457,7 @@ void run(Context& ctx) {
         },
         storage);
   });
+  const fc::FitData& data = run.data;
   progress.finish();
   log::info("fc: ", data.configurations, " training configurations, ", data.num_rows,
             " force components, ", space->num_parameters(), " parameters: sensitivity rows ",
@@ -509,7 +496,8 @@ void run(Context& ctx) {
     mpi::stop_point(comm, "after " + std::to_string(done) + " of " + std::to_string(all) +
                               " lambdas of fc's fit" + stopped_tail);
   };
-  const fc::FitResult r = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
+  run.result = mpi::guarded(comm, [&] { return fc::fit(data, fopt); });
+  const fc::FitResult& r = run.result;
   phase("fit");
   log::info("fc: ", fc::method_name(method),
             r.lambdas.empty() ? std::string()
@@ -588,6 +576,95 @@ void run(Context& ctx) {
     }
     phase("test");
   }
+  run.counts = counts;
+  run.nonzero = nonzero;
+  run.cv_json = cv_json;
+  run.test_json = test_json;
+  run.plan_json = plan_j;
+  return run;
+}
+
+void write_fc_summary(const FcRun& run, util::Json& summary, double seconds) {
+  const fc::FitResult& r = run.result;
+  util::Json timing = util::Json::array();
+  for (const auto& p : run.phases) {
+    log::info("fc: phase ", p.name, ": ", util::format_duration(p.seconds), ", peak memory ",
+              static_cast<long long>(p.peak_mb), " MB per rank (largest), ",
+              static_cast<long long>(p.total_peak_mb), " MB over the ", run.ranks, " rank",
+              run.ranks > 1 ? "s" : "");
+    util::Json e = util::Json::object();
+    e["phase"] = p.name;
+    e["seconds"] = p.seconds;
+    e["peak_memory_mb"] = p.peak_mb;
+    e["peak_memory_total_mb"] = p.total_peak_mb;
+    timing.push_back(e);
+  }
+  summary["spacegroup"] = run.crystal->international();
+  summary["atoms"] = run.crystal->num_atoms();
+  summary["orders"] = run.counts;
+  summary["parameters"] = run.space->num_parameters();
+  summary["configurations"] = run.data.configurations;
+  summary["method"] = fc::method_name(run.method);
+  summary["lambda"] = r.lambda;
+  summary["train_rmse"] = r.train_rmse;
+  summary["train_relative"] = r.train_relative;
+  summary["cv_rmse"] = r.cv_rmse;
+  summary["cv_relative"] = r.cv_relative;
+  summary["nonzero"] = run.nonzero;
+  if (r.cv.done) summary["cv"] = run.cv_json;
+  summary["test"] = run.test_json;
+  summary["phases"] = timing;
+  summary["seconds"] = seconds;
+  summary["dense_matrix_bytes"] = 8.0 * run.data.num_rows * run.space->num_parameters();
+  summary["storage"] = run.storage == fc::Storage::kGram ? "gram" : "residual";
+  summary["passes"] = run.data.passes;
+  summary["relative_gap"] = r.relative_gap;
+  summary["memory_plan"] = run.plan_json;
+}
+
+namespace {
+
+void run(Context& ctx) {
+  const mpi::Comm& comm = ctx.comm;
+  const auto& o = ctx.options;
+  const auto data_path = o.get<std::string>("input.data");
+  if (data_path.empty()) {
+    mpi::throw_on_all_ranks(comm, UsageError("give the training data with --input.data FILE.h5 (or "
+                                             "data = ... in the configuration file)"));
+  }
+  // SIGTERM, SIGINT, SIGUSR1, SIGUSR2: stop at the next safe point (the end of a phase, a
+  // batch of sensitivity rows, a lambda of the path or of a CV fold) with exit code 3. The fit
+  // keeps no partial state: resuming would need the cluster space and the Gram again, the
+  // bulk of the work, so nothing is written and a stopped run is run again.
+  const util::StopHandlers stop_handlers;
+  const std::string stopped_tail =
+      ": nothing written (the model and the exports unchanged); run the same command again";
+  util::Stopwatch total_clock;
+  FcSource source;
+  source.name = data_path;
+  source.structure = [&] { return fc::read_structure_hdf5(data_path); };
+  source.total = [&](int num_atoms) {
+    return fc::read_configurations_hdf5(comm, data_path, num_atoms, 0, 0).total;
+  };
+  source.read = [&](int num_atoms, std::int64_t begin, std::int64_t end) {
+    auto c = fc::read_configurations_hdf5(comm, data_path, num_atoms, begin, end);
+    c.validate(data_path);
+    return c;
+  };
+  FcRun fitted = fit_fc(comm, o, source, ctx.summary, stopped_tail);
+  if (fitted.plan_only) return;
+  const fc::Crystal& crystal = *fitted.crystal;
+  const auto& space = fitted.space;
+  const auto& nac = fitted.nac;
+  const fc::Configurations& local = fitted.local;
+  const fc::Configurations& held = fitted.held;
+  const std::int64_t first = fitted.first, train = fitted.train, test = fitted.test;
+  const fc::FitResult& r = fitted.result;
+  const fc::FitData& data = fitted.data;
+  const fc::Method method = fitted.method;
+  const fc::Storage storage = fitted.storage;
+  const auto cutoffs = o.get<std::vector<double>>("clusters.cutoffs");
+  const int folds = o.get<int>("cv.folds");
 
   // The points of a parity plot of the forces (physfit plot): the held-out configurations, else
   // the first training ones, at most about 30000 force components.
@@ -615,7 +692,7 @@ void run(Context& ctx) {
     io::OutputFile out(comm, output, ctx.provenance(), io::OutputFile::Writers::kRank0);
     mpi::guarded(comm, [&] {
       if (!out.writes_here()) return;
-      fc::write_model(out.file(), setup.ideal, *space, r.z);
+      fc::write_model(out.file(), fitted.ideal, *space, r.z);
       if (nac) fc::write_nac_hdf5(out.file(), *nac);
       const io::Group g = out.file().create_group("/fit");
       io::set_attribute(g.id(), "method", fc::method_name(method));
@@ -688,7 +765,7 @@ void run(Context& ctx) {
       for (const auto& what : o.get<std::vector<std::string>>("output.exports")) {
         if (what == "phonopy") {
           fc::write_force_constants_text(dir + "/FORCE_CONSTANTS", crystal, phi, compact);
-          fc::write_structure_exports(dir, setup.ideal, crystal);  // phonopy.yaml, SPOSCAR
+          fc::write_structure_exports(dir, fitted.ideal, crystal);  // phonopy.yaml, SPOSCAR
         } else if (what == "phonopy-hdf5") {
           fc::write_force_constants_hdf5(dir + "/force_constants.hdf5", crystal, phi, compact);
         } else if (what == "phono3py" || what == "shengbte") {
@@ -707,42 +784,8 @@ void run(Context& ctx) {
   mpi::guarded(comm, [&] { staged.commit(); });  // rank 0's files; nothing on the others
   if (!output.empty()) log::info("fc: model written to '", output, "'");
   if (!dir.empty()) log::info("fc: exports written to '", dir, "'");
-  phase("output");
-
-  util::Json timing = util::Json::array();
-  for (const auto& p : phases) {
-    log::info("fc: phase ", p.name, ": ", util::format_duration(p.seconds), ", peak memory ",
-              static_cast<long long>(p.peak_mb), " MB per rank (largest), ",
-              static_cast<long long>(p.total_peak_mb), " MB over the ", comm.size(), " rank",
-              comm.size() > 1 ? "s" : "");
-    util::Json e = util::Json::object();
-    e["phase"] = p.name;
-    e["seconds"] = p.seconds;
-    e["peak_memory_mb"] = p.peak_mb;
-    e["peak_memory_total_mb"] = p.total_peak_mb;
-    timing.push_back(e);
-  }
-  ctx.summary["spacegroup"] = crystal.international();
-  ctx.summary["atoms"] = crystal.num_atoms();
-  ctx.summary["orders"] = counts;
-  ctx.summary["parameters"] = space->num_parameters();
-  ctx.summary["configurations"] = data.configurations;
-  ctx.summary["method"] = fc::method_name(method);
-  ctx.summary["lambda"] = r.lambda;
-  ctx.summary["train_rmse"] = r.train_rmse;
-  ctx.summary["train_relative"] = r.train_relative;
-  ctx.summary["cv_rmse"] = r.cv_rmse;
-  ctx.summary["cv_relative"] = r.cv_relative;
-  ctx.summary["nonzero"] = nonzero;
-  if (r.cv.done) ctx.summary["cv"] = cv_json;
-  ctx.summary["test"] = test_json;
-  ctx.summary["phases"] = timing;
-  ctx.summary["seconds"] = total_clock.seconds();
-  ctx.summary["dense_matrix_bytes"] = 8.0 * data.num_rows * space->num_parameters();
-  ctx.summary["storage"] = storage == fc::Storage::kGram ? "gram" : "residual";
-  ctx.summary["passes"] = data.passes;
-  ctx.summary["relative_gap"] = r.relative_gap;
-  ctx.summary["memory_plan"] = plan_j;
+  end_fc_phase(comm, fitted, "output", stopped_tail);
+  write_fc_summary(fitted, ctx.summary, total_clock.seconds());
 }
 
 }  // namespace
