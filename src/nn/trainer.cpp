@@ -672,14 +672,23 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
 
 // ---------------------------------------------------------------------------- evaluation
 
+util::Block evaluation_rows(std::int64_t count, int ranks, int rank) {
+  const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
+  const util::Block mine = util::block_of(chunks, ranks, rank);
+  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
+  const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
+  return {r0, std::max<std::int64_t>(0, r1 - r0)};
+}
+
 LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& data,
                         std::int64_t begin, std::int64_t count, std::vector<float>* scores,
                         std::int64_t* first, std::int64_t* local_rows) {
   const FlushDenormals flush;
   const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
   const util::Block mine = util::block_of(chunks, comm.size(), comm.rank());
-  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
-  const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
+  const util::Block rows = evaluation_rows(count, comm.size(), comm.rank());
+  const std::int64_t r0 = rows.begin;
+  const std::int64_t r1 = rows.end();
   if (first != nullptr) *first = begin + r0;
   if (local_rows != nullptr) *local_rows = std::max<std::int64_t>(0, r1 - r0);
   std::vector<std::int64_t> slots(static_cast<std::size_t>(5 * chunks), 0);

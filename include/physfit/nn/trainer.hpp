@@ -37,6 +37,7 @@
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/optimizer.hpp"
 #include "physfit/nn/reduce.hpp"
+#include "physfit/util/partition.hpp"
 
 namespace physfit::nn {
 
@@ -122,6 +123,10 @@ class Trainer {
   Impl* impl_;
   TrainState state_;
 };
+
+/// The rows of [0, count) that rank `rank` of `ranks` computes in evaluate_model: whole chunks
+/// of 256 rows, the ranks taking contiguous blocks of chunks (empty when it has none).
+util::Block evaluation_rows(std::int64_t count, int ranks, int rank);
 
 /// **Collective.** Loss sums of `model` on rows [begin, begin + count) of a dataset, the same
 /// bits for any number of ranks: the rows are cut into chunks of 256 that ranks take in
