@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings.hpp"
 #include "physfit/cli/command.hpp"
 #include "physfit/cli/lasso.hpp"
 #include "physfit/error.hpp"
@@ -368,4 +369,5 @@ PYBIND11_MODULE(_physfit, m) {
         "call accepts");
   m.def("lasso_run", &lasso_run, py::arg("a"), py::arg("y"), py::arg("groups"), py::arg("args"),
         py::arg("grid_names"));
+  bind_nn(m);
 }

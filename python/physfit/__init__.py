@@ -12,8 +12,9 @@ share of the rows. The user guide is docs/python.md.
 
 from . import _physfit
 from . import lasso
+from . import nn
 
-__all__ = ["lasso", "mpi_rank", "mpi_size", "mpi_owned"]
+__all__ = ["lasso", "nn", "mpi_rank", "mpi_size", "mpi_owned"]
 
 
 def mpi_rank():
