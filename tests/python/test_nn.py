@@ -61,6 +61,19 @@ def regression_data(n, seed):
     return X, y
 
 
+# uint8 images [rows, H, W] (stored as uint8, scale 1, as the arrays), a conv layer.
+IMAGE_OPTIONS = {"model.layers": "conv2d 2 3 relu, flatten, dense 2", "train.epochs": 2,
+                 "train.batch": 16, "optimizer.learning-rate": 0.003}
+
+
+def image_data():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, size=90).astype(np.int32)
+    X = rng.integers(0, 120, size=(90, 6, 5))
+    X[y == 1, 2:4, :] += 100  # class 1: a bright band
+    return X.astype(np.uint8), y
+
+
 def path(name):
     return os.path.join(SCRATCH, name)
 
@@ -159,6 +172,13 @@ def written():
         for name, (a, b) in (("reg.h5", (Xr, yr)), ("reg_val.h5", (Xv, yv))):
             with h5py.File(path(name), "w") as f:
                 f["features"], f["targets"] = a, b
+        Xu, yu = image_data()
+        with h5py.File(path("images.h5"), "w") as f:
+            f["features"] = Xu
+            f["labels"] = yu
+            f["labels"].attrs["classes"] = np.int64(2)
+        cli(["train", "--data.train", path("images.h5"), "--output.model", path("cli_images.h5")]
+            + cli_options(IMAGE_OPTIONS))
         for ranks in (1, 2):
             cli(["train", "--data.train", path("data.h5"), "--output.model",
                  path("cli_model_np%d.h5" % ranks)] + cli_options(OPTIONS), ranks)
@@ -236,6 +256,14 @@ def test_regression_with_validation_arrays_equals_the_command_line(written):
     # predictions of a regression: no classes
     p = r.model.predict(Xv)
     assert p.predicted is None and p.scores.shape == (45, 2)
+
+
+@serial
+def test_uint8_images_equal_the_command_line(written):
+    X, y = image_data()
+    r = physfit.nn.train(X, y, IMAGE_OPTIONS)
+    assert r.model.input_shape == (6, 5, 1)
+    assert_result_is_file(r, path("cli_images.h5"))
 
 
 @serial
@@ -389,6 +417,22 @@ def test_each_rank_gets_the_predictions_of_its_rows(written):
     e = model.evaluate(X[rows], y[rows])
     ref = cli_evaluate()
     assert (e.loss, e.accuracy, e.samples) == (ref["loss"], ref["accuracy"], ref["samples"])
+
+
+@parallel
+def test_a_rank_with_no_rows_and_ranks_that_disagree(written):
+    X, y = classification_data()
+    model = physfit.nn.load(path("cli_model_np1.h5"))
+    rows = slice(0, N) if RANK == 0 else slice(0, 0)  # rank 0 passes every row
+    p = model.predict(X[rows])
+    assert p.scores.shape == (N if RANK == 0 else 0, CLASSES)
+    with h5py.File(path("cli_predict.h5"), "r") as f:
+        assert np.array_equal(p.scores, f["/scores"][rows])
+    mine = X[share(N)]
+    if RANK == 1:
+        mine = mine[:, :-1]
+    with pytest.raises(ValueError, match="samples of 12 on rank 0 but 11 on rank 1"):
+        physfit.nn.train(mine, y[share(N)], OPTIONS)
 
 
 @parallel
