@@ -506,11 +506,15 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
     train = info_of(ta, classification, classes);
     mpi::guarded(comm, [&] { cli::check_fit(model, train); });
     train_records = records_of(comm, ta, train);
+    ta.x = py::array();  // the converted copies (if any) are no longer needed
+    ta.y = py::array();
   }
   if (val_arrays) {
     validation = info_of(va, classification, classes);
     mpi::guarded(comm, [&] { cli::check_fit(model, validation); });
     val_records = records_of(comm, va, validation);
+    va.x = py::array();
+    va.y = py::array();
   }
   if (rows.split) validation = train;
   mpi::guarded(comm, [&] {
@@ -529,8 +533,8 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
     validation = holding(comm, validation, from, val_arrays ? val_records : train_records,
                          rows.val_begin + mine.begin, mine.count);
   }
-  train_records = {};
-  val_records = {};
+  std::vector<unsigned char>().swap(train_records);  // freed, not only emptied
+  std::vector<unsigned char>().swap(val_records);
 
   nn::Trainer trainer(comm, model, *net->optimizer, settings, train, rows.train,
                       rows.val_rows > 0 ? &validation : nullptr, rows.val_begin, rows.val_rows);
