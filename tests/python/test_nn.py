@@ -428,6 +428,8 @@ def test_a_rank_with_no_rows_and_ranks_that_disagree(written):
     assert p.scores.shape == (N if RANK == 0 else 0, CLASSES)
     with h5py.File(path("cli_predict.h5"), "r") as f:
         assert np.array_equal(p.scores, f["/scores"][rows])
+    r = physfit.nn.train(X[rows], y[rows], OPTIONS)  # rank 1 trains on rows it gets from 0
+    assert_result_is_file(r, path("cli_model_np1.h5"))
     mine = X[share(N)]
     if RANK == 1:
         mine = mine[:, :-1]
