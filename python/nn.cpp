@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -449,6 +450,22 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
   const auto train_path = o.get<std::string>("data.train");
   const auto val_path = o.get<std::string>("data.validation");
+  // What the ranks passed must agree (or some would wait in a collective that others skip).
+  std::string given = ini_path;
+  for (const std::string& a : args) given += '\n' + a;
+  const auto hash = static_cast<unsigned long long>(std::hash<std::string>{}(given));
+  const int flags = (x.is_none() ? 0 : 1) | (y.is_none() ? 0 : 2) | (xv.is_none() ? 0 : 4) |
+                    (yv.is_none() ? 0 : 8);
+  if (comm.allreduce(hash, mpi::Op::kMin) != comm.allreduce(hash, mpi::Op::kMax)) {
+    throw UsageError(
+        "the options of physfit.nn.train differ between ranks: every rank passes "
+        "the same options (only the rows of X and y are its own)");
+  }
+  if (comm.allreduce(flags, mpi::Op::kMin) != comm.allreduce(flags, mpi::Op::kMax)) {
+    throw UsageError(
+        "X, y, X_val and y_val are given on some ranks and None on others: every "
+        "rank passes its rows (possibly none: an array with 0 rows)");
+  }
   const bool arrays = !x.is_none();
   const bool val_arrays = !xv.is_none();
   if (arrays == !train_path.empty()) {

@@ -435,6 +435,12 @@ def test_a_rank_with_no_rows_and_ranks_that_disagree(written):
         mine = mine[:, :-1]
     with pytest.raises(ValueError, match="samples of 12 on rank 0 but 11 on rank 1"):
         physfit.nn.train(mine, y[share(N)], OPTIONS)
+    # options or arrays that differ between ranks: an error on every rank, not a hang
+    with pytest.raises(ValueError, match="options of physfit.nn.train differ between ranks"):
+        physfit.nn.train(X[share(N)], y[share(N)], OPTIONS, train_epochs=1 + RANK)
+    with pytest.raises(ValueError, match="None on others"):
+        physfit.nn.train(X[share(N)], y[share(N)], OPTIONS,
+                         X_val=X[:10] if RANK == 0 else None, y_val=y[:10] if RANK == 0 else None)
 
 
 @parallel
