@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -433,6 +434,20 @@ py::dict evaluate(Network& n, const py::handle& x, const py::handle& y) {
 // Raised on every rank to leave Trainer::run when the callback stops the training.
 struct StopTraining {};
 
+// The trainer flushes denormals to zero (MXCSR's FTZ and DAZ) while it runs; the callback's
+// Python code runs with them off, as everywhere else in Python, and the trainer's mode after.
+class PythonFloatingPoint {
+ public:
+  PythonFloatingPoint() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ & ~kFlushBits); }
+  ~PythonFloatingPoint() { _mm_setcsr(saved_); }
+  PythonFloatingPoint(const PythonFloatingPoint&) = delete;
+  PythonFloatingPoint& operator=(const PythonFloatingPoint&) = delete;
+
+ private:
+  static constexpr unsigned kFlushBits = 0x8040;  // flush-to-zero, denormals-are-zero
+  unsigned saved_;
+};
+
 py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, const py::handle& yv,
                const std::vector<std::string>& args, const std::string& ini_path,
                const py::object& callback, bool verbose) {
@@ -568,6 +583,7 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
     log::info(cli::epoch_line(r, settings.epochs, classification));
     if (!callback.is_none()) {
       const py::gil_scoped_acquire gil;
+      const PythonFloatingPoint python_fp;
       try {
         py::dict m = metrics_dict(r.train, classification, "");
         if (r.has_validation) {

@@ -300,7 +300,11 @@ def test_a_callback_sees_every_epoch_and_false_stops_training():
     full = physfit.nn.train(X[rows], y[rows], OPTIONS)
     seen = []
 
+    tiny = np.array([1e-40], dtype=np.float32)  # a denormal
+
     def callback(epoch, loss, metrics):
+        # the callback's arithmetic is Python's: denormals are not flushed to zero
+        assert (tiny * np.float32(1.5))[0] != 0
         seen.append((epoch, loss, dict(metrics)))
         # rank 1 alone asks to stop under MPI: every rank stops
         return not (epoch == 2 and RANK == SIZE - 1)
