@@ -16,11 +16,12 @@
 /// So the trained weights are bitwise identical at 1, 2, 3, ... ranks and between runs.
 ///
 /// Data: rank r owns rows util::block_of(N, ranks, r) of the training rows and reads only
-/// them. Before a window of batches (the whole epoch unless `max_memory` forbids it), the
-/// ranks exchange the records each needs for its shards with one MPI_Alltoallv. When the
-/// rank's rows do not fit in `max_memory`, they are not kept in memory but read from the file
-/// per window, which changes nothing in the results. When the reader needs no HDF5
-/// (RecordReader::direct()), the next window's rows are read on a thread of their own while
+/// them (or, when DataInfo::memory holds them, uses them where they are; the validation rows
+/// are those evaluation_rows() gives it). Before a window of batches (the whole epoch unless
+/// `max_memory` forbids it), the ranks exchange the records each needs for its shards with one
+/// MPI_Alltoallv. When the rank's rows do not fit in `max_memory`, they are not kept in memory but
+/// read from the file per window, which changes nothing in the results. When the reader needs no
+/// HDF5 (RecordReader::direct()), the next window's rows are read on a thread of their own while
 /// the current window computes; the I/O time reported is what the main thread waited (for
 /// those reads, the ones it made itself, and the record exchange).
 
