@@ -367,13 +367,16 @@ struct Scored {
   std::vector<float> scores;  // outputs x a.rows, this rank's rows in its order
 };
 
-Scored score(Network& n, const py::handle& x, const py::handle& y) {
+Scored score(Network& n, const py::handle& x, const py::handle& y, bool need_y) {
   const mpi::Comm comm = nn_world();
   configure_log(comm, false);
   nn::Model& model = *n.model;
   const bool classification = model.loss().classification();
   Scored s;
   s.a = check_arrays(comm, x, y, classification, "X", "y");
+  if (need_y && !s.a.has_y) {  // has_y is the same on every rank
+    throw UsageError("evaluate needs y (labels or targets), one per row of X");
+  }
   if (s.a.sample != model.input_shape()) {
     throw UsageError("the model's input is " + model.input_shape().str() +
                      " but X has samples of " + s.a.sample.str() + " (X's shape after the rows)");
@@ -400,7 +403,7 @@ Scored score(Network& n, const py::handle& x, const py::handle& y) {
 }
 
 py::dict predict(Network& n, const py::handle& x) {
-  Scored s = score(n, x, py::none());
+  Scored s = score(n, x, py::none(), false);
   const int outputs = n.model->outputs();
   py::array_t<float> scores(
       {static_cast<py::ssize_t>(s.a.rows), static_cast<py::ssize_t>(outputs)});
@@ -422,8 +425,7 @@ py::dict predict(Network& n, const py::handle& x) {
 }
 
 py::dict evaluate(Network& n, const py::handle& x, const py::handle& y) {
-  if (y.is_none()) throw UsageError("evaluate needs y (labels or targets), one per row of X");
-  Scored s = score(n, x, y);
+  Scored s = score(n, x, y, true);
   const bool classification = n.model->loss().classification();
   const nn::Metrics m = nn::metrics_of(s.sums, *n.model, false);
   py::dict d = metrics_dict(m, classification, "");
@@ -453,18 +455,6 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
                const py::object& callback, bool verbose) {
   const mpi::Comm comm = nn_world();
   configure_log(comm, verbose);
-  const std::string start_time = util::utc_timestamp();
-  const config::Options opts = train_declarations();
-  config::IniText ini;
-  if (!ini_path.empty()) ini = config::load_ini(comm, ini_path);
-  const config::Values o =
-      mpi::guarded(comm, [&] { return opts.parse(args, ini_path.empty() ? nullptr : &ini); });
-  const nn::TrainSettings settings = cli::train_settings(o);
-  const std::string output = o.get<std::string>("output.model");
-  const bool write = o.origin("output.model").kind != config::Origin::Kind::kDefault;
-  const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
-  const auto train_path = o.get<std::string>("data.train");
-  const auto val_path = o.get<std::string>("data.validation");
   // What the ranks passed must agree (or some would wait in a collective that others skip).
   std::string given = ini_path;
   for (const std::string& a : args) given += '\n' + a;
@@ -481,6 +471,18 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
         "X, y, X_val and y_val are given on some ranks and None on others: every "
         "rank passes its rows (possibly none: an array with 0 rows)");
   }
+  const std::string start_time = util::utc_timestamp();
+  const config::Options opts = train_declarations();
+  config::IniText ini;
+  if (!ini_path.empty()) ini = config::load_ini(comm, ini_path);
+  const config::Values o =
+      mpi::guarded(comm, [&] { return opts.parse(args, ini_path.empty() ? nullptr : &ini); });
+  const nn::TrainSettings settings = cli::train_settings(o);
+  const std::string output = o.get<std::string>("output.model");
+  const bool write = o.origin("output.model").kind != config::Origin::Kind::kDefault;
+  const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
+  const auto train_path = o.get<std::string>("data.train");
+  const auto val_path = o.get<std::string>("data.validation");
   const bool arrays = !x.is_none();
   const bool val_arrays = !xv.is_none();
   if (arrays == !train_path.empty()) {

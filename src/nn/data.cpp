@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "physfit/error.hpp"
+#include "physfit/mpi/guard.hpp"
 
 namespace physfit::nn {
 
@@ -359,12 +360,14 @@ MemoryRows exchange_rows(const mpi::Comm& comm, std::int64_t record_bytes,
   out.count = want_count;
   out.records.resize(static_cast<std::size_t>(want_count * record_bytes));
   std::int64_t received = 0;
+  bool too_many = record_bytes > INT_MAX;
   for (int r = 0; r < ranks; ++r) {
     const auto q = static_cast<std::size_t>(r);
     const auto [s0, sn] = overlap(held_first, held_count, wf[q], wc[q]);
     const auto [r0, rn] = overlap(hf[q], hc[q], want_first, want_count);
     if (sn > INT_MAX || rn > INT_MAX || s0 - held_first > INT_MAX || r0 - want_first > INT_MAX) {
-      throw UsageError("more than 2^31 - 1 rows move between two ranks: give fewer rows per rank");
+      too_many = true;
+      continue;
     }
     send_counts[q] = static_cast<int>(sn);
     send_displs[q] = static_cast<int>(sn > 0 ? s0 - held_first : 0);
@@ -372,12 +375,19 @@ MemoryRows exchange_rows(const mpi::Comm& comm, std::int64_t record_bytes,
     recv_displs[q] = static_cast<int>(rn > 0 ? r0 - want_first : 0);
     received += rn;
   }
-  if (received != want_count) {
-    throw IoError("rows " + std::to_string(want_first) + " to " +
-                  std::to_string(want_first + want_count) +
-                  " (exclusive) are not all held by some rank, or some are held twice");
-  }
-  if (record_bytes > INT_MAX) throw UsageError("a record of more than 2^31 - 1 bytes");
+  // Errors of one rank are every rank's (the others would wait in the exchange).
+  mpi::guarded(comm, [&] {
+    if (too_many) {
+      throw UsageError(
+          "more than 2^31 - 1 rows (or bytes of a record) move between two ranks in "
+          "one exchange: give fewer rows per rank");
+    }
+    if (received != want_count) {
+      throw IoError("rows " + std::to_string(want_first) + " to " +
+                    std::to_string(want_first + want_count) +
+                    " (exclusive) are not all held by some rank, or some are held twice");
+    }
+  });
   MPI_Datatype record;
   MPI_Type_contiguous(static_cast<int>(record_bytes), MPI_BYTE, &record);
   MPI_Type_commit(&record);

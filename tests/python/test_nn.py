@@ -442,6 +442,8 @@ def test_a_rank_with_no_rows_and_ranks_that_disagree(written):
     # options or arrays that differ between ranks: an error on every rank, not a hang
     with pytest.raises(ValueError, match="options of physfit.nn.train differ between ranks"):
         physfit.nn.train(X[share(N)], y[share(N)], OPTIONS, train_epochs=1 + RANK)
+    with pytest.raises(ValueError, match="y given on some ranks and not on others"):
+        model.evaluate(X[share(N)], y[share(N)] if RANK == 0 else None)
     with pytest.raises(ValueError, match="None on others"):
         physfit.nn.train(X[share(N)], y[share(N)], OPTIONS,
                          X_val=X[:10] if RANK == 0 else None, y_val=y[:10] if RANK == 0 else None)
