@@ -370,4 +370,5 @@ PYBIND11_MODULE(_physfit, m) {
   m.def("lasso_run", &lasso_run, py::arg("a"), py::arg("y"), py::arg("groups"), py::arg("args"),
         py::arg("grid_names"));
   bind_fc(m);
+  bind_nn(m);
 }

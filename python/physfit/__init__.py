@@ -13,8 +13,9 @@ share of the rows. The user guide is docs/python.md.
 from . import _physfit
 from . import lasso
 from . import fc
+from . import nn
 
-__all__ = ["lasso", "fc", "mpi_rank", "mpi_size", "mpi_owned"]
+__all__ = ["lasso", "fc", "nn", "mpi_rank", "mpi_size", "mpi_owned"]
 
 
 def mpi_rank():

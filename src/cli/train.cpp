@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "physfit/cli/command.hpp"
+#include "physfit/cli/train.hpp"
 #include "physfit/error.hpp"
 #include "physfit/io/output_file.hpp"
 #include "physfit/log/log.hpp"
@@ -27,12 +28,6 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
-std::string metrics_text(const nn::Metrics& m, bool classification, const std::string& prefix) {
-  std::string s = prefix + "loss " + fixed(m.loss, 4);
-  if (classification) return s + " " + prefix + "accuracy " + fixed(100 * m.accuracy, 2) + " %";
-  return s + " " + prefix + "rmse " + fixed(m.rmse, 4) + " " + prefix + "mae " + fixed(m.mae, 4);
-}
-
 void put_metrics(util::Json& j, const nn::Metrics& m, bool classification) {
   j["loss"] = m.loss;
   if (classification) {
@@ -46,6 +41,24 @@ void put_metrics(util::Json& j, const nn::Metrics& m, bool classification) {
 
 nn::DataInfo inspect_everywhere(const mpi::Comm& comm, const std::string& path) {
   return mpi::guarded(comm, [&] { return nn::inspect_data(path); });
+}
+
+}  // namespace
+
+std::string metrics_text(const nn::Metrics& m, bool classification, const std::string& prefix) {
+  std::string s = prefix + "loss " + fixed(m.loss, 4);
+  if (classification) return s + " " + prefix + "accuracy " + fixed(100 * m.accuracy, 2) + " %";
+  return s + " " + prefix + "rmse " + fixed(m.rmse, 4) + " " + prefix + "mae " + fixed(m.mae, 4);
+}
+
+std::string epoch_line(const nn::EpochReport& r, std::int64_t epochs, bool classification) {
+  std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + ": " +
+                     metrics_text(r.train, classification, "");
+  if (r.has_validation) line += " | " + metrics_text(r.validation, classification, "val_");
+  line += " | " + std::to_string(static_cast<long long>(r.samples_per_second)) + " samples/s, " +
+          fixed(r.seconds, 2) + " s (compute " + fixed(r.compute, 2) + ", allreduce " +
+          fixed(r.allreduce, 2) + ", io " + fixed(r.io, 2) + ")";
+  return line;
 }
 
 void check_fit(const nn::Model& model, const nn::DataInfo& data) {
@@ -67,15 +80,75 @@ void check_fit(const nn::Model& model, const nn::DataInfo& data) {
   }
 }
 
-void write_training_file(Context& ctx, const std::string& path, const nn::Model& model,
+void write_training_file(const mpi::Comm& comm, const io::Provenance& provenance,
+                         const std::string& path, const nn::Model& model,
                          const nn::Optimizer& optimizer, const nn::TrainSettings& settings,
                          const nn::TrainState& state) {
-  io::OutputFile out(ctx.comm, path, ctx.provenance(), io::OutputFile::Writers::kRank0);
-  mpi::guarded(ctx.comm, [&] {
+  io::OutputFile out(comm, path, provenance, io::OutputFile::Writers::kRank0);
+  mpi::guarded(comm, [&] {
     if (out.writes_here()) nn::save_training(out.file(), model, optimizer, settings, state);
   });
   out.commit();
 }
+
+nn::TrainSettings train_settings(const config::Values& o) {
+  nn::TrainSettings settings;
+  settings.epochs = o.get<long long>("train.epochs");
+  settings.batch = o.get<long long>("train.batch");
+  settings.micro_batch = o.get<long long>("train.micro-batch");
+  settings.seed = static_cast<std::uint64_t>(o.get<long long>("train.seed"));
+  settings.max_memory = util::parse_bytes(o.get<std::string>("data.max-memory"), "data.max-memory");
+  return settings;
+}
+
+TrainRows split_rows(const config::Values& o, std::int64_t rows, std::int64_t validation_rows) {
+  const double split = o.get<double>("data.validation-split");
+  if (validation_rows > 0 && split > 0) {
+    throw UsageError("give either data.validation or data.validation-split, not both");
+  }
+  TrainRows t;
+  t.train = rows;
+  if (validation_rows > 0) {
+    t.val_rows = validation_rows;
+  } else if (split > 0) {
+    t.split = true;
+    t.val_rows = static_cast<std::int64_t>(std::floor(split * static_cast<double>(rows)));
+    t.train = rows - t.val_rows;
+    t.val_begin = t.train;
+    if (t.train <= 0) throw UsageError("data.validation-split leaves no training rows");
+  }
+  return t;
+}
+
+std::unique_ptr<nn::Model> new_model(const mpi::Comm& comm, const config::Values& o,
+                                     const nn::Shape& input) {
+  nn::ModelSpec spec;
+  spec.layers = o.get<std::vector<std::string>>("model.layers");
+  if (spec.layers.empty()) throw UsageError("model.layers is empty: list the model's layers");
+  spec.input = input;
+  spec.loss = o.get<std::string>("model.loss");
+  spec.margin = o.get<double>("model.margin");
+  spec.l2 = o.get<double>("model.l2");
+  const std::string where = o.origin("model.layers").describe();
+  std::unique_ptr<nn::Model> model;
+  // Guarded: the model's memory check may fail on one node only.
+  mpi::guarded(comm, [&] { model = std::make_unique<nn::Model>(spec, where); });
+  model->initialize(static_cast<std::uint64_t>(o.get<long long>("train.seed")));
+  return model;
+}
+
+std::unique_ptr<nn::Optimizer> new_optimizer(const config::Values& o, const nn::Model& model) {
+  nn::OptimizerSettings os;
+  os.type = o.get<std::string>("optimizer.type");
+  os.learning_rate = o.get<double>("optimizer.learning-rate");
+  os.beta1 = o.get<double>("optimizer.beta1");
+  os.beta2 = o.get<double>("optimizer.beta2");
+  os.epsilon = o.get<double>("optimizer.epsilon");
+  os.momentum = o.get<double>("optimizer.momentum");
+  return std::make_unique<nn::Optimizer>(os, model.parameter_count());
+}
+
+namespace {
 
 // Asks glibc to keep freed memory instead of returning it to the system. The first touch of a
 // fresh page costs about 20 us on these virtual machines (peers/nn/FINDINGS.md): Open MPI
@@ -92,12 +165,7 @@ void run_train(Context& ctx) {
   const auto& o = ctx.options;
   const util::StopHandlers stop_handlers;
   const util::Stopwatch clock;
-  nn::TrainSettings settings;
-  settings.epochs = o.get<long long>("train.epochs");
-  settings.batch = o.get<long long>("train.batch");
-  settings.micro_batch = o.get<long long>("train.micro-batch");
-  settings.seed = static_cast<std::uint64_t>(o.get<long long>("train.seed"));
-  settings.max_memory = util::parse_bytes(o.get<std::string>("data.max-memory"), "data.max-memory");
+  nn::TrainSettings settings = train_settings(o);
   const auto output = o.get<std::string>("output.model");
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
   std::string resume = o.get<std::string>("train.resume");
@@ -112,27 +180,19 @@ void run_train(Context& ctx) {
   }
   const auto train_path = o.get<std::string>("data.train");
   const auto val_path = o.get<std::string>("data.validation");
-  const double split = o.get<double>("data.validation-split");
   if (train_path.empty()) {
     throw UsageError("no training data: set 'train' in [data] or give --data.train FILE");
   }
-  if (!val_path.empty() && split > 0) {
+  if (!val_path.empty() && o.get<double>("data.validation-split") > 0) {
     throw UsageError("give either data.validation or data.validation-split, not both");
   }
 
   const nn::DataInfo train = inspect_everywhere(comm, train_path);
   nn::DataInfo validation;
-  std::int64_t train_rows = train.rows, val_begin = 0, val_rows = 0;
-  if (!val_path.empty()) {
-    validation = inspect_everywhere(comm, val_path);
-    val_rows = validation.rows;
-  } else if (split > 0) {
-    validation = train;
-    val_rows = static_cast<std::int64_t>(std::floor(split * static_cast<double>(train.rows)));
-    train_rows = train.rows - val_rows;
-    val_begin = train_rows;
-    if (train_rows <= 0) throw UsageError("data.validation-split leaves no training rows");
-  }
+  if (!val_path.empty()) validation = inspect_everywhere(comm, val_path);
+  const TrainRows rows = split_rows(o, train.rows, val_path.empty() ? 0 : validation.rows);
+  if (rows.split) validation = train;
+  const std::int64_t train_rows = rows.train, val_begin = rows.val_begin, val_rows = rows.val_rows;
 
   std::unique_ptr<nn::Model> model;
   std::unique_ptr<nn::Optimizer> optimizer;
@@ -152,25 +212,8 @@ void run_train(Context& ctx) {
               resumed.batches_done ? " and batch " + std::to_string(resumed.batches_done) : "",
               " (architecture, optimizer, seed and batch sizes from the file)");
   } else {
-    nn::ModelSpec spec;
-    spec.layers = o.get<std::vector<std::string>>("model.layers");
-    if (spec.layers.empty()) throw UsageError("model.layers is empty: list the model's layers");
-    spec.input = train.sample;
-    spec.loss = o.get<std::string>("model.loss");
-    spec.margin = o.get<double>("model.margin");
-    spec.l2 = o.get<double>("model.l2");
-    const std::string where = o.origin("model.layers").describe();
-    // Guarded: the model's memory check may fail on one node only.
-    mpi::guarded(comm, [&] { model = std::make_unique<nn::Model>(spec, where); });
-    nn::OptimizerSettings os;
-    os.type = o.get<std::string>("optimizer.type");
-    os.learning_rate = o.get<double>("optimizer.learning-rate");
-    os.beta1 = o.get<double>("optimizer.beta1");
-    os.beta2 = o.get<double>("optimizer.beta2");
-    os.epsilon = o.get<double>("optimizer.epsilon");
-    os.momentum = o.get<double>("optimizer.momentum");
-    optimizer = std::make_unique<nn::Optimizer>(os, model->parameter_count());
-    model->initialize(settings.seed);
+    model = new_model(comm, o, train.sample);
+    optimizer = new_optimizer(o, *model);
   }
   check_fit(*model, train);
   if (val_rows > 0) check_fit(*model, validation);
@@ -193,19 +236,15 @@ void run_train(Context& ctx) {
   nn::EpochReport last;
   const int signal = trainer.run([&](const nn::EpochReport& r) {
     last = r;
-    std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(settings.epochs) +
-                       ": " + metrics_text(r.train, classification, "");
-    if (r.has_validation) line += " | " + metrics_text(r.validation, classification, "val_");
-    line += " | " + std::to_string(static_cast<long long>(r.samples_per_second)) + " samples/s, " +
-            fixed(r.seconds, 2) + " s (compute " + fixed(r.compute, 2) + ", allreduce " +
-            fixed(r.allreduce, 2) + ", io " + fixed(r.io, 2) + ")";
-    log::info(line);
+    log::info(epoch_line(r, settings.epochs, classification));
     const bool last_epoch = r.epoch == settings.epochs;
     if (!last_epoch && checkpoint_every > 0 && r.epoch % checkpoint_every == 0) {
-      write_training_file(ctx, output, *model, *optimizer, settings, trainer.state());
+      write_training_file(comm, ctx.provenance(), output, *model, *optimizer, settings,
+                          trainer.state());
     }
   });
-  write_training_file(ctx, output, *model, *optimizer, settings, trainer.state());
+  write_training_file(comm, ctx.provenance(), output, *model, *optimizer, settings,
+                      trainer.state());
 
   const nn::TrainState& st = trainer.state();
   util::Json history = util::Json::object();

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <sstream>
 
 #include "physfit/error.hpp"
+#include "physfit/mpi/guard.hpp"
 
 namespace physfit::nn {
 
@@ -185,10 +187,12 @@ DataInfo inspect_data(const std::string& path, bool require_outputs) {
 
 RecordReader::RecordReader(const DataInfo& info)
     : info_(info),
-      file_(io::File::open(info.path)),
-      features_(file_.dataset("/features")),
-      outputs_(info.has_outputs ? file_.dataset(info.classification ? "/labels" : "/targets")
-                                : io::Dataset()) {
+      file_(info.memory ? io::File() : io::File::open(info.path)),
+      features_(info.memory ? io::Dataset() : file_.dataset("/features")),
+      outputs_(info.memory || !info.has_outputs
+                   ? io::Dataset()
+                   : file_.dataset(info.classification ? "/labels" : "/targets")) {
+  if (info_.memory) return;  // rows from memory: nothing to open
   features_offset_ = info_.uint8 || info_.bits ? features_.raw_offset<std::uint8_t>()
                                                : features_.raw_offset<float>();
   outputs_offset_ = !info_.has_outputs     ? 0
@@ -284,8 +288,25 @@ void RecordReader::assemble(std::int64_t r, std::int64_t row, unsigned char* out
   }
 }
 
+const unsigned char* RecordReader::memory_row(std::int64_t row) const {
+  const MemoryRows& m = *info_.memory;
+  if (row < m.first || row >= m.first + m.count) {
+    throw Error("row " + std::to_string(row) + " of " + info_.path +
+                " is not held by this rank (it holds rows " + std::to_string(m.first) + " to " +
+                std::to_string(m.first + m.count) + ", exclusive)");
+  }
+  return m.records.data() + (row - m.first) * info_.record_bytes();
+}
+
 void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* out) {
   const std::int64_t rb = info_.record_bytes();
+  if (info_.memory) {
+    if (count > 0) {
+      memory_row(begin + count - 1);
+      std::memcpy(out, memory_row(begin), static_cast<std::size_t>(count * rb));
+    }
+    return;
+  }
   // In spans of at most kSpanBytes of features: the staging buffers stay small when a rank
   // reads all of its rows into the training cache.
   const std::int64_t span = std::max<std::int64_t>(1, kSpanBytes / info_.feature_bytes());
@@ -298,6 +319,12 @@ void RecordReader::read(std::int64_t begin, std::int64_t count, unsigned char* o
 
 void RecordReader::read_ids(const std::int64_t* ids, std::size_t n, unsigned char* out) {
   const std::int64_t rb = info_.record_bytes();
+  if (info_.memory) {
+    for (std::size_t k = 0; k < n; ++k) {
+      std::memcpy(out + k * rb, memory_row(ids[k]), static_cast<std::size_t>(rb));
+    }
+    return;
+  }
   const std::int64_t fbytes = std::max<std::int64_t>(1, info_.feature_bytes());
   const std::int64_t gap_rows = std::max<std::int64_t>(1, kGapBytes / fbytes);
   const std::int64_t span_rows = std::max<std::int64_t>(1, kSpanBytes / fbytes);
@@ -310,6 +337,66 @@ void RecordReader::read_ids(const std::int64_t* ids, std::size_t n, unsigned cha
     for (std::size_t k = i; k < j; ++k) assemble(ids[k] - begin, ids[k], out + k * rb);
     i = j;
   }
+}
+
+MemoryRows exchange_rows(const mpi::Comm& comm, std::int64_t record_bytes,
+                         const unsigned char* held, std::int64_t held_first,
+                         std::int64_t held_count, std::int64_t want_first,
+                         std::int64_t want_count) {
+  const int ranks = comm.size();
+  const std::vector<std::int64_t> hf = comm.allgather(held_first);
+  const std::vector<std::int64_t> hc = comm.allgather(held_count);
+  const std::vector<std::int64_t> wf = comm.allgather(want_first);
+  const std::vector<std::int64_t> wc = comm.allgather(want_count);
+  // Counts in records (an MPI type of one record), so that up to 2^31 - 1 records per pair of
+  // ranks move in one call.
+  auto overlap = [](std::int64_t a, std::int64_t na, std::int64_t b, std::int64_t nb) {
+    const std::int64_t lo = std::max(a, b), hi = std::min(a + na, b + nb);
+    return std::make_pair(lo, std::max<std::int64_t>(0, hi - lo));
+  };
+  std::vector<int> send_counts(ranks), send_displs(ranks), recv_counts(ranks), recv_displs(ranks);
+  MemoryRows out;
+  out.first = want_first;
+  out.count = want_count;
+  out.records.resize(static_cast<std::size_t>(want_count * record_bytes));
+  std::int64_t received = 0;
+  bool too_many = record_bytes > INT_MAX;
+  for (int r = 0; r < ranks; ++r) {
+    const auto q = static_cast<std::size_t>(r);
+    const auto [s0, sn] = overlap(held_first, held_count, wf[q], wc[q]);
+    const auto [r0, rn] = overlap(hf[q], hc[q], want_first, want_count);
+    if (sn > INT_MAX || rn > INT_MAX || s0 - held_first > INT_MAX || r0 - want_first > INT_MAX) {
+      too_many = true;
+      continue;
+    }
+    send_counts[q] = static_cast<int>(sn);
+    send_displs[q] = static_cast<int>(sn > 0 ? s0 - held_first : 0);
+    recv_counts[q] = static_cast<int>(rn);
+    recv_displs[q] = static_cast<int>(rn > 0 ? r0 - want_first : 0);
+    received += rn;
+  }
+  // Errors of one rank are every rank's (the others would wait in the exchange).
+  mpi::guarded(comm, [&] {
+    if (too_many) {
+      throw UsageError(
+          "more than 2^31 - 1 rows (or bytes of a record) move between two ranks in "
+          "one exchange: give fewer rows per rank");
+    }
+    if (received != want_count) {
+      throw IoError("rows " + std::to_string(want_first) + " to " +
+                    std::to_string(want_first + want_count) +
+                    " (exclusive) are not all held by some rank, or some are held twice");
+    }
+  });
+  MPI_Datatype record;
+  MPI_Type_contiguous(static_cast<int>(record_bytes), MPI_BYTE, &record);
+  MPI_Type_commit(&record);
+  const int rc =
+      MPI_Alltoallv(held, send_counts.data(), send_displs.data(), record, out.records.data(),
+                    recv_counts.data(), recv_displs.data(), record, comm.raw());
+  MPI_Type_free(&record);
+  if (rc != MPI_SUCCESS) throw Error("MPI_Alltoallv failed while exchanging rows");
+  return out;
 }
 
 void unpack_records(const DataInfo& info, const unsigned char* const* records, int n, float* x,

@@ -166,7 +166,9 @@ struct Trainer::Impl {
   RecordReader reader;
 
   // Records.
-  std::vector<unsigned char> own_records;    // cached own rows, or this window's own rows
+  std::vector<unsigned char> own_records;  // cached own rows, or this window's own rows
+  // Cached: the records of the own rows (own_records, or the rows DataInfo::memory holds).
+  const unsigned char* own_base = nullptr;
   std::vector<std::int64_t> own_window_ids;  // streaming: sorted ids held in own_records
   std::vector<unsigned char> send_buffer, recv_buffer;
   std::vector<const unsigned char*> need;         // this window: record of each sample I compute
@@ -294,7 +296,7 @@ struct Trainer::Impl {
   }
 
   const unsigned char* own_record(std::int64_t id) const {
-    if (cache) return own_records.data() + (id - own.begin) * record_bytes;
+    if (cache) return own_base + (id - own.begin) * record_bytes;
     const auto it = std::lower_bound(own_window_ids.begin(), own_window_ids.end(), id);
     return own_records.data() + (it - own_window_ids.begin()) * record_bytes;
   }
@@ -558,8 +560,16 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
   }
   mpi::guarded(comm, [&] {
     if (!p->cache) return;
+    const MemoryRows* memory = train.memory.get();
+    if (memory != nullptr && memory->first <= p->own.begin &&
+        p->own.end() <= memory->first + memory->count) {
+      // Rows in memory (the Python module's arrays): used where they are, not copied.
+      p->own_base = memory->records.data() + (p->own.begin - memory->first) * rb;
+      return;
+    }
     p->own_records.resize(static_cast<std::size_t>(own_bytes));
     p->reader.read(p->own.begin, p->own.count, p->own_records.data());
+    p->own_base = p->own_records.data();
   });
   free_on_throw.armed = false;
 }
@@ -672,14 +682,23 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
 
 // ---------------------------------------------------------------------------- evaluation
 
+util::Block evaluation_rows(std::int64_t count, int ranks, int rank) {
+  const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
+  const util::Block mine = util::block_of(chunks, ranks, rank);
+  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
+  const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
+  return {r0, std::max<std::int64_t>(0, r1 - r0)};
+}
+
 LossSums evaluate_model(const mpi::Comm& comm, Model& model, const DataInfo& data,
                         std::int64_t begin, std::int64_t count, std::vector<float>* scores,
                         std::int64_t* first, std::int64_t* local_rows) {
   const FlushDenormals flush;
   const std::int64_t chunks = (count + kEvalChunk - 1) / kEvalChunk;
   const util::Block mine = util::block_of(chunks, comm.size(), comm.rank());
-  const std::int64_t r0 = std::min(count, mine.begin * kEvalChunk);
-  const std::int64_t r1 = std::min(count, mine.end() * kEvalChunk);
+  const util::Block rows = evaluation_rows(count, comm.size(), comm.rank());
+  const std::int64_t r0 = rows.begin;
+  const std::int64_t r1 = rows.end();
   if (first != nullptr) *first = begin + r0;
   if (local_rows != nullptr) *local_rows = std::max<std::int64_t>(0, r1 - r0);
   std::vector<std::int64_t> slots(static_cast<std::size_t>(5 * chunks), 0);

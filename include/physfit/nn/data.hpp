@@ -19,13 +19,23 @@
 /// offset -1: spins +-1). Rows stay packed in memory and are unpacked per micro-batch.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "physfit/io/hdf5.hpp"
+#include "physfit/mpi/comm.hpp"
 #include "physfit/nn/layer.hpp"
 
 namespace physfit::nn {
+
+/// Records (see DataInfo::record_bytes()) of the rows [first, first + count) of a dataset, held
+/// in memory instead of read from a file: the Python module's arrays (python/nn.cpp).
+struct MemoryRows {
+  std::int64_t first = 0;
+  std::int64_t count = 0;
+  std::vector<unsigned char> records;
+};
 
 /// The layout of a dataset file.
 struct DataInfo {
@@ -40,6 +50,9 @@ struct DataInfo {
   int classes = 0;          ///< classification: number of classes
   int targets = 0;          ///< regression: targets per sample
   bool has_outputs = true;  ///< false: features only (data to predict)
+  /// Set: the rows this rank reads are these, in memory (RecordReader opens no file, and a
+  /// row outside them is an internal error); `path` then only names the data in messages.
+  std::shared_ptr<const MemoryRows> memory;
   /// Bytes of the stored features of one sample.
   std::int64_t feature_bytes() const {
     return bits ? (sample.size() + 7) / 8 : sample.size() * (uint8 ? 1 : 4);
@@ -89,6 +102,8 @@ class RecordReader {
   // Copies row `r` of the fetched rows (file row `row`) into the record `out` and checks it.
   void assemble(std::int64_t r, std::int64_t row, unsigned char* out) const;
   void pread_all(std::int64_t offset, std::int64_t bytes, unsigned char* out) const;
+  // The record of row `row` in DataInfo::memory (Error if this rank does not hold it).
+  const unsigned char* memory_row(std::int64_t row) const;
 
   DataInfo info_;
   io::File file_;
@@ -100,6 +115,15 @@ class RecordReader {
   std::vector<unsigned char> features_tmp_;
   std::vector<unsigned char> outputs_tmp_;
 };
+
+/// **Collective.** Moves records between ranks: this rank holds the records of rows
+/// [held_first, held_first + held_count) of a dataset (`held`: held_count * record_bytes
+/// bytes) and gets those of rows [want_first, want_first + want_count), which the ranks
+/// together must hold (each row on one rank). One MPI_Alltoallv; IoError if a wanted row is
+/// held by no rank.
+MemoryRows exchange_rows(const mpi::Comm& comm, std::int64_t record_bytes,
+                         const unsigned char* held, std::int64_t held_first,
+                         std::int64_t held_count, std::int64_t want_first, std::int64_t want_count);
 
 /// Turns records into a model input batch (features x n, column per sample), and labels or
 /// targets (left alone for data without outputs). Never allocates.

@@ -16,11 +16,12 @@
 /// So the trained weights are bitwise identical at 1, 2, 3, ... ranks and between runs.
 ///
 /// Data: rank r owns rows util::block_of(N, ranks, r) of the training rows and reads only
-/// them. Before a window of batches (the whole epoch unless `max_memory` forbids it), the
-/// ranks exchange the records each needs for its shards with one MPI_Alltoallv. When the
-/// rank's rows do not fit in `max_memory`, they are not kept in memory but read from the file
-/// per window, which changes nothing in the results. When the reader needs no HDF5
-/// (RecordReader::direct()), the next window's rows are read on a thread of their own while
+/// them (or, when DataInfo::memory holds them, uses them where they are; the validation rows
+/// are those evaluation_rows() gives it). Before a window of batches (the whole epoch unless
+/// `max_memory` forbids it), the ranks exchange the records each needs for its shards with one
+/// MPI_Alltoallv. When the rank's rows do not fit in `max_memory`, they are not kept in memory but
+/// read from the file per window, which changes nothing in the results. When the reader needs no
+/// HDF5 (RecordReader::direct()), the next window's rows are read on a thread of their own while
 /// the current window computes; the I/O time reported is what the main thread waited (for
 /// those reads, the ones it made itself, and the record exchange).
 
@@ -37,6 +38,7 @@
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/optimizer.hpp"
 #include "physfit/nn/reduce.hpp"
+#include "physfit/util/partition.hpp"
 
 namespace physfit::nn {
 
@@ -122,6 +124,10 @@ class Trainer {
   Impl* impl_;
   TrainState state_;
 };
+
+/// The rows of [0, count) that rank `rank` of `ranks` computes in evaluate_model: whole chunks
+/// of 256 rows, the ranks taking contiguous blocks of chunks (empty when it has none).
+util::Block evaluation_rows(std::int64_t count, int ranks, int rank);
 
 /// **Collective.** Loss sums of `model` on rows [begin, begin + count) of a dataset, the same
 /// bits for any number of ranks: the rows are cut into chunks of 256 that ranks take in

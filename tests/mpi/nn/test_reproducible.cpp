@@ -7,13 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 
 #include "../../support/mpi_test.hpp"
+#include "physfit/error.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/mpi/guard.hpp"
 #include "physfit/nn/random.hpp"
 #include "physfit/nn/reduce.hpp"
 #include "physfit/nn/trainer.hpp"
+#include "physfit/util/partition.hpp"
 
 using namespace physfit;
 using namespace physfit::nn;
@@ -291,5 +294,82 @@ TEST(FixedPointReduction, SumIsExactAndIndependentOfTheGrouping) {
   if (world.is_root()) {
     const auto one = run(mpi::Comm::self());
     EXPECT_EQ(0, std::memcmp(one.first.data(), all.first.data(), p * sizeof(float)));
+  }
+}
+
+namespace {
+
+// This rank's uneven share of rows [0, n): rank r holds [cut_r, cut_{r+1}), rank 0 the most.
+util::Block uneven_share(std::int64_t n, int ranks, int rank) {
+  auto cut = [&](int r) { return r == 0 ? 0 : r == ranks ? n : n * r / (ranks + 1) + 17; };
+  return {cut(rank), cut(rank + 1) - cut(rank)};
+}
+
+// `info` with the records of rows [begin, begin + count) in memory, moved by exchange_rows
+// from the uneven shares the ranks read from the file (as the Python module's arrays).
+DataInfo in_memory(const mpi::Comm& comm, DataInfo info, std::int64_t begin, std::int64_t count) {
+  const util::Block mine = uneven_share(info.rows, comm.size(), comm.rank());
+  std::vector<unsigned char> held(static_cast<std::size_t>(mine.count * info.record_bytes()));
+  RecordReader(info).read(mine.begin, mine.count, held.data());
+  info.memory = std::make_shared<const MemoryRows>(
+      exchange_rows(comm, info.record_bytes(), held.data(), mine.begin, mine.count, begin, count));
+  return info;
+}
+
+}  // namespace
+
+TEST(MemoryRows, ExchangeGivesEveryRankTheRowsItWants) {
+  const mpi::Comm world = test::world();
+  const DataInfo info = inspect_data(write_images(world));
+  // Each rank wants a different window, crossing the holders' boundaries.
+  const std::int64_t begin = 11 * world.rank(), count = info.rows - 13 - begin;
+  const DataInfo mem = in_memory(world, info, begin, count);
+  ASSERT_EQ(mem.memory->first, begin);
+  ASSERT_EQ(mem.memory->count, count);
+  std::vector<unsigned char> expected(static_cast<std::size_t>(count * info.record_bytes()));
+  RecordReader(info).read(begin, count, expected.data());
+  EXPECT_EQ(mem.memory->records, expected);
+  // Read through a reader like the file: a range, scattered rows, and a row it does not hold.
+  RecordReader reader(mem);
+  std::vector<unsigned char> got(expected.size());
+  reader.read(begin, count, got.data());
+  EXPECT_EQ(got, expected);
+  const std::int64_t ids[2] = {begin + 1, begin + count - 1};
+  std::vector<unsigned char> two(static_cast<std::size_t>(2 * info.record_bytes()));
+  reader.read_ids(ids, 2, two.data());
+  EXPECT_EQ(0, std::memcmp(two.data() + info.record_bytes(),
+                           expected.data() + (count - 1) * info.record_bytes(),
+                           static_cast<std::size_t>(info.record_bytes())));
+  EXPECT_THROW(reader.read(begin + count, 1, got.data()), Error);
+}
+
+TEST(MemoryRows, TrainingOnRowsInMemoryGivesTheFilesBits) {
+  const mpi::Comm world = test::world();
+  const DataInfo file = inspect_data(write_images(world));
+  const std::int64_t val_rows = 30, train_rows = file.rows - val_rows;
+  TrainSettings s;
+  s.epochs = 2;
+  s.batch = 24;
+  s.micro_batch = 5;
+  s.seed = 3;
+  for (const std::int64_t max_memory : {std::int64_t{0}, std::int64_t{6000}}) {  // cached, streamed
+    s.max_memory = max_memory;
+    const Outcome ref =
+        train_on(world, file.path, cnn({8, 8, 1}), OptimizerSettings{}, s, val_rows);
+    const util::Block own = util::block_of(train_rows, world.size(), world.rank());
+    const util::Block eval = evaluation_rows(val_rows, world.size(), world.rank());
+    const DataInfo train = in_memory(world, file, own.begin, own.count);
+    const DataInfo val = in_memory(world, file, train_rows + eval.begin, eval.count);
+    Model model(cnn({8, 8, 1}));
+    model.initialize(s.seed);
+    Optimizer optimizer(OptimizerSettings{}, model.parameter_count());
+    Trainer trainer(world, model, optimizer, s, train, train_rows, &val, train_rows, val_rows);
+    trainer.run(nullptr);
+    EXPECT_EQ(0, std::memcmp(ref.parameters.data(), model.parameters(),
+                             ref.parameters.size() * sizeof(float)))
+        << "max_memory " << max_memory;
+    for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
+      EXPECT_EQ(*ref.history.find(key), *trainer.state().history.find(key)) << key;
+    }
   }
 }
