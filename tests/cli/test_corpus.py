@@ -62,7 +62,7 @@ class Corpus:
     (mpiexec takes seconds to end a failed job but little CPU), so WORKERS run at once, each in
     a folder of its own; the checks do not depend on their timing."""
     GROUPS = ()
-    WORKERS = 6
+    WORKERS = 12
 
     def test_every_case_fails_cleanly(self):
         cases = [c for c in CASES if c[0].split("/")[0] in self.GROUPS]
