@@ -17,6 +17,7 @@ docs/python.md.
 import difflib
 import json
 import numbers
+import os
 import re
 import sys
 import warnings
@@ -34,6 +35,9 @@ def _name(key):
 
 
 # key -> (type, default text or None, help), in the command's order
+# e^2 / (4 pi epsilon_0) in eV Angstrom: the unit factor of the non-analytic correction that
+# physfit uses (fc/nac.hpp's kDefaultNacFactor, phonopy's default for VASP units).
+NAC_FACTOR = 14.39965172592227
 _OPTIONS = {key: (typ, default, text) for key, typ, default, text in _physfit.fc_options()}
 _KEY_OF = {_name(key): key for key in _OPTIONS}
 
@@ -232,8 +236,9 @@ class ForceConstants(Result):
         """A phonopy.Phonopy with these second-order force constants (full layout, in the atom
         order of phonopy's supercell): phonopy's unit cell, supercell and primitive matrices
         when the data came from phonopy, else the primitive cell physfit found with the
-        supercell matrix that builds this supercell from it. Its frequencies are those of
-        ``physfit phonons`` on the same force constants."""
+        supercell matrix that builds this supercell from it. With ``nac_born`` given to the fit, its
+        ``nac_params`` are that BORN's (Gonze's method, physfit's unit factor). Its frequencies
+        are those of ``physfit phonons`` on the command's model."""
         from phonopy import Phonopy
         from phonopy.structure.atoms import PhonopyAtoms
 
@@ -251,6 +256,15 @@ class ForceConstants(Result):
                              supercell_matrix=self["supercell_matrix"].T)
         order = self._phonopy_order(phonon.supercell)
         phonon.force_constants = self["fc2"][order][:, order]
+        if self.get("_nac_born"):
+            # The fit's BORN, as `physfit phonons` applies it from the model's /nac: phonopy
+            # maps the charges to its primitive cell; the unit factor is physfit's, whatever
+            # the file says (physfit warns when they differ), and the method its default.
+            from phonopy.file_IO import parse_BORN
+            nac = parse_BORN(phonon.primitive, filename=self["_nac_born"])
+            nac["factor"] = NAC_FACTOR
+            nac["method"] = "gonze"
+            phonon.nac_params = nac
         return phonon
 
     def _phonopy_order(self, supercell):
@@ -314,6 +328,8 @@ def _run(prepare, distributed, log_level, kwargs):
             print(line, file=sys.stderr)
     r["summary"] = json.loads(d["summary"])
     r["_phonopy"] = phonopy_cell
+    born = kwargs.get("nac_born")
+    r["_nac_born"] = os.path.abspath(born) if born else ""
     r["_fc3"] = None
     if "z" not in d:  # solver_plan_only: the plan, no fit
         return r

@@ -12,6 +12,7 @@ folder); PYTHONPATH holds the build tree's python/ folder."""
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -279,3 +280,49 @@ def test_the_commands_warnings_are_runtime_warnings_in_keyword_names():
     messages = [str(x.message) for x in w if x.category is RuntimeWarning]
     assert any(m.startswith("physfit.fc: cross-validation: lambda_min is the smallest lambda")
                and "path_extend 0" in m and "--path" not in m for m in messages), messages
+
+
+@serial
+def test_to_phonopy_carries_the_born_charges_of_nac_born():
+    """A polar crystal: rocksalt NaCl (64-atom supercell, phonopy's FCC primitive cell) with the
+    spring-model force constants and the made-up BORN of tests/cli/test_nac.py; its forces on
+    phonopy's displacements are exact (F = -Phi u), so least squares gives the model's force
+    constants back. to_phonopy() must then equal phonopy with those force constants and that
+    BORN (the LO-TO splitting near Gamma, where the correction matters), and differ from the
+    fit without nac_born there."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+    from phonopy import Phonopy
+    from phonopy.file_IO import parse_BORN
+    from test_nac import BORNS, FCC, pair_force_constants, rocksalt
+
+    ph = Phonopy(rocksalt(), supercell_matrix=np.diag([2, 2, 2]), primitive_matrix=FCC)
+    fc = pair_force_constants(ph.supercell, 4.2)
+    n = len(ph.supercell)
+    ph.generate_displacements(distance=0.01)
+    ideal = ph.supercell.positions
+    phi = fc.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n)
+    ph.forces = [-(phi @ (s.positions - ideal).ravel()).reshape(n, 3)
+                 for s in ph.supercells_with_displacements]
+    os.makedirs(SCRATCH, exist_ok=True)
+    born = os.path.join(SCRATCH, "BORN_nacl")
+    with open(born, "w") as f:
+        f.write(BORNS["nacl"])
+    polar = physfit.fc.fit_phonopy(ph, cv_folds=0, nac_born=born).to_phonopy()
+    plain = physfit.fc.fit_phonopy(ph, cv_folds=0).to_phonopy()
+    assert polar.nac_params is not None and plain.nac_params is None
+
+    ref = Phonopy(rocksalt(), supercell_matrix=np.diag([2, 2, 2]), primitive_matrix=FCC)
+    ref.force_constants = fc
+    nac = parse_BORN(ref.primitive, filename=born)
+    nac.update(factor=physfit.fc.NAC_FACTOR, method="gonze")
+    ref.nac_params = nac
+    q = [[0.02, 0.01, 0.0], [0.05, 0.05, 0.05], [0.3, 0.1, 0.0], [0.5, 0.5, 0.5]]
+    out = []
+    for p in (polar, plain, ref):
+        p.run_qpoints(q)
+        out.append(p.get_qpoints_dict()["frequencies"])
+    mine, without, exact = out
+    print("NaCl with nac_born: max |f - f_phonopy| = %.3g THz; LO-TO at q = %s: %.3f THz"
+          % (np.abs(mine - exact).max(), q[0], mine[0].max() - without[0].max()))
+    assert np.abs(mine - exact).max() < 1e-4
+    assert mine[0].max() - without[0].max() > 0.5  # the LO mode pushed up near Gamma
