@@ -53,9 +53,8 @@ void configure_log(const mpi::Comm& comm, bool verbose) {
                   nullptr, nullptr, 30.0});
 }
 
-// Options a Python call does not take: the configuration file (an argument of its own) and
-// train.resume (a Python run starts afresh).
-bool python_option(const std::string& key) { return key != "config" && key != "train.resume"; }
+// Options a Python call does not take: the configuration file (an argument of its own).
+bool python_option(const std::string& key) { return key != "config"; }
 
 // The options of `physfit train` as its command declares them.
 config::Options train_declarations() {
@@ -477,9 +476,13 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
   if (!ini_path.empty()) ini = config::load_ini(comm, ini_path);
   const config::Values o =
       mpi::guarded(comm, [&] { return opts.parse(args, ini_path.empty() ? nullptr : &ini); });
-  const nn::TrainSettings settings = cli::train_settings(o);
+  nn::TrainSettings settings = cli::train_settings(o);
   const std::string output = o.get<std::string>("output.model");
   const bool write = o.origin("output.model").kind != config::Origin::Kind::kDefault;
+  // train.resume: the command's (a training file's model, optimiser, state and settings;
+  // "auto" continues from output_model when it exists).
+  cli::Resumed resumed = cli::resume_training(comm, o, settings, write ? output : std::string());
+  const bool resuming = !resumed.path.empty();
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
   const auto train_path = o.get<std::string>("data.train");
   const auto val_path = o.get<std::string>("data.validation");
@@ -494,7 +497,8 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
     throw UsageError("give either X_val, y_val or data_validation, not both");
   }
   if (val_arrays && yv.is_none()) throw UsageError("X_val given without y_val");
-  const bool classification = o.get<std::string>("model.loss") != "mse";
+  const bool classification = resuming ? resumed.model->loss().classification()
+                                        : o.get<std::string>("model.loss") != "mse";
 
   // The outputs' rules of the command: never an input, only a regular file is replaced.
   if (write) {
@@ -531,8 +535,13 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
   auto net = std::make_shared<Network>();
   net->settings = settings;
   net->config = o.effective_ini();
-  net->model = cli::new_model(comm, o, sample);
-  net->optimizer = cli::new_optimizer(o, *net->model);
+  if (resuming) {
+    net->model = std::move(resumed.model);
+    net->optimizer = std::move(resumed.optimizer);
+  } else {
+    net->model = cli::new_model(comm, o, sample);
+    net->optimizer = cli::new_optimizer(o, *net->model);
+  }
   nn::Model& model = *net->model;
   const int classes = model.outputs();
 
@@ -572,6 +581,7 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
 
   nn::Trainer trainer(comm, model, *net->optimizer, settings, train, rows.train,
                       rows.val_rows > 0 ? &validation : nullptr, rows.val_begin, rows.val_rows);
+  if (resuming) trainer.state() = resumed.state;
   const io::Provenance provenance =
       io::current_provenance(comm, "python: physfit.nn.train", net->config, start_time);
 

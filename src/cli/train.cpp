@@ -148,6 +148,35 @@ std::unique_ptr<nn::Optimizer> new_optimizer(const config::Values& o, const nn::
   return std::make_unique<nn::Optimizer>(os, model.parameter_count());
 }
 
+Resumed resume_training(const mpi::Comm& comm, const config::Values& o,
+                        nn::TrainSettings& settings, const std::string& output) {
+  Resumed r;
+  r.path = o.get<std::string>("train.resume");
+  if (r.path == "auto") {
+    // Continue from our own output if an earlier run of this job left one (a job requeued
+    // after a stop signal), else start afresh.
+    int exists = 0;
+    if (comm.is_root()) exists = ::access(output.c_str(), F_OK) == 0 ? 1 : 0;
+    comm.broadcast(exists, 0);
+    r.path = exists ? output : std::string();
+    if (!exists) log::info("train: no '", output, "' yet (resume = auto): starting afresh");
+  }
+  if (r.path.empty()) return r;
+  mpi::guarded(comm, [&] {
+    const io::File f = io::File::open(r.path);
+    r.model = nn::load_model(f);
+    r.optimizer =
+        std::make_unique<nn::Optimizer>(nn::load_optimizer_settings(f), r.model->parameter_count());
+    const std::int64_t epochs = settings.epochs;
+    nn::load_training(f, *r.optimizer, settings, r.state);
+    settings.epochs = epochs;
+  });
+  log::info("train: resuming from '", r.path, "' after epoch ", r.state.epochs_done,
+            r.state.batches_done ? " and batch " + std::to_string(r.state.batches_done) : "",
+            " (architecture, optimizer, seed and batch sizes from the file)");
+  return r;
+}
+
 namespace {
 
 // Asks glibc to keep freed memory instead of returning it to the system. The first touch of a
@@ -168,16 +197,6 @@ void run_train(Context& ctx) {
   nn::TrainSettings settings = train_settings(o);
   const auto output = o.get<std::string>("output.model");
   const auto checkpoint_every = o.get<long long>("output.checkpoint-every");
-  std::string resume = o.get<std::string>("train.resume");
-  if (resume == "auto") {
-    // Continue from our own output if an earlier run of this job left one (a job requeued
-    // after a stop signal), else start afresh.
-    int exists = 0;
-    if (comm.is_root()) exists = ::access(output.c_str(), F_OK) == 0 ? 1 : 0;
-    comm.broadcast(exists, 0);
-    resume = exists ? output : std::string();
-    if (!exists) log::info("train: no '", output, "' yet (resume = auto): starting afresh");
-  }
   const auto train_path = o.get<std::string>("data.train");
   const auto val_path = o.get<std::string>("data.validation");
   if (train_path.empty()) {
@@ -194,24 +213,11 @@ void run_train(Context& ctx) {
   if (rows.split) validation = train;
   const std::int64_t train_rows = rows.train, val_begin = rows.val_begin, val_rows = rows.val_rows;
 
-  std::unique_ptr<nn::Model> model;
-  std::unique_ptr<nn::Optimizer> optimizer;
-  nn::TrainState resumed;
-  bool resuming = !resume.empty();
-  if (resuming) {
-    mpi::guarded(comm, [&] {
-      const io::File f = io::File::open(resume);
-      model = nn::load_model(f);
-      optimizer =
-          std::make_unique<nn::Optimizer>(nn::load_optimizer_settings(f), model->parameter_count());
-      const std::int64_t epochs = settings.epochs;
-      nn::load_training(f, *optimizer, settings, resumed);
-      settings.epochs = epochs;
-    });
-    log::info("train: resuming from '", resume, "' after epoch ", resumed.epochs_done,
-              resumed.batches_done ? " and batch " + std::to_string(resumed.batches_done) : "",
-              " (architecture, optimizer, seed and batch sizes from the file)");
-  } else {
+  Resumed resumed = resume_training(comm, o, settings, output);
+  const bool resuming = !resumed.path.empty();
+  std::unique_ptr<nn::Model> model = std::move(resumed.model);
+  std::unique_ptr<nn::Optimizer> optimizer = std::move(resumed.optimizer);
+  if (!resuming) {
     model = new_model(comm, o, train.sample);
     optimizer = new_optimizer(o, *model);
   }
@@ -221,7 +227,7 @@ void run_train(Context& ctx) {
 
   nn::Trainer trainer(comm, *model, *optimizer, settings, train, train_rows,
                       val_rows > 0 ? &validation : nullptr, val_begin, val_rows);
-  if (resuming) trainer.state() = resumed;
+  if (resuming) trainer.state() = resumed.state;
   log::info("train: ", model->parameter_count(), " parameters (",
             util::join(model->layer_specs(), ", "), "), ", model->loss().name(), ", ",
             optimizer->settings().type, "; ", train_rows, " training rows",

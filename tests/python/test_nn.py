@@ -317,6 +317,29 @@ def test_a_callback_sees_every_epoch_and_false_stops_training():
     assert seen[1][2]["val_accuracy"] == full.history["val_accuracy"][1]
 
 
+def test_a_stopped_run_resumed_from_its_file_equals_an_uninterrupted_one():
+    """train_resume as the command's: a run stopped by its callback after epoch 1 leaves its
+    state in output_model; train_resume="auto" continues it (with the file's settings) to the
+    bits of the run that was never stopped, at any rank count."""
+    X, y = classification_data()
+    rows = share(N)
+    full = physfit.nn.train(X[rows], y[rows], OPTIONS)
+    out = path("resumed_%d.h5" % SIZE)
+    if RANK == 0 and os.path.exists(out):
+        os.remove(out)
+    MPI.COMM_WORLD.Barrier()
+    first = physfit.nn.train(X[rows], y[rows], OPTIONS, output_model=out,
+                             callback=lambda epoch, loss, m: epoch < 1)
+    assert first.stopped and first.epochs_done == 1
+    r = physfit.nn.train(X[rows], y[rows], OPTIONS, output_model=out, train_resume="auto")
+    assert not r.stopped and r.epochs_done == OPTIONS["train.epochs"]
+    assert np.array_equal(r.model.parameters, full.model.parameters)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert np.array_equal(r.history[key], full.history[key])
+    with pytest.raises(OSError, match="missing.h5"):
+        physfit.nn.train(X[rows], y[rows], OPTIONS, train_resume=path("missing.h5"))
+
+
 def test_a_callback_that_raises_stops_every_rank_and_raises():
     X, y = classification_data()
     rows = share(N)

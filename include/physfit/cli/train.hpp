@@ -46,6 +46,18 @@ std::unique_ptr<nn::Model> new_model(const mpi::Comm& comm, const config::Values
 /// A new optimiser (optimizer.*) for `model`.
 std::unique_ptr<nn::Optimizer> new_optimizer(const config::Values& options, const nn::Model& model);
 
+/// A training run continued from a training file (train.resume).
+struct Resumed {
+  std::string path;  ///< the file read; empty: nothing to resume, start afresh
+  std::unique_ptr<nn::Model> model;
+  std::unique_ptr<nn::Optimizer> optimizer;
+  nn::TrainState state;
+};
+/// **Collective.** train.resume: a training file's model, optimiser and state, and its
+/// settings (seed, batch sizes) in `settings` (train.epochs stays the options'); "auto" reads
+/// `output` if it exists (a requeued job) and is empty otherwise, as is an empty train.resume.
+Resumed resume_training(const mpi::Comm& comm, const config::Values& options,
+                        nn::TrainSettings& settings, const std::string& output);
 /// UsageError if `data` does not suit `model`: its sample shape, labels or targets as the loss
 /// needs, and as many classes (or targets) as the model has outputs.
 void check_fit(const nn::Model& model, const nn::DataInfo& data);
