@@ -497,8 +497,8 @@ py::dict train(const py::handle& x, const py::handle& y, const py::handle& xv, c
     throw UsageError("give either X_val, y_val or data_validation, not both");
   }
   if (val_arrays && yv.is_none()) throw UsageError("X_val given without y_val");
-  const bool classification = resuming ? resumed.model->loss().classification()
-                                        : o.get<std::string>("model.loss") != "mse";
+  const bool classification =
+      resuming ? resumed.model->loss().classification() : o.get<std::string>("model.loss") != "mse";
 
   // The outputs' rules of the command: never an input, only a regular file is replaced.
   if (write) {

@@ -148,8 +148,8 @@ std::unique_ptr<nn::Optimizer> new_optimizer(const config::Values& o, const nn::
   return std::make_unique<nn::Optimizer>(os, model.parameter_count());
 }
 
-Resumed resume_training(const mpi::Comm& comm, const config::Values& o,
-                        nn::TrainSettings& settings, const std::string& output) {
+Resumed resume_training(const mpi::Comm& comm, const config::Values& o, nn::TrainSettings& settings,
+                        const std::string& output) {
   Resumed r;
   r.path = o.get<std::string>("train.resume");
   if (r.path == "auto") {
