@@ -272,10 +272,11 @@ void patch_offsets(int k, int width, int channels, std::vector<int>& off) {
 constexpr bool kDirectConv = true;
 
 // out[j][16 NV] = init + sum_r w[r][16 NV] * base[j][off[r]] for the P positions j < np
-// (base[j] for j >= np repeats a valid one; its results are not stored).
+// (base[j] for j >= np repeats a valid one; its results are not stored), or with relu
+// max(0, that): vmaxps(a, 0) is a > 0 ? a : 0 (0 for NaN and -0), the ReLU layer's bits.
 template <int NV, int P>
 void conv_tile(const float* w, std::int64_t ldw, const int* off, int rows, const float* const* base,
-               const float* bias, float* out, std::int64_t ldo, int np) {
+               const float* bias, float* out, std::int64_t ldo, int np, bool relu) {
   __m512 acc[P][NV];
 #pragma GCC unroll 32
   for (int j = 0; j < P; ++j)
@@ -297,6 +298,12 @@ void conv_tile(const float* w, std::int64_t ldw, const int* off, int rows, const
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_fmadd_ps(wv[v], x, acc[j][v]);
     }
+  }
+  if (relu) {
+#pragma GCC unroll 32
+    for (int j = 0; j < P; ++j)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[j][v] = _mm512_max_ps(acc[j][v], _mm512_setzero_ps());
   }
 #pragma GCC unroll 32
   for (int j = 0; j < P; ++j) {
@@ -414,6 +421,7 @@ struct DirectConv {
   int cout;
   const std::vector<int>* off;
   const float* bias;  // or null
+  bool relu = false;  // store max(0, out) (a fused ReLU)
 };
 
 #if defined(__AVX512F__)
@@ -473,7 +481,7 @@ void direct_conv(const DirectConv& c, float* out, int n) {
       for (int j = np; j < P; ++j) base[j] = base[np - 1];
       conv_tile<NV, P>(c.w + co, c.cout, c.off->data(), rows, base,
                        c.bias != nullptr ? c.bias + co : nullptr, out + p0 * c.cout + co, c.cout,
-                       np);
+                       np, c.relu);
     }
   };
   for (int co = 0; co < c.cout; co += 64) {
@@ -724,6 +732,7 @@ void Conv2D::forward(const float* x, float* y, int n, const Pass&) {
   if (direct()) {
     detail::DirectConv c = direct_conv(pad_input(x, n));
     c.bias = params_ + rows * filters_;
+    c.relu = relu_;
     detail::direct_conv(c, y, n);
     return;
   }
@@ -735,6 +744,11 @@ void Conv2D::forward(const float* x, float* y, int n, const Pass&) {
   MatrixMap Y(y, filters_, positions);
   Y.noalias() = W * C;
   Y.colwise() += b;
+  if (relu_) {
+    float* out = y;
+    for (std::int64_t i = 0; i < std::int64_t{filters_} * positions; ++i)
+      out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+  }
 }
 
 void Conv2D::backward(const float* x, const float*, const float* dy, float* dx, int n,
@@ -885,25 +899,41 @@ void MaxPool2D::forward(const float* x, float* y, int n, const Pass&) {
   }
 }
 
-void MaxPool2D::backward(const float*, const float*, const float* dy, float* dx, int n,
+void MaxPool2D::backward(const float*, const float* y, const float* dy, float* dx, int n,
                          const Pass&) {
   if (dx == nullptr) return;
   const std::int64_t in_size = input_.size(), out_size = output_.size();
   if (stride_ != pool_) {  // overlapping or gapped windows: scatter
+    // With the ReLU's mask: a value that is some window's maximum is > 0 exactly when that
+    // window's output is, so masking each term masks the sum (and adds in the same order).
     std::fill(dx, dx + in_size * n, 0.0f);
     for (int s = 0; s < n; ++s) {
       const float* dys = dy + s * out_size;
+      const float* ys = y + s * out_size;
       const std::int32_t* am = argmax_.data() + s * out_size;
       float* dxs = dx + s * in_size;
-      for (std::int64_t o = 0; o < out_size; ++o) dxs[am[o]] += dys[o];
+      for (std::int64_t o = 0; o < out_size; ++o) {
+        if (!relu_mask_ || ys[o] > 0.0f) dxs[am[o]] += dys[o];
+      }
     }
     return;
   }
-  // Windows tile the input: each input value is written once, in order (no fill, no scatter).
+  if (relu_mask_) {
+    backward_tiled<true>(y, dy, dx, n);
+  } else {
+    backward_tiled<false>(y, dy, dx, n);
+  }
+}
+
+// Windows tile the input: each input value is written once, in order (no fill, no scatter).
+template <bool kMask>
+void MaxPool2D::backward_tiled(const float* y, const float* dy, float* dx, int n) const {
+  const std::int64_t in_size = input_.size(), out_size = output_.size();
   const int c = input_.c, win = input_.w;
   const int covered_h = output_.h * pool_, covered_w = output_.w * pool_;
   for (int s = 0; s < n; ++s) {
     const float* dys = dy + s * out_size;
+    const float* ys = y + s * out_size;
     const std::int32_t* am = argmax_.data() + s * out_size;
     float* dxs = dx + s * in_size;
     for (int ih = 0; ih < input_.h; ++ih) {
@@ -917,7 +947,10 @@ void MaxPool2D::backward(const float*, const float*, const float* dy, float* dx,
         const std::int64_t o = (static_cast<std::int64_t>(oh) * output_.w + iw / pool_) * c;
         const std::int32_t at = (ih * win + iw) * c;
         float* d = row + static_cast<std::int64_t>(iw) * c;
-        for (int ch = 0; ch < c; ++ch) d[ch] = am[o + ch] == at + ch ? dys[o + ch] : 0.0f;
+        for (int ch = 0; ch < c; ++ch) {
+          const bool pass = am[o + ch] == at + ch && (!kMask || ys[o + ch] > 0.0f);
+          d[ch] = pass ? dys[o + ch] : 0.0f;
+        }
       }
       std::fill(row + static_cast<std::int64_t>(covered_w) * c,
                 row + static_cast<std::int64_t>(win) * c, 0.0f);

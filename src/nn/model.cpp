@@ -27,6 +27,25 @@ Model::Model(const ModelSpec& spec, const std::string& where)
       layers_.push_back(std::move(layer));
     }
   }
+  // A "relu" after a conv2d is done by the conv's store, and its mask, when a max-pool follows,
+  // by the pool's backward: two passes over the largest activations fewer. The fusion belongs
+  // to the evaluation, not to the model: the layer list, the specs, the parameter offsets and
+  // the files still have a conv2d and a relu, and every result has the bits of the two layers
+  // evaluated one after the other (ReLU is exact: max(0, x) and a mask).
+  fused_.assign(layers_.size(), 0);
+  masked_.assign(layers_.size(), 0);
+  for (std::size_t i = 1; i < layers_.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2D*>(layers_[i - 1].get());
+    if (conv == nullptr || layers_[i]->kind() != "relu") continue;
+    conv->fuse_relu(true);
+    fused_[i] = 1;
+    if (i + 1 < layers_.size()) {
+      if (auto* pool = dynamic_cast<MaxPool2D*>(layers_[i + 1].get())) {
+        pool->mask_relu(true);
+        masked_[i] = 1;
+      }
+    }
+  }
   if (!shape.flat() && loss_.kind() != Loss::Kind::kSquared) {
     throw UsageError(where + ": the last layer gives " + shape.str() +
                      " per sample; end the model with a dense layer giving one score per class");
@@ -68,10 +87,17 @@ void Model::initialize(std::uint64_t seed) {
 void Model::reserve(int n) {
   if (n <= reserved_) return;
   acts_.resize(layers_.size());
+  out_.resize(layers_.size());
   std::int64_t largest = spec_.input.size();
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const std::int64_t size = layers_[i]->output_shape().size();
-    acts_[i].assign(static_cast<std::size_t>(size * n), 0.0f);
+    if (fused_[i]) {
+      acts_[i] = Buffer<float>();
+      out_[i] = out_[i - 1];
+    } else {
+      acts_[i].assign(static_cast<std::size_t>(size * n), 0.0f);
+      out_[i] = acts_[i].data();
+    }
     largest = std::max(largest, size);
     layers_[i]->reserve(n);
   }
@@ -84,8 +110,8 @@ const float* Model::forward(const float* x, int n, const Pass& pass) {
   if (n > reserved_) reserve(n);
   const float* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(in, acts_[i].data(), n, pass);
-    in = acts_[i].data();
+    if (!fused_[i]) layers_[i]->forward(in, out_[i], n, pass);
+    in = out_[i];
   }
   return in;
 }
@@ -99,9 +125,10 @@ void Model::backward(const float* x, const float* dscores, int n, const Pass& pa
   std::size_t first = 0;
   while (first + 1 < layers_.size() && layers_[first]->parameter_count() == 0) ++first;
   for (std::size_t k = layers_.size(); k-- > first;) {
-    const float* in = k == 0 ? x : acts_[k - 1].data();
+    if (masked_[k]) continue;  // the max-pool after it applied the ReLU's mask
+    const float* in = k == 0 ? x : out_[k - 1];
     float* dx = k == first ? nullptr : buffers[next];
-    layers_[k]->backward(in, acts_[k].data(), dy, dx, n, pass);
+    layers_[k]->backward(in, out_[k], dy, dx, n, pass);
     dy = dx;
     next ^= 1;
   }

@@ -204,6 +204,9 @@ class Conv2D : public Layer {
   void forward(const float* x, float* y, int n, const Pass& pass) override;
   void backward(const float* x, const float* y, const float* dy, float* dx, int n,
                 const Pass& pass) override;
+  /// Makes forward() store max(0, y): the Model fuses a "relu" that follows (see
+  /// Model::Model). backward() is unchanged: it takes the gradient after the ReLU's mask.
+  void fuse_relu(bool on) { relu_ = on; }
 
  protected:
   Shape infer(const Shape& input) override;
@@ -216,6 +219,7 @@ class Conv2D : public Layer {
   detail::DirectConv direct_conv(const float* padded) const;
   int filters_, kernel_, stride_;
   bool same_;
+  bool relu_ = false;  // forward() stores max(0, y) (a fused ReLU)
   int pad_top_ = 0, pad_left_ = 0;
   int hp_ = 0, wp_ = 0;  // extent of the (padded) input the direct kernels read
   int reserved_ = 0;
@@ -236,12 +240,19 @@ class MaxPool2D : public Layer {
   void forward(const float* x, float* y, int n, const Pass& pass) override;
   void backward(const float* x, const float* y, const float* dy, float* dx, int n,
                 const Pass& pass) override;
+  /// The input is the output of a fused ReLU (see Model::Model): backward() also applies the
+  /// ReLU's mask, so that the ReLU's own backward pass is skipped. A window's maximum is > 0
+  /// exactly when the value it picked is, so the mask is y > 0 of the pool's output.
+  void mask_relu(bool on) { relu_mask_ = on; }
 
  protected:
   Shape infer(const Shape& input) override;
 
  private:
+  template <bool kMask>
+  void backward_tiled(const float* y, const float* dy, float* dx, int n) const;
   int pool_, stride_;
+  bool relu_mask_ = false;
   std::vector<std::int32_t> argmax_;  // input offset of each output's maximum
 };
 

@@ -73,7 +73,10 @@ class Model {
   std::vector<ModelTensor> tensors_;
   Buffer<float> params_;
   Buffer<float> grads_;
-  std::vector<Buffer<float>> acts_;
+  std::vector<Buffer<float>> acts_;  // outputs of the layers (empty for a fused ReLU)
+  std::vector<float*> out_;          // output of each layer (a fused ReLU's: its conv's)
+  std::vector<char> fused_;          // 1: a ReLU whose forward its conv2d does
+  std::vector<char> masked_;         // 1: a fused ReLU whose mask the next max-pool applies
   Buffer<float> delta_a_, delta_b_;
   int reserved_ = 0;
 };

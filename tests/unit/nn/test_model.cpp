@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "../../support/mpi_test.hpp"
 #include "gradcheck.hpp"
@@ -185,6 +187,101 @@ TEST(ModelGradient, WholeNetworkMatchesFiniteDifference) {
       worst = std::max(worst, std::fabs(fd - grads[i]) / std::max(1.0, std::fabs(fd)));
     }
     EXPECT_LT(worst, 5e-3) << spec.layers[2];
+  }
+}
+
+// The Model fuses "conv2d ... relu" (the conv stores max(0, y); a max-pool after it applies the
+// ReLU's mask in its backward). Reference: the same layers, built from the same list and bound
+// to copies of the same parameters, evaluated one by one with a buffer each. Shapes: the direct
+// AVX-512 kernels (filters and input channels multiples of 16), the im2col fallback (5 and 6
+// filters), a ReLU not followed by a pool, pools that tile, overlap, and leave a row uncovered.
+TEST(ModelFusion, ConvReluAndMaxPoolGiveTheBitsOfTheLayersOneByOne) {
+  std::vector<ModelSpec> specs(3);
+  specs[0].input = {12, 12, 3};
+  specs[0].layers = {"conv2d 16 3 padding=same relu",
+                     "maxpool2d 2",
+                     "conv2d 32 3 relu",
+                     "maxpool2d 2 stride=1",
+                     "flatten",
+                     "dense 4 relu",
+                     "dense 3"};
+  specs[1].input = {9, 9, 2};
+  specs[1].layers = {"conv2d 5 3 relu",
+                     "maxpool2d 2",
+                     "conv2d 6 2 padding=same relu",
+                     "conv2d 16 3 padding=same relu",
+                     "flatten",
+                     "dense 3"};
+  specs[2].input = {8, 8, 1};
+  specs[2].layers = {"conv2d 16 3 padding=same relu",
+                     "maxpool2d 2",
+                     "conv2d 32 3 padding=same relu",
+                     "maxpool2d 2",
+                     "flatten",
+                     "dense 8 relu",
+                     "dense 2"};
+  for (const ModelSpec& spec : specs) {
+    SCOPED_TRACE(spec.layers[0] + ", " + spec.layers[2]);
+    Model model(spec);
+    const std::int64_t count = model.parameter_count();
+    const std::vector<float> theta = random_values(static_cast<std::size_t>(count), 4, -0.5f, 0.5f);
+    std::copy(theta.begin(), theta.end(), model.parameters());
+    const int n = 5;
+    const std::vector<float> x = random_values(spec.input.size() * n, 6, -1, 1);
+    const std::vector<std::int32_t> labels = {0, 1, 1, 0, 1};
+    Pass pass;
+    pass.training = true;
+    const int outputs = model.outputs();
+
+    std::vector<std::unique_ptr<Layer>> layers;
+    for (const auto& text : spec.layers) {
+      for (auto& layer : make_layers(text, "test")) layers.push_back(std::move(layer));
+    }
+    ASSERT_EQ(model.layer_specs().size(), layers.size());  // the relus are still layers
+    std::vector<float> params(theta), grads(static_cast<std::size_t>(count), -7.0f);
+    std::vector<std::vector<float>> acts(layers.size());
+    Shape shape = spec.input;
+    std::int64_t offset = 0;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      shape = layers[i]->connect(shape, static_cast<int>(i));
+      EXPECT_EQ(layers[i]->spec(), model.layer_specs()[i]);
+      layers[i]->bind(params.data() + offset, grads.data() + offset);
+      offset += layers[i]->parameter_count();
+      layers[i]->reserve(n);
+      acts[i].assign(static_cast<std::size_t>(shape.size() * n), 0.0f);
+    }
+    ASSERT_EQ(offset, count);
+    const float* in = x.data();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      layers[i]->forward(in, acts[i].data(), n, pass);
+      in = acts[i].data();
+    }
+    std::vector<float> dscores(static_cast<std::size_t>(outputs * n));
+    LossSums sums;
+    model.loss().evaluate(in, outputs, n, labels.data(), nullptr, dscores.data(), 1.0f, sums);
+    std::vector<float> dy = dscores, dx;
+    for (std::size_t k = layers.size(); k-- > 0;) {
+      dx.assign(static_cast<std::size_t>(layers[k]->input_shape().size() * n), 0.0f);
+      layers[k]->backward(k == 0 ? x.data() : acts[k - 1].data(), acts[k].data(), dy.data(),
+                          k == 0 ? nullptr : dx.data(), n, pass);
+      dy.swap(dx);
+    }
+
+    // Twice: the second pass reuses the buffers of the first.
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      const float* y = model.forward(x.data(), n, pass);
+      ASSERT_EQ(std::memcmp(y, acts.back().data(), sizeof(float) * outputs * n), 0);
+      std::fill(model.gradients(), model.gradients() + count, 3.0f);
+      model.backward(x.data(), dscores.data(), n, pass);
+      for (std::int64_t i = 0; i < count; ++i) {
+        ASSERT_EQ(std::memcmp(&model.gradients()[i], &grads[static_cast<std::size_t>(i)], 4), 0)
+            << "parameter " << i << ": " << model.gradients()[i] << " vs " << grads[i];
+      }
+    }
+    // The ReLUs did their work: some pre-activations were negative, so some outputs are 0.
+    const std::int64_t zeros = std::count(acts[1].begin(), acts[1].end(), 0.0f);
+    EXPECT_GT(zeros, 0);
+    EXPECT_LT(zeros, static_cast<std::int64_t>(acts[1].size()));
   }
 }
 
