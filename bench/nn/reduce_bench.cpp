@@ -4,6 +4,7 @@
 //          FixedPointReducer::reduce_scatter (a small all-reduce of the overflow counters and
 //          shard sums, then MPI_Reduce_scatter of n int64 fixed-point limbs) followed by
 //          MPI_Allgatherv of the n updated float parameters (the sharded optimiser);
+//   exact_rs, exact_ag: its two parts alone;
 //   float: MPI_Allreduce of n float32 in place (what PyTorch DDP and Horovod send).
 // Each repeat is timed from a barrier to the end of the slowest rank (max over ranks). The
 // fixed-point conversion (accumulate, to_float) is compute in the trainer's split and is not
@@ -125,6 +126,18 @@ int main(int argc, char** argv) {
                          displs.data(), MPI_FLOAT, comm.raw());
         });
     if (root) print("exact", transport, ranks, n, 12.0 * static_cast<double>(n), exact);
+    // Its two parts: the reduce-scatter of the limbs (with the small all-reduce), the allgather.
+    auto scatter = repeat(
+        budget, comm.raw(), [&] { reducer.accumulate(gradient.data(), true); },
+        [&] { reducer.reduce_scatter(comm, sums, shards, bounds); });
+    if (root) print("exact_rs", transport, ranks, n, 8.0 * static_cast<double>(n), scatter);
+    auto gather = repeat(
+        budget, comm.raw(), [] {},
+        [&] {
+          MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params.data(), counts.data(),
+                         displs.data(), MPI_FLOAT, comm.raw());
+        });
+    if (root) print("exact_ag", transport, ranks, n, 4.0 * static_cast<double>(n), gather);
     std::vector<float> work(gradient.size());
     auto plain = repeat(
         budget, comm.raw(), [&] { std::copy(gradient.begin(), gradient.end(), work.begin()); },

@@ -4,7 +4,10 @@
 #   reduce: build/bin/reduce_bench (bench/nn/reduce_bench.cpp) at 2 and 4 ranks (4 oversubscribed
 #           on a 2-core machine), shared memory (--mca btl self,vader) and loopback TCP
 #           (--mca btl self,tcp --mca btl_tcp_if_include lo): the exact reduction of one step
-#           and MPI_Allreduce of float32, n = 1 K .. 16 M floats -> OUT/reduce.jsonl
+#           and its two parts, and MPI_Allreduce of float32, n = 1 K .. 16 M floats; at 2 ranks
+#           also shared memory with glibc's malloc on huge pages (shm_thp) -> OUT/reduce.jsonl;
+#           then the same at the models' parameter counts (shm) -> OUT/reduce_models.jsonl
+#           (part "sizes" alone runs only these)
 #   train:  one epoch of `physfit train --json` at 1, 2 and 4 ranks for the MLP 784-512-10 at
 #           global batch 128 and 512, the Fashion CNN (inputs/fashion_cnn.ini) at 128 and the
 #           Ising MLP and CNN (inputs/ising/) at their batch 32 -> OUT/train.jsonl
@@ -26,14 +29,31 @@ if [[ $parts == *reduce* ]]; then
   nice -n 5 cmake --build build -j1 --target reduce_bench >&2
   rm -f "$out/reduce.jsonl"
   for ranks in 2 4; do
-    for transport in shm tcp; do
+    for transport in shm tcp shm_thp; do
       case $transport in
         shm) btl=(--mca btl self,vader) ;;
         tcp) btl=(--mca btl self,tcp --mca btl_tcp_if_include lo) ;;
+        # glibc's malloc on transparent huge pages: Open MPI's temporary buffers of a large
+        # reduce-scatter otherwise page-fault at every call (4 KiB pages, ~20 us each here).
+        shm_thp) ((ranks == 2)) || continue
+          btl=(--mca btl self,vader -x GLIBC_TUNABLES=glibc.malloc.hugetlb=1) ;;
       esac
       log "reduce_bench $ranks ranks $transport"
       mpirun -np "$ranks" --oversubscribe "${btl[@]}" build/bin/reduce_bench --transport "$transport" \
         --max "${MAX:-16777216}" --seconds "${SECONDS_PER_SIZE:-1.5}" >> "$out/reduce.jsonl"
+    done
+  done
+fi
+
+if [[ $parts == *sizes* || $parts == *reduce* ]]; then
+  # The reduction at the models' own sizes (Ising MLP, Ising CNN, MLP, Fashion CNN), shared
+  # memory: the check of the fit where the training runs are.
+  rm -f "$out/reduce_models.jsonl"
+  for ranks in 2 4; do
+    log "reduce_bench $ranks ranks shm, the models' sizes"
+    for n in 65730 136066 407050 421642; do
+      mpirun -np "$ranks" --oversubscribe --mca btl self,vader build/bin/reduce_bench \
+        --transport shm --min $n --max $n --seconds "${SECONDS_PER_SIZE:-1.5}" >> "$out/reduce_models.jsonl"
     done
   done
 fi
