@@ -13,3 +13,9 @@ physfit_add_tests(nn_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
 
 # End-to-end tests of the commands: one CTest test per Python TestCase class.
 physfit_add_python_tests(cli.nn. cli/test_nn.py PROCESSORS 2)
+
+# The benchmark of the exact gradient reduction (not built by default, never a test:
+# `cmake --build build --target reduce_bench`), run by bench/nn/scaling.sh.
+add_executable(reduce_bench EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/nn/reduce_bench.cpp)
+target_link_libraries(reduce_bench PRIVATE physfit::physfit physfit_build_options)
+set_target_properties(reduce_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
