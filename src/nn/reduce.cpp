@@ -13,6 +13,8 @@ namespace physfit::nn {
 namespace {
 constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: (d + kRound) - kRound rounds d
 constexpr int kShardSlots = 5;
+// The most an exponent rises per step (it falls at once; see reduce.hpp).
+constexpr std::int64_t kRise = 1;
 // Larger than any fitted exponent (at most 30 + 149): any non-zero gradient overflows, so the
 // first step measures the maxima and is redone with fitted exponents.
 constexpr std::int64_t kInitialExponent = 1000;
@@ -110,7 +112,8 @@ bool FixedPointReducer::reduce_small(const mpi::Comm& comm, std::vector<LossSums
     if (largest == 0.0f) continue;  // nothing measured: keep the exponent
     overflow |= std::ldexp(static_cast<double>(largest), static_cast<int>(exponents_[t])) >
                 static_cast<double>(limit_);
-    fitted[t] = 30 - log2_shards_ - kHeadroom - std::ilogb(largest);
+    fitted[t] = std::min<std::int64_t>(30 - log2_shards_ - kHeadroom - std::ilogb(largest),
+                                       exponents_[t] + kRise);
   }
   if (overflow) {
     exponents_ = fitted;

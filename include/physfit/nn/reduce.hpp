@@ -24,29 +24,35 @@
 /// (quantising a rank's partial sum instead would depend on the rank count). Every step
 /// measures M, the largest |g| of each tensor over all shards (float, exact: a maximum does
 /// not depend on the grouping), and sets the next step's exponent to
-///     k = 30 - c - kHeadroom - ilogb(M),
+///     k = min(30 - c - kHeadroom - ilogb(M), k + 1),
 /// so that this step's largest value would lie in [2^(30-c-h), 2^(31-c-h)) with h = kHeadroom
-/// = 2 bits: the next step overflows only if its largest value grows by 4x to 8x. An overflow
-/// is the checked fallback: every rank sees it (the maxima are reduced first, before the
-/// gradients), the exponents are set by the same rule from this step's measured maxima, and
-/// the caller recomputes the step, which then cannot overflow: a redo happens at most once
-/// per overflowing step. (A non-finite maximum lowers the exponent by 12 instead and
-/// finite() says so; the caller stops.) A tensor whose gradient is all zero keeps its
-/// exponent. The first step starts from exponents so large that any non-zero gradient
-/// overflows: it is computed twice and then uses exactly fitted exponents. A checkpoint
-/// stores the exponents; one written by the former int64 reduction (largest values near
-/// 2^37..2^50) resumes correctly: its exponents are too large, the first step overflows and
-/// is redone once with fitted exponents.
+/// = 3 bits: the next step overflows only if its largest value grows by 8x to 16x. The exponent
+/// falls at once but rises by at most one bit per step, so a step whose gradient dips does not
+/// leave the next, ordinary one without headroom. (Measured on the Ising MLP and CNN at batch 32
+/// in 4 micro-batches, 1024 steps each, mostly near zero loss where the gradient is spiky:
+/// 24 / 41 overflows with 2 bits of headroom and no limit on the rise, 7 / 28 with the limit,
+/// 1 / 4 with 3 bits and the limit, besides the first step.) An overflow is the checked
+/// fallback: every rank sees it (the maxima are reduced first, before the gradients), the
+/// exponents are set by the same rule from this step's measured maxima, and the caller
+/// recomputes the step, which then cannot overflow: a redo happens at most once per
+/// overflowing step. (A non-finite maximum lowers the exponent by 12 instead and finite() says
+/// so; the caller stops.) A tensor whose gradient is all zero keeps its exponent. The first
+/// step starts from exponents so large that any non-zero gradient overflows: it is computed
+/// twice and then uses fitted exponents. A checkpoint stores the exponents, and a resumed run
+/// continues bit for bit; one written by the former int64 reduction (largest values near
+/// 2^37..2^50) resumes correctly: its exponents are too large, the first step overflows and is
+/// redone once with fitted exponents.
 ///
 /// Resolution. The grid step 2^-k is 2^-(30-c-h) .. 2^-(31-c-h) of the tensor's largest
-/// shard value when the gradient's scale is steady (coarser for a step whose largest value
-/// falls sharply; the next step adapts). At the default micro-batch of 64 samples: batch 32
-/// is one shard (no rounding at all: the single-shard path sums floats, exact with one
-/// non-zero contributor); batch 128 is S = 2 (c = 1): 2^-27..2^-28 of the largest value;
-/// batch 512 is S = 8 (c = 3): 2^-25..2^-26; at the limit of 4096 shards, 2^-16..2^-17.
-/// Each shard's value is rounded by at most half a grid step. Float32 resolves each value to
-/// 2^-24 of itself: values near the tensor's largest are resolved more finely than float
-/// addition would, values far below it (under 2^-2 of it at batch 512) more coarsely.
+/// shard value when the gradient's scale is steady (coarser for a few steps after its largest
+/// value falls sharply, as the exponent rises a bit per step). At the default micro-batch of
+/// 64 samples: batch 32 is one shard (no rounding at all: the single-shard path sums floats,
+/// exact with one non-zero contributor); batch 128 is S = 2 (c = 1): 2^-26..2^-27 of the
+/// largest value; batch 512 is S = 8 (c = 3): 2^-24..2^-25; at the limit of 4096 shards,
+/// 2^-15..2^-16. Each shard's value is rounded by at most half a grid step. Float32 resolves
+/// each value to 2^-24 of itself: values near the tensor's largest are resolved as finely as
+/// float addition would or more, values far below it (under 2^-1 of it at batch 512) more
+/// coarsely.
 ///
 /// The small collective is one MPI_Allreduce(MPI_MAX) of unsigned 64-bit words: the maxima
 /// (float bit patterns of non-negative values order as their values) and the per-shard loss
@@ -65,7 +71,7 @@ namespace physfit::nn {
 class FixedPointReducer {
  public:
   /// Bits kept below the limit after adapting the exponents (see the file comment).
-  static constexpr int kHeadroom = 2;
+  static constexpr int kHeadroom = 3;
 
   /// `tensors`: the parameter ranges that get one exponent each; `max_shards`: the most
   /// micro-shards of one global batch (at most 4096).

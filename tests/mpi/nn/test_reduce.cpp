@@ -81,8 +81,8 @@ TEST(FixedPointReduction, EightShardsAtTheBoundDoNotOverflowAndOneAboveIsRedoneO
   EXPECT_EQ(r.exponents()[0], 30 - 3 - FixedPointReducer::kHeadroom - 28);
   ASSERT_TRUE(reduce_shards(r, world, shards, out));
   EXPECT_EQ(r.redone(), 1);
-  // Exponent -3: q = g / 8, exact for these multiples of 16 (1 / 8 rounds to 0); the exact
-  // sums rounded once to float.
+  // q = g 2^k with k = -(1 + headroom), exact for these multiples of 16 (1 * 2^k rounds to 0);
+  // the exact sums rounded once to float.
   const double big = std::ldexp(1.0, 28) - 16;
   const float want2[4] = {static_cast<float>(7 * big + std::ldexp(1.0, 28)),
                           static_cast<float>(-8 * big), 0.0f, 0.0f};
@@ -113,13 +113,13 @@ TEST(FixedPointReduction, AGradientThatGrowsSixteenfoldIsRedoneOnceWithTheRightE
   EXPECT_TRUE(reduce_shards(r, world, shards, out));  // steady: no redo
   EXPECT_EQ(r.redone(), 1);
   const std::vector<std::int64_t> steady = r.exponents();
-  fill(0.16f);  // 16x: more than the headroom of 2 bits allows
+  fill(0.16f);  // 16x: more than the headroom of 3 bits allows
   EXPECT_FALSE(reduce_shards(r, world, shards, out));
   EXPECT_EQ(r.exponents()[0], steady[0] - 4);
   EXPECT_EQ(r.exponents()[1], steady[1] - 4);
   EXPECT_TRUE(reduce_shards(r, world, shards, out));
   EXPECT_EQ(r.redone(), 2);
-  fill(0.16f * 3.0f);  // 3x: within the headroom
+  fill(0.16f * 6.0f);  // 6x: within the headroom
   EXPECT_TRUE(reduce_shards(r, world, shards, out));
   EXPECT_EQ(r.redone(), 2);
 }
