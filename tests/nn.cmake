@@ -9,7 +9,10 @@ target_compile_definitions(nn_unit_tests PRIVATE
   PHYSFIT_NN_TORCH_REFERENCE="${CMAKE_CURRENT_SOURCE_DIR}/reference/nn/torch_reference.h5")
 
 physfit_add_tests(nn_mpi_tests RANKS ${PHYSFIT_MPI_RANKS} SOURCES
-  mpi/nn/test_reproducible.cpp)
+  mpi/nn/test_reproducible.cpp
+  mpi/nn/test_reduce.cpp)
+target_compile_definitions(nn_mpi_tests PRIVATE
+  PHYSFIT_NN_TORCH_REFERENCE="${CMAKE_CURRENT_SOURCE_DIR}/reference/nn/torch_reference.h5")
 
 # End-to-end tests of the commands: one CTest test per Python TestCase class.
 physfit_add_python_tests(cli.nn. cli/test_nn.py PROCESSORS 2)

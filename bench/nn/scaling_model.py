@@ -15,10 +15,10 @@ a Markdown report:
 
 Bytes per step of a gradient of n parameters:
   float32 allreduce: 2 (P-1)/P * 4n (reduce-scatter + allgather of floats)
-  physfit today:     (P-1)/P * (8n + 4n): reduce-scatter of int64 fixed-point limbs (2x float),
-                     allgather of the float parameters (sharded optimiser), plus one small
-                     all-reduce of the overflow counters and loss sums (latency only)
-  physfit, point 1:  (P-1)/P * (4n + 4n) with 32-bit limbs: the bytes of float32
+  physfit:           (P-1)/P * (4n + 4n): reduce-scatter of int32 fixed-point limbs, allgather
+                     of the float parameters (sharded optimiser), plus one small all-reduce of
+                     the tensors' maxima and loss sums (latency only): the bytes of float32
+  physfit before:    (P-1)/P * (8n + 4n) with int64 limbs (section 3 shows both)
 
   /usr/bin/python3 bench/nn/scaling_model.py OUT_DIR
 """
@@ -52,7 +52,7 @@ def fit(rows):
     return a, b, resid, x, t
 
 
-def ring(p, n, alpha, beta, exact, limb_bytes=8):
+def ring(p, n, alpha, beta, exact, limb_bytes=4):
     if p == 1:
         return 0.0
     if exact:  # reduce-scatter of limbs + allgather of floats + small all-reduce
@@ -60,7 +60,7 @@ def ring(p, n, alpha, beta, exact, limb_bytes=8):
     return 2 * (p - 1) * alpha + 2 * (p - 1) / p * 4 * n * beta
 
 
-def rhd(p, n, alpha, beta, exact, limb_bytes=8):
+def rhd(p, n, alpha, beta, exact, limb_bytes=4):
     if p == 1:
         return 0.0
     lg = math.log2(p)
@@ -84,8 +84,8 @@ def main():
     print(f"# Scaling model of physfit's exact reduction ({out})\n")
     print(f"Reduction benchmark: load average (1 min) {min(loads):.1f}-{max(loads):.1f} on "
           f"{CORES} cores; 4 ranks are oversubscribed (2 per core).\n")
-    print("## 1. Fits t(n) = a + b * bytes (median of repeats; bytes: exact 12 n, its "
-          "reduce-scatter 8 n, its allgather 4 n, float 4 n)\n")
+    print("## 1. Fits t(n) = a + b * bytes (median of repeats; bytes: exact 8 n, its "
+          "reduce-scatter 4 n, its allgather 4 n, float 4 n)\n")
     print(f"Fitted on n <= {FIT_MAX >> 10} K floats; residuals in brackets are sizes outside the "
           "fit (extrapolated).\n")
     print("| transport | ranks | operation | a (us) | b (ns/byte) | alpha (us, ring) | "
@@ -151,7 +151,7 @@ def main():
     print("Predicted compute per step = 1-rank compute per sample x B / P: in CPU time (what "
           "a rank computes), and in wall time (the 1-rank run's wall time per sample, at its "
           "load) x2 at 4 ranks (2 ranks per core). Predicted reduction = the exact operation's fit at P "
-          "(a + b * 12 n), and the ring formula with the alpha and beta of the 2-rank fit "
+          "(a + b * 8 n), and the ring formula with the alpha and beta of the 2-rank fit "
           "(for 4 ranks a real prediction); and reduce_bench's median at the model's own n. "
           "Measured: `physfit train --json`, one epoch; its "
           "reduction time also holds the wait for the slowest rank.\n")
@@ -170,7 +170,7 @@ def main():
             pc_cpu = c["cpu_sample"] * c["batch"] / p
             pc_wall = c["wall_sample"] * c["batch"] / p * factor
             a, b, _, _ = fits["shm", p, "exact"]
-            pr_fit = a + b * 12 * c["n"]
+            pr_fit = a + b * 8 * c["n"]
             _, _, al2, be2 = fits["shm", 2, "exact"]
             pr_ring = ring(p, c["n"], al2, be2, True)
             bench = at_size.get((p, c["n"]))
@@ -202,7 +202,7 @@ def main():
           "optimistic. `-`: P > B, less than one sample per rank: strong scaling stops.\n")
     ps = [1 << k for k in range(0, 11)]
     for algo, fn in (("ring", ring), ("recursive halving/doubling", rhd)):
-        print(f"\n### {algo}: physfit exact today / after point 1 (32-bit limbs) / float32 "
+        print(f"\n### {algo}: physfit exact with int64 limbs (before) / 32-bit limbs (now) / float32 "
               "allreduce\n")
         print("| model | params | B | " + " | ".join(str(p) for p in ps[3:]) + " |")
         print("|---|---|---|" + "---|" * len(ps[3:]))

@@ -440,8 +440,9 @@ struct Trainer::Impl {
       t_allreduce += t2 - t1;
       if (!ok) {
         log::debug("gradient overflow in the fixed-point reduction at batch ", b,
-                   ": step recomputed with smaller exponents");
-        if (++redone > 16) {  // 16 x 12 binary orders of magnitude: the gradient is infinite
+                   ": step recomputed with exponents fitted to its largest values");
+        // A finite gradient fits at the second try; an infinite one never does.
+        if (!reducer.finite() || ++redone > 2) {
           mpi::throw_on_all_ranks(
               comm, NumericalError("the gradient is not finite at epoch " +
                                    std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
