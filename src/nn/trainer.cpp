@@ -407,7 +407,9 @@ struct Trainer::Impl {
     std::vector<std::int64_t> at(send_n.size(), 0);
     const auto rb = static_cast<std::size_t>(record_bytes);
     for_each_sample(w, [&](int r, std::size_t k) {
-      if (r == rank || position_owner[k] != rank) return;
+      // After a failed read the records are not all there: send the counts the others expect
+      // (the error is agreed on before anyone uses them).
+      if (r == rank || position_owner[k] != rank || w.error) return;
       std::memcpy(send_buffer.data() + w.send_displs[r] + at[r]++ * record_bytes,
                   own_record(w, w.samples[k]), rb);
     });
