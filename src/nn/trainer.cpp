@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <memory>
 #include <thread>
 
 #include "physfit/error.hpp"
@@ -27,6 +28,7 @@ namespace {
 
 constexpr std::int64_t kEvalChunk = 256;
 constexpr int kStopCheckInterval = 8;
+constexpr std::int64_t kWindowsPerEpoch = 8;  // in memory
 
 // Flushes denormal floats to zero (FTZ and DAZ in MXCSR) while it exists. Adam's moments of
 // parameters whose gradient stays zero (the weights of an always-black border pixel) decay
@@ -165,26 +167,44 @@ struct Trainer::Impl {
   FixedPointReducer reducer;
   RecordReader reader;
 
-  // Records.
-  std::vector<unsigned char> own_records;  // cached own rows, or this window's own rows
-  // Cached: the records of the own rows (own_records, or the rows DataInfo::memory holds).
-  const unsigned char* own_base = nullptr;
-  std::vector<std::int64_t> own_window_ids;  // streaming: sorted ids held in own_records
-  std::vector<unsigned char> send_buffer, recv_buffer;
-  std::vector<const unsigned char*> need;         // this window: record of each sample I compute
-  std::vector<std::int64_t> order;                // this epoch's permutation
-  std::vector<std::vector<std::int64_t>> wanted;  // this window: the ids each rank computes
-  std::vector<std::int64_t> from;                 // where each of mine comes from
+  // Records. The data go through a pipeline of windows of batches: while window k computes,
+  // the records of window k + 1 are exchanged (MPI_Ialltoallv on `xcomm`, posted when window k
+  // begins) and, when streaming with overlap, the own rows of window k + 2 are read on the
+  // prefetch thread (pread only: RecordReader::direct(), no HDF5 call off the main thread).
+  // Window k + 1 may be the first of the next epoch: its permutation is known. Every rank
+  // posts the same exchanges at the same points (the start of a window), so a request pending
+  // when the ranks unwind together (a collective error, a stop) completes on every rank.
+  struct Window {
+    std::int64_t epoch = -1, b0 = 0, b1 = 0;  // batches [b0, b1) of an epoch; -1: unused
+    std::vector<std::int64_t> samples;        // ids at positions [b0 batch, min(n, b1 batch))
+    std::vector<std::int64_t> own_ids;        // streaming: the own rows anyone needs, sorted
+    std::vector<unsigned char> own_records;   // ... and their records
+    std::exception_ptr error;                 // a failed read, agreed on when the window begins
+    std::vector<std::int64_t> mine;           // ids of the samples I compute, in order
+    std::vector<std::int64_t> from;           // index of each among its owner's records, -1: mine
+    std::vector<unsigned char> recv;          // the records others own
+    std::vector<int> send_counts, send_displs, recv_counts, recv_displs;  // valid while posted
+    MPI_Request request = MPI_REQUEST_NULL;
+    bool posted = false;  // exchange started (or none needed)
+  };
+  Window slots[3];
+  int nslots = 2;  // slots in use: 3 when reads overlap compute
+  int head = 0;    // slots[head] is the window computing
+  Window& slot(int ahead) { return slots[(head + ahead) % nslots]; }
+  std::unique_ptr<mpi::OwnedComm> xcomm;  // the exchanges' own communicator (ranks > 1)
+  std::vector<std::int64_t> order;        // the permutation of epoch order_epoch
+  std::int64_t order_epoch = -1;
+  const unsigned char* own_base = nullptr;  // cached: the records of the own rows
+  std::vector<unsigned char> own_records;   // cached: ... when read from the file
+  std::vector<unsigned char> send_buffer;   // the exchange in flight's records (one at a time)
+  std::vector<const unsigned char*> need;   // this window: record of each sample I compute
+  std::vector<int> position_owner;          // scratch: the owner of each sample of a window
 
-  // Streaming with overlap: while a window computes, a thread reads the next window's own
-  // rows into next_records (pread only: RecordReader::direct(), no HDF5 call off the main
-  // thread). The main thread touches neither these nor `reader` until it joins the thread.
+  // Streaming with overlap: the prefetch thread reads the own rows of `reading`. The main
+  // thread touches neither that window nor `reader` until it joins the thread.
   bool overlap = false;
   std::thread prefetch;
-  std::int64_t prefetch_b0 = -1;  // first batch of the window being read, -1: none
-  std::exception_ptr prefetch_error;
-  std::vector<unsigned char> next_records;
-  std::vector<std::int64_t> next_ids;
+  Window* reading = nullptr;
 
   // Shard work space.
   Buffer<float> x, dscores, targets;
@@ -247,136 +267,228 @@ struct Trainer::Impl {
 
   std::int64_t shards_in(std::int64_t len) const { return (len + micro - 1) / micro; }
 
-  // Samples rank `r` computes in batch b, appended as positions in the epoch order.
-  void positions_of(int r, std::int64_t b, std::vector<std::int64_t>& out) const {
-    const std::int64_t start = b * batch, len = std::min(batch, n - start);
-    const util::Block mine = util::block_of(shards_in(len), ranks, r);
-    const std::int64_t first = start + mine.begin * micro;
-    const std::int64_t last = std::min(start + mine.end() * micro, start + len);
-    for (std::int64_t p = first; p < last; ++p) out.push_back(p);
-  }
-
-  ~Impl() { join_prefetch(); }
-
-  // The own rows anyone needs in batches [b0, b1) (every sample of a batch is computed by some
-  // rank), sorted, read into `records`. Runs on the prefetch thread or the main thread.
-  void read_own(std::int64_t b0, std::int64_t b1, std::vector<std::int64_t>& ids,
-                std::vector<unsigned char>& records) {
-    ids.clear();
-    const std::int64_t p1 = std::min(n, b1 * batch);
-    for (std::int64_t p = b0 * batch; p < p1; ++p) {
-      const std::int64_t id = order[static_cast<std::size_t>(p)];
-      if (id >= own.begin && id < own.end()) ids.push_back(id);
+  ~Impl() {
+    try {
+      drain();
+    } catch (...) {  // MPI errors are fatal (MPI_ERRORS_ARE_FATAL); nothing else throws here
     }
-    std::sort(ids.begin(), ids.end());
-    records.resize(ids.size() * static_cast<std::size_t>(record_bytes));
-    reader.read_ids(ids.data(), ids.size(), records.data());
   }
 
-  // Starts reading the own rows of batches [b0, b1) on the prefetch thread.
-  void start_prefetch(std::int64_t b0, std::int64_t b1) {
-    if (!overlap || b0 >= b1) return;
-    prefetch_b0 = b0;
-    prefetch_error = nullptr;
-    prefetch = std::thread([this, b0, b1] {
-      try {
-        read_own(b0, b1, next_ids, next_records);
-      } catch (...) {
-        prefetch_error = std::current_exception();
+  // The sample at position p of the current window's epoch order.
+  std::int64_t sample_at(std::int64_t p) {
+    const Window& w = slot(0);
+    return w.samples[static_cast<std::size_t>(p - w.b0 * batch)];
+  }
+
+  // The window after `w` (the next epoch's first after an epoch's last); false: none.
+  bool following(const Window& w, std::int64_t& epoch, std::int64_t& b0) const {
+    const std::int64_t batches = (n + batch - 1) / batch;
+    if (w.b1 < batches) {
+      epoch = w.epoch;
+      b0 = w.b1;
+      return true;
+    }
+    epoch = w.epoch + 1;
+    b0 = 0;
+    return epoch < settings.epochs;
+  }
+
+  // Sets `w` to batches [b0, b0 + window) of `epoch` (drawing the epoch's permutation if it is
+  // not the one held: windows come in order, so the previous epoch's is no longer needed).
+  void define(Window& w, std::int64_t epoch, std::int64_t b0) {
+    const std::int64_t batches = (n + batch - 1) / batch;
+    if (order_epoch != epoch) {
+      order = epoch_permutation(n, settings.seed, static_cast<std::uint64_t>(epoch));
+      order_epoch = epoch;
+    }
+    w.epoch = epoch;
+    w.b0 = b0;
+    w.b1 = std::min(batches, b0 + window);
+    w.samples.assign(order.begin() + b0 * batch, order.begin() + std::min(n, w.b1 * batch));
+    w.error = nullptr;
+    w.posted = false;
+  }
+
+  // Streaming: reads the own rows anyone needs in `w` (every sample of a batch is computed by
+  // some rank), sorted. Runs on the prefetch thread or the main thread; an error is kept in
+  // the window and agreed on when it begins (the exchange goes ahead meanwhile).
+  void read_rows(Window& w) {
+    try {
+      w.own_ids.clear();
+      for (std::int64_t id : w.samples) {
+        if (id >= own.begin && id < own.end()) w.own_ids.push_back(id);
       }
-    });
+      std::sort(w.own_ids.begin(), w.own_ids.end());
+      w.own_records.resize(w.own_ids.size() * static_cast<std::size_t>(record_bytes));
+      reader.read_ids(w.own_ids.data(), w.own_ids.size(), w.own_records.data());
+    } catch (...) {
+      w.error = std::current_exception();
+    }
   }
 
-  // Waits for the prefetch thread; returns the first batch of the window it read (-1: none).
-  std::int64_t join_prefetch() {
+  void start_prefetch(Window& w) {
+    reading = &w;
+    prefetch = std::thread([this, &w] { read_rows(w); });
+  }
+
+  void join_prefetch() {
     if (prefetch.joinable()) prefetch.join();
-    const std::int64_t b0 = prefetch_b0;
-    prefetch_b0 = -1;
-    return b0;
+    reading = nullptr;
   }
 
-  const unsigned char* own_record(std::int64_t id) const {
+  const unsigned char* own_record(const Window& w, std::int64_t id) const {
     if (cache) return own_base + (id - own.begin) * record_bytes;
-    const auto it = std::lower_bound(own_window_ids.begin(), own_window_ids.end(), id);
-    return own_records.data() + (it - own_window_ids.begin()) * record_bytes;
+    const auto it = std::lower_bound(w.own_ids.begin(), w.own_ids.end(), id);
+    return w.own_records.data() + (it - w.own_ids.begin()) * record_bytes;
   }
 
-  // Reads (when streaming) and exchanges the records of batches [b0, b1). **Collective.**
-  void prepare_window(std::int64_t b0, std::int64_t b1) {
-    const double start = util::now_seconds();
-    wanted.resize(static_cast<std::size_t>(ranks));
-    for (int r = 0; r < ranks; ++r) {
-      wanted[r].clear();
-      for (std::int64_t b = b0; b < b1; ++b) positions_of(r, b, wanted[r]);
-      for (auto& p : wanted[r]) p = order[static_cast<std::size_t>(p)];  // sample ids
-    }
-    mpi::guarded(comm, [&] {
-      if (cache) return;
-      // Streaming: the own rows anyone needs in this window, read by the prefetch thread while
-      // the previous window computed (the wait counts as I/O), or read now.
-      if (join_prefetch() == b0) {
-        if (prefetch_error) std::rethrow_exception(prefetch_error);
-        own_records.swap(next_records);
-        own_window_ids.swap(next_ids);
-      } else {
-        read_own(b0, b1, own_window_ids, own_records);
+  // Calls f(r, k) for each sample of `w`, k its index in w.samples, r the rank computing it:
+  // by batch, then by rank, then in order (the order in which rank r takes its samples).
+  template <class F>
+  void for_each_sample(const Window& w, F&& f) const {
+    const std::int64_t base = w.b0 * batch;
+    for (std::int64_t b = w.b0; b < w.b1; ++b) {
+      const std::int64_t start = b * batch, len = std::min(batch, n - start);
+      const std::int64_t shards = shards_in(len);
+      for (int r = 0; r < ranks; ++r) {
+        const util::Block mine = util::block_of(shards, ranks, r);
+        const std::int64_t first = start + mine.begin * micro;
+        const std::int64_t last = std::min(start + mine.end() * micro, start + len);
+        for (std::int64_t p = first; p < last; ++p) f(r, p - base);
       }
-    });
-    const std::vector<std::int64_t>& mine = wanted[static_cast<std::size_t>(rank)];
-    need.assign(mine.size(), nullptr);
+    }
+  }
+
+  // Starts exchanging the records of `w` (its own rows read): packs what each rank needs of
+  // mine and posts one MPI_Ialltoallv. Main thread only.
+  void post(Window& w) {
+    w.mine.clear();
+    w.from.clear();
     if (ranks == 1) {
-      for (std::size_t k = 0; k < mine.size(); ++k) need[k] = own_record(mine[k]);
-      t_io += util::now_seconds() - start;
+      w.mine = w.samples;
+      w.from.assign(w.mine.size(), -1);
+      w.posted = true;
       return;
     }
-    std::vector<int> send_counts(ranks, 0), recv_counts(ranks, 0), send_displs(ranks, 0),
-        recv_displs(ranks, 0);
-    std::int64_t send_total = 0;
-    for (int d = 0; d < ranks; ++d) {
-      if (d == rank) continue;
-      std::int64_t count = 0;
-      for (std::int64_t id : wanted[d]) count += owner_of(id, n, ranks) == rank;
-      if (count * record_bytes > INT_MAX) {
+    position_owner.resize(w.samples.size());
+    for (std::size_t k = 0; k < w.samples.size(); ++k) {
+      position_owner[k] = owner_of(w.samples[k], n, ranks);
+    }
+    w.send_counts.assign(ranks, 0);
+    w.recv_counts.assign(ranks, 0);
+    w.send_displs.assign(ranks, 0);
+    w.recv_displs.assign(ranks, 0);
+    std::vector<std::int64_t> send_n(ranks, 0), recv_n(ranks, 0);
+    for_each_sample(w, [&](int r, std::size_t k) {
+      const int o = position_owner[k];
+      if (r == rank) {
+        w.mine.push_back(w.samples[k]);
+        w.from.push_back(o == rank ? -1 : recv_n[o]++);
+      } else if (o == rank) {
+        ++send_n[r];
+      }
+    });
+    std::int64_t send_total = 0, recv_total = 0;
+    for (int r = 0; r < ranks; ++r) {
+      w.send_displs[r] = static_cast<int>(send_total * record_bytes);
+      w.recv_displs[r] = static_cast<int>(recv_total * record_bytes);
+      send_total += send_n[r];
+      recv_total += recv_n[r];
+      if (std::max(send_total, recv_total) * record_bytes > INT_MAX) {
         throw UsageError(
             "a window of batches is too large to exchange in one MPI call; set "
             "--data.max-memory to stream the data in smaller windows");
       }
-      send_counts[d] = static_cast<int>(count * record_bytes);
-      send_total += count;
-    }
-    from.assign(mine.size(), 0);
-    std::vector<std::int64_t> recv_n(ranks, 0);
-    for (std::size_t k = 0; k < mine.size(); ++k) {
-      const int src = owner_of(mine[k], n, ranks);
-      from[k] = src == rank ? -1 : recv_n[src]++;
-    }
-    std::int64_t recv_total = 0;
-    for (int s = 0; s < ranks; ++s) {
-      recv_counts[s] = static_cast<int>(recv_n[s] * record_bytes);
-      recv_displs[s] = static_cast<int>(recv_total * record_bytes);
-      recv_total += recv_n[s];
+      w.send_counts[r] = static_cast<int>(send_n[r] * record_bytes);
+      w.recv_counts[r] = static_cast<int>(recv_n[r] * record_bytes);
     }
     send_buffer.resize(static_cast<std::size_t>(send_total * record_bytes));
-    recv_buffer.resize(static_cast<std::size_t>(recv_total * record_bytes));
-    std::int64_t at = 0;
-    for (int d = 0; d < ranks; ++d) {
-      send_displs[d] = static_cast<int>(at * record_bytes);
-      if (d == rank) continue;
-      for (std::int64_t id : wanted[d]) {
-        if (owner_of(id, n, ranks) != rank) continue;
-        std::memcpy(send_buffer.data() + at * record_bytes, own_record(id),
-                    static_cast<std::size_t>(record_bytes));
-        ++at;
+    w.recv.resize(static_cast<std::size_t>(recv_total * record_bytes));
+    std::vector<std::int64_t> at(send_n.size(), 0);
+    const auto rb = static_cast<std::size_t>(record_bytes);
+    for_each_sample(w, [&](int r, std::size_t k) {
+      // After a failed read the records are not all there: send the counts the others expect
+      // (the error is agreed on before anyone uses them).
+      if (r == rank || position_owner[k] != rank || w.error) return;
+      std::memcpy(send_buffer.data() + w.send_displs[r] + at[r]++ * record_bytes,
+                  own_record(w, w.samples[k]), rb);
+    });
+    MPI_Ialltoallv(send_buffer.data(), w.send_counts.data(), w.send_displs.data(), MPI_BYTE,
+                   w.recv.data(), w.recv_counts.data(), w.recv_displs.data(), MPI_BYTE,
+                   xcomm->view().raw(), &w.request);
+    w.posted = true;
+  }
+
+  // Lets MPI progress the exchange in flight (between steps).
+  void progress() {
+    Window& w = slot(1);
+    if (w.request == MPI_REQUEST_NULL) return;
+    const double start = util::now_seconds();
+    int done = 0;
+    MPI_Test(&w.request, &done, MPI_STATUS_IGNORE);
+    t_io += util::now_seconds() - start;
+  }
+
+  // Completes every exchange in flight and the prefetch thread; forgets the windows.
+  // **Collective** (every rank posted the same exchanges).
+  void drain() {
+    join_prefetch();
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    for (Window& w : slots) {
+      if (w.request != MPI_REQUEST_NULL && !finalized) MPI_Wait(&w.request, MPI_STATUS_IGNORE);
+      w.request = MPI_REQUEST_NULL;
+      w.epoch = -1;
+      w.posted = false;
+      w.error = nullptr;
+    }
+  }
+
+  // Makes batches [b0, ...) of `epoch` the current window: its records at hand (received while
+  // the previous window computed, or read and exchanged now when the pipeline starts) and
+  // `need` pointing at them. Then posts the exchange of the following window and, streaming
+  // with overlap, starts reading the own rows of the one after it. **Collective.**
+  void begin_window(std::int64_t epoch, std::int64_t b0) {
+    const double start = util::now_seconds();
+    if (slot(1).epoch == epoch && slot(1).b0 == b0 && slot(1).posted) {
+      head = (head + 1) % nslots;
+    } else {  // the first window of a run (or after a stop): nothing in flight
+      drain();
+      define(slot(0), epoch, b0);
+      if (!cache) read_rows(slot(0));
+      post(slot(0));
+    }
+    Window& w = slot(0);
+    if (w.request != MPI_REQUEST_NULL) MPI_Wait(&w.request, MPI_STATUS_IGNORE);
+    w.posted = false;
+    if (!cache) {
+      mpi::guarded(comm, [&] {
+        if (w.error) std::rethrow_exception(w.error);
+      });
+    }
+    need.resize(w.mine.size());
+    for (std::size_t k = 0; k < w.mine.size(); ++k) {
+      if (w.from[k] < 0) {
+        need[k] = own_record(w, w.mine[k]);
+      } else {
+        const int src = owner_of(w.mine[k], n, ranks);
+        need[k] = w.recv.data() + w.recv_displs[src] + w.from[k] * record_bytes;
       }
     }
-    MPI_Alltoallv(send_buffer.data(), send_counts.data(), send_displs.data(), MPI_BYTE,
-                  recv_buffer.data(), recv_counts.data(), recv_displs.data(), MPI_BYTE, comm.raw());
-    for (std::size_t k = 0; k < mine.size(); ++k) {
-      if (from[k] < 0) {
-        need[k] = own_record(mine[k]);
+    std::int64_t e1 = 0, c1 = 0;
+    if (following(w, e1, c1)) {
+      Window& next = slot(1);
+      if (reading == &next) {
+        join_prefetch();  // read while the previous window computed
       } else {
-        const int src = owner_of(mine[k], n, ranks);
-        need[k] = recv_buffer.data() + recv_displs[src] + from[k] * record_bytes;
+        define(next, e1, c1);
+        if (!cache) read_rows(next);
+      }
+      post(next);
+      std::int64_t e2 = 0, c2 = 0;
+      if (overlap && following(next, e2, c2)) {
+        define(slot(2), e2, c2);
+        start_prefetch(slot(2));
       }
     }
     t_io += util::now_seconds() - start;
@@ -404,7 +516,7 @@ struct Trainer::Impl {
       for (std::int64_t j = mine.begin; j < mine.end(); ++j) {
         const std::int64_t s0 = start + j * micro;
         const int m = static_cast<int>(std::min(micro, start + len - s0));
-        for (int i = 0; i < m; ++i) ids[i] = order[static_cast<std::size_t>(s0 + i)];
+        for (int i = 0; i < m; ++i) ids[i] = sample_at(s0 + i);
         unpack_records(train, need.data() + cursor, m, x.data(), labels.data(), targets.data());
         cursor += static_cast<std::size_t>(m);
         pass.samples = ids.data();
@@ -513,52 +625,75 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
   p->labels.assign(static_cast<std::size_t>(micro), 0);
   p->ids.assign(static_cast<std::size_t>(micro), 0);
   p->shard_sums.assign(static_cast<std::size_t>((settings.batch + micro - 1) / micro), LossSums{});
-  // Memory plan: keep the own rows and exchange whole epochs if that fits.
+  // Memory plan, the same on every rank (it decides collective calls). Per batch of a window,
+  // in records of `per_batch`: with several ranks, the records sent for the next window and
+  // those received for the current and the next (3); streaming, also the own rows of each
+  // window slot (the current, the next, and with reads overlapping compute the one after);
+  // and each slot's sample ids (8 bytes a sample).
   const std::int64_t rb = p->record_bytes;
   const std::int64_t per_batch = ((settings.batch + micro - 1) / micro + p->ranks - 1) / p->ranks *
                                  micro * rb;  // records a rank computes per batch, at most
   const std::int64_t batches = (train_rows + settings.batch - 1) / settings.batch;
-  const std::int64_t epoch_exchange = 2 * per_batch * batches;
-  const std::int64_t own_bytes = p->own.count * rb;
-  if (settings.max_memory == 0 || own_bytes + epoch_exchange <= settings.max_memory) {
+  const std::int64_t own_bytes = util::block_of(train_rows, p->ranks, 0).count * rb;  // largest
+  const std::int64_t exchange = p->ranks > 1 ? 3 * per_batch : 0;
+  auto per_window_batch = [&](int slots, bool streamed) {
+    return exchange + slots * (8 * settings.batch + (streamed ? per_batch : 0));
+  };
+  // In memory: windows of an eighth of an epoch (so that the exchange of the next overlaps the
+  // current one's compute, and the first of an epoch the last of the previous epoch), of at
+  // most INT_MAX bytes (one MPI call).
+  const std::int64_t largest = std::max<std::int64_t>(1, INT_MAX / (settings.batch * rb));
+  const std::int64_t eighth = std::min(
+      largest, std::max<std::int64_t>(1, (batches + kWindowsPerEpoch - 1) / kWindowsPerEpoch));
+  const std::int64_t max_memory = settings.max_memory;
+  // The rows stay in memory when they fit with an epoch's records sent and received (what the
+  // exchange of whole epochs held), or in half of the cap.
+  if (max_memory == 0 || own_bytes + 2 * per_batch * batches <= max_memory ||
+      own_bytes + per_window_batch(2, false) <= max_memory / 2) {
     p->cache = true;
-    p->window = batches;
-  } else if (own_bytes + 2 * per_batch <= settings.max_memory / 2) {
-    p->cache = true;
-    p->window = std::max<std::int64_t>(1, (settings.max_memory - own_bytes) / (2 * per_batch));
+    p->window = max_memory == 0
+                    ? eighth
+                    : std::max<std::int64_t>(1, std::min(eighth, (max_memory - own_bytes) /
+                                                                     per_window_batch(2, false)));
   } else {
-    // Streaming: a window's own rows, its records sent and received, and (overlapping reads,
-    // when the reader needs no HDF5) the next window's own rows: about 4 windows of records.
     p->cache = false;
-    p->overlap = p->reader.direct() && settings.max_memory / (4 * per_batch) >= 1;
-    p->window = settings.max_memory / ((p->overlap ? 4 : 3) * per_batch);
+    p->overlap = p->reader.direct() && max_memory / per_window_batch(3, true) >= 1;
+    p->window = std::min(largest, max_memory / per_window_batch(p->overlap ? 3 : 2, true));
     if (p->window < 1) {
-      throw UsageError("--data.max-memory " + std::to_string(settings.max_memory) +
-                       " bytes is too small for one batch (" + std::to_string(3 * per_batch) +
+      throw UsageError("--data.max-memory " + std::to_string(max_memory) +
+                       " bytes is too small for one batch (" +
+                       std::to_string(per_window_batch(2, true)) +
                        " bytes of records per rank); raise it or lower train.batch");
     }
   }
+  p->window = std::max<std::int64_t>(1, std::min(p->window, batches));
+  p->nslots = p->overlap ? 3 : 2;
+  if (p->ranks > 1) p->xcomm = std::make_unique<mpi::OwnedComm>(comm);
   // The window buffers at their largest from the start: reserving touches no page, while
   // growing a buffer later would leave its old block in the heap (freed memory is kept,
   // keep_freed_memory() in cli/train.cpp) and add its size to the resident memory.
   const auto window_rows =
-      static_cast<std::size_t>(std::min(train_rows, p->window * ((per_batch / rb) * p->ranks)));
+      static_cast<std::size_t>(std::min(train_rows, p->window * settings.batch));
+  const auto mine_rows =
+      std::min(window_rows, static_cast<std::size_t>(p->window * (per_batch / rb)));
   const auto own_rows = std::min(window_rows, static_cast<std::size_t>(p->own.count));
   const auto rbs = static_cast<std::size_t>(rb);
-  if (p->ranks > 1) {
-    p->send_buffer.reserve(own_rows * rbs);
-    p->recv_buffer.reserve(window_rows * rbs);
-  }
-  p->need.reserve(window_rows);
-  p->from.reserve(window_rows);
-  if (!p->cache) {
-    p->own_records.reserve(own_rows * rbs);
-    p->own_window_ids.reserve(own_rows);
-    if (p->overlap) {
-      p->next_records.reserve(own_rows * rbs);
-      p->next_ids.reserve(own_rows);
+  for (int k = 0; k < p->nslots; ++k) {
+    Impl::Window& w = p->slots[k];
+    w.samples.reserve(window_rows);
+    w.mine.reserve(mine_rows);
+    w.from.reserve(mine_rows);
+    if (p->ranks > 1) w.recv.reserve(mine_rows * rbs);
+    if (!p->cache) {
+      w.own_ids.reserve(own_rows);
+      w.own_records.reserve(own_rows * rbs);
     }
   }
+  if (p->ranks > 1) {
+    p->send_buffer.reserve(own_rows * rbs);
+    p->position_owner.reserve(window_rows);
+  }
+  p->need.reserve(mine_rows);
   mpi::guarded(comm, [&] {
     if (!p->cache) return;
     const MemoryRows* memory = train.memory.get();
@@ -568,7 +703,7 @@ Trainer::Trainer(const mpi::Comm& comm, Model& model, Optimizer& optimizer,
       p->own_base = memory->records.data() + (p->own.begin - memory->first) * rb;
       return;
     }
-    p->own_records.resize(static_cast<std::size_t>(own_bytes));
+    p->own_records.resize(static_cast<std::size_t>(p->own.count * rb));
     p->reader.read(p->own.begin, p->own.count, p->own_records.data());
     p->own_base = p->own_records.data();
   });
@@ -597,22 +732,21 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     p.cpu_compute = 0;
     const double earlier = state_.partial_seconds[3];
     LossSums sums = state_.partial;
-    p.order = epoch_permutation(p.n, p.settings.seed, epoch);
     log::Progress progress(
         "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(p.settings.epochs), batches);
     for (std::int64_t w0 = state_.batches_done; w0 < batches; w0 += p.window) {
       const std::int64_t w1 = std::min(batches, w0 + p.window);
-      p.prepare_window(w0, w1);
-      p.start_prefetch(w1, std::min(batches, w1 + p.window));
+      p.begin_window(static_cast<std::int64_t>(epoch), w0);
       std::size_t cursor = 0;
       for (std::int64_t b = w0; b < w1; ++b) {
         sums.add(p.step(epoch, b, cursor));
+        p.progress();
         state_.batches_done = b + 1;
         progress.update(b + 1);
         if (++steps_since_check % kStopCheckInterval == 0 || b + 1 == batches) {
           const int signal = mpi::stop_agreed(p.comm);
           if (signal != 0 && b + 1 < batches) {
-            p.join_prefetch();
+            p.drain();
             state_.partial = sums;
             state_.partial_seconds[0] = p.t_compute;
             state_.partial_seconds[1] = p.t_allreduce;
@@ -678,6 +812,7 @@ int Trainer::run(const std::function<void(const EpochReport&)>& on_epoch) {
     p.sync_optimizer();
     if (on_epoch) on_epoch(report);
   }
+  p.drain();
   return 0;
 }
 

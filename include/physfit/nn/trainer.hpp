@@ -17,13 +17,17 @@
 ///
 /// Data: rank r owns rows util::block_of(N, ranks, r) of the training rows and reads only
 /// them (or, when DataInfo::memory holds them, uses them where they are; the validation rows
-/// are those evaluation_rows() gives it). Before a window of batches (the whole epoch unless
-/// `max_memory` forbids it), the ranks exchange the records each needs for its shards with one
-/// MPI_Alltoallv. When the rank's rows do not fit in `max_memory`, they are not kept in memory but
-/// read from the file per window, which changes nothing in the results. When the reader needs no
-/// HDF5 (RecordReader::direct()), the next window's rows are read on a thread of their own while
-/// the current window computes; the I/O time reported is what the main thread waited (for
-/// those reads, the ones it made itself, and the record exchange).
+/// are those evaluation_rows() gives it). The batches go by in windows (an eighth of an epoch
+/// when the rows are kept in memory, as many batches as `max_memory` allows when they are
+/// streamed); the ranks exchange the records each needs for a window's shards with one
+/// MPI_Ialltoallv, posted when the previous window begins, so that it proceeds while that
+/// window computes (the next epoch's first window while an epoch's last computes: its order is
+/// known). When the rank's rows do not fit in `max_memory`, they are not kept in memory but read
+/// from the file per window, which changes nothing in the results. When the reader needs no
+/// HDF5 (RecordReader::direct()), the own rows of the window after the next are read on a
+/// thread of their own while the current window computes; the I/O time reported is what the
+/// main thread spent on data (reads it made or waited for, packing and posting the exchange,
+/// and waiting for it).
 
 #include <cstdint>
 #include <functional>

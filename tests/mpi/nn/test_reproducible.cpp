@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <tuple>
@@ -19,6 +20,7 @@
 #include "physfit/nn/reduce.hpp"
 #include "physfit/nn/trainer.hpp"
 #include "physfit/util/partition.hpp"
+#include "physfit/util/signal.hpp"
 
 using namespace physfit;
 using namespace physfit::nn;
@@ -226,6 +228,57 @@ TEST(Reproducibility, StreamingWithReadsOverlappingComputeGivesTheSameBitsAsCach
   EXPECT_TRUE(t.overlapped());
   EXPECT_LT(t.window_batches(), 7);
   expect_same_as_one_rank(path, cnn({8, 8, 1}), OptimizerSettings{}, s, 30, &cached);
+}
+
+TEST(Reproducibility, ExchangeOverlappedInWindowsAndStoppedMidEpochGivesTheSameBitsAsOneRank) {
+  // 173 rows in batches of 8: 22 batches an epoch. In memory the windows are an eighth of an
+  // epoch (3 batches), streamed 2 batches; each window's records are exchanged while the
+  // previous one computes, the next epoch's first during an epoch's last. A stop after the
+  // second batch of epoch 2 (mid-window, an exchange in flight) and a resume from there give
+  // the bits of an uninterrupted run on one rank.
+  const mpi::Comm world = test::world();
+  const std::string path = write_images(world);
+  const DataInfo info = inspect_data(path);
+  const std::int64_t val_rows = 30, train_rows = info.rows - val_rows;
+  TrainSettings s;
+  s.epochs = 3;
+  s.batch = 8;
+  s.micro_batch = 4;
+  s.seed = 7;
+  for (const std::int64_t max_memory : {std::int64_t{0}, std::int64_t{5000}}) {
+    s.max_memory = max_memory;
+    Model model(cnn({8, 8, 1}));
+    model.initialize(s.seed);
+    Optimizer optimizer(OptimizerSettings{}, model.parameter_count());
+    Trainer trainer(world, model, optimizer, s, info, train_rows, &info, train_rows, val_rows);
+    EXPECT_EQ(trainer.cached(), max_memory == 0);
+    EXPECT_EQ(trainer.overlapped(), max_memory != 0);
+    EXPECT_EQ(trainer.window_batches(), max_memory == 0 ? 3 : 2);
+    int signal = 0;
+    {
+      const util::StopHandlers handlers;
+      signal = trainer.run([](const EpochReport& r) {
+        if (r.epoch == 1) std::raise(SIGUSR1);
+      });
+      util::clear_stop_request();
+    }
+    EXPECT_EQ(signal, SIGUSR1);
+    EXPECT_EQ(trainer.state().epochs_done, 1);
+    EXPECT_EQ(trainer.state().batches_done, 2);
+    EXPECT_EQ(trainer.run(nullptr), 0);
+    if (world.is_root()) {
+      TrainSettings alone = s;
+      alone.max_memory = 0;
+      const Outcome one =
+          train_on(mpi::Comm::self(), path, cnn({8, 8, 1}), OptimizerSettings{}, alone, val_rows);
+      EXPECT_EQ(0, std::memcmp(one.parameters.data(), model.parameters(),
+                               one.parameters.size() * sizeof(float)))
+          << "max_memory " << max_memory << ", " << world.size() << " ranks";
+      for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
+        EXPECT_EQ(*one.history.find(key), *trainer.state().history.find(key)) << key;
+      }
+    }
+  }
 }
 
 TEST(Reproducibility, EvaluationGivesTheSameSumsOnAnyRankCount) {
