@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "../../support/mpi_test.hpp"
+#include "../../support/torch_case.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/optimizer.hpp"
 #include "physfit/nn/reduce.hpp"
 #include "physfit/util/partition.hpp"
-#include "physfit/util/strings.hpp"
 
 using namespace physfit;
 using namespace physfit::nn;
@@ -126,16 +126,9 @@ TEST(FixedPointReduction, AGradientThatGrowsSixteenfoldIsRedoneOnceWithTheRightE
 
 namespace {
 
-// |a - b| <= 2e-5 * max(1, |b|), the tolerance of tests/unit/nn/test_torch_reference.cpp.
+// The tolerance of tests/unit/nn/test_torch_reference.cpp, on the model's buffers.
 void expect_close(const float* got, const std::vector<float>& want, const std::string& what) {
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const double e = std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(double(want[i])));
-    if (e > worst) worst = e, at = i;
-  }
-  EXPECT_LT(worst, 2e-5) << what << ": element " << at << " is " << got[at] << ", PyTorch "
-                         << want[at];
+  test::expect_close(std::vector<float>(got, got + want.size()), want, what);
 }
 
 // PyTorch's whole-batch case, computed one sample per micro-shard, the shards spread over the
@@ -143,36 +136,17 @@ void expect_close(const float* got, const std::vector<float>& want, const std::s
 void compare_sharded(const std::string& name) {
   const mpi::Comm world = test::world();
   const io::File f = io::File::open(PHYSFIT_NN_TORCH_REFERENCE);
-  const io::Group g = f.group("/" + name);
-  ModelSpec spec;
-  spec.layers = util::split(io::get_string_attribute(g.id(), "layers"), ',');
-  const auto shape = io::get_numeric_attribute(g.id(), "input_shape");
-  spec.input = {static_cast<int>(shape[0]), static_cast<int>(shape[1]), static_cast<int>(shape[2])};
-  spec.loss = io::get_string_attribute(g.id(), "loss");
-  spec.l2 = io::get_numeric_attribute(g.id(), "l2")[0];
+  test::TorchCase c = test::read_torch_case(f, name);
+  const ModelSpec& spec = c.spec;
   Model model(spec);
-  OptimizerSettings os;
-  os.type = io::get_string_attribute(g.id(), "optimizer");
-  os.learning_rate = io::get_numeric_attribute(g.id(), "learning_rate")[0];
-  os.momentum = io::get_numeric_attribute(g.id(), "momentum")[0];
-  Optimizer optimizer(os, model.parameter_count());
-  std::vector<ParameterRange> ranges;
-  for (const auto& t : model.tensors()) {
-    ranges.push_back({t.info.offset, t.info.count, t.info.weight});
-  }
-  const auto initial = f.dataset("/" + name + "/initial").read_all<float>();
-  std::copy(initial.begin(), initial.end(), model.parameters());
-  const io::Dataset xd = f.dataset("/" + name + "/x");
-  const auto x = xd.read_all<float>();
-  const int n = static_cast<int>(xd.rows());
+  Optimizer optimizer(c.optimizer, model.parameter_count());
+  const std::vector<ParameterRange> ranges = test::ranges_of(model);
+  std::copy(c.initial.begin(), c.initial.end(), model.parameters());
+  const std::vector<float>& x = c.x;
+  const int n = c.n;
   const std::int64_t features = model.input_shape().size();
-  std::vector<std::int32_t> labels;
-  std::vector<float> targets;
-  if (f.exists("/" + name + "/labels")) {
-    labels = f.dataset("/" + name + "/labels").read_all<std::int32_t>();
-  } else {
-    targets = f.dataset("/" + name + "/targets").read_all<float>();
-  }
+  const std::vector<std::int32_t>& labels = c.labels;
+  const std::vector<float>& targets = c.targets;
   const int outputs = model.outputs();
   const std::int64_t per_target =
       targets.empty() ? 0 : static_cast<std::int64_t>(targets.size()) / n;

@@ -6,62 +6,31 @@
 
 #include <cmath>
 
+#include "../../support/torch_case.hpp"
 #include "physfit/io/hdf5.hpp"
 #include "physfit/nn/model.hpp"
 #include "physfit/nn/optimizer.hpp"
-#include "physfit/util/strings.hpp"
 
 using namespace physfit;
 using namespace physfit::nn;
 
 namespace {
 
-// |a - b| <= 2e-5 * max(1, |b|): float32 arithmetic against a double reference.
-void expect_close(const std::vector<float>& got, const std::vector<float>& want,
-                  const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double e = std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(double(want[i])));
-    if (e > worst) worst = e, at = i;
-  }
-  EXPECT_LT(worst, 2e-5) << what << ": element " << at << " is " << got[at] << ", PyTorch "
-                         << want[at];
-}
+using test::expect_close;
 
 void compare_case(const std::string& name) {
   const io::File f = io::File::open(PHYSFIT_NN_TORCH_REFERENCE);
-  const io::Group g = f.group("/" + name);
-  ModelSpec spec;
-  spec.layers = util::split(io::get_string_attribute(g.id(), "layers"), ',');
-  const auto shape = io::get_numeric_attribute(g.id(), "input_shape");
-  spec.input = {static_cast<int>(shape[0]), static_cast<int>(shape[1]), static_cast<int>(shape[2])};
-  spec.loss = io::get_string_attribute(g.id(), "loss");
-  spec.l2 = io::get_numeric_attribute(g.id(), "l2")[0];
+  test::TorchCase c = test::read_torch_case(f, name);
+  const ModelSpec& spec = c.spec;
   Model model(spec);
-  OptimizerSettings os;
-  os.type = io::get_string_attribute(g.id(), "optimizer");
-  os.learning_rate = io::get_numeric_attribute(g.id(), "learning_rate")[0];
-  os.momentum = io::get_numeric_attribute(g.id(), "momentum")[0];
-  Optimizer optimizer(os, model.parameter_count());
-  std::vector<ParameterRange> ranges;
-  for (const auto& t : model.tensors())
-    ranges.push_back({t.info.offset, t.info.count, t.info.weight});
-
-  const auto initial = f.dataset("/" + name + "/initial").read_all<float>();
-  ASSERT_EQ(static_cast<std::int64_t>(initial.size()), model.parameter_count());
-  std::copy(initial.begin(), initial.end(), model.parameters());
-  const io::Dataset xd = f.dataset("/" + name + "/x");
-  const auto x = xd.read_all<float>();
-  const int n = static_cast<int>(xd.rows());
-  std::vector<std::int32_t> labels;
-  std::vector<float> targets;
-  if (f.exists("/" + name + "/labels")) {
-    labels = f.dataset("/" + name + "/labels").read_all<std::int32_t>();
-  } else {
-    targets = f.dataset("/" + name + "/targets").read_all<float>();
-  }
+  Optimizer optimizer(c.optimizer, model.parameter_count());
+  const std::vector<ParameterRange> ranges = test::ranges_of(model);
+  ASSERT_EQ(static_cast<std::int64_t>(c.initial.size()), model.parameter_count());
+  std::copy(c.initial.begin(), c.initial.end(), model.parameters());
+  const std::vector<float>& x = c.x;
+  const int n = c.n;
+  const std::vector<std::int32_t>& labels = c.labels;
+  const std::vector<float>& targets = c.targets;
   const int outputs = model.outputs();
   std::vector<float> dscores(static_cast<std::size_t>(outputs * n));
   for (int step = 0; step < 3; ++step) {
