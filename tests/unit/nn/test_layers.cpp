@@ -72,6 +72,49 @@ TEST(DenseLayer, ForwardIsWeightsTimesInputPlusBias) {
   EXPECT_FLOAT_EQ(y[3], 8 + 5 - 1);
 }
 
+// Layers of a multiple of 64 units take the AVX-512 product (64 x 6 blocks, remainders of 1-5
+// columns): forward, dW and db against loops, and the finite-difference check.
+TEST(DenseLayer, WideLayersEqualLoops) {
+  for (const int units : {64, 128}) {
+    for (const int n : {1, 6, 13}) {
+      Dense layer(units);
+      const int in = 37;
+      layer.connect({1, 1, in}, 0);
+      std::vector<float> storage = bind_random(layer, 20 + n);
+      const float* w = storage.data();
+      const float* b = w + static_cast<std::ptrdiff_t>(in) * units;
+      const std::vector<float> x = random_values(static_cast<std::size_t>(in * n), 30 + n, -1, 1);
+      const std::vector<float> dy =
+          random_values(static_cast<std::size_t>(units * n), 40 + n, -1, 1);
+      std::vector<float> y(static_cast<std::size_t>(units * n));
+      layer.forward(x.data(), y.data(), n, {});
+      layer.backward(x.data(), y.data(), dy.data(), nullptr, n, {});
+      const float* dw = storage.data() + layer.parameter_count();
+      for (int i = 0; i < units; ++i) {
+        for (int j = 0; j < n; ++j) {
+          float acc = 0.0f;  // the kernel's order: p increasing, one fused multiply-add each
+          for (int p = 0; p < in; ++p) acc = std::fma(w[i + p * units], x[p + j * in], acc);
+          const float got = y[static_cast<std::size_t>(i + j * units)];
+          EXPECT_NEAR(got, acc + b[i], 1e-5) << units << " " << n << " " << i << " " << j;
+#if defined(__AVX512F__)
+          EXPECT_EQ(got, acc + b[i]) << units << " " << n << " " << i << " " << j;
+#endif
+        }
+        for (int p = 0; p < in; ++p) {
+          float acc = 0.0f;
+          for (int j = 0; j < n; ++j) acc = std::fma(dy[i + j * units], x[p + j * in], acc);
+          EXPECT_NEAR(dw[i + p * units], acc, 1e-5) << units << " " << n << " " << i << " " << p;
+#if defined(__AVX512F__)
+          EXPECT_EQ(dw[i + p * units], acc) << units << " " << n << " " << i << " " << p;
+#endif
+        }
+      }
+    }
+  }
+  Dense layer(64);
+  expect_gradients_match(layer, {1, 1, 5}, 7, 13);
+}
+
 TEST(ActivationLayers, ReluBackwardMatchesFiniteDifference) {
   Activation layer(Activation::Function::kRelu);
   expect_gradients_match(layer, {1, 1, 6}, 3, 21, true);
