@@ -129,7 +129,9 @@ void expect_same_as_one_rank(const std::string& path, const ModelSpec& spec,
       const auto* a = all.history.find(key);
       const auto* b = one.history.find(key);
       ASSERT_EQ(a == nullptr, b == nullptr) << key;
-      if (a != nullptr) EXPECT_EQ(*a, *b) << key;  // exact: the sums are reproducible too
+      if (a != nullptr) {
+        EXPECT_EQ(*a, *b) << key;  // exact: the sums are reproducible too
+      }
     }
   }
   // Every rank holds the same model.
