@@ -7,7 +7,7 @@
 #  3. the Keras MLP example on Fashion-MNIST (Debian's dataset-fashion-mnist), 5 epochs
 #     (inputs/fashion_mlp.ini), evaluated on the 10000 test images;
 #  4. the Ising phase transition learned by MLPs (inputs/ising/run.sh --models mlp): Monte
-#     Carlo configurations of L = 16, 32, 64, four networks per size, T_c extrapolated.
+#     Carlo configurations of L = 16, 32, 64, eight networks per size, T_c extrapolated.
 # Results in results/: selfcheck.h5, si_fc.h5 (+ phonopy/phono3py/ShengBTE files),
 # si_bands.png, si_phonons.h5, fashion_mlp.h5, ising/ (transition_mlp.png and .h5).
 set -euo pipefail
