@@ -241,9 +241,14 @@ TEST(LassoGrid, AMinimumBelowTheGridIsFoundByExtendingThePath) {
   po.extend_decades = 0;
   const CrossValidation full = cross_validate(pr, po);
   EXPECT_EQ(full.end, GridEnd::kInterior);
+  // The two runs reach each lambda from different warm starts; their solutions agree to the
+  // solver's tolerance, and the held-out error (about 6e-9 here, noise 2^-14) is a difference of
+  // nearly equal sums, so it agrees to about 1e-6 relative: 1.4e-6 was seen deep in the
+  // extension (lambdas 65 and 70) where the compiler contracts other products into FMAs (-O1
+  // with -march=native, the sanitizer build). 1e-5 keeps five digits of the curve.
   for (std::size_t l = 0; l < cv.lambdas.size(); ++l) {
     EXPECT_NEAR(cv.lambdas[l], full.lambdas[l], 1e-12 * full.lambdas[l]);
-    EXPECT_NEAR(cv.mean_error[l], full.mean_error[l], 1e-6 * full.mean_error[l]) << l;
+    EXPECT_NEAR(cv.mean_error[l], full.mean_error[l], 1e-5 * full.mean_error[l]) << l;
   }
   EXPECT_EQ(cv.index_min, full.index_min);
   EXPECT_EQ(cv.index_1se, full.index_1se);
