@@ -24,7 +24,7 @@ while (($#)); do
   case "$1" in
     --time) seconds="$2"; shift ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac

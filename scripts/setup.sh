@@ -59,7 +59,7 @@ while (($#)); do
     --examples) layer=examples ;;
     --tests) layer=tests ;;
     --bench) layer=bench ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "setup: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

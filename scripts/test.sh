@@ -19,7 +19,7 @@ while (($#)); do
       flags=(-DCMAKE_BUILD_TYPE=Debug -DPHYSFIT_BUILD_TESTS=ON -DPHYSFIT_SANITIZE=ON)
       ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -20,7 +20,7 @@ while (($#)); do
   case "$1" in
     --out) out=$2; shift ;;
     --figures) figures=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "walkthrough.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -10,7 +10,7 @@
 # Ports: PHYSFIT_SLURM_PORT (default 16817) and the next one.
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0"; exit 2; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 2; }
 (($# == 2)) || usage
 action=$1
 state=$(realpath -m "$2")
