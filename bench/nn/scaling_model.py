@@ -32,6 +32,7 @@ ALPHA_IB = 2e-6  # s
 BETA_IB = 1 / 12.5e9  # s per byte (100 Gb/s)
 CORES = 2  # of the machine the check ran on
 FIT_MAX = 1 << 18  # fit n <= 256 K floats: above it the time leaves the line (see README)
+PAIRWISE_RANKS = 8  # FixedPointReducer::kPairwiseRanks (include/physfit/nn/reduce.hpp)
 
 
 def load(path):
@@ -65,7 +66,11 @@ def rhd(p, n, alpha, beta, exact, limb_bytes=4):
         return 0.0
     lg = math.log2(p)
     if exact:
-        return 2 * lg * alpha + lg * alpha + (p - 1) / p * (limb_bytes + 4) * n * beta
+        # Up to PAIRWISE_RANKS the limbs' reduce-scatter is pairwise (P - 1 messages a rank),
+        # above it MPI_Reduce_scatter's recursive halving (log2 P); then the allgather and the
+        # small all-reduce.
+        scatter = p - 1 if p <= PAIRWISE_RANKS else lg
+        return (scatter + lg) * alpha + lg * alpha + (p - 1) / p * (limb_bytes + 4) * n * beta
     return 2 * lg * alpha + 2 * (p - 1) / p * 4 * n * beta
 
 

@@ -13,6 +13,8 @@ namespace physfit::nn {
 namespace {
 constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: (d + kRound) - kRound rounds d
 constexpr int kShardSlots = 5;
+// The tag of the pairwise reduce-scatter's messages (no other message of physfit uses it).
+constexpr int kPairTag = 7301;
 // The most an exponent rises per step (it falls at once; see reduce.hpp).
 constexpr std::int64_t kRise = 1;
 // Larger than any fitted exponent (at most 30 + 149): any non-zero gradient overflows, so the
@@ -151,9 +153,43 @@ bool FixedPointReducer::reduce_scatter(const mpi::Comm& comm, std::vector<LossSu
   }
   slice_begin_ = bounds[comm.rank()];
   slice_end_ = bounds[comm.rank() + 1];
-  slice_.resize(static_cast<std::size_t>(slice_end_ - slice_begin_));
-  MPI_Reduce_scatter(buffer_.data(), slice_.data(), counts.data(), MPI_INT32_T, MPI_SUM,
-                     comm.raw());
+  const std::int64_t mine = slice_end_ - slice_begin_;
+  slice_.resize(static_cast<std::size_t>(mine));
+  const int ranks = comm.size(), me = comm.rank();
+  if (ranks > pairwise_ranks_) {
+    MPI_Reduce_scatter(buffer_.data(), slice_.data(), counts.data(), MPI_INT32_T, MPI_SUM,
+                       comm.raw());
+    scattered_ = true;
+    return true;
+  }
+  // Pairwise: every rank sends each other rank that rank's slice of its limbs and adds the
+  // slices it receives to its own (integer sums: any order gives the same bits). The same
+  // bytes as MPI_Reduce_scatter's, into a buffer kept from step to step ((P - 1) / P of the
+  // limbs' size; Open MPI allocates its temporaries at every call) and added by one vectorised
+  // pass; with Open MPI's, the whole exact step took 1.4-3.3x as long at 2 ranks on shared
+  // memory here (bench/nn/README.md).
+  received_.resize(static_cast<std::size_t>(mine) * static_cast<std::size_t>(ranks - 1));
+  requests_.assign(2 * static_cast<std::size_t>(ranks - 1), MPI_REQUEST_NULL);
+  for (int k = 1; k < ranks; ++k) {
+    const int from = (me - k + ranks) % ranks;
+    MPI_Irecv(received_.data() + static_cast<std::size_t>(mine) * static_cast<std::size_t>(k - 1),
+              static_cast<int>(mine), MPI_INT32_T, from, kPairTag, comm.raw(),
+              &requests_[static_cast<std::size_t>(k - 1)]);
+  }
+  for (int k = 1; k < ranks; ++k) {
+    const int to = (me + k) % ranks;
+    MPI_Isend(buffer_.data() + bounds[to], counts[static_cast<std::size_t>(to)], MPI_INT32_T, to,
+              kPairTag, comm.raw(), &requests_[static_cast<std::size_t>(ranks - 2 + k)]);
+  }
+  MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  std::int32_t* out = slice_.data();
+  const std::int32_t* own = buffer_.data() + slice_begin_;
+  for (std::int64_t i = 0; i < mine; ++i) out[i] = own[i] + received_[static_cast<std::size_t>(i)];
+  for (int k = 2; k < ranks; ++k) {
+    const std::int32_t* in =
+        received_.data() + static_cast<std::size_t>(mine) * static_cast<std::size_t>(k - 1);
+    for (std::int64_t i = 0; i < mine; ++i) out[i] += in[i];
+  }
   scattered_ = true;
   return true;
 }

@@ -7,11 +7,11 @@
 /// bits that depend on the number of ranks (and on the reduction algorithm). Integer addition
 /// is associative. Each shard's gradient is rounded once to a fixed-point grid, q = g * 2^k
 /// rounded to an int32, with one exponent k per parameter tensor; the int32 sums are reduced
-/// (MPI_Reduce_scatter or MPI_Allreduce, exact) and converted back. Every rank count adds the
-/// same integers, so every rank count gets the same bits. (ReproBLAS, Demmel and Nguyen 2015,
-/// uses the same pre-rounding idea with several bins.) A step therefore sends 4 bytes per
-/// parameter, as many as a float32 reduce-scatter; with the sharded optimiser's float
-/// allgather, 8 bytes per parameter, the same as a float32 ring allreduce.
+/// (a pairwise reduce-scatter, MPI_Reduce_scatter or MPI_Allreduce, exact) and converted back.
+/// Every rank count adds the same integers, so every rank count gets the same bits. (ReproBLAS,
+/// Demmel and Nguyen 2015, uses the same pre-rounding idea with several bins.) A step therefore
+/// sends 4 bytes per parameter, as many as a float32 reduce-scatter; with the sharded optimiser's
+/// float allgather, 8 bytes per parameter, the same as a float32 ring allreduce.
 ///
 /// No overflow by construction. With S the most shards of a global batch (fixed by the
 /// batch and micro-batch sizes, not by the rank count) and c = ceil(log2 S), every shard's
@@ -59,6 +59,8 @@
 /// sums as exact double bit patterns (each shard's slot has one writer, the other ranks
 /// leave +0.0 = 0, the unsigned minimum); every rank adds the shard sums in shard order.
 
+#include <mpi.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -89,8 +91,14 @@ class FixedPointReducer {
   /// **Collective.** The same, but the parameter sums are only reduce-scattered: rank r gets
   /// elements [bounds[r], bounds[r + 1]) (for an optimiser step sharded over the ranks). The
   /// maxima and shard sums are all-reduced first, so an overflow costs no large message.
+  /// Up to kPairwiseRanks ranks the slices travel pairwise (each rank sends each other rank
+  /// its slice and adds what it receives); above, by MPI_Reduce_scatter (whose recursive
+  /// halving needs log2 P messages instead of P - 1). The same bits either way.
   bool reduce_scatter(const mpi::Comm& comm, std::vector<LossSums>& shards, int n,
                       const std::vector<std::int64_t>& bounds);
+  static constexpr int kPairwiseRanks = 8;
+  /// The most ranks for the pairwise exchange (tests set 1 to exercise MPI_Reduce_scatter).
+  void set_pairwise_ranks(int ranks) { pairwise_ranks_ = ranks; }
   /// Writes the reduced sum as floats: all of it after reduce(), this rank's slice after
   /// reduce_scatter().
   void to_float(float* gradient) const;
@@ -113,9 +121,12 @@ class FixedPointReducer {
   std::vector<std::int64_t> used_exponents_;
   void put_shards(const std::vector<LossSums>& shards, int n);
   bool reduce_small(const mpi::Comm& comm, std::vector<LossSums>& shards, int n);
-  std::vector<std::int32_t> buffer_;  // the parameters' limbs
-  std::vector<std::uint64_t> small_;  // the tensors' max |g| (float bits), 5 per shard
-  std::vector<std::int32_t> slice_;   // reduce_scatter's result
+  std::vector<std::int32_t> buffer_;    // the parameters' limbs
+  std::vector<std::uint64_t> small_;    // the tensors' max |g| (float bits), 5 per shard
+  std::vector<std::int32_t> slice_;     // reduce_scatter's result
+  std::vector<std::int32_t> received_;  // the other ranks' limbs of this rank's slice
+  std::vector<MPI_Request> requests_;
+  int pairwise_ranks_ = kPairwiseRanks;
   std::int64_t slice_begin_ = 0, slice_end_ = 0;
   bool scattered_ = false;
   bool finite_ = true;

@@ -124,6 +124,62 @@ TEST(FixedPointReduction, AGradientThatGrowsSixteenfoldIsRedoneOnceWithTheRightE
   EXPECT_EQ(r.redone(), 2);
 }
 
+TEST(FixedPointReduction, PairwiseAndMpiReduceScatterGiveTheExactSumOnUnevenSlices) {
+  // The pairwise exchange (up to kPairwiseRanks ranks) and MPI_Reduce_scatter (above it) must
+  // give every rank its slice of the exact integer sum, also for uneven slices and an empty one
+  // (rank 0 holds nothing; the last rank the most). 9 shards over two tensors of 1001 values.
+  const mpi::Comm world = test::world();
+  const int ranks = world.size();
+  const std::int64_t p = 1001;
+  std::vector<std::int64_t> bounds = {0};
+  for (int r = 1; r < ranks; ++r) bounds.push_back(r == 1 ? 0 : p * r / (ranks + 2));
+  bounds.push_back(p);
+  std::vector<std::vector<float>> shards(9, std::vector<float>(p));
+  for (int j = 0; j < 9; ++j) {
+    for (std::int64_t i = 0; i < p; ++i) {
+      shards[j][i] = static_cast<float>((i * 31 + j * 17) % 257 - 128) * (i < 600 ? 1e-3f : 7.0f);
+    }
+  }
+  const util::Block mine = util::block_of(9, ranks, world.rank());
+  auto run = [&](int pairwise) {
+    FixedPointReducer r({{0, 600, true}, {600, 401, true}}, p, 9);
+    r.set_pairwise_ranks(pairwise);
+    std::vector<LossSums> sums(9);
+    for (int attempt = 0; attempt < 2; ++attempt) {  // the first step fits the exponents
+      if (mine.count == 0) r.zero();
+      for (std::int64_t j = mine.begin; j < mine.end(); ++j) {
+        r.accumulate(shards[j].data(), j == mine.begin);
+      }
+      std::fill(sums.begin(), sums.end(), LossSums{});
+      const bool ok =
+          ranks > 1 ? r.reduce_scatter(world, sums, 9, bounds) : r.reduce(world, sums, 9);
+      EXPECT_EQ(ok, attempt == 1);
+    }
+    std::vector<float> out(p, std::numeric_limits<float>::quiet_NaN());
+    r.to_float(out.data());
+    return std::make_pair(out, r.exponents());
+  };
+  const auto [pairwise, exponents] = run(FixedPointReducer::kPairwiseRanks);
+  const auto [collective, unused] = run(1);
+  (void)unused;
+  const std::int64_t begin = ranks > 1 ? bounds[world.rank()] : 0;
+  const std::int64_t end = ranks > 1 ? bounds[world.rank() + 1] : p;
+  for (std::int64_t i = begin; i < end; ++i) {
+    // The independent sum: each shard rounded to the grid of the step's exponent (the one
+    // fitted at the first attempt, which the second used: the exponents then stay), added in
+    // 64-bit integers.
+    const int t = i < 600 ? 0 : 1;
+    const double scale = std::ldexp(1.0, static_cast<int>(exponents[t]));
+    std::int64_t q = 0;
+    for (int j = 0; j < 9; ++j) {
+      q += static_cast<std::int64_t>(std::nearbyint(static_cast<double>(shards[j][i]) * scale));
+    }
+    const auto want = static_cast<float>(static_cast<double>(q) / scale);
+    EXPECT_EQ(pairwise[i], want) << i;
+    EXPECT_EQ(collective[i], want) << i;
+  }
+}
+
 namespace {
 
 // The tolerance of tests/unit/nn/test_torch_reference.cpp, on the model's buffers.
