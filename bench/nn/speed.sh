@@ -7,7 +7,8 @@
 # OPENBLAS_CORETYPE unset so that it uses its AVX-512 kernels, and glibc's malloc settings that
 # keep it from page-faulting (see the peers' FINDINGS.md). Both run 1 thread.
 # Reported: samples/s by wall time and per CPU-second (robust on a shared machine), the load
-# average, and the 2-rank vs 1-rank scaling of physfit with the time split.
+# average, and the 2-rank vs 1-rank scaling of physfit with the time split, beside the ceiling
+# of two ranks on this machine (two independent 1-rank runs at once, one per core).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${1:-results/bench-speed}
@@ -30,6 +31,26 @@ physfit_run() {  # name ranks config epochs args...
   mpirun -np "$ranks" "$bin" train "$config" --data.validation "" --train.epochs "$epochs" \
     --output.model "$out/$name.h5" --output.checkpoint-every 0 --json "$@" 2> "$out/$name.log" |
     tail -1 | /usr/bin/python3 -c "import json,sys,os; r=json.load(sys.stdin); r['name']='$name'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
+}
+
+# The same 1-rank job twice at once, pinned to cores 0 and 1 and not talking to each other: the
+# most two ranks could reach on this machine's two cores with no communication at all (they
+# share caches, memory bandwidth and the host's scheduling).
+physfit_pair() {  # name config epochs args...
+  local name=$1 config=$2 epochs=$3
+  shift 3
+  log "physfit $name, two independent 1-rank runs at once"
+  local core
+  for core in 0 1; do
+    taskset -c "$core" mpirun -np 1 --bind-to none "$bin" train "$config" --data.validation "" \
+      --train.epochs "$epochs" --output.model "$out/${name}_$core.h5" --output.checkpoint-every 0 \
+      --json "$@" 2> "$out/${name}_$core.log" | tail -1 > "$out/${name}_$core.json" &
+  done
+  wait
+  for core in 0 1; do
+    /usr/bin/python3 -c "import json,sys,os; r=json.load(open('$out/${name}_$core.json')); r['name']='${name}_$core'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
+    rm -f "$out/${name}_$core.json"
+  done
 }
 
 torch_run() {  # name args...   (SCRIPT= another peer script, default the peers' Fashion-MNIST one)
@@ -72,12 +93,16 @@ else
     --model.layers "$cnn_valid"
 fi
 [[ $parts == *scaling* ]] || { /usr/bin/python3 bench/nn/speed_report.py "$out" | tee "$out/report.md"; exit 0; }
-# 2 ranks vs 1 rank (same micro-batches: the same bits).
+# 2 ranks vs 1 rank (same micro-batches: the same bits), and the ceiling of two ranks here (two
+# independent 1-rank runs at once).
 physfit_run cnn_b128_np2 2 inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \
+  --model.layers "$cnn_valid"
+physfit_pair cnn_b128_pair inputs/fashion_cnn.ini 1 --train.batch 128 --train.micro-batch 32 \
   --model.layers "$cnn_valid"
 for b in 512 128; do
   micro=$((b / 2))
   physfit_run "mlp_g${b}_np1" 1 inputs/fashion_mlp.ini 2 --train.batch "$b" --train.micro-batch "$micro"
   physfit_run "mlp_g${b}_np2" 2 inputs/fashion_mlp.ini 2 --train.batch "$b" --train.micro-batch "$micro"
+  physfit_pair "mlp_g${b}_pair" inputs/fashion_mlp.ini 2 --train.batch "$b" --train.micro-batch "$micro"
 done
 /usr/bin/python3 bench/nn/speed_report.py "$out" | tee "$out/report.md"
