@@ -39,7 +39,7 @@ physfit_run() {  # name ranks config epochs args...
 physfit_pair() {  # name config epochs args...
   local name=$1 config=$2 epochs=$3
   shift 3
-  (($(nproc) >= 2)) || return 0  # one core: no ceiling to measure
+  (($(getconf _NPROCESSORS_ONLN) >= 2)) || return 0  # one core: no ceiling (nproc obeys OMP_NUM_THREADS)
   log "physfit $name, two independent 1-rank runs at once"
   local core
   for core in 0 1; do
