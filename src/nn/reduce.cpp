@@ -184,7 +184,13 @@ bool FixedPointReducer::reduce_scatter(const mpi::Comm& comm, std::vector<LossSu
   MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
   std::int32_t* out = slice_.data();
   const std::int32_t* own = buffer_.data() + slice_begin_;
-  for (std::int64_t i = 0; i < mine; ++i) out[i] = own[i] + received_[static_cast<std::size_t>(i)];
+  if (ranks == 1) {
+    std::copy(own, own + mine, out);
+  } else {
+    for (std::int64_t i = 0; i < mine; ++i) {
+      out[i] = own[i] + received_[static_cast<std::size_t>(i)];
+    }
+  }
   for (int k = 2; k < ranks; ++k) {
     const std::int32_t* in =
         received_.data() + static_cast<std::size_t>(mine) * static_cast<std::size_t>(k - 1);
