@@ -24,13 +24,17 @@ mkdir -p "$out"
 blas=$("$peers/get_openblas.sh" /tmp/physfit-bench-openblas)
 log() { echo "== $* ($(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
 
+record() {  # name: the JSON summary on stdin, named and with the load, into physfit.jsonl
+  /usr/bin/python3 -c "import json,sys,os; r=json.load(sys.stdin); r['name']='$1'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
+}
+
 physfit_run() {  # name ranks config epochs args...
   local name=$1 ranks=$2 config=$3 epochs=$4
   shift 4
   log "physfit $name, $ranks rank(s)"
   mpirun -np "$ranks" "$bin" train "$config" --data.validation "" --train.epochs "$epochs" \
     --output.model "$out/$name.h5" --output.checkpoint-every 0 --json "$@" 2> "$out/$name.log" |
-    tail -1 | /usr/bin/python3 -c "import json,sys,os; r=json.load(sys.stdin); r['name']='$name'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
+    tail -1 | record "$name"
 }
 
 # The same 1-rank job twice at once, pinned to cores 0 and 1 and not talking to each other: the
@@ -49,7 +53,7 @@ physfit_pair() {  # name config epochs args...
   done
   wait
   for core in 0 1; do
-    /usr/bin/python3 -c "import json,sys,os; r=json.load(open('$out/${name}_$core.json')); r['name']='${name}_$core'; r['loadavg']=os.getloadavg(); print(json.dumps(r))" >> "$out/physfit.jsonl"
+    record "${name}_$core" < "$out/${name}_$core.json"
     rm -f "$out/${name}_$core.json"
   done
 }

@@ -182,19 +182,15 @@ bool FixedPointReducer::reduce_scatter(const mpi::Comm& comm, std::vector<LossSu
               kPairTag, comm.raw(), &requests_[static_cast<std::size_t>(ranks - 2 + k)]);
   }
   MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  // One pass per received slice; the running sum starts at this rank's own limbs.
   std::int32_t* out = slice_.data();
-  const std::int32_t* own = buffer_.data() + slice_begin_;
-  if (ranks == 1) {
-    std::copy(own, own + mine, out);
-  } else {
-    for (std::int64_t i = 0; i < mine; ++i) {
-      out[i] = own[i] + received_[static_cast<std::size_t>(i)];
-    }
-  }
-  for (int k = 2; k < ranks; ++k) {
+  const std::int32_t* sum = buffer_.data() + slice_begin_;
+  if (ranks == 1) std::copy(sum, sum + mine, out);
+  for (int k = 1; k < ranks; ++k) {
     const std::int32_t* in =
         received_.data() + static_cast<std::size_t>(mine) * static_cast<std::size_t>(k - 1);
-    for (std::int64_t i = 0; i < mine; ++i) out[i] += in[i];
+    for (std::int64_t i = 0; i < mine; ++i) out[i] = sum[i] + in[i];
+    sum = out;
   }
   scattered_ = true;
   return true;
